@@ -1,0 +1,148 @@
+# vhost-user-rtc: the one build.
+#
+#   make            build the daemon and tools (build/)
+#   make check      install build deps if missing, then unit, integration
+#                   and end-to-end tests, plain and under ASan/UBSan
+#   make demo       daemon serving a real QEMU guest, showing its view
+#   make bench      latency/throughput benchmark (see README)
+#   make e2e        only the end-to-end test (real QEMU + Linux guest)
+#   make SAN=1 ...  the ASan/UBSan variant (build-asan/)
+
+CC := gcc
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := 0.1.0
+
+ifeq ($(SAN),1)
+B := build-asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+OPT := -O1 -g
+else
+B := build
+SANFLAGS :=
+OPT := -O2 -g
+endif
+
+GLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags glib-2.0 2>/dev/null)
+GLIB_LIBS := $(shell $(PKG_CONFIG) --libs glib-2.0 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
+	-Wstrict-prototypes -Wno-unused-parameter
+CFLAGS := -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE \
+	-DVRTC_VERSION='"$(VERSION)"' -Iinclude -MMD -MP $(GLIB_CFLAGS) \
+	$(EXTRA_CFLAGS)
+LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
+LIBS := $(GLIB_LIBS) -lm
+
+SYNC_SRCS := $(sort $(wildcard sync/*.c))
+DEVICE_SRCS := $(sort $(wildcard device/*.c))
+DAEMON_SRCS := $(sort $(wildcard src/*.c))
+FRONTEND_SRCS := $(sort $(wildcard tests/integration/frontend*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
+BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+LIB_OBJS := $(call obj,$(SYNC_SRCS) $(DEVICE_SRCS))
+DAEMON_OBJS := $(call obj,$(DAEMON_SRCS))
+FRONTEND_OBJS := $(call obj,$(FRONTEND_SRCS))
+
+DAEMON := $(B)/vhost-user-rtc
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRCS))
+BENCH_BIN := $(B)/vrtc-bench
+
+.PHONY: all check unit integration e2e demo bench deps format lint \
+	install clean check-plain check-asan
+.DEFAULT_GOAL := all
+
+all: $(DAEMON) $(UNIT_BINS) $(INTEG_BINS) $(if $(BENCH_SRCS),$(BENCH_BIN))
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Idevice -Isync -Isrc -Itests/integration -c $< -o $@
+
+$(DAEMON): $(DAEMON_OBJS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
+
+$(INTEG_BINS): $(B)/tests/%: $(B)/obj/tests/integration/%.o \
+		$(FRONTEND_OBJS) $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
+
+$(BENCH_BIN): $(call obj,$(BENCH_SRCS)) $(FRONTEND_OBJS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# Debian build and test dependencies, installed when missing.
+deps:
+	@contrib/install-deps.sh build
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
+		$$t --jobs 2 --short-filename; done
+
+integration: $(DAEMON) $(INTEG_BINS)
+	@set -e; for t in $(INTEG_BINS); do echo "== $$t"; \
+		VRTC_DAEMON=$(abspath $(DAEMON)) $$t --jobs 1 \
+		--short-filename; done
+
+check-plain: all
+	$(MAKE) unit integration
+
+check-asan:
+	$(MAKE) SAN=1 all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(MAKE) SAN=1 unit integration
+
+check: deps
+	$(MAKE) check-plain
+	$(MAKE) check-asan
+	$(MAKE) e2e
+	@echo "make check: all suites passed"
+
+e2e: all
+	@contrib/install-deps.sh e2e
+	tests/e2e/run.sh $(abspath $(DAEMON))
+
+demo: deps
+	$(MAKE) all
+	@contrib/install-deps.sh e2e
+	tests/e2e/demo.sh $(abspath $(DAEMON))
+
+bench: deps
+	$(MAKE) all
+	tests/bench/run.sh $(abspath $(B))
+
+install: $(DAEMON)
+	install -D -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/vhost-user-rtc
+	install -D -m 0644 conf/vhost-user-rtc.conf \
+		$(DESTDIR)/etc/vhost-user-rtc/vhost-user-rtc.conf
+	install -D -m 0644 conf/vhost-user-rtc@.service \
+		$(DESTDIR)/lib/systemd/system/vhost-user-rtc@.service
+
+C_FILES = $(shell git ls-files '*.c' '*.h')
+
+format:
+	clang-format -i $(C_FILES)
+
+lint:
+	clang-format --dry-run --Werror $(C_FILES)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance \
+		--inline-suppr -Iinclude -Idevice -Isync -Isrc \
+		--suppress=missingIncludeSystem sync device src
+	clang-tidy --quiet $(filter %.c,$(SYNC_SRCS) $(DEVICE_SRCS) \
+		$(DAEMON_SRCS)) -- -std=gnu11 -D_GNU_SOURCE -Iinclude \
+		-Idevice -Isync -Isrc $(GLIB_CFLAGS)
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find build build-asan -name '*.d' 2>/dev/null)

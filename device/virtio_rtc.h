@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-rtc request handling (VIRTIO 1.4 section 5.23), independent of
+ * the transport: bytes in, bytes out. Decoding follows the spec's status
+ * precedence; OK responses have their exact size with reserved bytes
+ * zeroed, errors are an 8-byte header.
+ *
+ * Thread/loop: the daemon's main loop only.
+ */
+#ifndef DEVICE_VIRTIO_RTC_H
+#define DEVICE_VIRTIO_RTC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock_model.h"
+#include "virtio_rtc_wire.h"
+
+#define VRTC_MAX_CLOCKS 16
+
+/* One served clock: what CLOCK_CAP says and how it is computed. */
+struct vrtc_clock {
+	uint8_t type;	  /* VIRTIO_RTC_CLOCK_* */
+	uint8_t smearing; /* VIRTIO_RTC_SMEAR_* (0 unless UTC_SMEARED) */
+	enum timescale ts;
+};
+
+/* The clock set; fixed for the life of the process (so CFG/CAP answers
+ * are identical across resets and connections). */
+struct vrtc_config {
+	unsigned int num_clocks; /* 1 .. VRTC_MAX_CLOCKS */
+	struct vrtc_clock clocks[VRTC_MAX_CLOCKS];
+};
+
+/*
+ * vrtc_config_parse() - build a clock set from a comma-separated list of
+ * names: utc, tai, monotonic, utc-smeared (uses @smear), utc-noon-linear,
+ * utc-sls. Returns 0, or -EINVAL with a message in @err.
+ */
+int vrtc_config_parse(struct vrtc_config *cfg, const char *list,
+		      uint8_t smear, char *err, size_t errlen);
+
+/* The default set: 0 UTC, 1 TAI, 2 MONOTONIC, 3 UTC_SMEARED(@smear). */
+void vrtc_config_default(struct vrtc_config *cfg, uint8_t smear);
+
+/* Request counters, per device. */
+struct vrtc_stats {
+	uint64_t requests;
+	uint64_t errors; /* non-OK responses */
+	uint64_t by_status[8];
+};
+
+struct vrtc_dev;
+
+/* Per-connection device state; @cfg and @model must outlive it. */
+struct vrtc_dev *vrtc_dev_new(const struct vrtc_config *cfg,
+			      const struct clock_model *model);
+
+/* NULL is a no-op. */
+void vrtc_dev_free(struct vrtc_dev *d);
+
+/* Device reset (all rings stopped): per-reset state back to initial. */
+void vrtc_dev_reset(struct vrtc_dev *d);
+
+/* Negotiated device features (bit VIRTIO_RTC_F_ALARM). */
+void vrtc_dev_set_features(struct vrtc_dev *d, uint64_t features);
+
+/*
+ * vrtc_handle() - execute one request.
+ * @req:      the first min(@req_len, VIRTIO_RTC_REQ_MAX) bytes of the
+ *            device-readable part of the chain
+ * @req_len:  total device-readable bytes in the chain
+ * @resp:     buffer of VIRTIO_RTC_RESP_MAX bytes for the response
+ * @resp_cap: total device-writable bytes in the chain
+ * Returns the number of response bytes to write and report as used
+ * length: the exact response size, 8 for an error, or 0 when not even
+ * the status byte fits (nothing is written then).
+ */
+size_t vrtc_handle(struct vrtc_dev *d, const void *req, size_t req_len,
+		   void *resp, size_t resp_cap);
+
+const struct vrtc_stats *vrtc_dev_stats(const struct vrtc_dev *d);
+
+#endif /* DEVICE_VIRTIO_RTC_H */

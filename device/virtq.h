@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Split virtqueue, device side (VIRTIO 1.x section 2.7).
+ *
+ * The ring lives in guest memory and is hostile: every index, length,
+ * flag and address is checked. A violation marks the queue broken (it
+ * then does nothing until virtq_reset()), never crashes, spins or
+ * allocates. Supports direct and indirect chains (one level), EVENT_IDX
+ * and NOTIFY_ON_EMPTY, and buffers spanning memory regions.
+ *
+ * Thread/loop: the daemon's main loop only.
+ */
+#ifndef DEVICE_VIRTQ_H
+#define DEVICE_VIRTQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "guest_mem.h"
+#include "virtio_ring_wire.h"
+
+/* iovecs one element may use, per direction; more marks the ring broken */
+#define VIRTQ_ELEM_MAX_IOV 64
+
+struct virtq_elem {
+	uint16_t head;		 /* descriptor index to return as used.id */
+	unsigned int out_num;	 /* device-readable iovecs */
+	unsigned int in_num;	 /* device-writable iovecs */
+	uint64_t out_len;	 /* total readable bytes */
+	uint64_t in_len;	 /* total writable bytes */
+	struct iovec out[VIRTQ_ELEM_MAX_IOV];
+	struct iovec in[VIRTQ_ELEM_MAX_IOV];
+};
+
+struct virtq {
+	/* Set by the front-end through vhost-user messages. */
+	unsigned int num;	  /* queue size, power of 2, <= 1024 */
+	uint64_t desc_qva, avail_qva, used_qva; /* front-end user addresses */
+	uint16_t last_avail_idx;  /* SET_VRING_BASE / GET_VRING_BASE */
+	bool addr_set;
+	bool enabled;		  /* SET_VRING_ENABLE */
+	bool started;		  /* KICK received, not yet stopped */
+	bool broken;		  /* hostile ring seen; until reset */
+	const char *error;	  /* why broken (static string) */
+	int kick_fd, call_fd, err_fd; /* -1 when absent */
+
+	/* Negotiated ring features. */
+	bool event_idx;
+	bool indirect;
+	bool notify_on_empty;
+
+	/* Resolved from the front-end addresses, or NULL. */
+	const struct guest_mem *mem;
+	uint64_t mem_generation;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+
+	/* Device-side state. */
+	uint16_t used_idx;	  /* next used slot (shadow of used->idx) */
+	uint16_t signalled_used;  /* used idx at the last notification */
+	bool signalled_used_valid;
+	unsigned int inuse;	  /* popped, not yet pushed */
+};
+
+/* Fresh queue: nothing set, fds -1. */
+void virtq_init(struct virtq *vq);
+
+/*
+ * virtq_reset() - back to the virtq_init() state, keeping nothing but
+ * closing no fds (the owner closes kick/call/err before calling this).
+ */
+void virtq_reset(struct virtq *vq);
+
+/* SET_VRING_NUM: num must be a power of 2 in [1, VIRTQ_SIZE_MAX]. */
+int virtq_set_num(struct virtq *vq, unsigned int num);
+
+/* SET_VRING_ADDR: records user addresses; resolved at virtq_map(). */
+int virtq_set_addr(struct virtq *vq, uint64_t desc_qva, uint64_t used_qva,
+		   uint64_t avail_qva);
+
+/*
+ * virtq_map() - resolve the ring pointers in @mem (at start, and after
+ * every memory-table change). Checks alignment (desc 16, avail 2,
+ * used 4) and that every ring part lies inside one region.
+ * Returns 0 or -EFAULT / -EINVAL (the queue is then marked broken).
+ */
+int virtq_map(struct virtq *vq, const struct guest_mem *mem);
+
+/* True if the queue is started, enabled, mapped and not broken. */
+bool virtq_ready(const struct virtq *vq);
+
+/* True if the guest has made buffers available we have not popped. */
+bool virtq_has_work(const struct virtq *vq);
+
+/*
+ * virtq_pop() - take the next available chain.
+ * Returns 1 with @e filled, 0 if none is available, or -EIO if the ring
+ * is hostile (the queue is now broken; the reason is in virtq_error()).
+ */
+int virtq_pop(struct virtq *vq, struct virtq_elem *e);
+
+/*
+ * virtq_push() - return @e as used with @len bytes written, publishing
+ * the used index (after a write barrier).
+ */
+void virtq_push(struct virtq *vq, const struct virtq_elem *e, uint32_t len);
+
+/*
+ * virtq_notify() - signal call_fd if the guest wants an interrupt now
+ * (EVENT_IDX used_event, or VRING_AVAIL_F_NO_INTERRUPT, NOTIFY_ON_EMPTY).
+ */
+void virtq_notify(struct virtq *vq);
+
+/*
+ * virtq_enable_notification() - ask the guest to kick on its next buffer
+ * (avail_event with EVENT_IDX, else clear VRING_USED_F_NO_NOTIFY).
+ * Returns true if work arrived meanwhile (the caller must process it
+ * before sleeping). virtq_disable_notification() asks for no kicks while
+ * the device polls the ring.
+ */
+bool virtq_enable_notification(struct virtq *vq);
+void virtq_disable_notification(struct virtq *vq);
+
+/* Why the queue was marked broken (static string), or NULL. */
+const char *virtq_error(const struct virtq *vq);
+
+/* Copy up to @len bytes from iovecs into @buf; returns bytes copied. */
+size_t iov_to_buf(const struct iovec *iov, unsigned int n, void *buf,
+		  size_t len);
+
+/* Copy @len bytes from @buf into iovecs; returns bytes copied. */
+size_t iov_from_buf(const struct iovec *iov, unsigned int n,
+		    const void *buf, size_t len);
+
+#endif /* DEVICE_VIRTQ_H */
