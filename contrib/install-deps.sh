@@ -53,7 +53,9 @@ if [ "$(id -u)" -ne 0 ]; then
 	fi
 fi
 
-echo ">> installing: ${missing[*]}${stale_tz:+ (and a current tzdata)}"
+extra=""
+[ $stale_tz -eq 1 ] && extra=" (and a current tzdata: the leap-second list expired)"
+echo ">> installing: ${missing[*]}$extra"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -q
 if [ ${#missing[@]} -gt 0 ]; then
