@@ -8,6 +8,7 @@
 #   make e2e        only the end-to-end test (real QEMU + Linux guest)
 #   make SAN=1 ...  the ASan/UBSan variant (build-asan/)
 
+SHELL := /bin/bash
 CC := gcc
 PKG_CONFIG ?= pkg-config
 PREFIX ?= /usr/local
@@ -56,7 +57,7 @@ INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRCS))
 BENCH_BIN := $(B)/vrtc-bench
 
 .PHONY: all check unit integration e2e demo bench deps format lint \
-	install clean check-plain check-asan
+	install clean check-plain check-asan fuzz
 .DEFAULT_GOAL := all
 
 all: $(DAEMON) $(UNIT_BINS) $(INTEG_BINS) $(if $(BENCH_SRCS),$(BENCH_BIN))
@@ -105,6 +106,7 @@ check-asan:
 check: deps
 	$(MAKE) check-plain
 	$(MAKE) check-asan
+	$(MAKE) fuzz FUZZ_SECONDS=10
 	$(MAKE) e2e
 	@echo "make check: all suites passed"
 
@@ -128,6 +130,32 @@ install: $(DAEMON)
 	install -D -m 0644 conf/vhost-user-rtc@.service \
 		$(DESTDIR)/lib/systemd/system/vhost-user-rtc@.service
 
+# libFuzzer harnesses (clang), one per parser of outside input; each runs
+# FUZZ_SECONDS on its seed corpus under ASan/UBSan.
+FUZZ_SECONDS ?= 60
+FB := build-fuzz
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Iinclude -Idevice -Isync \
+	-I. $(GLIB_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined \
+	-Wall -Wextra -Werror -Wno-unused-parameter
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FB)/%,$(FUZZ_SRCS))
+FUZZ_LIB_OBJS := $(patsubst %.c,$(FB)/obj/%.o,$(SYNC_SRCS) $(DEVICE_SRCS))
+
+$(FB)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FB)/fuzz_%: $(FB)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
+	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; \
+		mkdir -p $(FB)/corpus/$$n; echo "== fuzz $$n ($(FUZZ_SECONDS) s)"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		$(FB)/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | \
+		grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|==.*ERROR|SUMMARY)' ; \
+		test $${PIPESTATUS[0]} -eq 0; done
+
 C_FILES = $(shell git ls-files '*.c' '*.h')
 
 format:
@@ -143,6 +171,6 @@ lint:
 		-Idevice -Isync -Isrc $(GLIB_CFLAGS)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
--include $(shell find build build-asan -name '*.d' 2>/dev/null)
+-include $(shell find build build-asan build-fuzz -name '*.d' 2>/dev/null)

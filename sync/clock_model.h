@@ -7,7 +7,7 @@
 #ifndef SYNC_CLOCK_MODEL_H
 #define SYNC_CLOCK_MODEL_H
 
-#include "clock_model.h"
+#include "../include/clock_model.h"
 
 /* A model with nothing published (clock_model_get() gives -EAGAIN). */
 struct clock_model *clock_model_new(void);
