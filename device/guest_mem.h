@@ -32,8 +32,12 @@ void guest_mem_free(struct guest_mem *m);
  *           here: the caller owns and closes them).
  * Rejects with -EINVAL, leaving the old table in place: n == 0 or n >
  * VHOST_USER_MAX_RAM_SLOTS, zero-sized regions, ranges that overflow,
- * regions overlapping in guest-physical or in user address space.
- * Returns 0, -EINVAL, or -errno from mmap.
+ * regions overlapping in guest-physical or in user address space, fds < 0,
+ * a region past the end of its (regular) file. Every fd is mapped from
+ * offset 0 for mmap_offset + memory_size bytes; several regions may share
+ * one fd. On success the old regions are unmapped and the generation
+ * bumps (every queue must be virtq_map()ped again).
+ * Returns 0, -EINVAL, or -errno from fstat/mmap (old table kept).
  */
 int guest_mem_set_table(struct guest_mem *m,
 			const struct vhost_user_mem_region *regions,
@@ -48,14 +52,15 @@ uint64_t guest_mem_generation(const struct guest_mem *m);
 /*
  * guest_mem_qva_to_ptr() - front-end user address range to our pointer.
  * The whole range [qva, qva + len) must lie inside one region.
- * Returns NULL otherwise (and for len == 0 overflow cases).
+ * Returns NULL otherwise, and for len == 0.
  */
 void *guest_mem_qva_to_ptr(const struct guest_mem *m, uint64_t qva,
 			   uint64_t len);
 
 /*
  * guest_mem_gpa_to_ptr() - guest-physical range to our pointer, when the
- * whole range lies inside one region. Returns NULL otherwise.
+ * whole range lies inside one region. Returns NULL otherwise, and for
+ * len == 0.
  */
 void *guest_mem_gpa_to_ptr(const struct guest_mem *m, uint64_t gpa,
 			   uint64_t len);
@@ -66,7 +71,7 @@ void *guest_mem_gpa_to_ptr(const struct guest_mem *m, uint64_t gpa,
  * Returns the number of entries used, -EFAULT if any byte is unmapped or
  * the range overflows, -ENOBUFS if more than @max entries are needed.
  */
-int guest_mem_gpa_to_iov(const struct guest_mem *m, uint64_t gpa,
-			 uint64_t len, struct iovec *iov, unsigned int max);
+int guest_mem_gpa_to_iov(const struct guest_mem *m, uint64_t gpa, uint64_t len,
+			 struct iovec *iov, unsigned int max);
 
 #endif /* DEVICE_GUEST_MEM_H */

@@ -6,7 +6,6 @@
  * queue size, ring features and the starting index. The walker must end
  * every pop sequence quickly, with elements inside guest memory.
  */
-#define _GNU_SOURCE
 #include <assert.h>
 #include <stdint.h>
 #include <string.h>

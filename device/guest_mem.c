@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest memory regions shared by the front-end (SET_MEM_TABLE).
+ *
+ * Each region is mapped from offset 0 of its fd for mmap_offset +
+ * memory_size bytes and used from base + mmap_offset: the offset need not
+ * suit mmap (hugetlbfs wants huge-page alignment), and several regions
+ * may share one fd. Lookups scan at most VHOST_USER_MAX_RAM_SLOTS
+ * entries and never allocate.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "guest_mem.h"
+
+struct guest_region {
+	uint64_t gpa;	/* guest-physical start */
+	uint64_t qva;	/* front-end user address of the start */
+	uint64_t size;	/* bytes, > 0; gpa + size and qva + size fit */
+	uint8_t *host;	/* our address of the start */
+	void *map_base; /* what mmap returned */
+	size_t map_len; /* what was mapped */
+};
+
+struct guest_mem {
+	unsigned int n;
+	uint64_t generation;
+	struct guest_region r[VHOST_USER_MAX_RAM_SLOTS];
+};
+
+struct guest_mem *guest_mem_new(void)
+{
+	return calloc(1, sizeof(struct guest_mem));
+}
+
+static void unmap_regions(struct guest_region *r, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (r[i].map_base) {
+			munmap(r[i].map_base, r[i].map_len);
+		}
+	}
+}
+
+void guest_mem_free(struct guest_mem *m)
+{
+	if (!m) {
+		return;
+	}
+	unmap_regions(m->r, m->n);
+	free(m);
+}
+
+/* [a, a + alen) and [b, b + blen) intersect; both ends known to fit. */
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+static int check_table(const struct vhost_user_mem_region *regions,
+		       const int *fds, unsigned int n)
+{
+	unsigned int i, j;
+
+	if (n == 0 || n > VHOST_USER_MAX_RAM_SLOTS) {
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		const struct vhost_user_mem_region *a = &regions[i];
+
+		if (fds[i] < 0 || a->memory_size == 0) {
+			return -EINVAL;
+		}
+		if (a->guest_phys_addr > UINT64_MAX - a->memory_size ||
+		    a->userspace_addr > UINT64_MAX - a->memory_size ||
+		    a->mmap_offset > UINT64_MAX - a->memory_size ||
+		    a->mmap_offset + a->memory_size > SIZE_MAX ||
+		    a->mmap_offset + a->memory_size > (uint64_t)INT64_MAX) {
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++) {
+			const struct vhost_user_mem_region *b = &regions[j];
+
+			if (ranges_overlap(a->guest_phys_addr, a->memory_size,
+					   b->guest_phys_addr,
+					   b->memory_size) ||
+			    ranges_overlap(a->userspace_addr, a->memory_size,
+					   b->userspace_addr, b->memory_size)) {
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * A mapping past the end of a regular file (memfd, hugetlbfs, tmpfs)
+ * would raise SIGBUS on first touch: refuse it up front. Other fd kinds
+ * are left to mmap.
+ */
+static int check_fd_size(int fd, uint64_t end)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0) {
+		return -errno;
+	}
+	if (S_ISREG(st.st_mode) &&
+	    (st.st_size < 0 || (uint64_t)st.st_size < end)) {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int guest_mem_set_table(struct guest_mem *m,
+			const struct vhost_user_mem_region *regions,
+			const int *fds, unsigned int n)
+{
+	struct guest_region nr[VHOST_USER_MAX_RAM_SLOTS];
+	unsigned int i;
+	int rc;
+
+	rc = check_table(regions, fds, n);
+	if (rc < 0) {
+		return rc;
+	}
+	memset(nr, 0, sizeof(nr));
+	for (i = 0; i < n; i++) {
+		const struct vhost_user_mem_region *a = &regions[i];
+		size_t len = (size_t)(a->mmap_offset + a->memory_size);
+		void *p;
+
+		rc = check_fd_size(fds[i], a->mmap_offset + a->memory_size);
+		if (rc < 0) {
+			goto fail;
+		}
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_NORESERVE, fds[i], 0);
+		if (p == MAP_FAILED) {
+			rc = -errno;
+			goto fail;
+		}
+		nr[i].gpa = a->guest_phys_addr;
+		nr[i].qva = a->userspace_addr;
+		nr[i].size = a->memory_size;
+		nr[i].host = (uint8_t *)p + a->mmap_offset;
+		nr[i].map_base = p;
+		nr[i].map_len = len;
+	}
+
+	unmap_regions(m->r, m->n);
+	memcpy(m->r, nr, sizeof(nr));
+	m->n = n;
+	m->generation++;
+	return 0;
+
+fail:
+	unmap_regions(nr, i);
+	return rc;
+}
+
+unsigned int guest_mem_nregions(const struct guest_mem *m)
+{
+	return m->n;
+}
+
+uint64_t guest_mem_generation(const struct guest_mem *m)
+{
+	return m->generation;
+}
+
+void *guest_mem_qva_to_ptr(const struct guest_mem *m, uint64_t qva,
+			   uint64_t len)
+{
+	unsigned int i;
+
+	if (len == 0) {
+		return NULL;
+	}
+	for (i = 0; i < m->n; i++) {
+		const struct guest_region *r = &m->r[i];
+		uint64_t off;
+
+		if (qva < r->qva) {
+			continue;
+		}
+		off = qva - r->qva;
+		if (off < r->size && len <= r->size - off) {
+			return r->host + off;
+		}
+	}
+	return NULL;
+}
+
+static const struct guest_region *find_gpa(const struct guest_mem *m,
+					   uint64_t gpa)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->n; i++) {
+		const struct guest_region *r = &m->r[i];
+
+		if (gpa >= r->gpa && gpa - r->gpa < r->size) {
+			return r;
+		}
+	}
+	return NULL;
+}
+
+void *guest_mem_gpa_to_ptr(const struct guest_mem *m, uint64_t gpa,
+			   uint64_t len)
+{
+	const struct guest_region *r;
+	uint64_t off;
+
+	if (len == 0) {
+		return NULL;
+	}
+	r = find_gpa(m, gpa);
+	if (!r) {
+		return NULL;
+	}
+	off = gpa - r->gpa;
+	if (len > r->size - off) {
+		return NULL;
+	}
+	return r->host + off;
+}
+
+int guest_mem_gpa_to_iov(const struct guest_mem *m, uint64_t gpa, uint64_t len,
+			 struct iovec *iov, unsigned int max)
+{
+	unsigned int used = 0;
+
+	if (len > UINT64_MAX - gpa) {
+		return -EFAULT;
+	}
+	/* Every turn consumes at least one byte and one entry: bounded. */
+	while (len > 0) {
+		const struct guest_region *r = find_gpa(m, gpa);
+		uint64_t off, chunk;
+
+		if (!r) {
+			return -EFAULT;
+		}
+		if (used == max) {
+			return -ENOBUFS;
+		}
+		off = gpa - r->gpa;
+		chunk = r->size - off;
+		if (chunk > len) {
+			chunk = len;
+		}
+		iov[used].iov_base = r->host + off;
+		iov[used].iov_len = (size_t)chunk;
+		used++;
+		gpa += chunk;
+		len -= chunk;
+	}
+	return (int)used;
+}
