@@ -1,0 +1,532 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The configuration table and its one parser, shared by the key file and
+ * the command line.
+ */
+#define G_LOG_DOMAIN "vhost-user-rtc"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "leap.h"
+
+#define CFG_OFF(f) offsetof(struct config, f)
+#define CONFIG_MAX_BYTES ((size_t)64 * 1024)
+
+static const struct config_key config_table[] = {
+	{
+		.name = "socket-path",
+		.type = CONFIG_PATH_LIST,
+		.arg = "PATH",
+		.help = "Serve VMs on this AF_UNIX socket (repeatable)",
+		.offset = CFG_OFF(socket_paths),
+	},
+	{
+		.name = "clocks",
+		.type = CONFIG_STRING,
+		.def = "utc,tai,monotonic,utc-smeared",
+		.arg = "LIST",
+		.help = "Clocks served, in clock-id order",
+		.offset = CFG_OFF(clocks),
+	},
+	{
+		.name = "smear",
+		.type = CONFIG_ENUM,
+		.def = "noon-linear",
+		.choices = "noon-linear|utc-sls",
+		.arg = "VARIANT",
+		.help = "Smear of utc-smeared: noon-linear or utc-sls",
+		.offset = CFG_OFF(smear),
+	},
+	{
+		.name = "leap-file",
+		.type = CONFIG_PATH,
+		.def = LEAP_DEFAULT_PATH,
+		.arg = "PATH",
+		.help = "The IERS leap-seconds.list to use",
+		.offset = CFG_OFF(leap_file),
+	},
+	{
+		.name = "poll-ns",
+		.type = CONFIG_UINT,
+		.def = "50000",
+		.min = 0,
+		.max = 10000000,
+		.arg = "NS",
+		.help = "Busy-poll this long before sleeping (0: never)",
+		.offset = CFG_OFF(poll_ns),
+	},
+	{
+		.name = "sync-interval-ms",
+		.type = CONFIG_UINT,
+		.def = "1000",
+		.min = 10,
+		.max = 600000,
+		.arg = "MS",
+		.help = "Resample the host clock this often",
+		.offset = CFG_OFF(sync_interval_ms),
+	},
+	{
+		.name = "max-connections",
+		.type = CONFIG_UINT,
+		.def = "256",
+		.min = 0,
+		.max = 65536,
+		.arg = "N",
+		.help = "Most front-end connections at once (0: no limit)",
+		.offset = CFG_OFF(max_connections),
+	},
+	{
+		.name = "log-level",
+		.type = CONFIG_ENUM,
+		.def = "info",
+		.choices = "error|warning|info|debug",
+		.arg = "LEVEL",
+		.help = "Least severe messages logged: error, warning, info, "
+			"debug",
+		.offset = CFG_OFF(log_level),
+	},
+};
+
+#define N_KEYS (sizeof(config_table) / sizeof(config_table[0]))
+
+_Static_assert(N_KEYS <= sizeof(((struct config *)0)->origin) / sizeof(char *),
+	       "struct config origin[] too small");
+
+const struct config_key *config_keys(size_t *n)
+{
+	*n = N_KEYS;
+	return config_table;
+}
+
+static const struct config_key *config_lookup(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_KEYS; i++) {
+		if (!strcmp(config_table[i].name, name)) {
+			return &config_table[i];
+		}
+	}
+	return NULL;
+}
+
+static void *field(struct config *c, const struct config_key *k)
+{
+	return (char *)c + k->offset;
+}
+
+static bool enum_has(const char *choices, const char *v)
+{
+	size_t n = strlen(v);
+	const char *p = choices;
+
+	while (n && p) {
+		if (!strncmp(p, v, n) && (p[n] == '|' || !p[n])) {
+			return true;
+		}
+		p = strchr(p, '|');
+		if (p) {
+			p++;
+		}
+	}
+	return false;
+}
+
+/*
+ * The one value parser. @origin names where @value came from, key included
+ * ("FILE:LINE: key", "--key"), for error messages. For list keys, @append
+ * adds to the list instead of replacing it.
+ */
+static int config_apply(struct config *c, const struct config_key *k,
+			const char *value, bool append, const char *origin,
+			GError **err)
+{
+	size_t idx = (size_t)(k - config_table);
+	void *f = field(c, k);
+
+	if (!*value) {
+		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "%s: empty value", origin);
+		return -EINVAL;
+	}
+	switch (k->type) {
+	case CONFIG_UINT: {
+		guint64 v;
+		char *end = NULL;
+
+		errno = 0;
+		v = g_ascii_strtoull(value, &end, 10);
+		if (!g_ascii_isdigit(value[0]) || *end || errno || v < k->min ||
+		    v > k->max) {
+			g_set_error(
+				err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+				"%s: \"%s\" is not a whole number from "
+				"%" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT,
+				origin, value, k->min, k->max);
+			return -EINVAL;
+		}
+		*(uint64_t *)f = v;
+		break;
+	}
+	case CONFIG_ENUM:
+		if (!enum_has(k->choices, value)) {
+			char **v = g_strsplit(k->choices, "|", -1);
+			char *list = g_strjoinv(", ", v);
+
+			g_set_error(err, G_OPTION_ERROR,
+				    G_OPTION_ERROR_BAD_VALUE,
+				    "%s: \"%s\" is not one of %s", origin,
+				    value, list);
+			g_free(list);
+			g_strfreev(v);
+			return -EINVAL;
+		}
+		/* fall through */
+	case CONFIG_STRING:
+	case CONFIG_PATH:
+		g_free(*(char **)f);
+		*(char **)f = g_strdup(value);
+		break;
+	case CONFIG_PATH_LIST: {
+		char ***list = f;
+		GStrvBuilder *b = g_strv_builder_new();
+
+		if (append) {
+			g_strv_builder_addv(b, (const char **)*list);
+		}
+		g_strv_builder_add(b, value);
+		g_strfreev(*list);
+		*list = g_strv_builder_end(b);
+		g_strv_builder_unref(b);
+		break;
+	}
+	}
+	g_free(c->origin[idx]);
+	c->origin[idx] = g_strdup(origin);
+	return 0;
+}
+
+struct config *config_new(void)
+{
+	struct config *c = g_new0(struct config, 1);
+	size_t i;
+
+	c->socket_paths = g_new0(char *, 1);
+	for (i = 0; i < N_KEYS; i++) {
+		const struct config_key *k = &config_table[i];
+
+		if (k->def) {
+			/* The built-in defaults are valid by construction. */
+			int r = config_apply(c, k, k->def, false, k->name,
+					     NULL);
+
+			g_assert(r == 0);
+		}
+	}
+	return c;
+}
+
+void config_free(struct config *c)
+{
+	size_t i;
+
+	if (!c) {
+		return;
+	}
+	for (i = 0; i < N_KEYS; i++) {
+		const struct config_key *k = &config_table[i];
+
+		if (k->type == CONFIG_PATH_LIST) {
+			g_strfreev(*(char ***)field(c, k));
+		} else if (k->type != CONFIG_UINT) {
+			g_free(*(char **)field(c, k));
+		}
+		g_free(c->origin[i]);
+	}
+	g_free(c);
+}
+
+int config_set(struct config *c, const char *key, const char *value,
+	       GError **err)
+{
+	const struct config_key *k = config_lookup(key);
+	char *origin;
+	uint32_t bit;
+	int r;
+
+	if (!k) {
+		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION,
+			    "unknown option --%s", key);
+		return -EINVAL;
+	}
+	bit = 1u << (k - config_table);
+	origin = g_strdup_printf("--%s", key);
+	r = config_apply(c, k, value, (c->cli_set & bit) != 0, origin, err);
+	g_free(origin);
+	if (r == 0) {
+		c->cli_set |= bit;
+	}
+	return r;
+}
+
+bool config_from_cli(const struct config *c, const char *key)
+{
+	const struct config_key *k = config_lookup(key);
+
+	return k && (c->cli_set & (1u << (k - config_table)));
+}
+
+/*
+ * A first pass over the raw text, because GKeyFile reports neither line
+ * numbers nor, for some mistakes, the key: check the line syntax, the
+ * section and key names, and note each key's line in @lines (0: unset),
+ * indexed like config_table.
+ */
+static int config_scan(const char *path, const char *text, size_t *lines,
+		       GError **err)
+{
+	const struct config_key *k;
+	char **v = g_strsplit(text, "\n", -1);
+	bool in_group = false;
+	int r = 0;
+	size_t i;
+
+	for (i = 0; v[i]; i++) {
+		char *l = g_strstrip(v[i]);
+		char *eq;
+
+		if (!*l || *l == '#') {
+			continue;
+		}
+		if (*l == '[') {
+			size_t n = strlen(l);
+
+			if (n < 3 || l[n - 1] != ']') {
+				g_set_error(err, G_KEY_FILE_ERROR,
+					    G_KEY_FILE_ERROR_PARSE,
+					    "%s:%zu: malformed section "
+					    "header \"%s\"",
+					    path, i + 1, l);
+				r = -EINVAL;
+				break;
+			}
+			l[n - 1] = 0;
+			if (strcmp(l + 1, CONFIG_GROUP) != 0) {
+				g_set_error(err, G_KEY_FILE_ERROR,
+					    G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
+					    "%s:%zu: unknown section [%s] "
+					    "(the only one is [%s])",
+					    path, i + 1, l + 1, CONFIG_GROUP);
+				r = -EINVAL;
+				break;
+			}
+			in_group = true;
+			continue;
+		}
+		eq = strchr(l, '=');
+		if (!eq || eq == l) {
+			g_set_error(err, G_KEY_FILE_ERROR,
+				    G_KEY_FILE_ERROR_PARSE,
+				    "%s:%zu: expected key=value, [section] "
+				    "or # comment, got \"%s\"",
+				    path, i + 1, l);
+			r = -EINVAL;
+			break;
+		}
+		*eq = 0;
+		g_strchomp(l);
+		if (!in_group) {
+			g_set_error(err, G_KEY_FILE_ERROR,
+				    G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
+				    "%s:%zu: key \"%s\" before the [%s] "
+				    "section header",
+				    path, i + 1, l, CONFIG_GROUP);
+			r = -EINVAL;
+			break;
+		}
+		k = config_lookup(l);
+		if (!k) {
+			g_set_error(err, G_KEY_FILE_ERROR,
+				    G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+				    "%s:%zu: unknown key \"%s\"", path, i + 1,
+				    l);
+			r = -EINVAL;
+			break;
+		}
+		if (lines[k - config_table]) {
+			g_set_error(err, G_KEY_FILE_ERROR,
+				    G_KEY_FILE_ERROR_INVALID_VALUE,
+				    "%s:%zu: %s: already set on line %zu (a "
+				    "list is a;b;c on one line)",
+				    path, i + 1, l, lines[k - config_table]);
+			r = -EINVAL;
+			break;
+		}
+		lines[k - config_table] = i + 1;
+	}
+	g_strfreev(v);
+	return r;
+}
+
+static int config_load_key(struct config *c, GKeyFile *kf,
+			   const struct config_key *k, const char *origin,
+			   GError **err)
+{
+	GError *e = NULL;
+	int r = 0;
+
+	if (k->type == CONFIG_PATH_LIST) {
+		char **list = g_key_file_get_string_list(kf, CONFIG_GROUP,
+							 k->name, NULL, &e);
+		char ***dst = field(c, k);
+		size_t i;
+
+		if (!list) {
+			/* "key=" is an empty list */
+			if (g_error_matches(e, G_KEY_FILE_ERROR,
+					    G_KEY_FILE_ERROR_INVALID_VALUE)) {
+				g_clear_error(&e);
+				list = g_new0(char *, 1);
+			} else {
+				goto bad;
+			}
+		}
+		g_strfreev(*dst);
+		*dst = g_new0(char *, 1);
+		for (i = 0; list[i] && r == 0; i++) {
+			r = config_apply(c, k, list[i], true, origin, err);
+		}
+		g_strfreev(list);
+		return r;
+	} else {
+		char *v = g_key_file_get_string(kf, CONFIG_GROUP, k->name, &e);
+
+		if (!v) {
+			goto bad;
+		}
+		r = config_apply(c, k, v, false, origin, err);
+		g_free(v);
+		return r;
+	}
+bad:
+	g_set_error(err, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+		    "%s: %s", origin, e->message);
+	g_error_free(e);
+	return -EINVAL;
+}
+
+/*
+ * The whole of a small text file, NUL-terminated, its length in *@len.
+ * NULL with *@e = errno and @err set on failure.
+ */
+static char *read_text(const char *path, gsize *len, int *e, GError **err)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+
+	*e = 0;
+	if (!f) {
+		*e = errno ? errno : EIO;
+		g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(*e),
+			    "cannot read config file %s: %s", path,
+			    g_strerror(*e));
+		return NULL;
+	}
+	buf = g_malloc(CONFIG_MAX_BYTES + 1);
+	n = fread(buf, 1, CONFIG_MAX_BYTES + 1, f);
+	if (ferror(f)) {
+		*e = errno ? errno : EIO;
+	} else if (n > CONFIG_MAX_BYTES) {
+		*e = EFBIG;
+	}
+	fclose(f);
+	if (*e) {
+		g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(*e),
+			    "cannot read config file %s: %s", path,
+			    *e == EFBIG ? "larger than 64 KiB"
+					: g_strerror(*e));
+		g_free(buf);
+		return NULL;
+	}
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+int config_load_file(struct config *c, const char *path, GError **err)
+{
+	size_t lines[N_KEYS] = {0};
+	GKeyFile *kf = NULL;
+	char **keys = NULL;
+	char *text = NULL;
+	GError *e = NULL;
+	gsize len = 0, i;
+	int r;
+
+	text = read_text(path, &len, &r, err);
+	if (!text) {
+		return -r;
+	}
+	if (strlen(text) != len || !g_utf8_validate(text, (gssize)len, NULL)) {
+		g_set_error(err, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_PARSE,
+			    "%s: not a UTF-8 text file", path);
+		r = -EINVAL;
+		goto out;
+	}
+	r = config_scan(path, text, lines, err);
+	if (r) {
+		goto out;
+	}
+	kf = g_key_file_new();
+	if (!g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, &e)) {
+		g_set_error(err, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_PARSE,
+			    "%s: %s", path, e->message);
+		g_error_free(e);
+		r = -EINVAL;
+		goto out;
+	}
+	keys = g_key_file_get_keys(kf, CONFIG_GROUP, NULL, NULL);
+	for (i = 0; keys && keys[i]; i++) {
+		const struct config_key *k = config_lookup(keys[i]);
+		char *origin;
+
+		/* config_scan() let only known keys through */
+		g_assert(k);
+		origin = g_strdup_printf("%s:%zu: %s", path,
+					 lines[k - config_table], keys[i]);
+		r = config_load_key(c, kf, k, origin, err);
+		g_free(origin);
+		if (r) {
+			goto out;
+		}
+	}
+out:
+	g_strfreev(keys);
+	if (kf) {
+		g_key_file_unref(kf);
+	}
+	g_free(text);
+	return r;
+}
+
+int config_finish(struct config *c, GError **err)
+{
+	const struct config_key *k = config_lookup("clocks");
+	char msg[160];
+
+	c->smear_id = !strcmp(c->smear, "utc-sls")
+			      ? VIRTIO_RTC_SMEAR_UTC_SLS
+			      : VIRTIO_RTC_SMEAR_NOON_LINEAR;
+	if (vrtc_config_parse(&c->vrtc, c->clocks, c->smear_id, msg,
+			      sizeof(msg))) {
+		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "%s: %s", c->origin[k - config_table], msg);
+		return -EINVAL;
+	}
+	return 0;
+}

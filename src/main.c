@@ -1,0 +1,785 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhost-user-rtc: the daemon. Options and config, start-up in dependency
+ * order, the main loop, and a clean exit on SIGTERM/SIGINT. Follows the
+ * vhost-user "backend program conventions" (QEMU docs/interop/
+ * vhost-user.rst): --socket-path/--fd, --print-capabilities, no
+ * self-daemonizing.
+ *
+ * Exit status: 0 success; 1 invalid configuration or start-up failure;
+ * 2 the command line could not be parsed.
+ */
+#define G_LOG_DOMAIN "vhost-user-rtc"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <glib.h>
+#include <limits.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock_model.h"
+#include "../sync/clock_model.h" /* writer side: new, free */
+#include "config.h"
+#include "leap.h"
+#include "sysclock.h"
+#include "virtio_rtc.h"
+#include "vu_server.h"
+
+#ifndef VRTC_VERSION
+#define VRTC_VERSION "unknown"
+#endif
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,	/* bad configuration, start-up failure */
+	EXIT_USAGE = 2, /* command line not parsable */
+};
+
+#define LISTEN_BACKLOG 16
+
+/* A socket file we created, removed at exit if it is still ours. */
+struct owned_socket {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+};
+
+struct app {
+	/* options */
+	GPtrArray *cli; /* key, value, key, value... of table options */
+	char *config_path;
+	char **fd_args;
+	gboolean print_caps, version, check_config, verbose;
+
+	struct config *cfg;
+	GArray *fds; /* int: validated --fd listeners */
+	struct leap_table *leaps;
+	struct clock_model *model;
+	struct sysclock_feed *feed;
+	struct vu_server *server;
+	GArray *owned; /* struct owned_socket */
+	GMainLoop *loop;
+	guint sig_term, sig_int;
+};
+
+static const char summary[] =
+	"Serves the host's disciplined time to virtual machines as a "
+	"virtio-rtc device\n"
+	"(VIRTIO 1.4 section 5.23) over vhost-user. Start it before QEMU: "
+	"QEMU connects\n"
+	"to the socket as a client. One daemon serves many VMs, one socket "
+	"per VM.";
+
+static const char description[] =
+	"Clocks (default --clocks utc,tai,monotonic,utc-smeared) and what a "
+	"Linux >= 6.16\n"
+	"guest with CONFIG_VIRTIO_RTC, _PTP and _CLASS sees:\n"
+	"  id 0 utc          /dev/ptpN \"Virtio PTP type 0/variant 0\"; steps "
+	"back 1 s at\n"
+	"                    a leap second, like CLOCK_REALTIME\n"
+	"  id 1 tai          /dev/ptpN \"Virtio PTP type 1/variant 0\"; "
+	"TAI = UTC + 37 s\n"
+	"  id 2 monotonic    /dev/ptpN \"Virtio PTP type 2/variant 0\"; never "
+	"goes back\n"
+	"  id 3 utc-smeared  /dev/ptpN \"Virtio PTP type 3/variant 1\" and a "
+	"read-only\n"
+	"                    /dev/rtcN: UTC with leap seconds smeared from "
+	"noon to noon\n"
+	"                    (--smear utc-sls: variant 2, the last "
+	"1000 s of the day)\n"
+	"More names: utc-noon-linear, utc-sls (smeared UTC, fixed variant). "
+	"Linux makes\n"
+	"/dev/rtc only from the first smeared clock. contrib/ has a guest "
+	"udev rule\n"
+	"(/dev/ptp_virtio_utc, ...) and a chrony refclock snippet.\n"
+	"\n"
+	"Example with QEMU 11.1 (guest RAM must be shared with this "
+	"daemon):\n"
+	"  vhost-user-rtc --socket-path /run/vhost-user-rtc/vm1.sock &\n"
+	"  qemu-system-x86_64 -machine q35,memory-backend=mem -m 4G \\\n"
+	"    -object memory-backend-memfd,id=mem,size=4G,share=on \\\n"
+	"    -chardev socket,id=vrtc,path=/run/vhost-user-rtc/vm1.sock \\\n"
+	"    -device vhost-user-rtc-pci,chardev=vrtc ...\n"
+	"QEMU 10.2 and later, without vhost-user-rtc-pci:\n"
+	"    -device vhost-user-test-device-pci,chardev=vrtc,virtio-id=17,"
+	"num_vqs=2,vq_size=1024\n"
+	"virtio-mmio machines (-M virt, -M microvm): "
+	"-device vhost-user-rtc,chardev=vrtc\n"
+	"Do not add reconnect-ms= to the chardev: QEMU cannot reconnect "
+	"this device.\n"
+	"\n"
+	"Config file: --config FILE, section [" CONFIG_GROUP "], keys named "
+	"like the\n"
+	"long options above (socket-path=a.sock;b.sock); the command line "
+	"wins.\n"
+	"Exit status: 0 success, 1 invalid configuration or start-up "
+	"failure,\n"
+	"2 command line not parsable.";
+
+/* Logging: GLib's default handler, to stderr, filtered by log-level. */
+
+static GLogLevelFlags log_hidden;
+
+static void log_handler(const gchar *domain, GLogLevelFlags level,
+			const gchar *msg, gpointer data)
+{
+	if (level & log_hidden) {
+		return;
+	}
+	g_log_default_handler(domain, level, msg, data);
+}
+
+static void log_setup(const char *level, gboolean verbose)
+{
+	const GLogLevelFlags quiet = G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG;
+
+	if (verbose || !strcmp(level, "debug") ||
+	    (g_getenv("G_MESSAGES_DEBUG") && *g_getenv("G_MESSAGES_DEBUG"))) {
+		log_hidden = 0;
+	} else if (!strcmp(level, "info")) {
+		log_hidden = G_LOG_LEVEL_DEBUG;
+	} else if (!strcmp(level, "warning")) {
+		log_hidden = quiet | G_LOG_LEVEL_MESSAGE;
+	} else {
+		log_hidden = quiet | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_WARNING;
+	}
+	/* INFO and DEBUG pass GLib's own filter; ours decides. */
+	g_log_set_debug_enabled(TRUE);
+	g_log_set_default_handler(log_handler, NULL);
+}
+
+/* One error line on stderr, before logging is set up or instead of it. */
+static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_printerr("%s: %s\n", g_get_prgname(), msg);
+	g_free(msg);
+}
+
+/* Sets @err to the formatted message; returns -@e. */
+static int __attribute__((format(printf, 3, 4)))
+set_error(GError **err, int e, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_set_error_literal(err, G_FILE_ERROR, g_file_error_from_errno(e), msg);
+	g_free(msg);
+	return -e;
+}
+
+/* Options */
+
+static gboolean on_table_option(const gchar *name, const gchar *value,
+				gpointer data, GError **err)
+{
+	struct app *a = data;
+
+	/* Table options are long-only: @name is "--key". */
+	g_ptr_array_add(a->cli, g_strdup(name + 2));
+	g_ptr_array_add(a->cli, g_strdup(value));
+	return TRUE;
+}
+
+static int parse_options(struct app *a, int *argc, char ***argv)
+{
+	GOptionEntry fixed[] = {
+		{"fd", 0, 0, G_OPTION_ARG_STRING_ARRAY, &a->fd_args,
+		 "Serve VMs on this inherited listening socket (repeatable)",
+		 "N"},
+		{"config", 'c', 0, G_OPTION_ARG_FILENAME, &a->config_path,
+		 "Read settings from this key file", "FILE"},
+		{"check-config", 0, 0, G_OPTION_ARG_NONE, &a->check_config,
+		 "Validate configuration and options, exit 0 or 1", NULL},
+		{"print-capabilities", 0, 0, G_OPTION_ARG_NONE, &a->print_caps,
+		 "Print the back-end capabilities (JSON) and exit", NULL},
+		{"verbose", 'v', 0, G_OPTION_ARG_NONE, &a->verbose,
+		 "Log debug messages (same as --log-level debug)", NULL},
+		{"version", 'V', 0, G_OPTION_ARG_NONE, &a->version,
+		 "Print the version and exit", NULL},
+		{NULL, 0, 0, 0, NULL, NULL, NULL},
+	};
+	size_t nkeys, i, n = 0;
+	const struct config_key *keys = config_keys(&nkeys);
+	GOptionEntry *entries =
+		g_new0(GOptionEntry, nkeys + G_N_ELEMENTS(fixed));
+	GPtrArray *texts = g_ptr_array_new_with_free_func(g_free);
+	GOptionContext *ctx;
+	GOptionGroup *group;
+	GError *err = NULL;
+	int r = EXIT_OK;
+
+	for (i = 0; i < nkeys; i++) {
+		const struct config_key *k = &keys[i];
+		char *help = k->def ? g_strdup_printf("%s (default: %s)",
+						      k->help, k->def)
+				    : g_strdup(k->help);
+
+		g_ptr_array_add(texts, help);
+		entries[n++] = (GOptionEntry){
+			.long_name = k->name,
+			.arg = G_OPTION_ARG_CALLBACK,
+			.arg_data = (gpointer)on_table_option,
+			.description = help,
+			.arg_description = k->arg,
+		};
+		if (i == 0) {
+			/* --fd right after --socket-path in --help */
+			entries[n++] = fixed[0];
+		}
+	}
+	for (i = 1; i < G_N_ELEMENTS(fixed); i++) {
+		entries[n++] = fixed[i];
+	}
+
+	ctx = g_option_context_new(NULL);
+	group = g_option_group_new(CONFIG_GROUP, "Options", "Show options", a,
+				   NULL);
+	g_option_group_add_entries(group, entries);
+	g_option_context_set_main_group(ctx, group);
+	g_option_context_set_summary(ctx, summary);
+	g_option_context_set_description(ctx, description);
+	if (!g_option_context_parse(ctx, argc, argv, &err)) {
+		fail("%s (see --help)", err->message);
+		g_error_free(err);
+		r = EXIT_USAGE;
+	} else if (*argc > 1) {
+		fail("unexpected argument \"%s\" (see --help)", (*argv)[1]);
+		r = EXIT_USAGE;
+	}
+	g_option_context_free(ctx);
+	g_ptr_array_unref(texts);
+	g_free(entries);
+	return r;
+}
+
+static void print_capabilities(void)
+{
+	/* No rtc-specific capability names are defined by QEMU yet. */
+	printf("{\n  \"type\": \"rtc\",\n  \"features\": []\n}\n");
+}
+
+/* Listeners */
+
+/* Check that @fd is a listening AF_UNIX stream socket; no changes. */
+static int check_listen_fd(int fd, GError **err)
+{
+	int acc = 0, type = 0, domain = 0;
+	socklen_t len = sizeof(int);
+
+	if (fcntl(fd, F_GETFD) < 0) {
+		return set_error(err, EBADF,
+				 "--fd %d: not an open file descriptor", fd);
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) < 0) {
+		return set_error(err, EINVAL, "--fd %d: not a socket (%s)", fd,
+				 g_strerror(errno));
+	}
+	len = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+	len = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
+	if (domain != AF_UNIX || type != SOCK_STREAM) {
+		return set_error(err, EINVAL,
+				 "--fd %d: not an AF_UNIX stream socket", fd);
+	}
+	if (!acc) {
+		return set_error(err, EINVAL,
+				 "--fd %d: socket is not listening (call "
+				 "listen() before passing it)",
+				 fd);
+	}
+	return 0;
+}
+
+static int parse_fds(struct app *a, GError **err)
+{
+	char **p;
+
+	for (p = a->fd_args; p && *p; p++) {
+		gint64 v;
+		guint i;
+
+		if (!g_ascii_string_to_signed(*p, 10, 0, INT_MAX, &v, NULL)) {
+			return set_error(
+				err, EINVAL,
+				"--fd: \"%s\" is not a file descriptor number",
+				*p);
+		}
+		for (i = 0; i < a->fds->len; i++) {
+			if (g_array_index(a->fds, int, i) == (int)v) {
+				return set_error(err, EINVAL,
+						 "--fd %d given twice", (int)v);
+			}
+		}
+		if (check_listen_fd((int)v, err)) {
+			return -EINVAL;
+		}
+		{
+			int fd = (int)v;
+
+			g_array_append_val(a->fds, fd);
+		}
+	}
+	return 0;
+}
+
+static int check_socket_paths(char **paths, GError **err)
+{
+	struct sockaddr_un sa;
+	size_t i, j;
+
+	for (i = 0; paths[i]; i++) {
+		if (strlen(paths[i]) >= sizeof(sa.sun_path)) {
+			return set_error(
+				err, ENAMETOOLONG,
+				"socket path %s: longer than %zu bytes",
+				paths[i], sizeof(sa.sun_path) - 1);
+		}
+		for (j = 0; j < i; j++) {
+			if (!strcmp(paths[i], paths[j])) {
+				return set_error(err, EINVAL,
+						 "socket path %s given twice",
+						 paths[i]);
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * An existing file at @path: refuse anything but a socket, refuse a
+ * socket somebody listens on, remove a stale one (nobody listening).
+ */
+static int clear_stale_socket(const struct sockaddr_un *sa, GError **err)
+{
+	const char *path = sa->sun_path;
+	struct stat st;
+	int fd, r, e;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT) {
+			return 0;
+		}
+		e = errno;
+		return set_error(err, e, "socket path %s: %s", path,
+				 g_strerror(e));
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		return set_error(
+			err, EEXIST,
+			"refusing to replace %s: it exists and is not a socket",
+			path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		e = errno;
+		return set_error(err, e, "socket: %s", g_strerror(e));
+	}
+	r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	e = errno;
+	close(fd);
+	if (r == 0 || e == EAGAIN || e == EINPROGRESS) {
+		return set_error(err, EADDRINUSE,
+				 "socket %s is in use by a running process",
+				 path);
+	}
+	if (e != ECONNREFUSED) {
+		return set_error(err, e, "cannot check existing socket %s: %s",
+				 path, g_strerror(e));
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		e = errno;
+		return set_error(err, e, "cannot remove stale socket %s: %s",
+				 path, g_strerror(e));
+	}
+	g_message("removed stale socket %s", path);
+	return 0;
+}
+
+/* Create, bind and listen on @path; returns the fd or -errno. */
+static int listen_unix(struct app *a, const char *path, GError **err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct owned_socket o;
+	struct stat st;
+	int fd, e, r;
+
+	/* check_socket_paths() checked the length */
+	strcpy(sa.sun_path, path);
+	r = clear_stale_socket(&sa, err);
+	if (r) {
+		return r;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		e = errno;
+		return set_error(err, e, "socket: %s", g_strerror(e));
+	}
+	if (bind(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		e = errno;
+		close(fd);
+		return set_error(err, e, "cannot bind %s: %s", path,
+				 g_strerror(e));
+	}
+	if (lstat(path, &st) == 0) {
+		o.path = g_strdup(path);
+		o.dev = st.st_dev;
+		o.ino = st.st_ino;
+		g_array_append_val(a->owned, o);
+	}
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
+		e = errno;
+		close(fd);
+		return set_error(err, e, "cannot listen on %s: %s", path,
+				 g_strerror(e));
+	}
+	return fd;
+}
+
+/* Remove the socket files we made, unless someone replaced them. */
+static void remove_owned_sockets(struct app *a)
+{
+	struct stat st;
+	guint i;
+
+	for (i = 0; a->owned && i < a->owned->len; i++) {
+		struct owned_socket *o =
+			&g_array_index(a->owned, struct owned_socket, i);
+
+		if (lstat(o->path, &st) == 0 && st.st_dev == o->dev &&
+		    st.st_ino == o->ino) {
+			unlink(o->path);
+		}
+		g_free(o->path);
+	}
+	if (a->owned) {
+		g_array_set_size(a->owned, 0);
+	}
+}
+
+static int start_listeners(struct app *a, GString *where, GError **err)
+{
+	char **p;
+	guint i;
+	int fd, r;
+
+	for (p = a->cfg->socket_paths; *p; p++) {
+		fd = listen_unix(a, *p, err);
+		if (fd < 0) {
+			return fd;
+		}
+		/* On failure the server may or may not own @fd: leave it. */
+		r = vu_server_add_listener(a->server, fd, *p);
+		if (r < 0) {
+			return set_error(err, -r, "cannot serve %s: %s", *p,
+					 g_strerror(-r));
+		}
+		g_string_append_printf(where, "%s%s", where->len ? ", " : "",
+				       *p);
+	}
+	for (i = 0; i < a->fds->len; i++) {
+		char name[32];
+
+		fd = g_array_index(a->fds, int, i);
+		snprintf(name, sizeof(name), "fd %d", fd);
+		if (!g_unix_set_fd_nonblocking(fd, TRUE, NULL) ||
+		    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+			r = -errno;
+			return set_error(err, -r, "--fd %d: %s", fd,
+					 g_strerror(-r));
+		}
+		r = vu_server_add_listener(a->server, fd, name);
+		if (r < 0) {
+			return set_error(err, -r, "cannot serve %s: %s", name,
+					 g_strerror(-r));
+		}
+		g_string_append_printf(where, "%s%s", where->len ? ", " : "",
+				       name);
+	}
+	return 0;
+}
+
+/* Start-up */
+
+static const char *clock_label(const struct vrtc_clock *c)
+{
+	switch (c->type) {
+	case VIRTIO_RTC_CLOCK_UTC:
+		return "utc";
+	case VIRTIO_RTC_CLOCK_TAI:
+		return "tai";
+	case VIRTIO_RTC_CLOCK_MONOTONIC:
+		return "monotonic";
+	case VIRTIO_RTC_CLOCK_UTC_SMEARED:
+		return c->smearing == VIRTIO_RTC_SMEAR_UTC_SLS
+			       ? "utc-smeared/utc-sls"
+			       : "utc-smeared/noon-linear";
+	}
+	return "unknown";
+}
+
+static char *clock_list(const struct vrtc_config *v)
+{
+	GString *s = g_string_new(NULL);
+	unsigned int i;
+
+	for (i = 0; i < v->num_clocks; i++) {
+		g_string_append_printf(s, "%s%u %s", i ? ", " : "", i,
+				       clock_label(&v->clocks[i]));
+	}
+	return g_string_free(s, FALSE);
+}
+
+static char *utc_date(int64_t utc_s)
+{
+	GDateTime *dt = g_date_time_new_from_unix_utc(utc_s);
+	char *s;
+
+	if (!dt) {
+		return g_strdup_printf("%lld", (long long)utc_s);
+	}
+	s = g_date_time_format(dt, "%Y-%m-%d");
+	g_date_time_unref(dt);
+	return s;
+}
+
+static int load_leaps(struct app *a)
+{
+	const char *path = a->cfg->leap_file;
+	GError *err = NULL;
+	char *exp;
+
+	a->leaps = leap_table_load(path, &err);
+	if (!a->leaps) {
+		fail("cannot use leap-second file %s: %s", path,
+		     err ? err->message : "unknown error");
+		g_clear_error(&err);
+		return -EINVAL;
+	}
+	exp = utc_date(a->leaps->expires_utc_s);
+	if (leap_table_expired(a->leaps, (int64_t)time(NULL))) {
+		g_warning("leap-second file %s expired on %s: leap seconds "
+			  "announced since are unknown and TAI-UTC may be "
+			  "wrong; install a current tzdata",
+			  path, exp);
+	}
+	if (!a->leaps->hash_ok) {
+		g_warning("leap-second file %s has no #h hash line: its "
+			  "integrity cannot be checked",
+			  path);
+	}
+	g_debug("leap-second file %s: TAI-UTC %d s, valid until %s", path,
+		a->leaps->e[a->leaps->n - 1].dtai, exp);
+	g_free(exp);
+	return 0;
+}
+
+/* Options, config file, their combination: everything --check-config does. */
+static int configure(struct app *a)
+{
+	GError *err = NULL;
+	guint i;
+
+	a->cfg = config_new();
+	if (a->config_path && config_load_file(a->cfg, a->config_path, &err)) {
+		goto bad;
+	}
+	for (i = 0; i + 1 < a->cli->len; i += 2) {
+		if (config_set(a->cfg, g_ptr_array_index(a->cli, i),
+			       g_ptr_array_index(a->cli, i + 1), &err)) {
+			goto bad;
+		}
+	}
+	if (config_finish(a->cfg, &err)) {
+		goto bad;
+	}
+	log_setup(a->cfg->log_level, a->verbose);
+	if (parse_fds(a, &err)) {
+		goto bad;
+	}
+	/* Listeners named on the command line replace the file's. */
+	if (a->fds->len && !config_from_cli(a->cfg, "socket-path")) {
+		g_strfreev(a->cfg->socket_paths);
+		a->cfg->socket_paths = g_new0(char *, 1);
+	}
+	if (!a->cfg->socket_paths[0] && !a->fds->len) {
+		fail("no socket to serve: give --socket-path PATH or --fd N "
+		     "(or socket-path= in the config file)");
+		return -EINVAL;
+	}
+	if (check_socket_paths(a->cfg->socket_paths, &err)) {
+		goto bad;
+	}
+	return load_leaps(a);
+bad:
+	fail("%s", err->message);
+	g_error_free(err);
+	return -EINVAL;
+}
+
+static gboolean on_sigterm(gpointer data)
+{
+	struct app *a = data;
+
+	g_message("SIGTERM received, exiting");
+	g_main_loop_quit(a->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_sigint(gpointer data)
+{
+	struct app *a = data;
+
+	g_message("SIGINT received, exiting");
+	g_main_loop_quit(a->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static int serve(struct app *a)
+{
+	struct vu_server_config scfg = {
+		.clocks = &a->cfg->vrtc,
+		.model = NULL,
+		.poll_ns = a->cfg->poll_ns,
+		.max_connections = (unsigned int)a->cfg->max_connections,
+	};
+	GString *where = g_string_new(NULL);
+	GError *err = NULL;
+	char *clocks;
+	int r = -EINVAL;
+
+	/* Writing to a vanished peer must be an error, not a death. */
+	signal(SIGPIPE, SIG_IGN);
+	a->loop = g_main_loop_new(NULL, FALSE);
+	a->sig_term = g_unix_signal_add(SIGTERM, on_sigterm, a);
+	a->sig_int = g_unix_signal_add(SIGINT, on_sigint, a);
+
+	a->model = clock_model_new();
+	if (!a->model) {
+		fail("cannot create the clock model");
+		goto out;
+	}
+	a->feed =
+		sysclock_feed_new(a->model, a->leaps,
+				  (unsigned int)a->cfg->sync_interval_ms, &err);
+	if (!a->feed) {
+		fail("cannot start the system-clock feed: %s",
+		     err ? err->message : "unknown error");
+		goto out;
+	}
+	scfg.model = a->model;
+	a->server = vu_server_new(&scfg);
+	if (!a->server) {
+		fail("cannot start the vhost-user server");
+		goto out;
+	}
+	if (start_listeners(a, where, &err)) {
+		fail("%s", err->message);
+		goto out;
+	}
+
+	clocks = clock_list(&a->cfg->vrtc);
+	g_message("serving %u clocks (%s) on %s", a->cfg->vrtc.num_clocks,
+		  clocks, where->str);
+	g_free(clocks);
+	g_main_loop_run(a->loop);
+	r = 0;
+out:
+	g_clear_error(&err);
+	g_string_free(where, TRUE);
+	return r;
+}
+
+/* Everything in reverse order of creation; copes with a partial start. */
+static void cleanup(struct app *a)
+{
+	if (a->sig_int) {
+		g_source_remove(a->sig_int);
+	}
+	if (a->sig_term) {
+		g_source_remove(a->sig_term);
+	}
+	vu_server_free(a->server);
+	remove_owned_sockets(a);
+	sysclock_feed_free(a->feed);
+	clock_model_free(a->model);
+	leap_table_free(a->leaps);
+	if (a->loop) {
+		g_main_loop_unref(a->loop);
+	}
+	if (a->owned) {
+		g_array_unref(a->owned);
+	}
+	if (a->fds) {
+		g_array_unref(a->fds);
+	}
+	config_free(a->cfg);
+	g_strfreev(a->fd_args);
+	g_free(a->config_path);
+	if (a->cli) {
+		g_ptr_array_unref(a->cli);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct app a = {0};
+	int status;
+
+	/* Character set only: GLib's messages in the user's encoding. */
+	setlocale(LC_CTYPE, "");
+	g_set_prgname("vhost-user-rtc");
+	g_log_writer_default_set_use_stderr(TRUE);
+	a.cli = g_ptr_array_new_with_free_func(g_free);
+	a.fds = g_array_new(FALSE, FALSE, sizeof(int));
+	a.owned = g_array_new(FALSE, FALSE, sizeof(struct owned_socket));
+
+	status = parse_options(&a, &argc, &argv);
+	if (status != EXIT_OK) {
+		goto out;
+	}
+	if (a.print_caps) {
+		print_capabilities();
+		goto out;
+	}
+	if (a.version) {
+		printf("vhost-user-rtc %s\n", VRTC_VERSION);
+		goto out;
+	}
+	if (configure(&a)) {
+		status = EXIT_FAIL;
+		goto out;
+	}
+	if (a.check_config) {
+		char *clocks = clock_list(&a.cfg->vrtc);
+
+		printf("configuration valid: %u clocks (%s)\n",
+		       a.cfg->vrtc.num_clocks, clocks);
+		g_free(clocks);
+		goto out;
+	}
+	if (serve(&a)) {
+		status = EXIT_FAIL;
+	}
+out:
+	cleanup(&a);
+	return status;
+}
