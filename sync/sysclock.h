@@ -10,6 +10,8 @@
 #define SYNC_SYSCLOCK_H
 
 #include <glib.h>
+#include <sys/timex.h>
+#include <time.h>
 
 #include "clock_model.h"
 #include "leap.h"
@@ -28,5 +30,30 @@ struct sysclock_feed *sysclock_feed_new(struct clock_model *m,
 
 /* Stops polling; NULL is a no-op. */
 void sysclock_feed_free(struct sysclock_feed *f);
+
+/*
+ * Where the feed reads the host's clocks: by default clock_gettime()
+ * and a read-only ntp_adjtime(); tests substitute a simulated host.
+ */
+struct sysclock_ops {
+	/* as clock_gettime(): 0, or -1 with errno set */
+	int (*gettime)(void *ctx, clockid_t clk, struct timespec *ts);
+	/* as ntp_adjtime() with modes 0: the clock state, or -1 (errno) */
+	int (*adjtime)(void *ctx, struct timex *tx);
+};
+
+/* sysclock_feed_new() reading the clocks through @ops and @ctx. */
+struct sysclock_feed *sysclock_feed_new_ops(struct clock_model *m,
+					    const struct leap_table *leaps,
+					    unsigned int poll_ms,
+					    const struct sysclock_ops *ops,
+					    void *ctx, GError **err);
+
+/*
+ * sysclock_feed_poll() - sample and publish now (the timer does this
+ * every poll_ms). Returns 0, or -errno if the clocks could not be read;
+ * the model is left unchanged then.
+ */
+int sysclock_feed_poll(struct sysclock_feed *f);
 
 #endif /* SYNC_SYSCLOCK_H */
