@@ -1,0 +1,661 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The vhost-user server: listeners, connections and their event sources.
+ *
+ * Socket I/O: each connection's socket is non-blocking; a message may
+ * arrive in pieces and is assembled in a bounded per-connection buffer,
+ * fds collected from SCM_RIGHTS on the way. At most VU_MSGS_PER_DISPATCH
+ * messages are handled per wake-up so one chatty front-end cannot starve
+ * the others. Replies are tiny: one that cannot be sent at once closes
+ * the connection.
+ *
+ * Queues: a kick processes the queue at once (at most VU_PROCESS_BUDGET
+ * chains). With poll_ns > 0 the queue then joins the server's "active"
+ * list with guest kicks turned off, and one poller GSource keeps the main
+ * loop spinning (timeout 0) while any active queue saw work within the
+ * last poll_ns, like QEMU's iothread poll-max-ns. A queue idle for
+ * poll_ns turns kicks back on and leaves the list (after one last check
+ * for work that raced in). With poll_ns == 0 a queue stays listed only
+ * while it has more work than one batch. Rings started without a kick fd
+ * (poll mode) stay listed and are checked every VU_POLL_MODE_MS when idle.
+ */
+#define G_LOG_DOMAIN "vrtc-device"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ratelimit.h"
+#include "rtc_backend.h"
+#include "vhost_user.h"
+#include "vu_server.h"
+
+#define VU_MSGS_PER_DISPATCH 32
+#define VU_ACCEPTS_PER_DISPATCH 16
+#define VU_ACCEPT_PAUSE_MS 100
+#define VU_POLL_MODE_MS 1
+
+#define VU_HDR_SIZE sizeof(struct vhost_user_header)
+
+struct vu_sconn;
+
+struct vu_queue_io {
+	struct vu_sconn *conn;
+	unsigned int idx;
+	int kick_fd;	  /* the fd kick_id watches, -1 */
+	guint kick_id;	  /* GSource of the kick fd, 0 */
+	bool listed;	  /* in the server's active list */
+	GList link;	  /* data = this */
+	uint64_t last_ns; /* last kick or work seen */
+};
+
+struct vu_sconn {
+	struct vu_server *s;
+	GList link; /* in s->conns; data = this */
+	int fd;
+	guint sock_id;
+	char *name;
+	struct vu_conn *proto;
+	struct vrtc_dev *dev;
+	struct vu_queue_io q[VU_NUM_QUEUES];
+
+	/* The message being received. */
+	size_t have; /* bytes of header + payload so far */
+	unsigned int nfds;
+	int fds[VHOST_USER_MAX_FDS];
+	union {
+		struct vhost_user_header h;
+		uint8_t bytes[VU_HDR_SIZE + VHOST_USER_PAYLOAD_MAX];
+	} rx;
+};
+
+struct vu_listener {
+	struct vu_server *s;
+	int fd;
+	guint src_id;	/* accept watch, 0 while paused */
+	guint pause_id; /* resume timer after EMFILE and the like */
+	unsigned int seq;
+	char *name;
+};
+
+struct vu_poller {
+	GSource source;
+	struct vu_server *s;
+};
+
+struct vu_server {
+	struct vu_server_config cfg;
+	GPtrArray *listeners;
+	GQueue conns;
+	GQueue active; /* struct vu_queue_io being polled / with work */
+	GSource *poller;
+	struct ratelimit rl; /* connection-level lines */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void close_fd(int fd)
+{
+	if (fd >= 0) {
+		close(fd);
+	}
+}
+
+static void remove_source(guint *id)
+{
+	if (*id) {
+		g_source_remove(*id);
+		*id = 0;
+	}
+}
+
+/* ---- active queues and polling ------------------------------------- */
+
+static void queue_list(struct vu_queue_io *q, uint64_t now)
+{
+	struct vu_server *s = q->conn->s;
+
+	q->last_ns = now;
+	if (q->listed) {
+		return;
+	}
+	g_queue_push_tail_link(&s->active, &q->link);
+	q->listed = true;
+	if (s->cfg.poll_ns) {
+		vu_conn_notify_disable(q->conn->proto, q->idx);
+	}
+}
+
+static void queue_unlist(struct vu_queue_io *q)
+{
+	if (q->listed) {
+		g_queue_unlink(&q->conn->s->active, &q->link);
+		q->listed = false;
+	}
+}
+
+static bool queue_ready(const struct vu_queue_io *q)
+{
+	return virtq_ready(vu_conn_queue(q->conn->proto, q->idx));
+}
+
+/* Idle for the poll window: kicks back on, unless work raced in. */
+static void queue_maybe_sleep(struct vu_queue_io *q, uint64_t now)
+{
+	struct vu_server *s = q->conn->s;
+
+	if (q->kick_fd < 0 || now - q->last_ns < s->cfg.poll_ns) {
+		return;
+	}
+	if (vu_conn_notify_enable(q->conn->proto, q->idx)) {
+		q->last_ns = now;
+		if (s->cfg.poll_ns) {
+			vu_conn_notify_disable(q->conn->proto, q->idx);
+		}
+		return;
+	}
+	queue_unlist(q);
+}
+
+static void queue_run(struct vu_queue_io *q, uint64_t now)
+{
+	int n;
+
+	n = vu_conn_process(q->conn->proto, q->idx, VU_PROCESS_BUDGET);
+	if (n < 0 || !queue_ready(q)) {
+		queue_unlist(q);
+		return;
+	}
+	if (n > 0) {
+		q->last_ns = now;
+	}
+	if (n < VU_PROCESS_BUDGET) {
+		queue_maybe_sleep(q, now);
+	}
+}
+
+/*
+ * Whether the poller must dispatch now; *@timeout is what it allows the
+ * main loop to sleep otherwise (0 while inside a poll window).
+ */
+static gboolean poller_scan(struct vu_server *s, gint *timeout)
+{
+	uint64_t now;
+	GList *l;
+
+	*timeout = -1;
+	if (g_queue_is_empty(&s->active)) {
+		return FALSE;
+	}
+	now = now_ns();
+	for (l = s->active.head; l; l = l->next) {
+		struct vu_queue_io *q = l->data;
+		bool in_window = now - q->last_ns < s->cfg.poll_ns;
+
+		if (!queue_ready(q) ||
+		    vu_conn_has_work(q->conn->proto, q->idx)) {
+			*timeout = 0;
+			return TRUE;
+		}
+		if (in_window) {
+			*timeout = 0;
+		} else if (q->kick_fd >= 0) {
+			*timeout = 0;
+			return TRUE; /* window over: put it to sleep */
+		} else if (*timeout != 0) {
+			*timeout = VU_POLL_MODE_MS;
+		}
+	}
+	return FALSE;
+}
+
+static gboolean poller_prepare(GSource *src, gint *timeout)
+{
+	return poller_scan(((struct vu_poller *)src)->s, timeout);
+}
+
+static gboolean poller_check(GSource *src)
+{
+	gint timeout;
+
+	return poller_scan(((struct vu_poller *)src)->s, &timeout);
+}
+
+static gboolean poller_dispatch(GSource *src, GSourceFunc cb, gpointer data)
+{
+	struct vu_server *s = ((struct vu_poller *)src)->s;
+	uint64_t now = now_ns();
+	GList *l, *next;
+
+	/* queue_run() may unlink its own entry, never another one. */
+	for (l = s->active.head; l; l = next) {
+		struct vu_queue_io *q = l->data;
+
+		next = l->next;
+		if (!queue_ready(q)) {
+			queue_unlist(q);
+		} else if (vu_conn_has_work(q->conn->proto, q->idx)) {
+			queue_run(q, now);
+		} else {
+			queue_maybe_sleep(q, now);
+		}
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs poller_funcs = {
+	.prepare = poller_prepare,
+	.check = poller_check,
+	.dispatch = poller_dispatch,
+};
+
+/* ---- connections ---------------------------------------------------- */
+
+static void sconn_free(struct vu_sconn *sc)
+{
+	struct vu_server *s = sc->s;
+	unsigned int i;
+
+	remove_source(&sc->sock_id);
+	for (i = 0; i < VU_NUM_QUEUES; i++) {
+		queue_unlist(&sc->q[i]);
+		remove_source(&sc->q[i].kick_id);
+	}
+	vu_conn_free(sc->proto);
+	vrtc_dev_free(sc->dev);
+	for (i = 0; i < sc->nfds; i++) {
+		close_fd(sc->fds[i]);
+	}
+	close_fd(sc->fd);
+	g_queue_unlink(&s->conns, &sc->link);
+	g_free(sc->name);
+	g_free(sc);
+}
+
+/* Close and free the connection with one log line; evaluates to -1. */
+#define sconn_close(sc, level, fmt, ...)                                       \
+	({                                                                     \
+		g_log_ratelimited(&(sc)->s->rl, (level),                       \
+				  "%s: closing connection: " fmt, (sc)->name,  \
+				  ##__VA_ARGS__);                              \
+		sconn_free(sc);                                                \
+		-1;                                                            \
+	})
+
+static gboolean kick_cb(gint fd, GIOCondition cond, gpointer data);
+
+/* vu_conn hook: follow the queue's kick fd and readiness. */
+static void sconn_queue_changed(void *opaque, unsigned int idx)
+{
+	struct vu_sconn *sc = opaque;
+	struct vu_queue_io *q = &sc->q[idx];
+	const struct virtq *vq = vu_conn_queue(sc->proto, idx);
+	int want = vq->started ? vq->kick_fd : -1;
+
+	if (q->kick_id && q->kick_fd != want) {
+		remove_source(&q->kick_id);
+	}
+	q->kick_fd = want;
+	if (want >= 0 && !q->kick_id) {
+		q->kick_id = g_unix_fd_add(want, G_IO_IN, kick_cb, q);
+	}
+	if (virtq_ready(vq) && vu_conn_queue_polled(sc->proto, idx)) {
+		/* Buffers may be waiting since before the start. */
+		queue_list(q, now_ns());
+	} else {
+		queue_unlist(q);
+	}
+}
+
+static const struct vu_conn_hooks sconn_hooks = {
+	.queue_changed = sconn_queue_changed,
+};
+
+static gboolean kick_cb(gint fd, GIOCondition cond, gpointer data)
+{
+	struct vu_queue_io *q = data;
+	struct vu_sconn *sc = q->conn;
+	uint64_t v;
+	ssize_t n;
+
+	do {
+		n = read(fd, &v, sizeof(v));
+	} while (n < 0 && errno == EINTR);
+	if (n == 0 || (n < 0 && errno != EAGAIN) ||
+	    (cond & (G_IO_HUP | G_IO_ERR | G_IO_NVAL))) {
+		sconn_close(sc, G_LOG_LEVEL_WARNING,
+			    "kick fd of queue %u failed", q->idx);
+		return G_SOURCE_REMOVE;
+	}
+	if (!vu_conn_queue_polled(sc->proto, q->idx)) {
+		(void)vu_conn_process(sc->proto, q->idx, VU_PROCESS_BUDGET);
+		return G_SOURCE_CONTINUE;
+	}
+	if (queue_ready(q)) {
+		uint64_t now = now_ns();
+
+		queue_list(q, now);
+		queue_run(q, now);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/*
+ * Receive up to @want bytes of the current message, collecting fds.
+ * Returns bytes received, 0 on EOF, -EAGAIN, -EMSGSIZE for too many fds,
+ * or -errno.
+ */
+static ssize_t sconn_recv(struct vu_sconn *sc, size_t want)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * VHOST_USER_MAX_FDS)];
+	struct iovec iov = {
+		.iov_base = sc->rx.bytes + sc->have,
+		.iov_len = want,
+	};
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf,
+		.msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	bool overflow = false;
+	ssize_t n;
+
+	do {
+		n = recvmsg(sc->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	}
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t i, count;
+
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_RIGHTS) {
+			continue;
+		}
+		count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < count; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int),
+			       sizeof(fd));
+			if (sc->nfds < VHOST_USER_MAX_FDS) {
+				sc->fds[sc->nfds++] = fd;
+			} else {
+				close_fd(fd);
+				overflow = true;
+			}
+		}
+	}
+	if (overflow || (mh.msg_flags & MSG_CTRUNC)) {
+		return -EMSGSIZE;
+	}
+	sc->have += (size_t)n;
+	return n;
+}
+
+/* Hand the complete message to the protocol; send its reply. */
+static int sconn_dispatch(struct vu_sconn *sc)
+{
+	uint8_t reply[VU_REPLY_MAX];
+	struct vhost_user_header h = sc->rx.h;
+	unsigned int nfds = sc->nfds;
+	size_t len;
+	ssize_t n;
+	int rc;
+
+	sc->have = 0;
+	sc->nfds = 0;
+	rc = vu_conn_handle(sc->proto, &h, sc->rx.bytes + VU_HDR_SIZE, sc->fds,
+			    nfds, reply, &len);
+	if (rc < 0) {
+		return sconn_close(sc, G_LOG_LEVEL_WARNING, "%s",
+				   vu_conn_error(sc->proto));
+	}
+	if (len == 0) {
+		return 1;
+	}
+	do {
+		n = send(sc->fd, reply, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)len) {
+		return sconn_close(sc, G_LOG_LEVEL_WARNING,
+				   "reply to %s not sent: %s",
+				   vu_request_name(h.request),
+				   n < 0 ? g_strerror(errno) : "short write");
+	}
+	return 1;
+}
+
+/*
+ * Read and handle one message. Returns 1 if one was handled, 0 if more
+ * bytes are needed, -1 if the connection was closed (and freed).
+ */
+static int sconn_read_msg(struct vu_sconn *sc)
+{
+	size_t want;
+	ssize_t n;
+
+	for (;;) {
+		if (sc->have < VU_HDR_SIZE) {
+			want = VU_HDR_SIZE - sc->have;
+		} else if (sc->rx.h.size > VHOST_USER_PAYLOAD_MAX) {
+			return sconn_close(sc, G_LOG_LEVEL_WARNING,
+					   "%s: payload of %u bytes",
+					   vu_request_name(sc->rx.h.request),
+					   sc->rx.h.size);
+		} else {
+			want = VU_HDR_SIZE + sc->rx.h.size - sc->have;
+			if (want == 0) {
+				return sconn_dispatch(sc);
+			}
+		}
+		n = sconn_recv(sc, want);
+		if (n == -EAGAIN) {
+			return 0;
+		}
+		if (n == 0 && sc->have == 0) {
+			return sconn_close(sc, G_LOG_LEVEL_MESSAGE,
+					   "front-end hung up");
+		}
+		if (n == 0) {
+			return sconn_close(sc, G_LOG_LEVEL_WARNING,
+					   "truncated message (%zu bytes)",
+					   sc->have);
+		}
+		if (n == -EMSGSIZE) {
+			return sconn_close(sc, G_LOG_LEVEL_WARNING,
+					   "more than %d fds in one message",
+					   VHOST_USER_MAX_FDS);
+		}
+		if (n < 0) {
+			return sconn_close(sc, G_LOG_LEVEL_WARNING,
+					   "receive failed: %s",
+					   g_strerror((int)-n));
+		}
+	}
+}
+
+static gboolean sconn_readable(gint fd, GIOCondition cond, gpointer data)
+{
+	struct vu_sconn *sc = data;
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < VU_MSGS_PER_DISPATCH; i++) {
+		rc = sconn_read_msg(sc);
+		if (rc < 0) {
+			return G_SOURCE_REMOVE; /* sc is gone */
+		}
+		if (rc == 0) {
+			break;
+		}
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static int sconn_new(struct vu_server *s, struct vu_listener *l, int fd)
+{
+	struct vu_sconn *sc;
+	unsigned int i;
+
+	sc = g_new0(struct vu_sconn, 1);
+	sc->s = s;
+	sc->fd = fd;
+	sc->link.data = sc;
+	sc->name = g_strdup_printf("%s#%u", l->name, ++l->seq);
+	for (i = 0; i < VU_NUM_QUEUES; i++) {
+		sc->q[i].conn = sc;
+		sc->q[i].idx = i;
+		sc->q[i].kick_fd = -1;
+		sc->q[i].link.data = &sc->q[i];
+	}
+	g_queue_push_tail_link(&s->conns, &sc->link);
+	sc->dev = vrtc_dev_new(s->cfg.clocks, s->cfg.model);
+	sc->proto = sc->dev ? vu_conn_new(sc->name, &rtc_backend_ops, sc->dev,
+					  &sconn_hooks, sc)
+			    : NULL;
+	if (!sc->proto) {
+		sconn_close(sc, G_LOG_LEVEL_WARNING, "out of memory");
+		return -ENOMEM;
+	}
+	sc->sock_id = g_unix_fd_add(fd, G_IO_IN, sconn_readable, sc);
+	g_log_ratelimited(&s->rl, G_LOG_LEVEL_MESSAGE,
+			  "%s: front-end connected", sc->name);
+	return 0;
+}
+
+/* ---- listeners ------------------------------------------------------ */
+
+static gboolean listener_accept(gint fd, GIOCondition cond, gpointer data);
+
+static gboolean listener_resume(gpointer data)
+{
+	struct vu_listener *l = data;
+
+	l->pause_id = 0;
+	l->src_id = g_unix_fd_add(l->fd, G_IO_IN, listener_accept, l);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean listener_accept(gint fd, GIOCondition cond, gpointer data)
+{
+	struct vu_listener *l = data;
+	struct vu_server *s = l->s;
+	unsigned int i;
+	int c;
+
+	for (i = 0; i < VU_ACCEPTS_PER_DISPATCH; i++) {
+		c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (c < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				break;
+			}
+			if (errno == EINTR || errno == ECONNABORTED) {
+				continue;
+			}
+			/* EMFILE and friends: the socket stays readable. */
+			g_warning_ratelimited(&s->rl, "%s: accept: %s; pausing",
+					      l->name, g_strerror(errno));
+			l->src_id = 0;
+			l->pause_id = g_timeout_add(VU_ACCEPT_PAUSE_MS,
+						    listener_resume, l);
+			return G_SOURCE_REMOVE;
+		}
+		if (s->cfg.max_connections &&
+		    s->conns.length >= s->cfg.max_connections) {
+			g_warning_ratelimited(
+				&s->rl, "%s: refusing a connection: %u open",
+				l->name, s->conns.length);
+			close(c);
+			continue;
+		}
+		(void)sconn_new(s, l, c);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static void listener_free(gpointer data)
+{
+	struct vu_listener *l = data;
+
+	remove_source(&l->src_id);
+	remove_source(&l->pause_id);
+	close_fd(l->fd);
+	g_free(l->name);
+	g_free(l);
+}
+
+int vu_server_add_listener(struct vu_server *s, int listen_fd, const char *name)
+{
+	struct vu_listener *l;
+	int flags;
+
+	flags = fcntl(listen_fd, F_GETFL);
+	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		return -errno;
+	}
+	l = g_new0(struct vu_listener, 1);
+	l->s = s;
+	l->fd = listen_fd;
+	l->name = g_strdup(name ? name : "vhost-user");
+	l->src_id = g_unix_fd_add(listen_fd, G_IO_IN, listener_accept, l);
+	g_ptr_array_add(s->listeners, l);
+	return 0;
+}
+
+/* ---- server --------------------------------------------------------- */
+
+struct vu_server *vu_server_new(const struct vu_server_config *cfg)
+{
+	struct vu_server *s;
+
+	if (!cfg || !cfg->clocks || !cfg->model) {
+		return NULL;
+	}
+	s = g_new0(struct vu_server, 1);
+	s->cfg = *cfg;
+	s->listeners = g_ptr_array_new_with_free_func(listener_free);
+	g_queue_init(&s->conns);
+	g_queue_init(&s->active);
+	ratelimit_init(&s->rl, 10, 100);
+	s->poller = g_source_new(&poller_funcs, sizeof(struct vu_poller));
+	((struct vu_poller *)s->poller)->s = s;
+	g_source_set_name(s->poller, "vhost-user poller");
+	g_source_attach(s->poller, NULL);
+	return s;
+}
+
+void vu_server_free(struct vu_server *s)
+{
+	if (!s) {
+		return;
+	}
+	while (!g_queue_is_empty(&s->conns)) {
+		sconn_free(s->conns.head->data);
+	}
+	g_ptr_array_free(s->listeners, TRUE);
+	g_source_destroy(s->poller);
+	g_source_unref(s->poller);
+	g_free(s);
+}
+
+unsigned int vu_server_num_connections(const struct vu_server *s)
+{
+	return s->conns.length;
+}
