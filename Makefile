@@ -59,6 +59,7 @@ BENCH_BIN := $(B)/vrtc-bench
 .PHONY: all check unit integration e2e demo bench deps format lint \
 	install clean check-plain check-asan fuzz
 .DEFAULT_GOAL := all
+.SECONDARY:
 
 all: $(DAEMON) $(UNIT_BINS) $(INTEG_BINS) $(if $(BENCH_SRCS),$(BENCH_BIN))
 
@@ -136,7 +137,8 @@ FUZZ_SECONDS ?= 60
 FB := build-fuzz
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Iinclude -Idevice -Isync \
 	-I. $(GLIB_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined \
-	-Wall -Wextra -Werror -Wno-unused-parameter
+	-fno-sanitize-recover=undefined \
+	-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FB)/%,$(FUZZ_SRCS))
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FB)/obj/%.o,$(SYNC_SRCS) $(DEVICE_SRCS))

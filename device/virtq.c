@@ -132,6 +132,15 @@ int virtq_map(struct virtq *vq, const struct guest_mem *mem)
 	if (!desc || !avail || !used) {
 		return mark_broken(vq, "ring outside guest memory", -EFAULT);
 	}
+	/*
+	 * An odd mmap_offset or user address in the memory table can leave
+	 * an aligned ring address misaligned in our mapping.
+	 */
+	if ((uintptr_t)desc % 16 != 0 || (uintptr_t)avail % 2 != 0 ||
+	    (uintptr_t)used % 4 != 0) {
+		return mark_broken(vq, "ring misaligned in guest memory",
+				   -EINVAL);
+	}
 	vq->desc = desc;
 	vq->avail = avail;
 	vq->used = used;
