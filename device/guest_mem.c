@@ -9,6 +9,7 @@
  * entries and never allocate.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,11 +31,104 @@ struct guest_region {
 struct guest_mem {
 	unsigned int n;
 	uint64_t generation;
+	volatile sig_atomic_t poisoned; /* a mapping lost its backing */
 	struct guest_region r[VHOST_USER_MAX_RAM_SLOTS];
 };
 
+/*
+ * A front-end can shrink the file behind a mapping (an unsealed memfd, a
+ * file backend): our next access then raises SIGBUS, which by default
+ * kills the daemon and every VM with it. The handler below finds the
+ * mapping the fault hit, puts zero pages over it so the access completes,
+ * and marks that guest memory poisoned; the queues using it then break.
+ * The registry is only changed on the main thread outside guest-memory
+ * accesses, the only place the handler can run, so it needs no lock.
+ */
+#define SIGBUS_SLOTS (VHOST_USER_MAX_RAM_SLOTS * 2048)
+
+struct sigbus_slot {
+	uintptr_t start; /* 0 = free */
+	size_t len;
+	struct guest_mem *owner;
+};
+
+static struct sigbus_slot sigbus_slots[SIGBUS_SLOTS];
+static size_t sigbus_used; /* high-water mark of slots in use */
+
+static void sigbus_handler(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+	size_t i;
+
+	for (i = 0; i < sigbus_used; i++) {
+		struct sigbus_slot *s = &sigbus_slots[i];
+
+		if (s->start && a >= s->start && a - s->start < s->len) {
+			if (mmap((void *)s->start, s->len,
+				 PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+				 0) == MAP_FAILED) {
+				break;
+			}
+			s->owner->poisoned = 1;
+			return;
+		}
+	}
+	/* Not guest memory: our own bug. Die as the default would. */
+	signal(SIGBUS, SIG_DFL);
+}
+
+static void sigbus_install(void)
+{
+	static bool installed;
+	struct sigaction sa = { 0 };
+
+	if (installed) {
+		return;
+	}
+	sa.sa_sigaction = sigbus_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL) == 0) {
+		installed = true;
+	}
+}
+
+static int sigbus_register(struct guest_mem *m, void *base, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < SIGBUS_SLOTS; i++) {
+		if (!sigbus_slots[i].start) {
+			sigbus_slots[i].len = len;
+			sigbus_slots[i].owner = m;
+			__atomic_store_n(&sigbus_slots[i].start, (uintptr_t)base,
+					 __ATOMIC_RELEASE);
+			if (i >= sigbus_used) {
+				sigbus_used = i + 1;
+			}
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static void sigbus_unregister(void *base)
+{
+	size_t i;
+
+	for (i = 0; i < sigbus_used; i++) {
+		if (sigbus_slots[i].start == (uintptr_t)base) {
+			__atomic_store_n(&sigbus_slots[i].start, 0,
+					 __ATOMIC_RELEASE);
+			return;
+		}
+	}
+}
+
 struct guest_mem *guest_mem_new(void)
 {
+	sigbus_install();
 	return calloc(1, sizeof(struct guest_mem));
 }
 
@@ -44,9 +138,15 @@ static void unmap_regions(struct guest_region *r, unsigned int n)
 
 	for (i = 0; i < n; i++) {
 		if (r[i].map_base) {
+			sigbus_unregister(r[i].map_base);
 			munmap(r[i].map_base, r[i].map_len);
 		}
 	}
+}
+
+bool guest_mem_poisoned(const struct guest_mem *m)
+{
+	return m->poisoned;
 }
 
 void guest_mem_free(struct guest_mem *m)
@@ -147,6 +247,11 @@ int guest_mem_set_table(struct guest_mem *m,
 			rc = -errno;
 			goto fail;
 		}
+		rc = sigbus_register(m, p, len);
+		if (rc < 0) {
+			munmap(p, len);
+			goto fail;
+		}
 		nr[i].gpa = a->guest_phys_addr;
 		nr[i].qva = a->userspace_addr;
 		nr[i].size = a->memory_size;
@@ -159,6 +264,7 @@ int guest_mem_set_table(struct guest_mem *m,
 	memcpy(m->r, nr, sizeof(nr));
 	m->n = n;
 	m->generation++;
+	m->poisoned = 0;
 	return 0;
 
 fail:

@@ -13,6 +13,7 @@
 #ifndef DEVICE_GUEST_MEM_H
 #define DEVICE_GUEST_MEM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -42,6 +43,13 @@ void guest_mem_free(struct guest_mem *m);
 int guest_mem_set_table(struct guest_mem *m,
 			const struct vhost_user_mem_region *regions,
 			const int *fds, unsigned int n);
+
+/*
+ * guest_mem_poisoned() - true if the front-end shrank a file behind one
+ * of our mappings: the access that hit it got zeros (no SIGBUS death) and
+ * nothing read from this memory can be trusted until the next table.
+ */
+bool guest_mem_poisoned(const struct guest_mem *m);
 
 /* Number of regions mapped now. */
 unsigned int guest_mem_nregions(const struct guest_mem *m);

@@ -760,6 +760,10 @@ int vu_conn_process(struct vu_conn *c, unsigned int idx, unsigned int budget)
 		return 0;
 	}
 	n = c->ops->process(c->backend, idx, vq, budget);
+	if (guest_mem_poisoned(c->mem) && !vq->broken) {
+		vq->broken = true;
+		vq->error = "guest memory file shrank under its mapping";
+	}
 	if (n < 0 || vq->broken) {
 		/* Once per break: the queue does nothing until reset. */
 		vq->broken = true;
