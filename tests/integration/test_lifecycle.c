@@ -556,8 +556,14 @@ static void call_fd_masking_run(const char *poll_ns)
 		submit_reads(v, 1, 0, 100);
 		vuf_kick(v, 0);
 		cr_assert_eq(vuf_spin(v, 0, &c, 5000), 0, "%s", vuf_error(v));
-		itest_sleep_ms(5);
-		masked = vuf_drain_masked(v, 0);
+		/* The used entry is visible before the batch's signal is
+		 * sent: wait for the signal rather than a fixed time (a
+		 * loaded machine under ASan can take milliseconds). */
+		masked = 0;
+		for (int ms = 0; ms < 2000 && masked == 0; ms++) {
+			itest_sleep_ms(1);
+			masked = vuf_drain_masked(v, 0);
+		}
 		cr_assert_gt(masked, 0, "no signal on the masked call fd");
 		cr_assert_eq(vuf_drain_calls(v, 0), 0,
 			     "signal on the old call fd after the swap");
