@@ -44,10 +44,11 @@ struct guest_mem {
  * The registry is only changed on the main thread outside guest-memory
  * accesses, the only place the handler can run, so it needs no lock.
  */
-#define SIGBUS_SLOTS (VHOST_USER_MAX_RAM_SLOTS * 2048)
+#define SIGBUS_SLOTS ((size_t)VHOST_USER_MAX_RAM_SLOTS * 2048)
 
 struct sigbus_slot {
-	uintptr_t start; /* 0 = free */
+	void *base;	 /* what mmap returned */
+	uintptr_t start; /* (uintptr_t)base, 0 = free */
 	size_t len;
 	struct guest_mem *owner;
 };
@@ -64,8 +65,7 @@ static void sigbus_handler(int sig, siginfo_t *si, void *uc)
 		struct sigbus_slot *s = &sigbus_slots[i];
 
 		if (s->start && a >= s->start && a - s->start < s->len) {
-			if (mmap((void *)s->start, s->len,
-				 PROT_READ | PROT_WRITE,
+			if (mmap(s->base, s->len, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
 				 0) == MAP_FAILED) {
 				break;
@@ -100,10 +100,11 @@ static int sigbus_register(struct guest_mem *m, void *base, size_t len)
 
 	for (i = 0; i < SIGBUS_SLOTS; i++) {
 		if (!sigbus_slots[i].start) {
+			sigbus_slots[i].base = base;
 			sigbus_slots[i].len = len;
 			sigbus_slots[i].owner = m;
-			__atomic_store_n(&sigbus_slots[i].start, (uintptr_t)base,
-					 __ATOMIC_RELEASE);
+			__atomic_store_n(&sigbus_slots[i].start,
+					 (uintptr_t)base, __ATOMIC_RELEASE);
 			if (i >= sigbus_used) {
 				sigbus_used = i + 1;
 			}

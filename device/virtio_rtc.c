@@ -239,7 +239,7 @@ static uint8_t vrtc_exec(struct vrtc_dev *d, const struct vrtc_msg_desc *m,
 size_t vrtc_handle(struct vrtc_dev *d, const void *req, size_t req_len,
 		   void *resp, size_t resp_cap)
 {
-	uint8_t out[VIRTIO_RTC_RESP_MAX] = {0};
+	uint8_t out[VIRTIO_RTC_RESP_MAX] = { 0 };
 	const struct vrtc_msg_desc *m;
 	size_t len;
 	uint8_t status;
@@ -322,18 +322,18 @@ struct vrtc_clock_name {
 #define SMEAR_FROM_ARG 0xff
 
 static const struct vrtc_clock_name vrtc_clock_names[] = {
-	{"utc", VIRTIO_RTC_CLOCK_UTC, VIRTIO_RTC_SMEAR_UNSPECIFIED,
-	 TIMESCALE_UTC},
-	{"tai", VIRTIO_RTC_CLOCK_TAI, VIRTIO_RTC_SMEAR_UNSPECIFIED,
-	 TIMESCALE_TAI},
-	{"monotonic", VIRTIO_RTC_CLOCK_MONOTONIC, VIRTIO_RTC_SMEAR_UNSPECIFIED,
-	 TIMESCALE_MONOTONIC},
-	{"utc-smeared", VIRTIO_RTC_CLOCK_UTC_SMEARED, SMEAR_FROM_ARG,
-	 TIMESCALE_UTC_NOON_LINEAR},
-	{"utc-noon-linear", VIRTIO_RTC_CLOCK_UTC_SMEARED,
-	 VIRTIO_RTC_SMEAR_NOON_LINEAR, TIMESCALE_UTC_NOON_LINEAR},
-	{"utc-sls", VIRTIO_RTC_CLOCK_UTC_SMEARED, VIRTIO_RTC_SMEAR_UTC_SLS,
-	 TIMESCALE_UTC_SLS},
+	{ "utc", VIRTIO_RTC_CLOCK_UTC, VIRTIO_RTC_SMEAR_UNSPECIFIED,
+	  TIMESCALE_UTC },
+	{ "tai", VIRTIO_RTC_CLOCK_TAI, VIRTIO_RTC_SMEAR_UNSPECIFIED,
+	  TIMESCALE_TAI },
+	{ "monotonic", VIRTIO_RTC_CLOCK_MONOTONIC, VIRTIO_RTC_SMEAR_UNSPECIFIED,
+	  TIMESCALE_MONOTONIC },
+	{ "utc-smeared", VIRTIO_RTC_CLOCK_UTC_SMEARED, SMEAR_FROM_ARG,
+	  TIMESCALE_UTC_NOON_LINEAR },
+	{ "utc-noon-linear", VIRTIO_RTC_CLOCK_UTC_SMEARED,
+	  VIRTIO_RTC_SMEAR_NOON_LINEAR, TIMESCALE_UTC_NOON_LINEAR },
+	{ "utc-sls", VIRTIO_RTC_CLOCK_UTC_SMEARED, VIRTIO_RTC_SMEAR_UTC_SLS,
+	  TIMESCALE_UTC_SLS },
 };
 
 #define N_CLOCK_NAMES (sizeof(vrtc_clock_names) / sizeof(vrtc_clock_names[0]))

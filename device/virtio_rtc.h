@@ -37,8 +37,8 @@ struct vrtc_config {
  * names: utc, tai, monotonic, utc-smeared (uses @smear), utc-noon-linear,
  * utc-sls. Returns 0, or -EINVAL with a message in @err.
  */
-int vrtc_config_parse(struct vrtc_config *cfg, const char *list,
-		      uint8_t smear, char *err, size_t errlen);
+int vrtc_config_parse(struct vrtc_config *cfg, const char *list, uint8_t smear,
+		      char *err, size_t errlen);
 
 /* The default set: 0 UTC, 1 TAI, 2 MONOTONIC, 3 UTC_SMEARED(@smear). */
 void vrtc_config_default(struct vrtc_config *cfg, uint8_t smear);

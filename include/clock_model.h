@@ -56,14 +56,14 @@ struct clock_snapshot {
 	uint64_t steps;	     /* +1 on every step (discontinuity) */
 	enum clock_counter counter;
 	enum clock_status status;
-	uint64_t c0;	    /* counter value at the reference point */
-	int64_t tai0_ns;    /* TAI at c0, ns since 1970-01-01 00:00 TAI */
-	int64_t mono0_ns;   /* MONOTONIC at c0 */
-	uint64_t period_q;  /* ns per counter tick << CLOCK_PERIOD_SHIFT */
+	uint64_t c0;		 /* counter value at the reference point */
+	int64_t tai0_ns;	 /* TAI at c0, ns since 1970-01-01 00:00 TAI */
+	int64_t mono0_ns;	 /* MONOTONIC at c0 */
+	uint64_t period_q;	 /* ns per counter tick << CLOCK_PERIOD_SHIFT */
 	uint64_t time_esterr_ns; /* estimated error of tai0_ns */
 	uint64_t time_maxerr_ns; /* worst-case error of tai0_ns */
-	uint64_t rate_esterr_ppb; /* estimated error growth, ns per s */
-	uint64_t rate_maxerr_ppb; /* worst-case error growth, ns per s */
+	uint64_t rate_esterr_ppb;	/* estimated error growth, ns per s */
+	uint64_t rate_maxerr_ppb;	/* worst-case error growth, ns per s */
 	const struct leap_table *leaps; /* never NULL once published */
 };
 

@@ -199,7 +199,8 @@ _Static_assert(sizeof(struct virtio_rtc_req_read_alarm) == 16, "req_ra");
 _Static_assert(sizeof(struct virtio_rtc_resp_read_alarm) == 24, "resp_ra");
 _Static_assert(sizeof(struct virtio_rtc_req_set_alarm) == 24, "req_sa");
 _Static_assert(sizeof(struct virtio_rtc_resp_set_alarm) == 8, "resp_sa");
-_Static_assert(sizeof(struct virtio_rtc_req_set_alarm_enabled) == 16, "req_sae");
+_Static_assert(sizeof(struct virtio_rtc_req_set_alarm_enabled) == 16,
+	       "req_sae");
 _Static_assert(sizeof(struct virtio_rtc_resp_set_alarm_enabled) == 8, "r_sae");
 _Static_assert(sizeof(struct virtio_rtc_notif_alarm) == 16, "notif_alarm");
 

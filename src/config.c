@@ -460,7 +460,7 @@ static char *read_text(const char *path, gsize *len, int *e, GError **err)
 
 int config_load_file(struct config *c, const char *path, GError **err)
 {
-	size_t lines[N_KEYS] = {0};
+	size_t lines[N_KEYS] = { 0 };
 	GKeyFile *kf = NULL;
 	char **keys = NULL;
 	char *text = NULL;

@@ -201,20 +201,20 @@ static gboolean on_table_option(const gchar *name, const gchar *value,
 static int parse_options(struct app *a, int *argc, char ***argv)
 {
 	GOptionEntry fixed[] = {
-		{"fd", 0, 0, G_OPTION_ARG_STRING_ARRAY, &a->fd_args,
-		 "Serve VMs on this inherited listening socket (repeatable)",
-		 "N"},
-		{"config", 'c', 0, G_OPTION_ARG_FILENAME, &a->config_path,
-		 "Read settings from this key file", "FILE"},
-		{"check-config", 0, 0, G_OPTION_ARG_NONE, &a->check_config,
-		 "Validate configuration and options, exit 0 or 1", NULL},
-		{"print-capabilities", 0, 0, G_OPTION_ARG_NONE, &a->print_caps,
-		 "Print the back-end capabilities (JSON) and exit", NULL},
-		{"verbose", 'v', 0, G_OPTION_ARG_NONE, &a->verbose,
-		 "Log debug messages (same as --log-level debug)", NULL},
-		{"version", 'V', 0, G_OPTION_ARG_NONE, &a->version,
-		 "Print the version and exit", NULL},
-		{NULL, 0, 0, 0, NULL, NULL, NULL},
+		{ "fd", 0, 0, G_OPTION_ARG_STRING_ARRAY, &a->fd_args,
+		  "Serve VMs on this inherited listening socket (repeatable)",
+		  "N" },
+		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &a->config_path,
+		  "Read settings from this key file", "FILE" },
+		{ "check-config", 0, 0, G_OPTION_ARG_NONE, &a->check_config,
+		  "Validate configuration and options, exit 0 or 1", NULL },
+		{ "print-capabilities", 0, 0, G_OPTION_ARG_NONE, &a->print_caps,
+		  "Print the back-end capabilities (JSON) and exit", NULL },
+		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &a->verbose,
+		  "Log debug messages (same as --log-level debug)", NULL },
+		{ "version", 'V', 0, G_OPTION_ARG_NONE, &a->version,
+		  "Print the version and exit", NULL },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
 	size_t nkeys, i, n = 0;
 	const struct config_key *keys = config_keys(&nkeys);
@@ -417,7 +417,7 @@ static int clear_stale_socket(const struct sockaddr_un *sa, GError **err)
 /* Create, bind and listen on @path; returns the fd or -errno. */
 static int listen_unix(struct app *a, const char *path, GError **err)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct owned_socket o;
 	struct stat st;
 	int fd, e, r;
@@ -741,7 +741,7 @@ static void cleanup(struct app *a)
 
 int main(int argc, char **argv)
 {
-	struct app a = {0};
+	struct app a = { 0 };
 	int status;
 
 	/* Character set only: GLib's messages in the user's encoding. */

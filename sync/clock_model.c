@@ -57,7 +57,7 @@ static void copy_store(_Atomic uint64_t *dst, const uint64_t *src)
 
 void clock_model_publish(struct clock_model *m, const struct clock_snapshot *s)
 {
-	uint64_t w[SNAP_WORDS] = {0};
+	uint64_t w[SNAP_WORDS] = { 0 };
 	struct clock_snapshot tmp = *s;
 	uint64_t seq;
 
@@ -75,7 +75,7 @@ void clock_model_publish(struct clock_model *m, const struct clock_snapshot *s)
 
 int clock_model_get(const struct clock_model *m, struct clock_snapshot *out)
 {
-	uint64_t w[SNAP_WORDS] = {0};
+	uint64_t w[SNAP_WORDS] = { 0 };
 	struct clock_snapshot tmp;
 	uint64_t seq;
 

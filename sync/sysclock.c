@@ -144,7 +144,7 @@ static int take_sample(struct sysclock_feed *f, struct sysclock_sample *s)
 	uint64_t best = UINT64_MAX;
 	int64_t t = 0;
 
-	s->tx = (struct timex){0};
+	s->tx = (struct timex){ 0 };
 	s->state = f->ops->adjtime(f->ctx, &s->tx);
 	s->adj_errno = s->state < 0 ? errno : 0;
 	clk = s->state >= 0 && s->tx.tai > 0 ? CLOCK_TAI : CLOCK_REALTIME;
@@ -340,7 +340,7 @@ static void next_model(struct sysclock_feed *f, const struct sysclock_sample *s,
 int sysclock_feed_poll(struct sysclock_feed *f)
 {
 	struct sysclock_sample s;
-	struct clock_snapshot n = {0};
+	struct clock_snapshot n = { 0 };
 	int ret;
 
 	ret = take_sample(f, &s);

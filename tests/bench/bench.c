@@ -119,7 +119,7 @@ static void pin(pid_t pid, int cpu)
 
 static struct vdaemon *start_daemon(const char *poll_ns)
 {
-	const char *args[3] = {"--poll-ns", poll_ns, NULL};
+	const char *args[3] = { "--poll-ns", poll_ns, NULL };
 	struct vdaemon_opts o;
 	struct vdaemon *d;
 
@@ -548,17 +548,17 @@ static void raise_fd_limit(void)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"daemon", required_argument, NULL, 'd'},
-		{"out", required_argument, NULL, 'o'},
-		{"samples", required_argument, NULL, 's'},
-		{"warmup", required_argument, NULL, 'w'},
-		{"duration", required_argument, NULL, 't'},
-		{"vms", required_argument, NULL, 'n'},
-		{"inflight", required_argument, NULL, 'i'},
-		{"rss-vms", required_argument, NULL, 'r'},
-		{"only", required_argument, NULL, 'O'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "daemon", required_argument, NULL, 'd' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "samples", required_argument, NULL, 's' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "duration", required_argument, NULL, 't' },
+		{ "vms", required_argument, NULL, 'n' },
+		{ "inflight", required_argument, NULL, 'i' },
+		{ "rss-vms", required_argument, NULL, 'r' },
+		{ "only", required_argument, NULL, 'O' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct bench_opts bo = {
 		.samples = 200000,
@@ -573,13 +573,13 @@ int main(int argc, char **argv)
 		.pin = true,
 	};
 	struct lat_result lat[3] = {
-		{.mode = "event (--poll-ns 0)"},
-		{.mode = "adaptive (default)"},
-		{.mode = "adaptive, irq wait"},
+		{ .mode = "event (--poll-ns 0)" },
+		{ .mode = "adaptive (default)" },
+		{ .mode = "adaptive, irq wait" },
 	};
-	struct tput_result tp[2] = {{.mode = "event (--poll-ns 0)"},
-				    {.mode = "adaptive (default)"}};
-	struct rss_result rss = {0};
+	struct tput_result tp[2] = { { .mode = "event (--poll-ns 0)" },
+				     { .mode = "adaptive (default)" } };
+	struct rss_result rss = { 0 };
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {

@@ -23,7 +23,9 @@ static struct vrtc_dev *dev;
 static void setup(void)
 {
 	static const struct leap_entry e[] = {
-		{ 63072000, 10 }, { 1483228800, 37 }, { 4102444800LL, 38 },
+		{ 63072000, 10 },
+		{ 1483228800, 37 },
+		{ 4102444800LL, 38 },
 	};
 	struct leap_table *t = leap_table_new(e, 3, 4200000000LL);
 	struct clock_snapshot s = {

@@ -28,10 +28,14 @@ static void setup(void)
 {
 	int fd = memfd_create("fuzz-guest", MFD_CLOEXEC);
 	struct vhost_user_mem_region r[2] = {
-		{ .guest_phys_addr = 0, .memory_size = REGION,
-		  .userspace_addr = QVA0, .mmap_offset = 0 },
-		{ .guest_phys_addr = GPA1, .memory_size = REGION,
-		  .userspace_addr = QVA0 + REGION, .mmap_offset = REGION },
+		{ .guest_phys_addr = 0,
+		  .memory_size = REGION,
+		  .userspace_addr = QVA0,
+		  .mmap_offset = 0 },
+		{ .guest_phys_addr = GPA1,
+		  .memory_size = REGION,
+		  .userspace_addr = QVA0 + REGION,
+		  .mmap_offset = REGION },
 	};
 	int fds[2] = { fd, fd };
 

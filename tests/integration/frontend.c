@@ -67,20 +67,21 @@ static void vuf_layout_regions(struct vuf *v)
 {
 	uint64_t low = v->mem_size / 2, high = v->mem_size - low;
 
-	v->regions[0] = (struct vuf_region){0, low, 0, 0};
+	v->regions[0] = (struct vuf_region){ 0, low, 0, 0 };
 	if (!v->opts.split_high) {
-		v->regions[1] = (struct vuf_region){VUF_GPA_HIGH, high, 0, low};
+		v->regions[1] =
+			(struct vuf_region){ VUF_GPA_HIGH, high, 0, low };
 		v->nregions = 2;
 	} else {
 		/* GPA- and file-adjacent, but not adjacent as user addresses.
 		 */
 		uint64_t a = high / 2, b = high / 4, c = high - a - b;
 
-		v->regions[1] = (struct vuf_region){VUF_GPA_HIGH, a, 0, low};
+		v->regions[1] = (struct vuf_region){ VUF_GPA_HIGH, a, 0, low };
 		v->regions[2] =
-			(struct vuf_region){VUF_GPA_HIGH + a, b, 0, low + a};
-		v->regions[3] = (struct vuf_region){VUF_GPA_HIGH + a + b, c, 0,
-						    low + a + b};
+			(struct vuf_region){ VUF_GPA_HIGH + a, b, 0, low + a };
+		v->regions[3] = (struct vuf_region){ VUF_GPA_HIGH + a + b, c, 0,
+						     low + a + b };
 		v->nregions = 4;
 		v->boundary[0] = VUF_GPA_HIGH + a;
 		v->boundary[1] = VUF_GPA_HIGH + a + b;
@@ -143,7 +144,7 @@ struct vuf *vuf_new(const struct vuf_opts *opts)
 	}
 	vuf_layout_regions(v);
 	for (i = 0; i < 3; i++) {
-		static const unsigned int align[3] = {16, 2, 4};
+		static const unsigned int align[3] = { 16, 2, 4 };
 		uint64_t g = v->opts.ring_gpa[i];
 		uint64_t len = i == 0	? vring_desc_size(v->opts.queue_size)
 			       : i == 1 ? vring_avail_size(v->opts.queue_size)
@@ -205,7 +206,7 @@ void vuf_free(struct vuf *v)
 
 int vuf_connect(struct vuf *v, const char *socket_path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
 	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
@@ -416,7 +417,7 @@ int vuf_init(struct vuf *v)
 
 static int vuf_send_mem_table(struct vuf *v)
 {
-	struct vhost_user_mem_table t = {0};
+	struct vhost_user_mem_table t = { 0 };
 	int fds[VUF_MAX_REGIONS];
 	unsigned int i;
 
@@ -563,7 +564,7 @@ int vuf_reset(struct vuf *v, uint16_t last_avail[VUF_MAX_QUEUES])
 		}
 	}
 	for (i = 0; i < VUF_MAX_QUEUES; i++) {
-		struct vhost_user_vring_state s = {i, 0};
+		struct vhost_user_vring_state s = { i, 0 };
 
 		if (last_avail) {
 			last_avail[i] = 0;

@@ -57,7 +57,7 @@ void vdaemon_opts_init(struct vdaemon_opts *o)
 
 static void vdaemon_sleep_ms(int ms)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 
 	nanosleep(&ts, NULL);
 }
@@ -202,7 +202,7 @@ out:
 
 static int vdaemon_try_connect(const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, ret;
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
@@ -497,7 +497,7 @@ int vdaemon_run(const char *const *argv, int timeout_ms, char *out,
 	}
 	close(pfd[1]);
 	for (;;) {
-		struct pollfd p = {pfd[0], POLLIN, 0};
+		struct pollfd p = { pfd[0], POLLIN, 0 };
 		int64_t left = deadline - vuf_now_ns(CLOCK_MONOTONIC);
 		char sink[512];
 		ssize_t r;

@@ -51,8 +51,8 @@ static int vuf_write_all(struct vuf *v, const void *buf, size_t len,
 		return vuf_fail(v, -EINVAL, "too many fds");
 	}
 	while (len > 0 || nfds > 0) {
-		struct iovec iov = {(void *)p, len};
-		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+		struct iovec iov = { (void *)p, len };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 		ssize_t n;
 
 		if (nfds > 0) {
@@ -72,7 +72,7 @@ static int vuf_write_all(struct vuf *v, const void *buf, size_t len,
 			continue;
 		}
 		if (n < 0 && errno == EAGAIN) {
-			struct pollfd pfd = {v->sock, POLLOUT, 0};
+			struct pollfd pfd = { v->sock, POLLOUT, 0 };
 			int ms = vuf_remaining_ms(deadline);
 
 			if (ms == 0 || poll(&pfd, 1, ms) == 0) {
@@ -108,12 +108,12 @@ static int vuf_read_all(struct vuf *v, void *buf, size_t len, int64_t deadline)
 		return vuf_fail(v, -ENOTCONN, "not connected");
 	}
 	while (len > 0) {
-		struct pollfd pfd = {v->sock, POLLIN, 0};
-		struct iovec iov = {p, len};
-		struct msghdr mh = {.msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = ctl.buf,
-				    .msg_controllen = sizeof(ctl.buf)};
+		struct pollfd pfd = { v->sock, POLLIN, 0 };
+		struct iovec iov = { p, len };
+		struct msghdr mh = { .msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = ctl.buf,
+				     .msg_controllen = sizeof(ctl.buf) };
 		struct cmsghdr *cm;
 		ssize_t n;
 		int r = poll(&pfd, 1, vuf_remaining_ms(deadline));
@@ -174,8 +174,8 @@ int vuf_msg_send(struct vuf *v, uint32_t request, uint32_t flags,
 		 unsigned int nfds)
 {
 	uint8_t buf[sizeof(struct vhost_user_header) + VHOST_USER_PAYLOAD_MAX];
-	struct vhost_user_header h = {request, VHOST_USER_VERSION | flags,
-				      size};
+	struct vhost_user_header h = { request, VHOST_USER_VERSION | flags,
+				       size };
 
 	if (size > VHOST_USER_PAYLOAD_MAX) {
 		return vuf_fail(v, -EINVAL, "payload too big for vuf_msg_send");
@@ -282,7 +282,7 @@ int vuf_vring_fd(struct vuf *v, uint32_t request, unsigned int q, int fd)
 int vuf_vring_state(struct vuf *v, uint32_t request, unsigned int q,
 		    unsigned int num, bool need_reply)
 {
-	struct vhost_user_vring_state s = {q, num};
+	struct vhost_user_vring_state s = { q, num };
 
 	return vuf_request(v, request, &s, sizeof(s), NULL, 0, need_reply);
 }
@@ -304,7 +304,7 @@ int vuf_wait_closed(struct vuf *v, int timeout_ms)
 		return vuf_fail(v, -ENOTCONN, "not connected");
 	}
 	for (;;) {
-		struct pollfd pfd = {v->sock, POLLIN, 0};
+		struct pollfd pfd = { v->sock, POLLIN, 0 };
 		int ms = vuf_remaining_ms(deadline);
 		ssize_t n;
 

@@ -117,7 +117,7 @@ static unsigned int vuf_split(struct vuf_seg *segs, uint64_t gpa, size_t len,
 	for (i = 0; i < n; i++) {
 		size_t l = i == n - 1 ? len - off : piece;
 
-		segs[i] = (struct vuf_seg){gpa + off, (uint32_t)l, flags};
+		segs[i] = (struct vuf_seg){ gpa + off, (uint32_t)l, flags };
 		off += l;
 	}
 	return n;
@@ -145,8 +145,8 @@ static void vuf_publish(struct vuf *v, struct vuf_queue *q, uint16_t head)
 int vuf_submit(struct vuf *v, unsigned int qi, const void *req, size_t req_len,
 	       size_t resp_len, const struct vuf_layout *lay, uint64_t cookie)
 {
-	struct vuf_layout def = {req_len ? 1 : 0, resp_len ? 1 : 0, false,
-				 false};
+	struct vuf_layout def = { req_len ? 1 : 0, resp_len ? 1 : 0, false,
+				  false };
 	struct vuf_seg segs[VUF_INDIRECT_MAX];
 	struct vuf_queue *q = vuf_q(v, qi);
 	unsigned int n, ndesc, i;
@@ -229,12 +229,12 @@ int vuf_submit(struct vuf *v, unsigned int qi, const void *req, size_t req_len,
 	}
 	q->num_free -= ndesc;
 	slot = &q->slots[head];
-	*slot = (struct vuf_slot){true,
-				  lay->cross_region,
-				  (uint16_t)ndesc,
-				  (uint32_t)resp_len,
-				  resp_gpa,
-				  cookie};
+	*slot = (struct vuf_slot){ true,
+				   lay->cross_region,
+				   (uint16_t)ndesc,
+				   (uint32_t)resp_len,
+				   resp_gpa,
+				   cookie };
 	q->inflight++;
 	q->stats.submitted++;
 	vuf_publish(v, q, head);
@@ -402,7 +402,7 @@ int vuf_wait(struct vuf *v, unsigned int qi, struct vuf_completion *c,
 		return vuf_fail(v, -EINVAL, "queue %u not set up", qi);
 	}
 	for (;;) {
-		struct pollfd pfd = {q->call_fd, POLLIN, 0};
+		struct pollfd pfd = { q->call_fd, POLLIN, 0 };
 		int64_t left;
 		uint64_t cnt;
 

@@ -94,7 +94,7 @@ int vuf_rtc_read(struct vuf *v, uint16_t clock_id, uint64_t *ns)
 int vuf_rtc_read_cross(struct vuf *v, uint16_t clock_id, uint8_t counter,
 		       struct virtio_rtc_resp_read_cross *out, uint8_t *status)
 {
-	struct virtio_rtc_req_read_cross req = {0};
+	struct virtio_rtc_req_read_cross req = { 0 };
 
 	req.head.msg_type = htole16(VIRTIO_RTC_REQ_READ_CROSS);
 	req.clock_id = htole16(clock_id);
@@ -104,7 +104,7 @@ int vuf_rtc_read_cross(struct vuf *v, uint16_t clock_id, uint8_t counter,
 
 int vuf_rtc_cfg(struct vuf *v, uint16_t *num_clocks, uint8_t *status)
 {
-	struct virtio_rtc_req_cfg req = {0};
+	struct virtio_rtc_req_cfg req = { 0 };
 	struct virtio_rtc_resp_cfg resp;
 	int ret;
 
@@ -119,7 +119,7 @@ int vuf_rtc_cfg(struct vuf *v, uint16_t *num_clocks, uint8_t *status)
 int vuf_rtc_clock_cap(struct vuf *v, uint16_t clock_id,
 		      struct virtio_rtc_resp_clock_cap *out, uint8_t *status)
 {
-	struct virtio_rtc_req_clock_cap req = {0};
+	struct virtio_rtc_req_clock_cap req = { 0 };
 
 	req.head.msg_type = htole16(VIRTIO_RTC_REQ_CLOCK_CAP);
 	req.clock_id = htole16(clock_id);
@@ -129,7 +129,7 @@ int vuf_rtc_clock_cap(struct vuf *v, uint16_t clock_id,
 int vuf_rtc_cross_cap(struct vuf *v, uint16_t clock_id, uint8_t counter,
 		      struct virtio_rtc_resp_cross_cap *out, uint8_t *status)
 {
-	struct virtio_rtc_req_cross_cap req = {0};
+	struct virtio_rtc_req_cross_cap req = { 0 };
 
 	req.head.msg_type = htole16(VIRTIO_RTC_REQ_CROSS_CAP);
 	req.clock_id = htole16(clock_id);

@@ -65,7 +65,7 @@ static inline struct vdaemon *itest_start(const struct vdaemon_opts *o)
 /* Default daemon (one socket) plus extra arguments. */
 #define itest_startl(...)                                                      \
 	({                                                                     \
-		const char *itest_args_[] = {__VA_ARGS__, NULL};               \
+		const char *itest_args_[] = { __VA_ARGS__, NULL };             \
 		struct vdaemon_opts itest_o_;                                  \
 		vdaemon_opts_init(&itest_o_);                                  \
 		itest_o_.args = itest_args_;                                   \
@@ -142,7 +142,7 @@ static inline uint64_t itest_read(struct vuf *v, uint16_t clock)
 
 static inline void itest_sleep_ms(int ms)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 
 	nanosleep(&ts, NULL);
 }

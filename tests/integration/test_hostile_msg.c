@@ -81,7 +81,7 @@ static void expect_survived(struct ctx *c, struct vuf *v, const char *what)
 
 static void send_hdr(struct vuf *v, uint32_t req, uint32_t flags, uint32_t size)
 {
-	struct vhost_user_header h = {req, VHOST_USER_VERSION | flags, size};
+	struct vhost_user_header h = { req, VHOST_USER_VERSION | flags, size };
 
 	cr_assert_eq(vuf_send_raw(v, &h, sizeof(h), NULL, 0), 0, "%s",
 		     vuf_error(v));
@@ -100,8 +100,8 @@ ITEST(hostile_msg, truncated)
 {
 	struct ctx c;
 	struct vuf *v;
-	struct vhost_user_header h = {VHOST_USER_GET_FEATURES,
-				      VHOST_USER_VERSION, 0};
+	struct vhost_user_header h = { VHOST_USER_GET_FEATURES,
+				       VHOST_USER_VERSION, 0 };
 	uint32_t half = 4;
 
 	setup(&c);
@@ -123,17 +123,17 @@ ITEST(hostile_msg, truncated)
 		static const struct {
 			uint32_t req, size;
 		} shorts[] = {
-			{VHOST_USER_SET_VRING_NUM, 4},
-			{VHOST_USER_SET_VRING_BASE, 0},
-			{VHOST_USER_GET_VRING_BASE, 4},
-			{VHOST_USER_SET_FEATURES, 4},
-			{VHOST_USER_SET_PROTOCOL_FEATURES, 2},
-			{VHOST_USER_SET_VRING_ADDR, 32},
-			{VHOST_USER_SET_VRING_ENABLE, 4},
-			{VHOST_USER_SET_MEM_TABLE, 8 + 16},
-			{VHOST_USER_SET_MEM_TABLE, 4},
+			{ VHOST_USER_SET_VRING_NUM, 4 },
+			{ VHOST_USER_SET_VRING_BASE, 0 },
+			{ VHOST_USER_GET_VRING_BASE, 4 },
+			{ VHOST_USER_SET_FEATURES, 4 },
+			{ VHOST_USER_SET_PROTOCOL_FEATURES, 2 },
+			{ VHOST_USER_SET_VRING_ADDR, 32 },
+			{ VHOST_USER_SET_VRING_ENABLE, 4 },
+			{ VHOST_USER_SET_MEM_TABLE, 8 + 16 },
+			{ VHOST_USER_SET_MEM_TABLE, 4 },
 		};
-		uint8_t zero[64] = {0};
+		uint8_t zero[64] = { 0 };
 		unsigned int i;
 
 		for (i = 0; i < sizeof(shorts) / sizeof(shorts[0]); i++) {
@@ -162,8 +162,8 @@ ITEST(hostile_msg, truncated)
 /* A partial message must not stall the single-threaded daemon. */
 ITEST(hostile_msg, partial_message_does_not_block)
 {
-	struct vhost_user_header h = {VHOST_USER_GET_FEATURES,
-				      VHOST_USER_VERSION, 0};
+	struct vhost_user_header h = { VHOST_USER_GET_FEATURES,
+				       VHOST_USER_VERSION, 0 };
 	struct ctx c;
 	struct vuf *v;
 	uint64_t f;
@@ -185,9 +185,9 @@ ITEST(hostile_msg, partial_message_does_not_block)
 	/* Same with a payload cut in the middle. */
 	v = victim(&c, INITIALISED);
 	{
-		struct vhost_user_header s = {VHOST_USER_SET_VRING_NUM,
-					      VHOST_USER_VERSION, 8};
-		struct vhost_user_vring_state st = {0, 256};
+		struct vhost_user_header s = { VHOST_USER_SET_VRING_NUM,
+					       VHOST_USER_VERSION, 8 };
+		struct vhost_user_vring_state st = { 0, 256 };
 
 		vuf_send_raw(v, &s, sizeof(s), NULL, 0);
 		vuf_send_raw(v, &st, 3, NULL, 0);
@@ -204,8 +204,8 @@ ITEST(hostile_msg, partial_message_does_not_block)
 
 ITEST(hostile_msg, oversized_size_field)
 {
-	static const uint32_t sizes[] = {VHOST_USER_PAYLOAD_MAX + 1, 0x10000,
-					 0x7fffffff, 0xffffffff};
+	static const uint32_t sizes[] = { VHOST_USER_PAYLOAD_MAX + 1, 0x10000,
+					  0x7fffffff, 0xffffffff };
 	struct ctx c;
 	unsigned int i;
 
@@ -228,7 +228,7 @@ ITEST(hostile_msg, oversized_size_field)
 
 ITEST(hostile_msg, bad_vring_index)
 {
-	static const uint32_t idxs[] = {2, 3, 255};
+	static const uint32_t idxs[] = { 2, 3, 255 };
 	struct ctx c;
 	unsigned int i, k;
 
@@ -236,8 +236,8 @@ ITEST(hostile_msg, bad_vring_index)
 	for (i = 0; i < sizeof(idxs) / sizeof(idxs[0]); i++) {
 		for (k = 0; k < 8; k++) {
 			struct vuf *v = victim(&c, RUNNING);
-			struct vhost_user_vring_state st = {idxs[i], 1};
-			struct vhost_user_vring_addr a = {.index = idxs[i]};
+			struct vhost_user_vring_state st = { idxs[i], 1 };
+			struct vhost_user_vring_addr a = { .index = idxs[i] };
 			uint64_t u = idxs[i];
 			int fd = eventfd(0, EFD_CLOEXEC);
 			char what[64];
@@ -288,15 +288,16 @@ ITEST(hostile_msg, bad_vring_index)
 
 ITEST(hostile_msg, bad_vring_num)
 {
-	static const uint32_t nums[] = {0,    3,      2048,   1025,
-					1000, 0xffff, 0x10000};
+	static const uint32_t nums[] = {
+		0, 3, 2048, 1025, 1000, 0xffff, 0x10000
+	};
 	struct ctx c;
 	unsigned int i;
 
 	setup(&c);
 	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
 		struct vuf *v = victim(&c, INITIALISED);
-		struct vhost_user_vring_state st = {0, nums[i]};
+		struct vhost_user_vring_state st = { 0, nums[i] };
 		char what[48];
 
 		snprintf(what, sizeof(what), "SET_VRING_NUM %u", nums[i]);
@@ -310,7 +311,7 @@ ITEST(hostile_msg, bad_vring_num)
 static void send_table(struct vuf *v, const struct vhost_user_mem_region *r,
 		       unsigned int n, int fd, unsigned int nfds)
 {
-	struct vhost_user_mem_table t = {0};
+	struct vhost_user_mem_table t = { 0 };
 	int fds[VHOST_USER_MAX_FDS];
 	unsigned int i;
 
@@ -357,7 +358,7 @@ ITEST(hostile_msg, bad_memory_tables)
 		struct {
 			struct vhost_user_mem_table t;
 			struct vhost_user_mem_region extra;
-		} big = {0};
+		} big = { 0 };
 		int fds[8];
 		unsigned int i;
 
@@ -409,8 +410,8 @@ static void bad_ring(struct ctx *c, uint64_t desc, uint64_t avail,
 		     uint64_t used, const char *what)
 {
 	struct vuf *v = victim(c, RUNNING);
-	struct vhost_user_vring_state num = {1, 256}, base = {1, 0};
-	struct vhost_user_vring_addr a = {.index = 1};
+	struct vhost_user_vring_state num = { 1, 256 }, base = { 1, 0 };
+	struct vhost_user_vring_addr a = { .index = 1 };
 	struct vhost_user_mem_region r[VHOST_USER_MAX_RAM_SLOTS];
 	uint64_t u = 1;
 	int fd = eventfd(0, EFD_CLOEXEC);
@@ -469,8 +470,8 @@ ITEST(hostile_msg, region_beyond_end_of_file)
 	setup(&c);
 	for (variant = 0; variant < 2; variant++) {
 		struct vuf *v = victim(&c, RUNNING);
-		struct vhost_user_vring_state num = {1, 64}, base = {1, 0};
-		struct vhost_user_vring_addr a = {.index = 1};
+		struct vhost_user_vring_state num = { 1, 64 }, base = { 1, 0 };
+		struct vhost_user_vring_addr a = { .index = 1 };
 		uint64_t u = 1, qva;
 		int fd = eventfd(0, EFD_CLOEXEC);
 
@@ -506,13 +507,13 @@ ITEST(hostile_msg, unmappable_region_fd)
 	struct ctx c;
 	struct vuf *v;
 	int efd = eventfd(0, EFD_CLOEXEC);
-	int fds[2] = {efd, efd};
+	int fds[2] = { efd, efd };
 
 	setup(&c);
 	v = victim(&c, INITIALISED);
 	vuf_mem_regions(v, r, 8);
 	{
-		struct vhost_user_mem_table t = {.nregions = 2};
+		struct vhost_user_mem_table t = { .nregions = 2 };
 
 		t.regions[0] = r[0];
 		t.regions[1] = r[1];
@@ -560,7 +561,8 @@ ITEST(hostile_msg, odd_but_survivable)
 
 	v = victim(&c, CONNECTED);
 	{
-		struct vhost_user_header h = {VHOST_USER_GET_FEATURES, 0x2, 0};
+		struct vhost_user_header h = { VHOST_USER_GET_FEATURES, 0x2,
+					       0 };
 
 		vuf_send_raw(v, &h, sizeof(h), NULL, 0);
 	}
@@ -572,7 +574,7 @@ ITEST(hostile_msg, odd_but_survivable)
 
 	v = victim(&c, CONNECTED);
 	send_msg(v, VHOST_USER_GET_VRING_BASE,
-		 &(struct vhost_user_vring_state){0, 0}, 8, NULL, 0);
+		 &(struct vhost_user_vring_state){ 0, 0 }, 8, NULL, 0);
 	expect_survived(&c, v, "GET_VRING_BASE on a queue never started");
 
 	/* Ring messages out of QEMU's order. */
@@ -590,13 +592,13 @@ ITEST(hostile_msg, odd_but_survivable)
 
 		v = victim(&c, INITIALISED);
 		send_msg(v, VHOST_USER_SET_VRING_NUM,
-			 &(struct vhost_user_vring_state){0, 64}, 8, NULL, 0);
+			 &(struct vhost_user_vring_state){ 0, 64 }, 8, NULL, 0);
 		send_msg(v, VHOST_USER_SET_VRING_ADDR,
 			 &(struct vhost_user_vring_addr){
 				 .index = 0,
 				 .desc_user_addr = 0x7f0000000000ull,
 				 .avail_user_addr = 0x7f0000001000ull,
-				 .used_user_addr = 0x7f0000002000ull},
+				 .used_user_addr = 0x7f0000002000ull },
 			 40, NULL, 0);
 		send_msg(v, VHOST_USER_SET_VRING_KICK, &u, 8, &efd, 1);
 		if (write(efd, &one, 8) != 8) {
@@ -608,12 +610,12 @@ ITEST(hostile_msg, odd_but_survivable)
 
 	v = victim(&c, RUNNING);
 	send_msg(v, VHOST_USER_SET_VRING_BASE,
-		 &(struct vhost_user_vring_state){1, 0x12345}, 8, NULL, 0);
+		 &(struct vhost_user_vring_state){ 1, 0x12345 }, 8, NULL, 0);
 	expect_survived(&c, v, "SET_VRING_BASE beyond 16 bits");
 
 	v = victim(&c, RUNNING);
 	send_msg(v, VHOST_USER_SET_VRING_ENABLE,
-		 &(struct vhost_user_vring_state){0, 7}, 8, NULL, 0);
+		 &(struct vhost_user_vring_state){ 0, 7 }, 8, NULL, 0);
 	expect_survived(&c, v, "SET_VRING_ENABLE 7");
 
 	v = victim(&c, RUNNING);
@@ -704,8 +706,8 @@ ITEST(hostile_msg, fds_not_leaked)
  */
 ITEST(hostile_msg, deaf_frontend_does_not_stall)
 {
-	struct vhost_user_header h = {VHOST_USER_GET_FEATURES,
-				      VHOST_USER_VERSION, 0};
+	struct vhost_user_header h = { VHOST_USER_GET_FEATURES,
+				       VHOST_USER_VERSION, 0 };
 	struct vuf_opts o;
 	struct ctx c;
 	struct vuf *v;
@@ -756,8 +758,8 @@ ITEST(hostile_msg, running_ring_pulled_away)
 	setup(&c);
 	vuf_rtc_req_read(&rd, 0);
 	for (k = 0; k < 4; k++) {
-		struct vhost_user_vring_state st = {0, 16};
-		struct vhost_user_vring_addr a = {.index = 0};
+		struct vhost_user_vring_state st = { 0, 16 };
+		struct vhost_user_vring_addr a = { .index = 0 };
 		uint64_t ack = 0;
 		int fd;
 
@@ -767,11 +769,12 @@ ITEST(hostile_msg, running_ring_pulled_away)
 		vuf_mem_regions(v, r, 8);
 		switch (k) {
 		case 0: /* only the low region: desc and used are gone */
-			vuf_msg_send(v, VHOST_USER_SET_MEM_TABLE,
-				     VHOST_USER_NEED_REPLY_MASK,
-				     &(struct vhost_user_mem_table){
-					     .nregions = 1, .regions = {r[0]}},
-				     8 + 32, &fd, 1);
+			vuf_msg_send(
+				v, VHOST_USER_SET_MEM_TABLE,
+				VHOST_USER_NEED_REPLY_MASK,
+				&(struct vhost_user_mem_table){
+					.nregions = 1, .regions = { r[0] } },
+				8 + 32, &fd, 1);
 			vuf_msg_recv(v, VHOST_USER_SET_MEM_TABLE, &ack, 8,
 				     1000);
 			break;

@@ -336,7 +336,7 @@ ITEST(hostile_ring, full_ring)
 	v = itest_vm(vdaemon_socket(d, 0), &o);
 	vuf_rtc_req_read(&rd, 2);
 	for (round = 0; round < 50; round++) {
-		struct vuf_layout l = {1, 1, true, false};
+		struct vuf_layout l = { 1, 1, true, false };
 
 		for (i = 0; i < 16; i++) {
 			cr_assert_eq(

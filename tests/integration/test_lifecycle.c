@@ -143,7 +143,7 @@ ITEST(lifecycle, mem_table_resent_while_running)
 {
 	struct vdaemon *d = itest_start(NULL);
 	struct vuf *v = itest_vm(vdaemon_socket(d, 0), NULL);
-	struct vhost_user_mem_table t = {0};
+	struct vhost_user_mem_table t = { 0 };
 	int fds[8], i, k;
 
 	t.nregions = vuf_mem_regions(v, t.regions, 8);
@@ -185,8 +185,8 @@ static void doomed_child(const char *sock, int how)
 	vuf_kick_force(v, 0);
 	if (how == 1) {
 		/* Half a message on the socket, then death. */
-		struct vhost_user_header h = {VHOST_USER_SET_VRING_NUM,
-					      VHOST_USER_VERSION, 8};
+		struct vhost_user_header h = { VHOST_USER_SET_VRING_NUM,
+					       VHOST_USER_VERSION, 8 };
 
 		vuf_send_raw(v, &h, sizeof(h), NULL, 0);
 	}
@@ -288,7 +288,7 @@ ITEST(lifecycle, multiple_sockets)
 /* A listening socket inherited with --fd (socket activation style). */
 ITEST(lifecycle, inherited_listen_fd)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct vdaemon_opts o;
 	struct vdaemon *d;
 	struct vuf *a, *b;
@@ -394,16 +394,16 @@ ITEST(lifecycle, sigterm_with_busy_vms)
 
 ITEST(lifecycle, command_line)
 {
-	static const char *const version[] = {"--version", NULL};
-	static const char *const help[] = {"--help", NULL};
-	static const char *const caps[] = {"--print-capabilities", NULL};
-	static const char *const bogus[] = {"--no-such-option", NULL};
-	static const char *const clocks[] = {"--socket-path", "/tmp/x.sock",
-					     "--clocks", "utc,sundial", NULL};
-	static const char *const smear[] = {"--socket-path", "/tmp/x.sock",
-					    "--smear", "sideways", NULL};
-	static const char *const none[] = {NULL};
-	static const char *const badfd[] = {"--fd", "99", NULL};
+	static const char *const version[] = { "--version", NULL };
+	static const char *const help[] = { "--help", NULL };
+	static const char *const caps[] = { "--print-capabilities", NULL };
+	static const char *const bogus[] = { "--no-such-option", NULL };
+	static const char *const clocks[] = { "--socket-path", "/tmp/x.sock",
+					      "--clocks", "utc,sundial", NULL };
+	static const char *const smear[] = { "--socket-path", "/tmp/x.sock",
+					     "--smear", "sideways", NULL };
+	static const char *const none[] = { NULL };
+	static const char *const badfd[] = { "--fd", "99", NULL };
 	char out[4096];
 	int st;
 
@@ -772,9 +772,9 @@ ITEST(lifecycle, close_before_reply)
  * file at the path is not clobbered. */
 ITEST(lifecycle, stale_socket_path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char dir[] = "/tmp/vrtc-stale-XXXXXX", path[64], out[4096];
-	const char *argv[] = {"--socket-path", path, NULL};
+	const char *argv[] = { "--socket-path", path, NULL };
 	struct vdaemon_opts o;
 	struct vdaemon *d;
 	struct vuf *v;

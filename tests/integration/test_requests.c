@@ -57,7 +57,7 @@ ITEST(requests, cfg)
 {
 	struct vdaemon *d = itest_start(NULL);
 	struct vuf *v = itest_vm(vdaemon_socket(d, 0), NULL);
-	struct virtio_rtc_req_cfg req = {0};
+	struct virtio_rtc_req_cfg req = { 0 };
 	struct virtio_rtc_resp_cfg resp;
 	struct vuf_rtc_reply r;
 
@@ -67,8 +67,8 @@ ITEST(requests, cfg)
 	memcpy(&resp, r.resp, sizeof(resp));
 	cr_assert_eq(resp.head.status, VIRTIO_RTC_S_OK);
 	cr_assert_eq(le16toh(resp.num_clocks), 4);
-	cr_assert_arr_eq(resp.head.reserved, (uint8_t[7]){0}, 7);
-	cr_assert_arr_eq(resp.reserved, (uint8_t[6]){0}, 6);
+	cr_assert_arr_eq(resp.head.reserved, (uint8_t[7]){ 0 }, 7);
+	cr_assert_arr_eq(resp.reserved, (uint8_t[6]){ 0 }, 6);
 	expect_untouched(&r, 16, VUF_SLOT_SIZE, "CFG");
 	vuf_free(v);
 	itest_stop(d);
@@ -77,17 +77,17 @@ ITEST(requests, cfg)
 ITEST(requests, clock_cap)
 {
 	static const uint8_t want[4][2] = {
-		{VIRTIO_RTC_CLOCK_UTC, 0},
-		{VIRTIO_RTC_CLOCK_TAI, 0},
-		{VIRTIO_RTC_CLOCK_MONOTONIC, 0},
-		{VIRTIO_RTC_CLOCK_UTC_SMEARED, VIRTIO_RTC_SMEAR_NOON_LINEAR},
+		{ VIRTIO_RTC_CLOCK_UTC, 0 },
+		{ VIRTIO_RTC_CLOCK_TAI, 0 },
+		{ VIRTIO_RTC_CLOCK_MONOTONIC, 0 },
+		{ VIRTIO_RTC_CLOCK_UTC_SMEARED, VIRTIO_RTC_SMEAR_NOON_LINEAR },
 	};
 	struct vdaemon *d = itest_start(NULL);
 	struct vuf *v = itest_vm(vdaemon_socket(d, 0), NULL);
 	uint16_t id;
 
 	for (id = 0; id < 4; id++) {
-		struct virtio_rtc_req_clock_cap req = {0};
+		struct virtio_rtc_req_clock_cap req = { 0 };
 		struct virtio_rtc_resp_clock_cap c;
 		struct vuf_rtc_reply r;
 
@@ -104,8 +104,8 @@ ITEST(requests, clock_cap)
 			     "clock %u variant %u", id, c.leap_second_smearing);
 		cr_assert_eq(c.flags, 0, "clock %u flags 0x%x without F_ALARM",
 			     id, c.flags);
-		cr_assert_arr_eq(c.head.reserved, (uint8_t[7]){0}, 7);
-		cr_assert_arr_eq(c.reserved, (uint8_t[5]){0}, 5);
+		cr_assert_arr_eq(c.head.reserved, (uint8_t[7]){ 0 }, 7);
+		cr_assert_arr_eq(c.reserved, (uint8_t[5]){ 0 }, 5);
 		expect_untouched(&r, 16, VUF_SLOT_SIZE, "CLOCK_CAP");
 	}
 	vuf_free(v);
@@ -116,7 +116,7 @@ ITEST(requests, cross_cap)
 {
 	struct vdaemon *d = itest_start(NULL);
 	struct vuf *v = itest_vm(vdaemon_socket(d, 0), NULL);
-	struct virtio_rtc_req_cross_cap req = {0};
+	struct virtio_rtc_req_cross_cap req = { 0 };
 	struct vuf_rtc_reply r;
 	uint16_t id;
 	uint8_t ctr;
@@ -135,8 +135,8 @@ ITEST(requests, cross_cap)
 			memcpy(&x, r.resp, sizeof(x));
 			cr_assert_eq(x.head.status, VIRTIO_RTC_S_OK);
 			cr_assert_eq(x.flags, 0, "cross-timestamping claimed");
-			cr_assert_arr_eq(x.head.reserved, (uint8_t[7]){0}, 7);
-			cr_assert_arr_eq(x.reserved, (uint8_t[7]){0}, 7);
+			cr_assert_arr_eq(x.head.reserved, (uint8_t[7]){ 0 }, 7);
+			cr_assert_arr_eq(x.reserved, (uint8_t[7]){ 0 }, 7);
 		}
 	}
 	/* A counter the spec does not describe. */
@@ -162,7 +162,7 @@ ITEST(requests, read_cross_unsupported)
 
 	for (id = 0; id < 4; id++) {
 		for (ctr = 0; ctr <= VIRTIO_RTC_COUNTER_X86_TSC; ctr++) {
-			struct virtio_rtc_req_read_cross req = {0};
+			struct virtio_rtc_req_read_cross req = { 0 };
 			struct vuf_rtc_reply r;
 
 			hdr(&req, VIRTIO_RTC_REQ_READ_CROSS);
@@ -179,14 +179,14 @@ ITEST(requests, read_cross_unsupported)
 
 ITEST(requests, unknown_msg_type)
 {
-	static const uint16_t types[] = {0x0000, 0x0003, 0x00ff, 0x0fff,
-					 0x1006, 0x1fff, 0x2000, 0xffff};
+	static const uint16_t types[] = { 0x0000, 0x0003, 0x00ff, 0x0fff,
+					  0x1006, 0x1fff, 0x2000, 0xffff };
 	struct vdaemon *d = itest_start(NULL);
 	struct vuf *v = itest_vm(vdaemon_socket(d, 0), NULL);
 	unsigned int i;
 
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		uint8_t req[24] = {0};
+		uint8_t req[24] = { 0 };
 		struct vuf_rtc_reply r;
 		char what[32];
 
@@ -201,14 +201,14 @@ ITEST(requests, unknown_msg_type)
 
 ITEST(requests, bad_clock_id)
 {
-	static const uint16_t ids[] = {4, 5, 16, 0x100, 0xffff};
+	static const uint16_t ids[] = { 4, 5, 16, 0x100, 0xffff };
 	struct vdaemon *d = itest_start(NULL);
 	struct vuf *v = itest_vm(vdaemon_socket(d, 0), NULL);
 	unsigned int i;
 
 	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		struct virtio_rtc_req_read rd;
-		struct virtio_rtc_req_clock_cap cc = {0};
+		struct virtio_rtc_req_clock_cap cc = { 0 };
 		struct vuf_rtc_reply r;
 
 		vuf_rtc_req_read(&rd, ids[i]);
@@ -230,9 +230,9 @@ ITEST(requests, alarm_requests_without_feature)
 	uint16_t id;
 
 	for (id = 0; id < 4; id++) {
-		struct virtio_rtc_req_read_alarm ra = {0};
-		struct virtio_rtc_req_set_alarm sa = {0};
-		struct virtio_rtc_req_set_alarm_enabled se = {0};
+		struct virtio_rtc_req_read_alarm ra = { 0 };
+		struct virtio_rtc_req_set_alarm sa = { 0 };
+		struct virtio_rtc_req_set_alarm_enabled se = { 0 };
 		struct vuf_rtc_reply r;
 
 		hdr(&ra, VIRTIO_RTC_REQ_READ_ALARM);
@@ -262,7 +262,7 @@ ITEST(requests, short_request)
 	struct vdaemon *d = itest_start(NULL);
 	struct vuf *v = itest_vm(vdaemon_socket(d, 0), NULL);
 	struct virtio_rtc_req_read rd;
-	struct virtio_rtc_req_cross_cap xc = {0};
+	struct virtio_rtc_req_cross_cap xc = { 0 };
 	struct vuf_rtc_reply r;
 	size_t len;
 
@@ -291,7 +291,7 @@ ITEST(requests, short_response)
 	struct vdaemon *d = itest_start(NULL);
 	struct vuf *v = itest_vm(vdaemon_socket(d, 0), NULL);
 	struct virtio_rtc_req_read rd;
-	struct virtio_rtc_req_cfg cfg = {0};
+	struct virtio_rtc_req_cfg cfg = { 0 };
 	struct vuf_rtc_reply r;
 	size_t cap;
 
@@ -354,7 +354,7 @@ ITEST(requests, exact_lengths_big_buffers)
 		cr_assert_eq(r.used_len, 16, "READ used len %u", r.used_len);
 		memcpy(&rr, r.resp, sizeof(rr));
 		cr_assert_eq(rr.head.status, VIRTIO_RTC_S_OK);
-		cr_assert_arr_eq(rr.head.reserved, (uint8_t[7]){0}, 7);
+		cr_assert_arr_eq(rr.head.reserved, (uint8_t[7]){ 0 }, 7);
 		cr_assert_neq(rr.clock_reading, 0);
 		expect_untouched(&r, 16, VUF_SLOT_SIZE, "READ");
 
@@ -373,12 +373,12 @@ static void read_layouts(const char *sock, uint64_t ring_features,
 			 unsigned int qsize)
 {
 	static const struct vuf_layout lays[] = {
-		{1, 1, false, false}, {2, 1, false, false},
-		{1, 3, false, false}, {4, 4, false, false},
-		{1, 1, true, false},  {3, 2, true, false},
-		{1, 1, false, true},  {2, 2, false, true},
-		{3, 3, false, true},  {1, 1, true, true},
-		{8, 8, true, true},
+		{ 1, 1, false, false }, { 2, 1, false, false },
+		{ 1, 3, false, false }, { 4, 4, false, false },
+		{ 1, 1, true, false },	{ 3, 2, true, false },
+		{ 1, 1, false, true },	{ 2, 2, false, true },
+		{ 3, 3, false, true },	{ 1, 1, true, true },
+		{ 8, 8, true, true },
 	};
 	struct vuf_opts o;
 	struct vuf *v;
@@ -479,7 +479,7 @@ ITEST(requests, constant_answers)
 
 		for (id = 0; id < 5; id++) {
 			struct vuf_rtc_reply r;
-			uint8_t req[16] = {0};
+			uint8_t req[16] = { 0 };
 
 			if (id == 4) {
 				hdr(req, VIRTIO_RTC_REQ_CFG);
@@ -630,7 +630,7 @@ static void per_clock_ordering_run(const char *poll_ns)
 {
 	struct vdaemon *d = itest_start_poll(poll_ns);
 	struct vuf *v = itest_vm(vdaemon_socket(d, 0), NULL);
-	uint64_t last_seq[4] = {0}, last_ns[4] = {0};
+	uint64_t last_seq[4] = { 0 }, last_ns[4] = { 0 };
 	unsigned int seed = 12345, round, k;
 
 	cr_log_info("seed %u", seed);
@@ -733,9 +733,9 @@ ITEST(requests, clocks_order_kept)
 {
 	struct vdaemon *d = itest_startl("--clocks", "monotonic,utc,tai");
 	struct vuf *v = itest_vm(vdaemon_socket(d, 0), NULL);
-	static const uint8_t want[] = {VIRTIO_RTC_CLOCK_MONOTONIC,
-				       VIRTIO_RTC_CLOCK_UTC,
-				       VIRTIO_RTC_CLOCK_TAI};
+	static const uint8_t want[] = { VIRTIO_RTC_CLOCK_MONOTONIC,
+					VIRTIO_RTC_CLOCK_UTC,
+					VIRTIO_RTC_CLOCK_TAI };
 	uint16_t n = 0, id;
 
 	cr_assert_eq(vuf_rtc_cfg(v, &n, NULL), 0, "%s", vuf_error(v));
@@ -776,7 +776,7 @@ ITEST(requests, rings_at_region_ends)
 		o.ring_gpa[2] = (2ull << 20) - 0x10000; /* away from avail */
 		v = itest_vm(vdaemon_socket(d, 0), &o);
 		if (qs == 1) {
-			struct vuf_layout l = {1, 1, true, false};
+			struct vuf_layout l = { 1, 1, true, false };
 			struct virtio_rtc_req_read rd;
 			struct vuf_rtc_reply r;
 

@@ -106,10 +106,10 @@ static void vms_64_threads_run(const char *poll_ns)
 	pthread_barrier_init(&start, NULL, NVMS);
 	cr_log_info("seed base 1000");
 	for (i = 0; i < NVMS; i++) {
-		w[i] = (struct worker){.sock = vdaemon_socket(d, 0),
-				       .start = &start,
-				       .seed = 1000 + i,
-				       .reads = 300};
+		w[i] = (struct worker){ .sock = vdaemon_socket(d, 0),
+					.start = &start,
+					.seed = 1000 + i,
+					.reads = 300 };
 		cr_assert_eq(pthread_create(&w[i].th, NULL, worker_main, &w[i]),
 			     0);
 	}
@@ -143,7 +143,7 @@ static void vms_64_pipelined_run(const char *poll_ns)
 {
 	struct vdaemon *d = itest_start_poll(poll_ns);
 	struct vuf *v[NVMS];
-	uint64_t last_mono[NVMS] = {0}, done = 0, sent = 0;
+	uint64_t last_mono[NVMS] = { 0 }, done = 0, sent = 0;
 	const uint64_t total = 64000;
 	unsigned int i, seed = 77;
 	int64_t deadline;
@@ -250,7 +250,7 @@ static void *loader_main(void *arg)
 {
 	struct loader *l = arg;
 	struct virtio_rtc_req_read rd;
-	struct vuf *v[32] = {0};
+	struct vuf *v[32] = { 0 };
 	struct vuf_opts o;
 	unsigned int i;
 
@@ -297,7 +297,7 @@ out:
 static void control_plane_under_load_run(const char *poll_ns)
 {
 	struct vdaemon *d = itest_start_poll(poll_ns);
-	struct loader l = {.sock = vdaemon_socket(d, 0)};
+	struct loader l = { .sock = vdaemon_socket(d, 0) };
 	int64_t worst = 0;
 	uint64_t before;
 	unsigned int i;

@@ -226,9 +226,9 @@ STEST(expired_leap_file_reported)
 
 STEST(bad_leap_file_refused)
 {
-	static const char *const garbage[] = {"--socket-path",
-					      "/tmp/vrtc-never.sock",
-					      "--leap-file", NULL, NULL};
+	static const char *const garbage[] = { "--socket-path",
+					       "/tmp/vrtc-never.sock",
+					       "--leap-file", NULL, NULL };
 	const char *argv[5];
 	char out[4096];
 	FILE *f;

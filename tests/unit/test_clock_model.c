@@ -19,9 +19,9 @@ static struct leap_table *tab;
 static void setup(void)
 {
 	static const struct leap_entry e[] = {
-		{63072000, 10},
-		{1483228800, 37},
-		{4102444800LL, 38},
+		{ 63072000, 10 },
+		{ 1483228800, 37 },
+		{ 4102444800LL, 38 },
 	};
 
 	tab = leap_table_new(e, 3, 4200000000LL);
@@ -170,7 +170,7 @@ Test(clock_model, tai_huge_deltas_saturate)
 Test(clock_model, erange)
 {
 	struct clock_snapshot s = base();
-	struct clock_reading r = {0};
+	struct clock_reading r = { 0 };
 
 	s.tai0_ns = 100;
 	cr_assert_eq(clock_snapshot_read(&s, TIMESCALE_TAI, s.c0 - 100, &r), 0);

@@ -123,7 +123,7 @@ Test(guest_mem, reject_zero_size)
 
 Test(guest_mem, reject_bad_fd)
 {
-	int fds[3] = {memfd, -1, memfd};
+	int fds[3] = { memfd, -1, memfd };
 
 	expect_reject(base3, fds, 3, -EINVAL);
 }
@@ -352,7 +352,7 @@ Test(guest_mem, new_table_replaces_old)
 Test(guest_mem, fd_closed_after_map)
 {
 	int fd = dup(memfd);
-	int fds[3] = {fd, fd, fd};
+	int fds[3] = { fd, fd, fd };
 
 	cr_assert_eq(guest_mem_set_table(mem, base3, fds, 3), 0);
 	close(fd);

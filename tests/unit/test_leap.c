@@ -416,19 +416,19 @@ Test(leap, random_garbage)
 Test(leap, table_new)
 {
 	static const struct leap_entry ok[] = {
-		{63072000, 10},
-		{1483228800, 37},
-		{4102444800LL, 38},
+		{ 63072000, 10 },
+		{ 1483228800, 37 },
+		{ 4102444800LL, 38 },
 	};
 	static const struct leap_entry unsorted[] = {
-		{1483228800, 37},
-		{63072000, 10},
+		{ 1483228800, 37 },
+		{ 63072000, 10 },
 	};
 	static const struct leap_entry near[] = {
-		{1483228800, 37},
-		{1483228800 + 86399, 38},
+		{ 1483228800, 37 },
+		{ 1483228800 + 86399, 38 },
 	};
-	static const struct leap_entry big[] = {{0, 201}};
+	static const struct leap_entry big[] = { { 0, 201 } };
 	struct leap_table *t = leap_table_new(ok, 3, 4200000000LL);
 
 	cr_assert_not_null(t);

@@ -39,7 +39,7 @@ static int read_at(const struct clock_snapshot *s, enum timescale ts,
 
 static struct timex kernel_state(int *state)
 {
-	struct timex tx = {0};
+	struct timex tx = { 0 };
 
 	*state = ntp_adjtime(&tx);
 	return tx;
@@ -47,7 +47,7 @@ static struct timex kernel_state(int *state)
 
 Test(sysclock, bad_args)
 {
-	static const struct leap_entry e[] = {{0, 37}};
+	static const struct leap_entry e[] = { { 0, 37 } };
 	struct leap_table *tab = leap_table_new(e, 1, 0);
 	struct clock_model *m = clock_model_new();
 	GError *err = NULL;
@@ -195,7 +195,7 @@ Test(sysclock, feed_runs_and_stays_continuous)
 
 Test(sysclock, uses_the_table_without_kernel_offset)
 {
-	static const struct leap_entry e[] = {{0, 40}};
+	static const struct leap_entry e[] = { { 0, 40 } };
 	struct leap_table *tab = leap_table_new(e, 1, INT64_MAX);
 	struct clock_model *m = clock_model_new();
 	struct clock_snapshot s;
@@ -351,7 +351,7 @@ struct fake_run {
 
 static void fake_start(struct fake_run *r, int64_t utc_s, int dtai)
 {
-	struct leap_entry e[] = {{0, dtai}};
+	struct leap_entry e[] = { { 0, dtai } };
 	GError *err = NULL;
 
 	r->h.raw = 1000 * NS;
@@ -411,7 +411,7 @@ static void fake_stop(struct fake_run *r)
 
 Test(sysclock_fake, tracks_frequency_and_bounds)
 {
-	struct fake_run r = {0};
+	struct fake_run r = { 0 };
 	int64_t truth;
 
 	r.h.freq_ppb = 20000; /* REALTIME runs 20 ppm fast of RAW */
@@ -448,7 +448,7 @@ Test(sysclock_fake, tracks_frequency_and_bounds)
 
 Test(sysclock_fake, small_jump_is_slewed)
 {
-	struct fake_run r = {0};
+	struct fake_run r = { 0 };
 	int64_t err_ns;
 
 	fake_start(&r, 1800000000, 37);
@@ -471,7 +471,7 @@ Test(sysclock_fake, small_jump_is_slewed)
 
 Test(sysclock_fake, big_jump_steps_monotonic_does_not)
 {
-	struct fake_run r = {0};
+	struct fake_run r = { 0 };
 	int64_t mono_before, err_ns;
 	struct clock_reading rd;
 
@@ -498,8 +498,9 @@ Test(sysclock_fake, big_jump_steps_monotonic_does_not)
 
 Test(sysclock_fake, inserted_leap_second_via_table)
 {
-	static const struct leap_entry e[] = {{0, 37}, {4102444800LL, 38}};
-	struct fake_run r = {0};
+	static const struct leap_entry e[] = { { 0, 37 },
+					       { 4102444800LL, 38 } };
+	struct fake_run r = { 0 };
 	bool saw_repeat = false;
 
 	r.tab = leap_table_new(e, 2, INT64_MAX);
@@ -532,7 +533,7 @@ Test(sysclock_fake, inserted_leap_second_via_table)
 
 Test(sysclock_fake, kernel_tai_offset_wins)
 {
-	struct fake_run r = {0};
+	struct fake_run r = { 0 };
 	struct clock_reading tai;
 
 	r.h.kernel_tai = 37;
@@ -546,7 +547,7 @@ Test(sysclock_fake, kernel_tai_offset_wins)
 
 Test(sysclock_fake, status_mapping)
 {
-	struct fake_run r = {0};
+	struct fake_run r = { 0 };
 
 	r.h.status = STA_UNSYNC;
 	fake_start(&r, 1800000000, 37);
@@ -568,12 +569,12 @@ Test(sysclock_fake, status_mapping)
 
 Test(sysclock_fake, read_failures)
 {
-	struct fake_run r = {0};
+	struct fake_run r = { 0 };
 	struct clock_snapshot s;
 	GError *err = NULL;
 
 	r.h.fail_gettime = true;
-	r.tab = leap_table_new((struct leap_entry[]){{0, 37}}, 1, 0);
+	r.tab = leap_table_new((struct leap_entry[]){ { 0, 37 } }, 1, 0);
 	r.m = clock_model_new();
 	cr_assert_null(
 		sysclock_feed_new_ops(r.m, r.tab, 100, &fake_ops, &r.h, &err));

@@ -23,10 +23,10 @@ static struct leap_table *tab;
 static void setup(void)
 {
 	static const struct leap_entry e[] = {
-		{63072000, 10},
-		{1483228800, 37},
-		{MP, 38},
-		{MN, 37},
+		{ 63072000, 10 },
+		{ 1483228800, 37 },
+		{ MP, 38 },
+		{ MN, 37 },
 	};
 
 	tab = leap_table_new(e, 4, 4200000000LL);
@@ -45,8 +45,8 @@ struct leap_case {
 	int dold, dnew;
 };
 
-static const struct leap_case pos = {MP, 37, 38};
-static const struct leap_case neg = {MN, 38, 37};
+static const struct leap_case pos = { MP, 37, 38 };
+static const struct leap_case neg = { MN, 38, 37 };
 
 static __int128 fdiv(__int128 a, __int128 b)
 {
@@ -305,8 +305,8 @@ static void fine_walk(const struct leap_case *c, enum timescale ts,
 
 Test(timescale, fine_continuity)
 {
-	const struct leap_case *cs[] = {&pos, &neg};
-	enum timescale tss[] = {TIMESCALE_UTC_NOON_LINEAR, TIMESCALE_UTC_SLS};
+	const struct leap_case *cs[] = { &pos, &neg };
+	enum timescale tss[] = { TIMESCALE_UTC_NOON_LINEAR, TIMESCALE_UTC_SLS };
 
 	for (int i = 0; i < 2; i++) {
 		for (int j = 0; j < 2; j++) {
@@ -330,9 +330,9 @@ static int64_t rnd64(void)
 Test(timescale, random_points_and_inverse)
 {
 	unsigned int seed = (unsigned int)time(NULL);
-	const struct leap_case *cs[] = {&pos, &neg};
-	enum timescale tss[] = {TIMESCALE_UTC_NOON_LINEAR, TIMESCALE_UTC_SLS,
-				TIMESCALE_UTC};
+	const struct leap_case *cs[] = { &pos, &neg };
+	enum timescale tss[] = { TIMESCALE_UTC_NOON_LINEAR, TIMESCALE_UTC_SLS,
+				 TIMESCALE_UTC };
 
 	fprintf(stderr, "test_timescale random_points_and_inverse: seed %u\n",
 		seed);

@@ -73,7 +73,7 @@ LTest(vhost_user, no_protocol_features_rings_start_enabled)
 {
 	ok(msg_u64(VHOST_USER_SET_FEATURES, 0, 1ull << VIRTIO_F_VERSION_1, NULL,
 		   0));
-	int fds[1] = {dup(memfd)};
+	int fds[1] = { dup(memfd) };
 
 	ok(set_mem_table(&region0, 1, fds, 1));
 	cr_assert_eq(reply_len, 0, "no ack without REPLY_ACK negotiated");
@@ -88,7 +88,7 @@ LTest(vhost_user, poll_mode_kick_without_fd)
 	qemu_init();
 	ok_no_reply(
 		msg_u64(VHOST_USER_SET_FEATURES, 0, QEMU_FEATURES, NULL, 0));
-	int fds[1] = {dup(memfd)};
+	int fds[1] = { dup(memfd) };
 
 	ok(set_mem_table(&region0, 1, fds, 1));
 	ok(msg_state(VHOST_USER_SET_VRING_NUM, 0, 0, QSIZE));
@@ -142,7 +142,7 @@ LTest(vhost_user, reset_owner_and_reset_device)
 
 LTest(vhost_user, new_mem_table_remaps_started_ring)
 {
-	struct vhost_user_mem_region r[2] = {region0, region0};
+	struct vhost_user_mem_region r[2] = { region0, region0 };
 	int fds[2];
 
 	qemu_init();
@@ -169,7 +169,7 @@ LTest(vhost_user, new_mem_table_remaps_started_ring)
 
 LTest(vhost_user, bad_flags)
 {
-	struct vhost_user_header h = {VHOST_USER_GET_FEATURES, 0, 0};
+	struct vhost_user_header h = { VHOST_USER_GET_FEATURES, 0, 0 };
 
 	rejected(vu_conn_handle(conn, &h, NULL, NULL, 0, reply, &reply_len));
 	h.flags = 2;
@@ -207,7 +207,7 @@ LTest(vhost_user, wrong_payload_sizes)
 		VHOST_USER_SET_VRING_ENABLE,
 		VHOST_USER_RESET_DEVICE,
 	};
-	uint8_t buf[64] = {0};
+	uint8_t buf[64] = { 0 };
 
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 		uint32_t right = 0;
@@ -238,8 +238,8 @@ LTest(vhost_user, wrong_payload_sizes)
 
 LTest(vhost_user, truncated_memory_table)
 {
-	uint8_t buf[4] = {1};
-	int fds[1] = {dup(memfd)};
+	uint8_t buf[4] = { 1 };
+	int fds[1] = { dup(memfd) };
 
 	rejected(msg(VHOST_USER_SET_MEM_TABLE, 0, buf, sizeof(buf), fds, 1));
 	cr_assert_eq(fds[0], -1);
@@ -247,7 +247,7 @@ LTest(vhost_user, truncated_memory_table)
 
 LTest(vhost_user, bad_queue_index)
 {
-	uint32_t bad[] = {2, 3, 255, 256, UINT32_MAX};
+	uint32_t bad[] = { 2, 3, 255, 256, UINT32_MAX };
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		rejected(msg_state(VHOST_USER_SET_VRING_NUM, 0, bad[i], 16));
@@ -261,7 +261,7 @@ LTest(vhost_user, bad_queue_index)
 	rejected(set_vring_fd(VHOST_USER_SET_VRING_KICK, 7, efd()));
 	rejected(set_vring_fd(VHOST_USER_SET_VRING_CALL, 3, -1));
 	/* Bits beyond the index and NOFD flag. */
-	int fds[1] = {efd()};
+	int fds[1] = { efd() };
 
 	rejected(msg_u64(VHOST_USER_SET_VRING_CALL, 0, 1ull << 9, fds, 1));
 	cr_assert_eq(fds[0], -1);
@@ -269,7 +269,7 @@ LTest(vhost_user, bad_queue_index)
 
 LTest(vhost_user, bad_ring_sizes_and_values)
 {
-	uint32_t bad[] = {0, 3, 17, 1000, 2048, 65536, UINT32_MAX};
+	uint32_t bad[] = { 0, 3, 17, 1000, 2048, 65536, UINT32_MAX };
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		rejected(msg_state(VHOST_USER_SET_VRING_NUM, 0, 0, bad[i]));
@@ -289,8 +289,8 @@ LTest(vhost_user, fds_where_none_expected)
 	};
 
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
-		int fds[3] = {efd(), efd(), efd()};
-		uint8_t buf[8] = {0};
+		int fds[3] = { efd(), efd(), efd() };
+		uint8_t buf[8] = { 0 };
 		uint32_t size =
 			reqs[i] == VHOST_USER_SET_VRING_NUM ||
 					reqs[i] == VHOST_USER_GET_VRING_BASE
@@ -303,10 +303,10 @@ LTest(vhost_user, fds_where_none_expected)
 		}
 	}
 	/* Two fds on a ring-fd message; an fd with the NOFD flag. */
-	int two[2] = {efd(), efd()};
+	int two[2] = { efd(), efd() };
 
 	rejected(msg_u64(VHOST_USER_SET_VRING_CALL, 0, 0, two, 2));
-	int one[1] = {efd()};
+	int one[1] = { efd() };
 
 	rejected(msg_u64(VHOST_USER_SET_VRING_KICK, 0,
 			 VHOST_USER_VRING_NOFD_MASK, one, 1));
@@ -336,7 +336,7 @@ LTest(vhost_user, hostile_memory_tables)
 	/* No region; more regions than slots (size says 9). */
 	rejected(set_mem_table(r, 0, NULL, 0));
 	{
-		uint8_t buf[8 + 9 * 32] = {0};
+		uint8_t buf[8 + 9 * 32] = { 0 };
 		uint32_t n = 9;
 
 		memcpy(buf, &n, 4);
@@ -345,7 +345,7 @@ LTest(vhost_user, hostile_memory_tables)
 	}
 	/* Size disagreeing with nregions. */
 	{
-		struct vhost_user_mem_table t = {.nregions = 1};
+		struct vhost_user_mem_table t = { .nregions = 1 };
 
 		t.regions[0] = region0;
 		fds[0] = dup(memfd);
@@ -383,7 +383,7 @@ LTest(vhost_user, hostile_memory_tables)
 
 LTest(vhost_user, ring_outside_memory)
 {
-	int fds[1] = {dup(memfd)};
+	int fds[1] = { dup(memfd) };
 
 	qemu_init();
 	ok(msg_u64(VHOST_USER_SET_FEATURES, 0, QEMU_FEATURES, NULL, 0));
@@ -400,7 +400,7 @@ LTest(vhost_user, ring_outside_memory)
 
 LTest(vhost_user, kick_before_setup)
 {
-	int fds[1] = {dup(memfd)};
+	int fds[1] = { dup(memfd) };
 
 	rejected(set_vring_fd(VHOST_USER_SET_VRING_KICK, 1, efd()));
 	ok(msg_state(VHOST_USER_SET_VRING_NUM, 0, 0, QSIZE));
@@ -447,7 +447,7 @@ LTest(vhost_user, features)
 
 LTest(vhost_user, unsupported_requests)
 {
-	int fds[2] = {efd(), efd()};
+	int fds[2] = { efd(), efd() };
 
 	/* Ignored without an ack request... */
 	ok_no_reply(msg_u64(VHOST_USER_SET_LOG_BASE, 0, 0, fds, 2));

@@ -43,20 +43,20 @@ struct msg_spec {
 };
 
 static const struct msg_spec specs[] = {
-	{"READ", VIRTIO_RTC_REQ_READ, 16, 16, 8, -1, VIRTIO_RTC_S_OK, 10, 15},
-	{"READ_CROSS", VIRTIO_RTC_REQ_READ_CROSS, 16, 24, 8, 10,
-	 VIRTIO_RTC_S_EOPNOTSUPP, 11, 15},
-	{"CFG", VIRTIO_RTC_REQ_CFG, 8, 16, -1, -1, VIRTIO_RTC_S_OK, 1, 0},
-	{"CLOCK_CAP", VIRTIO_RTC_REQ_CLOCK_CAP, 16, 16, 8, -1, VIRTIO_RTC_S_OK,
-	 10, 15},
-	{"CROSS_CAP", VIRTIO_RTC_REQ_CROSS_CAP, 16, 16, 8, 10, VIRTIO_RTC_S_OK,
-	 11, 15},
-	{"READ_ALARM", VIRTIO_RTC_REQ_READ_ALARM, 16, 24, 8, -1,
-	 VIRTIO_RTC_S_ENODEV, 10, 15},
-	{"SET_ALARM", VIRTIO_RTC_REQ_SET_ALARM, 24, 8, 16, -1,
-	 VIRTIO_RTC_S_ENODEV, 19, 23},
-	{"SET_ALARM_ENABLED", VIRTIO_RTC_REQ_SET_ALARM_ENABLED, 16, 8, 8, -1,
-	 VIRTIO_RTC_S_ENODEV, 11, 15},
+	{ "READ", VIRTIO_RTC_REQ_READ, 16, 16, 8, -1, VIRTIO_RTC_S_OK, 10, 15 },
+	{ "READ_CROSS", VIRTIO_RTC_REQ_READ_CROSS, 16, 24, 8, 10,
+	  VIRTIO_RTC_S_EOPNOTSUPP, 11, 15 },
+	{ "CFG", VIRTIO_RTC_REQ_CFG, 8, 16, -1, -1, VIRTIO_RTC_S_OK, 1, 0 },
+	{ "CLOCK_CAP", VIRTIO_RTC_REQ_CLOCK_CAP, 16, 16, 8, -1, VIRTIO_RTC_S_OK,
+	  10, 15 },
+	{ "CROSS_CAP", VIRTIO_RTC_REQ_CROSS_CAP, 16, 16, 8, 10, VIRTIO_RTC_S_OK,
+	  11, 15 },
+	{ "READ_ALARM", VIRTIO_RTC_REQ_READ_ALARM, 16, 24, 8, -1,
+	  VIRTIO_RTC_S_ENODEV, 10, 15 },
+	{ "SET_ALARM", VIRTIO_RTC_REQ_SET_ALARM, 24, 8, 16, -1,
+	  VIRTIO_RTC_S_ENODEV, 19, 23 },
+	{ "SET_ALARM_ENABLED", VIRTIO_RTC_REQ_SET_ALARM_ENABLED, 16, 8, 8, -1,
+	  VIRTIO_RTC_S_ENODEV, 11, 15 },
 };
 
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))
@@ -69,10 +69,10 @@ static struct vrtc_dev *dev;
 static struct leap_table *make_leaps(void)
 {
 	static const struct leap_entry e[] = {
-		{63072000, 10},	  /* 1972-01-01 */
-		{1341100800, 35}, /* 2012-07-01 */
-		{1435708800, 36}, /* 2015-07-01 */
-		{1483228800, 37}, /* 2017-01-01 */
+		{ 63072000, 10 },   /* 1972-01-01 */
+		{ 1341100800, 35 }, /* 2012-07-01 */
+		{ 1435708800, 36 }, /* 2015-07-01 */
+		{ 1483228800, 37 }, /* 2017-01-01 */
 	};
 
 	return leap_table_new(e, sizeof(e) / sizeof(e[0]), T_EXPIRES_S);
@@ -236,7 +236,7 @@ static uint8_t expect_status(uint16_t type, uint16_t clock, uint8_t counter)
 
 Test(vrtc, cfg)
 {
-	uint8_t req[VIRTIO_RTC_REQ_MAX] = {0}, resp[VIRTIO_RTC_RESP_MAX];
+	uint8_t req[VIRTIO_RTC_REQ_MAX] = { 0 }, resp[VIRTIO_RTC_RESP_MAX];
 	size_t ret;
 
 	put16(req, 0, VIRTIO_RTC_REQ_CFG);
@@ -251,10 +251,12 @@ Test(vrtc, cfg)
 
 Test(vrtc, clock_cap_each_clock)
 {
-	static const uint8_t type[] = {
-		VIRTIO_RTC_CLOCK_UTC, VIRTIO_RTC_CLOCK_TAI,
-		VIRTIO_RTC_CLOCK_MONOTONIC, VIRTIO_RTC_CLOCK_UTC_SMEARED};
-	static const uint8_t smear[] = {0, 0, 0, VIRTIO_RTC_SMEAR_NOON_LINEAR};
+	static const uint8_t type[] = { VIRTIO_RTC_CLOCK_UTC,
+					VIRTIO_RTC_CLOCK_TAI,
+					VIRTIO_RTC_CLOCK_MONOTONIC,
+					VIRTIO_RTC_CLOCK_UTC_SMEARED };
+	static const uint8_t smear[] = { 0, 0, 0,
+					 VIRTIO_RTC_SMEAR_NOON_LINEAR };
 	uint8_t req[VIRTIO_RTC_REQ_MAX], resp[VIRTIO_RTC_RESP_MAX];
 	uint16_t id;
 
@@ -288,7 +290,7 @@ Test(vrtc, clock_cap_sls_variant)
 
 Test(vrtc, bad_clock_id_is_enodev)
 {
-	static const uint16_t ids[] = {4, 5, 16, 255, 256, 0x8000, 0xffff};
+	static const uint16_t ids[] = { 4, 5, 16, 255, 256, 0x8000, 0xffff };
 	size_t i, j;
 
 	for (i = 0; i < N_SPECS; i++) {
@@ -349,7 +351,7 @@ Test(vrtc, read_cross_not_supported)
 Test(vrtc, alarm_messages_enodev)
 {
 	uint8_t req[VIRTIO_RTC_REQ_MAX], resp[VIRTIO_RTC_RESP_MAX];
-	uint64_t features[] = {0, 1ull << VIRTIO_RTC_F_ALARM};
+	uint64_t features[] = { 0, 1ull << VIRTIO_RTC_F_ALARM };
 	size_t f, i;
 	uint16_t id;
 
@@ -374,9 +376,9 @@ Test(vrtc, alarm_messages_enodev)
 
 Test(vrtc, unknown_msg_type)
 {
-	static const uint16_t types[] = {0x0000, 0x0003, 0x00ff, 0x0fff,
-					 0x1006, 0x1fff, 0x2000, 0x2001,
-					 0x8000, 0xffff, 0x0100, 0x0010};
+	static const uint16_t types[] = { 0x0000, 0x0003, 0x00ff, 0x0fff,
+					  0x1006, 0x1fff, 0x2000, 0x2001,
+					  0x8000, 0xffff, 0x0100, 0x0010 };
 	uint8_t req[VIRTIO_RTC_REQ_MAX], resp[VIRTIO_RTC_RESP_MAX];
 	size_t i, len;
 
@@ -488,7 +490,7 @@ Test(vrtc, every_short_buffer)
 Test(vrtc, big_buffers_give_exact_lengths)
 {
 	uint8_t req[VIRTIO_RTC_REQ_MAX], resp[VIRTIO_RTC_RESP_MAX];
-	static const size_t caps[] = {25, 32, 4096, 65536, (size_t)-1};
+	static const size_t caps[] = { 25, 32, 4096, 65536, (size_t)-1 };
 	size_t i, j;
 
 	for (i = 0; i < N_SPECS; i++) {
@@ -595,7 +597,7 @@ Test(vrtc, control_answers_are_constant)
 {
 	uint8_t req[VIRTIO_RTC_REQ_MAX], first[3][4][VIRTIO_RTC_RESP_MAX];
 	uint8_t resp[VIRTIO_RTC_RESP_MAX];
-	static const int which[] = {2, 3, 4};
+	static const int which[] = { 2, 3, 4 };
 	int round, k;
 	uint16_t id;
 
@@ -658,9 +660,9 @@ Test(vrtc, read_frozen_model_exact)
 
 Test(vrtc, read_running_model_bracketed)
 {
-	static const enum timescale ts[] = {TIMESCALE_UTC, TIMESCALE_TAI,
-					    TIMESCALE_MONOTONIC,
-					    TIMESCALE_UTC_NOON_LINEAR};
+	static const enum timescale ts[] = { TIMESCALE_UTC, TIMESCALE_TAI,
+					     TIMESCALE_MONOTONIC,
+					     TIMESCALE_UTC_NOON_LINEAR };
 	struct clock_snapshot s;
 	struct clock_reading lo, hi;
 	uint64_t c0, c1;

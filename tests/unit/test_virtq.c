@@ -442,9 +442,9 @@ Test(virtq, map_checks)
 Test(virtq, direct_chain)
 {
 	struct buf b[3] = {
-		{0x1000, 24, false},
-		{0x2000, 40, false},
-		{0x3000, 64, true},
+		{ 0x1000, 24, false },
+		{ 0x2000, 40, false },
+		{ 0x3000, 64, true },
 	};
 	uint16_t head;
 	uint8_t reply[64];
@@ -481,7 +481,7 @@ Test(virtq, direct_chain)
 
 Test(virtq, push_len_capped)
 {
-	struct buf b[2] = {{0x1000, 8, false}, {0x2000, 8, true}};
+	struct buf b[2] = { { 0x1000, 8, false }, { 0x2000, 8, true } };
 
 	post_chain(b, 2);
 	cr_assert_eq(virtq_pop(&vq, &elem), 1);
@@ -491,7 +491,7 @@ Test(virtq, push_len_capped)
 
 Test(virtq, many_in_order)
 {
-	struct buf b[1] = {{0x1000, 8, true}};
+	struct buf b[1] = { { 0x1000, 8, true } };
 	unsigned int i;
 
 	for (i = 0; i < 8; i++) {
@@ -515,7 +515,7 @@ Test(virtq, full_length_chain)
 	unsigned int i;
 
 	for (i = 0; i < 8; i++) {
-		b[i] = (struct buf){0x1000 + 0x100 * i, 0x10, i >= 4};
+		b[i] = (struct buf){ 0x1000 + 0x100 * i, 0x10, i >= 4 };
 	}
 	post_chain(b, 8); /* uses every descriptor once: legal */
 	cr_assert_eq(virtq_pop(&vq, &elem), 1);
@@ -526,10 +526,10 @@ Test(virtq, full_length_chain)
 Test(virtq, indirect_chain)
 {
 	struct buf b[4] = {
-		{0x1000, 16, false},
-		{0x1100, 16, false},
-		{0x2000, 32, true},
-		{0x2100, 32, true},
+		{ 0x1000, 16, false },
+		{ 0x1100, 16, false },
+		{ 0x2000, 32, true },
+		{ 0x2100, 32, true },
 	};
 	uint16_t head;
 
@@ -552,7 +552,7 @@ Test(virtq, indirect_chain)
 Test(virtq, indirect_after_direct)
 {
 	/* a direct descriptor, then one pointing at a table (no NEXT) */
-	struct buf t[1] = {{0x2000, 32, true}};
+	struct buf t[1] = { { 0x2000, 32, true } };
 
 	vq.indirect = true;
 	put_desc(gpa_view(0x8000), 0, t[0].gpa, t[0].len, VRING_DESC_F_WRITE,
@@ -569,8 +569,8 @@ Test(virtq, indirect_after_direct)
 Test(virtq, buffer_spans_regions)
 {
 	struct buf b[2] = {
-		{R - 8, 24, false}, /* 8 bytes in r0, 16 in r1 */
-		{R - 4, 8, true},
+		{ R - 8, 24, false }, /* 8 bytes in r0, 16 in r1 */
+		{ R - 4, 8, true },
 	};
 
 	fill_pattern(R - 8, 24, 9);
@@ -589,9 +589,9 @@ Test(virtq, buffer_spans_regions)
 Test(virtq, indirect_table_spans_regions)
 {
 	struct buf b[3] = {
-		{0x1000, 16, false},
-		{0x2000, 16, true},
-		{G2 + 0x8000, 16, true},
+		{ 0x1000, 16, false },
+		{ 0x2000, 16, true },
+		{ G2 + 0x8000, 16, true },
 	};
 
 	vq.indirect = true;
@@ -605,8 +605,8 @@ Test(virtq, indirect_table_spans_regions)
 
 Test(virtq, iov_copy_partial)
 {
-	uint8_t a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8}, out[16];
-	struct iovec iov[3] = {{a, 4}, {NULL, 0}, {b, 4}};
+	uint8_t a[4] = { 1, 2, 3, 4 }, b[4] = { 5, 6, 7, 8 }, out[16];
+	struct iovec iov[3] = { { a, 4 }, { NULL, 0 }, { b, 4 } };
 
 	cr_assert_eq(iov_to_buf(iov, 3, out, 6), 6);
 	cr_assert_eq(out[4], 5);
@@ -622,7 +622,7 @@ Test(virtq, iov_copy_partial)
 
 Test(virtq, notify_no_interrupt)
 {
-	struct buf b[1] = {{0x1000, 8, true}};
+	struct buf b[1] = { { 0x1000, 8, true } };
 
 	post_chain(b, 1);
 	post_chain(b, 1);
@@ -640,7 +640,7 @@ Test(virtq, notify_no_interrupt)
 
 Test(virtq, notify_on_empty)
 {
-	struct buf b[1] = {{0x1000, 8, true}};
+	struct buf b[1] = { { 0x1000, 8, true } };
 	struct virtq_elem e2;
 
 	vq.notify_on_empty = true;
@@ -681,7 +681,7 @@ Test(virtq, notify_on_empty)
 
 Test(virtq, event_idx_notify)
 {
-	struct buf b[1] = {{0x1000, 8, true}};
+	struct buf b[1] = { { 0x1000, 8, true } };
 	unsigned int i;
 
 	start_queue(8, 0);
@@ -740,7 +740,7 @@ Test(virtq, event_idx_notify)
 
 Test(virtq, no_call_fd)
 {
-	struct buf b[1] = {{0x1000, 8, true}};
+	struct buf b[1] = { { 0x1000, 8, true } };
 
 	vq.call_fd = -1;
 	post_chain(b, 1);
@@ -752,7 +752,7 @@ Test(virtq, no_call_fd)
 
 Test(virtq, enable_disable_plain)
 {
-	struct buf b[1] = {{0x1000, 8, true}};
+	struct buf b[1] = { { 0x1000, 8, true } };
 
 	virtq_disable_notification(&vq);
 	cr_assert_eq(used_flags_guest(), VRING_USED_F_NO_NOTIFY);
@@ -768,7 +768,7 @@ Test(virtq, enable_disable_plain)
 
 Test(virtq, enable_disable_event_idx)
 {
-	struct buf b[1] = {{0x1000, 8, true}};
+	struct buf b[1] = { { 0x1000, 8, true } };
 
 	start_queue(8, 0);
 	vq.event_idx = true;
@@ -791,7 +791,7 @@ Test(virtq, enable_disable_event_idx)
 
 static void wrap_run(bool event_idx)
 {
-	struct buf b[2] = {{0x1000, 8, false}, {0x2000, 8, true}};
+	struct buf b[2] = { { 0x1000, 8, false }, { 0x2000, 8, true } };
 	uint16_t heads[6];
 	unsigned int i;
 
@@ -854,7 +854,7 @@ Test(virtq, wraparound_event_idx)
 
 Test(virtq, wraparound_full_ring)
 {
-	struct buf b[1] = {{0x1000, 8, true}};
+	struct buf b[1] = { { 0x1000, 8, true } };
 	unsigned int i;
 
 	start_queue(8, 65532);
@@ -1030,7 +1030,7 @@ Test(virtq, hostile_readable_after_writable)
 
 Test(virtq, hostile_readable_after_writable_indirect)
 {
-	struct buf b[2] = {{0x1000, 8, true}, {0x2000, 8, false}};
+	struct buf b[2] = { { 0x1000, 8, true }, { 0x2000, 8, false } };
 
 	vq.indirect = true;
 	post_indirect(0x8000, b, 2);
@@ -1039,7 +1039,7 @@ Test(virtq, hostile_readable_after_writable_indirect)
 
 Test(virtq, hostile_zero_length)
 {
-	struct buf b[2] = {{0x1000, 8, false}, {0x2000, 0, true}};
+	struct buf b[2] = { { 0x1000, 8, false }, { 0x2000, 0, true } };
 
 	post_chain(b, 2);
 	expect_broken("zero-length descriptor");
@@ -1047,7 +1047,7 @@ Test(virtq, hostile_zero_length)
 
 Test(virtq, hostile_zero_length_indirect)
 {
-	struct buf b[1] = {{0x1000, 0, false}};
+	struct buf b[1] = { { 0x1000, 0, false } };
 
 	vq.indirect = true;
 	post_indirect(0x8000, b, 1);
@@ -1056,7 +1056,7 @@ Test(virtq, hostile_zero_length_indirect)
 
 Test(virtq, hostile_addr_unmapped)
 {
-	struct buf b[1] = {{2 * R, 8, false}}; /* the gap */
+	struct buf b[1] = { { 2 * R, 8, false } }; /* the gap */
 
 	post_chain(b, 1);
 	expect_broken("buffer outside guest memory");
@@ -1064,7 +1064,7 @@ Test(virtq, hostile_addr_unmapped)
 
 Test(virtq, hostile_addr_runs_off_region)
 {
-	struct buf b[1] = {{G2 + R - 4, 8, true}};
+	struct buf b[1] = { { G2 + R - 4, 8, true } };
 
 	post_chain(b, 1);
 	expect_broken("buffer outside guest memory");
@@ -1072,7 +1072,7 @@ Test(virtq, hostile_addr_runs_off_region)
 
 Test(virtq, hostile_addr_overflow)
 {
-	struct buf b[1] = {{UINT64_MAX - 3, 8, true}};
+	struct buf b[1] = { { UINT64_MAX - 3, 8, true } };
 
 	post_chain(b, 1);
 	expect_broken("buffer outside guest memory");
@@ -1085,7 +1085,7 @@ Test(virtq, hostile_too_many_iovecs)
 
 	vq.indirect = true;
 	for (i = 0; i < VIRTQ_ELEM_MAX_IOV + 1; i++) {
-		b[i] = (struct buf){0x1000 + 16 * i, 16, true};
+		b[i] = (struct buf){ 0x1000 + 16 * i, 16, true };
 	}
 	/* exactly the maximum is fine */
 	post_indirect(0x8000, b, VIRTQ_ELEM_MAX_IOV);
@@ -1103,16 +1103,16 @@ Test(virtq, hostile_too_many_iovecs_by_splitting)
 	/* 63 small ones, then one spanning r0/r1 needs two entries */
 	start_queue(64, 0);
 	for (i = 0; i < VIRTQ_ELEM_MAX_IOV - 1; i++) {
-		b[i] = (struct buf){0x1000 + 16 * i, 16, false};
+		b[i] = (struct buf){ 0x1000 + 16 * i, 16, false };
 	}
-	b[i] = (struct buf){R - 8, 16, false};
+	b[i] = (struct buf){ R - 8, 16, false };
 	post_chain(b, VIRTQ_ELEM_MAX_IOV);
 	expect_broken("too many buffers in one direction");
 }
 
 Test(virtq, hostile_inuse_exceeds_num)
 {
-	struct buf b[1] = {{0x1000, 8, true}};
+	struct buf b[1] = { { 0x1000, 8, true } };
 
 	start_queue(2, 0);
 	post_chain(b, 1);
@@ -1126,7 +1126,7 @@ Test(virtq, hostile_inuse_exceeds_num)
 
 Test(virtq, broken_push_and_notify_do_nothing)
 {
-	struct buf b[1] = {{0x1000, 8, true}};
+	struct buf b[1] = { { 0x1000, 8, true } };
 
 	post_chain(b, 1);
 	cr_assert_eq(virtq_pop(&vq, &elem), 1);
@@ -1161,8 +1161,8 @@ Test(virtq, remap_after_new_table)
 		REGION(R / 2, R / 2, 0x7e0000100000, R / 2),
 		REGION(R, R, 0x7e0000200000, R),
 	};
-	int fds[4] = {drv.memfd, drv.memfd, drv.memfd, drv.memfd};
-	struct buf b[2] = {{0x1000, 8, false}, {R / 2 - 4, 8, true}};
+	int fds[4] = { drv.memfd, drv.memfd, drv.memfd, drv.memfd };
+	struct buf b[2] = { { 0x1000, 8, false }, { R / 2 - 4, 8, true } };
 	struct virtq_elem held;
 	uint64_t gen;
 
@@ -1208,7 +1208,7 @@ Test(virtq, remap_ring_gone)
 	static const struct vhost_user_mem_region nl[1] = {
 		REGION(0, R, QVA0, 0),
 	};
-	int fds[1] = {drv.memfd};
+	int fds[1] = { drv.memfd };
 
 	cr_assert_eq(guest_mem_set_table(drv.mem, nl, fds, 1), 0);
 	cr_assert_eq(virtq_map(&vq, drv.mem), -EFAULT);

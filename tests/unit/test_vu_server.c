@@ -24,7 +24,7 @@ static void srv_start(uint64_t poll_ns, unsigned int max_conns)
 		.poll_ns = poll_ns,
 		.max_connections = max_conns,
 	};
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int lfd;
 
 	srv_model = clock_model_new();
@@ -86,7 +86,7 @@ static void pump(void)
 
 static int cl_connect(void)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	cr_assert_geq(fd, 0);
@@ -99,9 +99,9 @@ static int cl_connect(void)
 static void cl_send_raw(int fd, const void *buf, size_t len, const int *fds,
 			unsigned int nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 16)] = {0};
-	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	char cbuf[CMSG_SPACE(sizeof(int) * 16)] = { 0 };
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
 	if (nfds) {
 		struct cmsghdr *cm;
@@ -121,7 +121,7 @@ static void cl_send(int fd, uint32_t req, uint32_t flags, const void *p,
 		    uint32_t size, const int *fds, unsigned int nfds)
 {
 	uint8_t buf[sizeof(struct vhost_user_header) + 512];
-	struct vhost_user_header h = {req, VHOST_USER_VERSION | flags, size};
+	struct vhost_user_header h = { req, VHOST_USER_VERSION | flags, size };
 
 	cr_assert_leq(size, 512);
 	memcpy(buf, &h, sizeof(h));
@@ -148,7 +148,7 @@ static ssize_t cl_recv(int fd, void *buf, size_t len)
 			got += (size_t)n;
 			continue;
 		}
-		poll(&(struct pollfd){.fd = fd, .events = POLLIN}, 1, 1);
+		poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, 1);
 	}
 	return got == len ? (ssize_t)len : -1;
 }
@@ -185,7 +185,7 @@ static uint64_t cl_u64(int fd, uint32_t req, uint32_t flags, const void *p,
 
 static void cl_state(int fd, uint32_t req, uint32_t idx, uint32_t num)
 {
-	struct vhost_user_vring_state s = {idx, num};
+	struct vhost_user_vring_state s = { idx, num };
 
 	cl_send(fd, req, 0, &s, sizeof(s), NULL, 0);
 }
@@ -202,7 +202,7 @@ static void cl_vring_fd(int fd, uint32_t req, uint64_t idx, int efd_)
  */
 static void cl_start(int fd, int *kick, int *call)
 {
-	struct vhost_user_mem_table t = {.nregions = 1};
+	struct vhost_user_mem_table t = { .nregions = 1 };
 	struct vhost_user_vring_addr a = {
 		.desc_user_addr = QVA0 + DESC_GPA,
 		.used_user_addr = QVA0 + USED_GPA,
@@ -230,7 +230,7 @@ static void cl_start(int fd, int *kick, int *call)
 	cl_vring_fd(fd, VHOST_USER_SET_VRING_KICK, 0, dup(*kick));
 	cl_vring_fd(fd, VHOST_USER_SET_VRING_CALL, 0, dup(*call));
 	for (uint32_t i = 0; i < VU_NUM_QUEUES; i++) {
-		struct vhost_user_vring_state s = {i, 1};
+		struct vhost_user_vring_state s = { i, 1 };
 
 		cr_assert_eq(cl_u64(fd, VHOST_USER_SET_VRING_ENABLE, NEED_REPLY,
 				    &s, sizeof(s), NULL, 0),
@@ -272,10 +272,10 @@ LTest(vu_server, replies_and_hangup)
 
 LTest(vu_server, message_in_pieces)
 {
-	struct vhost_user_header h = {VHOST_USER_GET_PROTOCOL_FEATURES,
-				      VHOST_USER_VERSION, 0};
+	struct vhost_user_header h = { VHOST_USER_GET_PROTOCOL_FEATURES,
+				       VHOST_USER_VERSION, 0 };
 	uint8_t buf[sizeof(h)], r[VU_REPLY_MAX];
-	struct vhost_user_vring_state s = {1, 1};
+	struct vhost_user_vring_state s = { 1, 1 };
 	int fd = cl_connect();
 
 	memcpy(buf, &h, sizeof(h));
@@ -300,9 +300,9 @@ LTest(vu_server, message_in_pieces)
 LTest(vu_server, hostile_connection_closes_alone)
 {
 	int good = cl_connect(), bad = cl_connect();
-	struct vhost_user_header h = {VHOST_USER_SET_FEATURES,
-				      VHOST_USER_VERSION,
-				      VHOST_USER_PAYLOAD_MAX + 1};
+	struct vhost_user_header h = { VHOST_USER_SET_FEATURES,
+				       VHOST_USER_VERSION,
+				       VHOST_USER_PAYLOAD_MAX + 1 };
 
 	cr_assert_eq(vu_server_num_connections(srv), 2);
 	cl_send_raw(bad, &h, sizeof(h), NULL, 0);
@@ -333,8 +333,8 @@ LTest(vu_server, too_many_fds)
 
 LTest(vu_server, eof_mid_message)
 {
-	struct vhost_user_header h = {VHOST_USER_SET_FEATURES,
-				      VHOST_USER_VERSION, 8};
+	struct vhost_user_header h = { VHOST_USER_SET_FEATURES,
+				       VHOST_USER_VERSION, 8 };
 	int fd = cl_connect();
 
 	cl_send_raw(fd, &h, sizeof(h), NULL, 0);

@@ -181,7 +181,7 @@ static inline int msg_u64(uint32_t req, uint32_t flags, uint64_t v, int *fds,
 static inline int msg_state(uint32_t req, uint32_t flags, uint32_t idx,
 			    uint32_t num)
 {
-	struct vhost_user_vring_state s = {.index = idx, .num = num};
+	struct vhost_user_vring_state s = { .index = idx, .num = num };
 
 	return msg(req, flags, &s, sizeof(s), NULL, 0);
 }
@@ -247,7 +247,7 @@ static inline bool fd_open(int fd)
 
 static inline int set_vring_fd(uint32_t req, unsigned int idx, int fd)
 {
-	int fds[1] = {fd};
+	int fds[1] = { fd };
 
 	if (fd < 0) {
 		return msg_u64(req, 0, idx | VHOST_USER_VRING_NOFD_MASK, NULL,
@@ -259,7 +259,7 @@ static inline int set_vring_fd(uint32_t req, unsigned int idx, int fd)
 static inline int set_mem_table(const struct vhost_user_mem_region *r,
 				unsigned int n, int *fds, unsigned int nfds)
 {
-	struct vhost_user_mem_table t = {.nregions = n};
+	struct vhost_user_mem_table t = { .nregions = n };
 
 	memcpy(t.regions, r, n * sizeof(*r));
 	return msg(VHOST_USER_SET_MEM_TABLE, NEED_REPLY, &t, 8 + n * sizeof(*r),
@@ -308,7 +308,7 @@ static inline void qemu_init(void)
 /* QEMU's start sequence (B), queue 0 only (no VIRTIO_RTC_F_ALARM). */
 static inline void qemu_start(uint64_t features, uint16_t base)
 {
-	int fds[1] = {dup(memfd)};
+	int fds[1] = { dup(memfd) };
 
 	ok_no_reply(msg_u64(VHOST_USER_SET_FEATURES, 0, features, NULL, 0));
 	ok_ack(set_mem_table(&region0, 1, fds, 1), VHOST_USER_SET_MEM_TABLE);
@@ -382,10 +382,10 @@ static inline void submit(uint16_t head, const void *req, uint32_t req_len,
 
 	memcpy(view + req_gpa, req, req_len);
 	memset(view + resp_gpa, 0xaa, 0x80);
-	d[head] = (struct vring_desc){req_gpa, req_len, VRING_DESC_F_NEXT,
-				      (uint16_t)(head + 1)};
-	d[head + 1] =
-		(struct vring_desc){resp_gpa, resp_len, VRING_DESC_F_WRITE, 0};
+	d[head] = (struct vring_desc){ req_gpa, req_len, VRING_DESC_F_NEXT,
+				       (uint16_t)(head + 1) };
+	d[head + 1] = (struct vring_desc){ resp_gpa, resp_len,
+					   VRING_DESC_F_WRITE, 0 };
 	a->ring[a->idx % QSIZE] = head;
 	__atomic_store_n(&a->idx, (uint16_t)(a->idx + 1), __ATOMIC_RELEASE);
 }
