@@ -76,8 +76,9 @@ static const char summary[] =
 	"virtio-rtc device\n"
 	"(VIRTIO 1.4 section 5.23) over vhost-user. Start it before QEMU: "
 	"QEMU connects\n"
-	"to the socket as a client. One daemon serves many VMs, one socket "
-	"per VM.";
+	"to the socket as a client. One daemon serves many VMs: one "
+	"socket per VM,\n"
+	"or any number of VMs on one socket.";
 
 static const char description[] =
 	"Clocks (default --clocks utc,tai,monotonic,utc-smeared) and what a "
@@ -87,7 +88,10 @@ static const char description[] =
 	"back 1 s at\n"
 	"                    a leap second, like CLOCK_REALTIME\n"
 	"  id 1 tai          /dev/ptpN \"Virtio PTP type 1/variant 0\"; "
-	"TAI = UTC + 37 s\n"
+	"TAI = UTC + the leap\n"
+	"                    table's offset (37 s since 2017), even when "
+	"the host\n"
+	"                    kernel's TAI offset is unset\n"
 	"  id 2 monotonic    /dev/ptpN \"Virtio PTP type 2/variant 0\"; never "
 	"goes back\n"
 	"  id 3 utc-smeared  /dev/ptpN \"Virtio PTP type 3/variant 1\" and a "
