@@ -105,6 +105,7 @@ check-asan:
 		$(MAKE) SAN=1 unit integration
 
 check: deps
+	$(MAKE) lint
 	$(MAKE) check-plain
 	$(MAKE) check-asan
 	$(MAKE) fuzz FUZZ_SECONDS=10

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vrtc-guest: shared declarations of the guest tool (see vrtc-guest.c).
+ */
+#ifndef VRTC_GUEST_H
+#define VRTC_GUEST_H
+
+#include <linux/ptp_clock.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define MAX_PHCS 16
+#define MAX_RTCS 8
+#define NSEC_PER_SEC ((int64_t)1000000000)
+#define CLOCKFD 3
+#define FD_TO_CLOCKID(fd) ((clockid_t)((((unsigned int)~(fd)) << 3) | CLOCKFD))
+
+/* virtio-rtc clock types (VIRTIO 1.4 5.23.6.2) */
+enum { VT_UTC = 0, VT_TAI = 1, VT_MONOTONIC = 2, VT_UTC_SMEARED = 3 };
+
+struct phc {
+	int index;	   /* N of /dev/ptpN */
+	char name[64];	   /* clock_name */
+	char pci[32];	   /* PCI address of the virtio device's parent */
+	char virtio[32];   /* virtioM */
+	int type, variant; /* parsed from the name, -1 if not virtio */
+	int fd;
+};
+
+/* One PTP_SYS_OFFSET_EXTENDED sample, in ns of the PHC / guest realtime. */
+struct sample {
+	int64_t pre, phc, post;
+};
+
+/*
+ * Two PHCs compared: rounds of (a, b) EXTENDED reads; the round with the
+ * narrowest combined window wins.  d = offset(a) - offset(b).
+ */
+struct pair {
+	int64_t d, wa, wb;
+	int64_t d_median;
+	int err;
+};
+
+#define ROUNDS 64
+
+struct opts {
+	const char *ours,
+		*ref; /* PCI addresses: device under test, reference */
+	long tai_utc; /* expected TAI - UTC, s */
+	bool leap_near, ref_only;
+	int samples; /* reads per PHC for the window statistics */
+};
+
+/* phc.c: the PHCs in sysfs and /dev, reading them, output */
+extern struct phc phcs[MAX_PHCS];
+extern int n_phcs;
+extern int n_pass, n_fail;
+
+int64_t window(const struct sample *s);
+int64_t offset(const struct sample *s);
+void result(const char *check, bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void info(const char *check, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int read_line(const char *path, char *buf, size_t len);
+void copy(char *dst, size_t len, const char *src);
+int device_path(const char *cls, const char *dev, char *pci, size_t pl,
+		char *virtio, size_t vl);
+void scan_phcs(void);
+struct phc *find_phc(const char *pci, int type);
+int phc_ext(const struct phc *p, unsigned int n, struct sample *best,
+	    struct sample *all);
+int phc_gettime(const struct phc *p, int64_t *ns);
+int cmp_i64(const void *a, const void *b);
+struct pair compare(const struct phc *a, const struct phc *b);
+int64_t abs64(int64_t x);
+int64_t mono_ns(void);
+const char *type_name(int t);
+void fmt_reading(const struct phc *p, int64_t ns, char *buf, size_t len);
+
+/* checks.c: the checks of vrtc-guest test */
+int cmd_test(struct opts *o);
+
+/* checks_dev.c: the RTC, its alarm, device reset, the kernel log */
+void check_rtc(const char *ours, const char *ref, bool ref_only,
+	       const struct phc *utc);
+void check_alarm(void);
+void check_rebind(const char *ours);
+void check_dmesg(bool ref_only);
+
+/* Wanted clocks of the device under test, in clock-id order. */
+extern const int want_type[4];
+extern const int want_variant[4];
+
+#endif
