@@ -48,6 +48,8 @@ BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 LIB_OBJS := $(call obj,$(SYNC_SRCS) $(DEVICE_SRCS))
+# The daemon's modules other than main(), for their unit tests.
+SRC_LIB_OBJS := $(call obj,$(filter-out src/main.c,$(DAEMON_SRCS)))
 DAEMON_OBJS := $(call obj,$(DAEMON_SRCS))
 FRONTEND_OBJS := $(call obj,$(FRONTEND_SRCS))
 
@@ -70,7 +72,7 @@ $(B)/obj/%.o: %.c
 $(DAEMON): $(DAEMON_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(LIB_OBJS)
+$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(LIB_OBJS) $(SRC_LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
 

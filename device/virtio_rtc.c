@@ -440,3 +440,8 @@ int vrtc_config_parse(struct vrtc_config *cfg, const char *list, uint8_t smear,
 	*cfg = out;
 	return 0;
 }
+
+void vrtc_dev_add_busy(struct vrtc_dev *d, uint64_t ns)
+{
+	d->stats.busy_ns += ns;
+}

@@ -48,6 +48,7 @@ struct vrtc_stats {
 	uint64_t requests;
 	uint64_t errors; /* non-OK responses */
 	uint64_t by_status[8];
+	uint64_t busy_ns; /* time spent serving the rings (transport-timed) */
 };
 
 struct vrtc_dev;
@@ -80,5 +81,8 @@ size_t vrtc_handle(struct vrtc_dev *d, const void *req, size_t req_len,
 		   void *resp, size_t resp_cap);
 
 const struct vrtc_stats *vrtc_dev_stats(const struct vrtc_dev *d);
+
+/* Adds @ns of ring-serving time (pop to notify) to the device's stats. */
+void vrtc_dev_add_busy(struct vrtc_dev *d, uint64_t ns);
 
 #endif /* DEVICE_VIRTIO_RTC_H */

@@ -22,6 +22,7 @@
 #define G_LOG_DOMAIN "vrtc-device"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <glib.h>
@@ -267,8 +268,17 @@ static GSourceFuncs poller_funcs = {
 static void sconn_free(struct vu_sconn *sc)
 {
 	struct vu_server *s = sc->s;
+	const struct vrtc_stats *st = sc->dev ? vrtc_dev_stats(sc->dev) : NULL;
 	unsigned int i;
 
+	if (st && st->requests) {
+		g_log_ratelimited(
+			&s->rl, G_LOG_LEVEL_MESSAGE,
+			"%s: served %" PRIu64 " requests (%" PRIu64
+			" errors), %.2f us of device time per request",
+			sc->name, st->requests, st->errors,
+			(double)st->busy_ns / 1e3 / (double)st->requests);
+	}
 	remove_source(&sc->sock_id);
 	for (i = 0; i < VU_NUM_QUEUES; i++) {
 		queue_unlist(&sc->q[i]);

@@ -180,6 +180,13 @@ if [ -n "$w" ]; then
 	if [ $REF_ONLY = 0 ]; then
 		echo "  read windows (PTP_SYS_OFFSET_EXTENDED, n=$(v n) each, side by side):" \
 			"ours p50 $(v ours_p50_ns) ns, reference p50 $(v ref_p50_ns) ns, ratio $(v ratio_p50)"
+		# How much of our window the daemon itself spends (pop to
+		# notify, all requests of the run); the rest is QEMU's
+		# vhost-user notification path and the vCPU wake-ups.
+		busy=$(sed -n 's/.*served \([0-9]*\) requests.* \([0-9.]*\) us of device time per request.*/\1 \2/p' \
+			"$WORK/daemon.log" | tail -n 1)
+		[ -n "$busy" ] && echo "  daemon:  ${busy% *} requests served," \
+			"${busy#* } us of device time per request (of the ours p50 above)"
 	else
 		echo "  read windows (PTP_SYS_OFFSET_EXTENDED, n=$(v n)): reference p50 $(v ref_p50_ns) ns"
 	fi
