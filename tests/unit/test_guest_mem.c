@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -383,4 +384,47 @@ Test(guest_mem, top_of_address_space)
 	cr_assert_eq(guest_mem_gpa_to_iov(mem, UINT64_MAX - 1, 2, iov, 2),
 		     -EFAULT);
 	cr_assert_eq(guest_mem_gpa_to_iov(mem, UINT64_MAX - R, R, iov, 2), 1);
+}
+
+/*
+ * A front-end shrinks the file behind our mapping: the access that hits
+ * the lost pages must not kill the process (SIGBUS); it reads zeros and
+ * the memory is marked poisoned until the next table.
+ */
+Test(guest_mem, file_shrunk_under_mapping_poisons_not_kills)
+{
+	volatile uint8_t *p;
+
+	view[2 * R + 7] = 0x5a;
+	p = guest_mem_gpa_to_ptr(mem, G2 + 7, 1);
+	cr_assert_not_null(p);
+	cr_assert_eq(*p, 0x5a);
+	cr_assert_not(guest_mem_poisoned(mem));
+
+	cr_assert_eq(ftruncate(memfd, R), 0); /* regions 1 and 2 vanish */
+	cr_expect_eq(*p, 0, "a vanished page must read as zero");
+	cr_expect(guest_mem_poisoned(mem));
+	/* Region 0 is intact and still the front-end's memory. */
+	view[5] = 0x11;
+	cr_expect_eq(*(uint8_t *)guest_mem_gpa_to_ptr(mem, 5, 1), 0x11);
+
+	/* A new table (backed again) clears the poison. */
+	cr_assert_eq(ftruncate(memfd, FILE_SIZE), 0);
+	cr_assert_eq(guest_mem_set_table(mem, base3, fds8, 3), 0);
+	cr_expect_not(guest_mem_poisoned(mem));
+	view[2 * R + 7] = 0x77;
+	cr_expect_eq(*(uint8_t *)guest_mem_gpa_to_ptr(mem, G2 + 7, 1), 0x77);
+}
+
+/* A SIGBUS outside guest memory is a real bug: it must still kill. */
+Test(guest_mem, sigbus_outside_guest_memory_still_kills, .signal = SIGBUS)
+{
+	int fd = memfd_create("not-guest", MFD_CLOEXEC);
+	volatile uint8_t *q;
+
+	cr_assert_eq(ftruncate(fd, 4096), 0);
+	q = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert(q != MAP_FAILED);
+	cr_assert_eq(ftruncate(fd, 0), 0);
+	(void)*q;
 }

@@ -437,6 +437,27 @@ Test(virtq, map_checks)
 	map_expect(G2 + DESC_OFF, u, a, -EFAULT);
 }
 
+/*
+ * The ring address is aligned in the front-end's address space but the
+ * region's mmap_offset is odd, so our pointer is not (found by fuzzing:
+ * misaligned struct vring_used access).
+ */
+Test(virtq, map_rejects_ring_misaligned_in_our_mapping)
+{
+	const struct vhost_user_mem_region odd[1] = {
+		REGION(0, R, QVA0, 1),
+	};
+	int fds[1] = { drv.memfd };
+
+	cr_assert_eq(guest_mem_set_table(drv.mem, odd, fds, 1), 0);
+	virtq_reset(&vq);
+	vq.err_fd = drv.err_fd;
+	cr_assert_eq(virtq_set_num(&vq, 8), 0);
+	cr_assert_eq(virtq_set_addr(&vq, QVA0, QVA0 + 0x1000, QVA0 + 0x800), 0);
+	cr_assert_eq(virtq_map(&vq, drv.mem), -EINVAL);
+	expect_broken("ring misaligned in guest memory");
+}
+
 /* ---- normal operation ---- */
 
 Test(virtq, direct_chain)
