@@ -138,13 +138,14 @@ install: $(DAEMON)
 # FUZZ_SECONDS on its seed corpus under ASan/UBSan.
 FUZZ_SECONDS ?= 60
 FB := build-fuzz
-FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Iinclude -Idevice -Isync \
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Iinclude -Idevice -Isync -Isrc \
 	-I. $(GLIB_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=undefined \
 	-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FB)/%,$(FUZZ_SRCS))
-FUZZ_LIB_OBJS := $(patsubst %.c,$(FB)/obj/%.o,$(SYNC_SRCS) $(DEVICE_SRCS))
+FUZZ_LIB_OBJS := $(patsubst %.c,$(FB)/obj/%.o,$(SYNC_SRCS) $(DEVICE_SRCS) \
+	$(filter-out src/main.c,$(DAEMON_SRCS)))
 
 $(FB)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
