@@ -158,9 +158,10 @@ fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; \
 		mkdir -p $(FB)/corpus/$$n; echo "== fuzz $$n ($(FUZZ_SECONDS) s)"; \
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-		$(FB)/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | \
-		grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|==.*ERROR|SUMMARY)' ; \
-		test $${PIPESTATUS[0]} -eq 0; done
+		$(FB)/corpus/$$n tests/fuzz/corpus/$$n > $(FB)/$$n.log 2>&1 \
+		|| { tail -n 60 $(FB)/$$n.log; exit 1; }; \
+		grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' \
+		$(FB)/$$n.log; done
 
 C_FILES = $(shell git ls-files '*.c' '*.h')
 
