@@ -53,11 +53,15 @@ int rtc_backend_process_requestq(struct vrtc_dev *d, struct virtq *vq,
 		virtq_push(vq, &e, (uint32_t)len);
 	}
 	if (n) {
-		virtq_notify(vq);
+		/* Up to the signal: the eventfd write that follows wakes
+		 * the VMM, which on a busy host may preempt us there. */
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		vrtc_dev_add_busy(
-			d, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
-				      (t1.tv_nsec - t0.tv_nsec)));
+			d,
+			(uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
+				   (t1.tv_nsec - t0.tv_nsec)),
+			n);
+		virtq_notify(vq);
 	}
 	return rc < 0 ? rc : (int)n;
 }

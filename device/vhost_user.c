@@ -483,34 +483,32 @@ static int set_vring_kick(struct vu_conn *c, struct vu_msg *m,
 	return 0;
 }
 
-static int set_vring_call(struct vu_conn *c, struct vu_msg *m,
-			  struct vu_out *out)
+/* SET_VRING_CALL / SET_VRING_ERR: the new fd replaces (closes) the old. */
+static int replace_vring_fd(struct vu_conn *c, struct vu_msg *m, bool call)
 {
 	unsigned int idx;
-	int rc, fd;
+	int rc, fd, *slot;
 
 	rc = vring_fd(c, m, &idx, &fd);
 	if (rc < 0) {
 		return rc;
 	}
-	close_fd(c->vq[idx].call_fd);
-	c->vq[idx].call_fd = fd;
+	slot = call ? &c->vq[idx].call_fd : &c->vq[idx].err_fd;
+	close_fd(*slot);
+	*slot = fd;
 	return 0;
+}
+
+static int set_vring_call(struct vu_conn *c, struct vu_msg *m,
+			  struct vu_out *out)
+{
+	return replace_vring_fd(c, m, true);
 }
 
 static int set_vring_err(struct vu_conn *c, struct vu_msg *m,
 			 struct vu_out *out)
 {
-	unsigned int idx;
-	int rc, fd;
-
-	rc = vring_fd(c, m, &idx, &fd);
-	if (rc < 0) {
-		return rc;
-	}
-	close_fd(c->vq[idx].err_fd);
-	c->vq[idx].err_fd = fd;
-	return 0;
+	return replace_vring_fd(c, m, false);
 }
 
 static int set_vring_enable(struct vu_conn *c, struct vu_msg *m,

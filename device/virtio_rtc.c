@@ -441,7 +441,39 @@ int vrtc_config_parse(struct vrtc_config *cfg, const char *list, uint8_t smear,
 	return 0;
 }
 
-void vrtc_dev_add_busy(struct vrtc_dev *d, uint64_t ns)
+void vrtc_dev_add_busy(struct vrtc_dev *d, uint64_t ns, unsigned int nreq)
 {
+	uint64_t b;
+
+	if (nreq == 0) {
+		return;
+	}
 	d->stats.busy_ns += ns;
+	b = ns / nreq / VRTC_BUSY_BUCKET_NS;
+	d->stats.busy_hist[b < VRTC_BUSY_BUCKETS ? b : VRTC_BUSY_BUCKETS - 1] +=
+		nreq;
+}
+
+uint64_t vrtc_stats_busy_quantile(const struct vrtc_stats *st, double q)
+{
+	uint64_t total = 0, want, seen = 0;
+	unsigned int i;
+
+	for (i = 0; i < VRTC_BUSY_BUCKETS; i++) {
+		total += st->busy_hist[i];
+	}
+	if (total == 0) {
+		return 0;
+	}
+	want = (uint64_t)(q * (double)total);
+	if (want >= total) {
+		want = total - 1;
+	}
+	for (i = 0; i < VRTC_BUSY_BUCKETS - 1; i++) {
+		seen += st->busy_hist[i];
+		if (seen > want) {
+			return (uint64_t)(i + 1) * VRTC_BUSY_BUCKET_NS;
+		}
+	}
+	return UINT64_MAX;
 }

@@ -43,12 +43,18 @@ int vrtc_config_parse(struct vrtc_config *cfg, const char *list, uint8_t smear,
 /* The default set: 0 UTC, 1 TAI, 2 MONOTONIC, 3 UTC_SMEARED(@smear). */
 void vrtc_config_default(struct vrtc_config *cfg, uint8_t smear);
 
+#define VRTC_BUSY_BUCKETS 128
+#define VRTC_BUSY_BUCKET_NS 250
+
 /* Request counters, per device. */
 struct vrtc_stats {
 	uint64_t requests;
 	uint64_t errors; /* non-OK responses */
 	uint64_t by_status[8];
 	uint64_t busy_ns; /* time spent serving the rings (transport-timed) */
+	/* Requests by their share of a batch's time, VRTC_BUSY_BUCKET_NS
+	 * wide; the last bucket takes everything above. */
+	uint64_t busy_hist[VRTC_BUSY_BUCKETS];
 };
 
 struct vrtc_dev;
@@ -82,7 +88,17 @@ size_t vrtc_handle(struct vrtc_dev *d, const void *req, size_t req_len,
 
 const struct vrtc_stats *vrtc_dev_stats(const struct vrtc_dev *d);
 
-/* Adds @ns of ring-serving time (pop to notify) to the device's stats. */
-void vrtc_dev_add_busy(struct vrtc_dev *d, uint64_t ns);
+/*
+ * vrtc_dev_add_busy() - account @ns of ring-serving time (pop to notify)
+ * spent on a batch of @nreq requests.
+ */
+void vrtc_dev_add_busy(struct vrtc_dev *d, uint64_t ns, unsigned int nreq);
+
+/*
+ * vrtc_stats_busy_quantile() - device time per request at quantile @q
+ * (0..1), in ns, to VRTC_BUSY_BUCKET_NS resolution (the bucket's upper
+ * edge; UINT64_MAX if it lies beyond the last bucket). 0 if no requests.
+ */
+uint64_t vrtc_stats_busy_quantile(const struct vrtc_stats *st, double q);
 
 #endif /* DEVICE_VIRTIO_RTC_H */

@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <glib.h>
@@ -272,11 +273,16 @@ static void sconn_free(struct vu_sconn *sc)
 	unsigned int i;
 
 	if (st && st->requests) {
+		uint64_t p50 = vrtc_stats_busy_quantile(st, 0.5);
+		uint64_t p99 = vrtc_stats_busy_quantile(st, 0.99);
+
 		g_log_ratelimited(
 			&s->rl, G_LOG_LEVEL_MESSAGE,
 			"%s: served %" PRIu64 " requests (%" PRIu64
-			" errors), %.2f us of device time per request",
-			sc->name, st->requests, st->errors,
+			" errors); device time per request: p50 <= %.2f us, "
+			"p99 <= %.2f us, mean %.2f us",
+			sc->name, st->requests, st->errors, (double)p50 / 1e3,
+			p99 == UINT64_MAX ? INFINITY : (double)p99 / 1e3,
 			(double)st->busy_ns / 1e3 / (double)st->requests);
 	}
 	remove_source(&sc->sock_id);

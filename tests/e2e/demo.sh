@@ -19,26 +19,7 @@ TIMEOUT=${VRTC_E2E_TIMEOUT:-300}
 e2e_log "demo: daemon $DAEMON"
 e2e_prepare
 
-WORK=$(mktemp -d /tmp/vrtc-demo.XXXXXX)
-DAEMON_PID=
-cleanup() {
-	local rc=$?
-	e2e_kill_qemu "$WORK"
-	if [ -n "${DAEMON_PID:-}" ]; then
-		kill -KILL "$DAEMON_PID" 2>/dev/null || true
-	fi
-	if [ "${VRTC_E2E_KEEP:-0}" = 1 ]; then
-		echo ">> [demo] work directory kept: $WORK"
-	else
-		rm -rf "$WORK"
-	fi
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT HUP
-
-cp "$KERNEL_IMAGE" "$WORK/bzImage"
-e2e_build_initramfs "$WORK"
+e2e_workdir demo
 e2e_leap_facts
 e2e_host_tai "$WORK/initramfs.d/bin/vrtc-guest"
 

@@ -369,6 +369,33 @@ GUEST_CFLAGS=(-std=gnu11 -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2
 
 # Build the initramfs into DIR/initramfs.gz with busybox, the static guest
 # tool vrtc-guest (all of guest/*.c) and the init script.  Sets INITRAMFS.
+# e2e_workdir TAG: make $WORK (a fresh directory under /tmp) holding the
+# guest kernel and initramfs, and on exit kill the guest and the daemon
+# ($DAEMON_PID, set by e2e_start_daemon) and remove $WORK (VRTC_E2E_KEEP=1 keeps it).
+e2e_workdir() {
+	E2E_TAG=$1
+	WORK=$(mktemp -d "/tmp/vrtc-$E2E_TAG.XXXXXX")
+	DAEMON_PID=
+	trap e2e_cleanup EXIT
+	trap 'exit 143' TERM INT HUP
+	cp "$KERNEL_IMAGE" "$WORK/bzImage"
+	e2e_build_initramfs "$WORK"
+}
+
+e2e_cleanup() {
+	local rc=$?
+	e2e_kill_qemu "$WORK"
+	if [ -n "${DAEMON_PID:-}" ]; then
+		kill -KILL "$DAEMON_PID" 2>/dev/null || true
+	fi
+	if [ "${VRTC_E2E_KEEP:-0}" = 1 ]; then
+		echo ">> [$E2E_TAG] work directory kept: $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+	exit $rc
+}
+
 e2e_build_initramfs() {
 	local out=$1 root=$1/initramfs.d c
 	rm -rf "$root"

@@ -884,3 +884,23 @@ Test(vrtc, random_garbage)
 	}
 	cr_assert_eq(vrtc_dev_stats(dev)->requests, (uint64_t)iters);
 }
+
+/* Device-time accounting: a batch's time is split over its requests. */
+Test(vrtc, busy_time_quantiles)
+{
+	const struct vrtc_stats *st = vrtc_dev_stats(dev);
+
+	cr_expect_eq(vrtc_stats_busy_quantile(st, 0.5), 0, "no requests yet");
+	vrtc_dev_add_busy(dev, 0, 0); /* an empty batch counts nothing */
+	cr_expect_eq(vrtc_stats_busy_quantile(st, 0.5), 0);
+
+	vrtc_dev_add_busy(dev, 10 * 1000, 10); /* 10 requests of 1 us */
+	vrtc_dev_add_busy(dev, 100, 1);	       /* 1 of 100 ns */
+	vrtc_dev_add_busy(dev, 1000000, 1);    /* 1 of 1 ms: beyond */
+	cr_expect_eq(st->busy_ns, 10 * 1000 + 100 + 1000000);
+	/* 1 us lies in [1000, 1250): upper edge 1250 */
+	cr_expect_eq(vrtc_stats_busy_quantile(st, 0.5), 1250);
+	cr_expect_eq(vrtc_stats_busy_quantile(st, 0.0), VRTC_BUSY_BUCKET_NS);
+	cr_expect_eq(vrtc_stats_busy_quantile(st, 0.99), UINT64_MAX);
+	cr_expect_eq(vrtc_stats_busy_quantile(st, 1.0), UINT64_MAX);
+}
