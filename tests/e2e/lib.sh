@@ -61,10 +61,21 @@ e2e_step() {
 	mkdir -p "$(dirname "$log")"
 	t=$(date +%s)
 	e2e_log "$name ..."
+	# A heartbeat on long steps (the kernel build takes minutes); it
+	# stops with the step, or with this shell if it is interrupted.
+	(
+		while sleep 30; do
+			kill -0 $$ 2>/dev/null || exit 0
+			e2e_log "$name: $(($(date +%s) - t))s, at: $(tail -n 1 "$log" 2>/dev/null | tr -d '\r' | cut -c1-70)"
+		done
+	) &
+	local beat=$!
 	# Through a fresh bash that sources this file, so CMD may be a function.
 	# shellcheck disable=SC2016
 	timeout --kill-after=30 "$limit" /bin/bash -c \
 		'. "$0"; "$@"' "$E2E_DIR/lib.sh" "$@" </dev/null >"$log" 2>&1 || rc=$?
+	kill "$beat" 2>/dev/null || true
+	wait "$beat" 2>/dev/null || true
 	if [ $rc -ne 0 ]; then
 		printf '!! [e2e] %s failed (exit %d%s) after %ss; last lines of %s:\n' \
 			"$name" $rc "$([ $rc -eq 124 ] && echo ", timed out at ${limit}s")" \
