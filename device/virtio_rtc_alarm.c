@@ -68,8 +68,9 @@ static int deadline(const struct vrtc_dev *d, const struct clock_snapshot *s,
 	if (ret < 0) {
 		return ret;
 	}
-	*key = tai > INT64_MAX ? INT64_MAX : tai < INT64_MIN ? INT64_MIN
-							       : (int64_t)tai;
+	*key = tai > INT64_MAX	 ? INT64_MAX
+	       : tai < INT64_MIN ? INT64_MIN
+				 : (int64_t)tai;
 	return 0;
 }
 

@@ -38,9 +38,9 @@ struct vrtc_dev {
 	struct alarm_timer *timer;
 	void (*pending_cb)(void *opaque);
 	void *pending_opaque;
-	struct vrtc_alarm *alarms;   /* cfg->num_clocks, by clock id */
-	unsigned int num_alarms;     /* alarm-capable clocks */
-	uint16_t *fifo;		     /* pending clock ids, oldest first */
+	struct vrtc_alarm *alarms; /* cfg->num_clocks, by clock id */
+	unsigned int num_alarms;   /* alarm-capable clocks */
+	uint16_t *fifo;		   /* pending clock ids, oldest first */
 	unsigned int fifo_head, fifo_len;
 	uint64_t alarm_events;
 };
