@@ -215,8 +215,7 @@ ITEST(alarms, fires_when_the_served_clock_reaches_it)
 	for (i = 0; i < 2; i++) {
 		uint64_t a = itest_read(v, clocks[i]) + 300 * NS_PER_MS;
 
-		cr_assert_eq(set_alarm(v, clocks[i], a, true),
-			     VIRTIO_RTC_S_OK);
+		cr_assert_eq(set_alarm(v, clocks[i], a, true), VIRTIO_RTC_S_OK);
 		expect_none(v, 150);
 		cr_assert_eq(wait_notif(v, 3000), clocks[i]);
 		/* Never early: every read after it is at least A. */
