@@ -76,7 +76,7 @@ int alarm_heap_reserve(struct alarm_heap *h, size_t n)
 		while (cap < want) {
 			cap *= 2;
 		}
-		v = realloc(h->v, cap * sizeof(*v));
+		v = realloc(h->v, cap * sizeof(struct alarm_entry *));
 		if (!v) {
 			return -ENOMEM;
 		}

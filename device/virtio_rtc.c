@@ -523,7 +523,7 @@ int vrtc_config_set_alarm_clocks(struct vrtc_config *cfg, const char *list,
 		}
 		return 0;
 	}
-	if (strcasecmp(list, "none")) {
+	if (strcasecmp(list, "none") != 0) {
 		for (;;) {
 			const char *start, *end, *comma;
 

@@ -97,8 +97,8 @@ static void cost_at(unsigned int n, struct alarm_cost *r)
 	a = now_s();
 	for (k = 0; k < n; k++) {
 		/* Random deadlines within an hour: a realistic heap shape. */
-		int64_t at = t0 + 1 + (int64_t)(rand_r(&seed) % 3600000) *
-					      1000000LL;
+		int64_t at =
+			t0 + 1 + (int64_t)(rand_r(&seed) % 3600000) * 1000000LL;
 
 		q.alarm_time = htole64((uint64_t)at);
 		q.clock_id = htole16((uint16_t)(k % CLOCKS_PER_DEV));
@@ -200,7 +200,8 @@ void bench_alarm_idle(double idle_s, struct alarm_idle *r)
 		for (k = 0; k < IDLE_CLOCKS; k++) {
 			/* An hour ahead, spread over a minute. */
 			if (set_alarm(v[i], (uint16_t)k,
-				      now + 3600 * NS + (k * 997 + i) % 60 * NS) !=
+				      now + 3600 * NS +
+					      (k * 997 + i) % 60 * NS) !=
 			    VIRTIO_RTC_S_OK) {
 				fprintf(stderr, "alarms: SET_ALARM failed\n");
 				goto out;
