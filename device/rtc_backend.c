@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * virtio-rtc on the vhost-user transport: requestq processing.
+ * virtio-rtc on the vhost-user transport: requestq and alarmq processing.
  *
  * Requests are answered synchronously and in avail order, which keeps
  * reads of one clock ordered (the spec's per-clock ordering) and leaves
@@ -76,18 +76,61 @@ static void rtc_reset(void *b)
 	vrtc_dev_reset(b);
 }
 
+int rtc_backend_process_alarmq(struct vrtc_dev *d, struct virtq *vq,
+			       unsigned int budget)
+{
+	uint8_t notif[sizeof(struct virtio_rtc_notif_alarm)];
+	struct virtq_elem e;
+	unsigned int n = 0;
+	size_t len;
+	int rc;
+
+	while (n < budget && vrtc_dev_alarm_pending(d)) {
+		rc = virtq_pop(vq, &e);
+		if (rc < 0) {
+			break;
+		}
+		if (rc == 0) {
+			/* Events wait: ask for a kick with the next buffer. */
+			if (virtq_enable_notification(vq)) {
+				continue;
+			}
+			break;
+		}
+		(void)vrtc_dev_alarm_take(d, notif);
+		/* A buffer too small for it gets what fits (Linux posts 16
+		 * bytes and drops anything shorter). */
+		len = e.in_len < sizeof(notif) ? (size_t)e.in_len
+					       : sizeof(notif);
+		iov_from_buf(e.in, e.in_num, notif, len);
+		virtq_push(vq, &e, (uint32_t)len);
+		n++;
+	}
+	if (n) {
+		virtq_notify(vq);
+	}
+	return vq->broken ? -EIO : (int)n;
+}
+
 static int rtc_process(void *b, unsigned int idx, struct virtq *vq,
 		       unsigned int budget)
 {
-	/* No VIRTIO_RTC_F_ALARM yet: the alarmq is never consumed. */
-	if (idx != VIRTIO_RTC_REQUESTQ) {
-		return 0;
+	if (idx == VIRTIO_RTC_ALARMQ) {
+		return rtc_backend_process_alarmq(b, vq, budget);
 	}
 	return rtc_backend_process_requestq(b, vq, budget);
 }
 
 const struct vu_backend_ops rtc_backend_ops = {
 	.features = 0,
+	.request_queues = 1u << VIRTIO_RTC_REQUESTQ,
+	.set_features = rtc_set_features,
+	.reset = rtc_reset,
+	.process = rtc_process,
+};
+
+const struct vu_backend_ops rtc_backend_alarm_ops = {
+	.features = 1ull << VIRTIO_RTC_F_ALARM,
 	.request_queues = 1u << VIRTIO_RTC_REQUESTQ,
 	.set_features = rtc_set_features,
 	.reset = rtc_reset,

@@ -13,8 +13,13 @@
 #include "virtio_rtc.h"
 #include "virtq.h"
 
-/* Ops for vu_conn_new(); the backend pointer is a struct vrtc_dev *. */
+/*
+ * Ops for vu_conn_new(); the backend pointer is a struct vrtc_dev *.
+ * rtc_backend_alarm_ops offers VIRTIO_RTC_F_ALARM (queue 1 is then the
+ * alarmq, if negotiated); rtc_backend_ops does not.
+ */
 extern const struct vu_backend_ops rtc_backend_ops;
+extern const struct vu_backend_ops rtc_backend_alarm_ops;
 
 /*
  * rtc_backend_process_requestq() - answer at most @budget requests of
@@ -27,5 +32,15 @@ extern const struct vu_backend_ops rtc_backend_ops;
  */
 int rtc_backend_process_requestq(struct vrtc_dev *d, struct virtq *vq,
 				 unsigned int budget);
+
+/*
+ * rtc_backend_process_alarmq() - send at most @budget waiting alarm
+ * notifications, one per alarmq buffer, oldest first (used length 16).
+ * Buffers are popped only for a notification, so none is ever held; when
+ * they run out, guest kicks are re-enabled so the next buffer wakes us.
+ * Returns the notifications sent, or -EIO if the ring turned hostile.
+ */
+int rtc_backend_process_alarmq(struct vrtc_dev *d, struct virtq *vq,
+			       unsigned int budget);
 
 #endif /* DEVICE_RTC_BACKEND_H */

@@ -26,19 +26,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "virtio_rtc.h"
-
-struct vrtc_dev {
-	const struct vrtc_config *cfg;
-	const struct clock_model *model;
-	uint64_t features;
-	/*
-	 * Highest MONOTONIC reading served, per clock. Kept across device
-	 * resets on purpose: the guest never sees MONOTONIC go back.
-	 */
-	int64_t mono_floor_ns[VRTC_MAX_CLOCKS];
-	struct vrtc_stats stats;
-};
+#include "virtio_rtc_priv.h"
 
 /* Mask of request bytes [off, off + len), for off + len <= 32. */
 #define BYTE_SPAN(off, len)                                                    \
@@ -108,6 +96,14 @@ static uint16_t get_le16(const uint8_t *p)
 	return le16toh(v);
 }
 
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
 static void put_le16(uint8_t *p, uint16_t v)
 {
 	v = htole16(v);
@@ -147,8 +143,8 @@ static uint8_t vrtc_check(const struct vrtc_dev *d, const uint8_t *req,
 	    get_le16(req + m->clock_off) >= d->cfg->num_clocks) {
 		return VIRTIO_RTC_S_ENODEV;
 	}
-	/* No clock offers an alarm yet, so F_ALARM alone is not enough. */
-	if (m->alarm) {
+	/* Without F_ALARM no clock has an alarm. */
+	if (m->alarm && !vrtc_alarm_usable(d, get_le16(req + m->clock_off))) {
 		return VIRTIO_RTC_S_ENODEV;
 	}
 	if (m->counter_off) {
@@ -223,13 +219,29 @@ static uint8_t vrtc_exec(struct vrtc_dev *d, const struct vrtc_msg_desc *m,
 			clk->type == VIRTIO_RTC_CLOCK_UTC_SMEARED
 				? clk->smearing
 				: VIRTIO_RTC_SMEAR_UNSPECIFIED;
-		/* flags: no ALARM_CAP, no clock has an alarm yet */
+		/* Fixed by the clock set and the features: stable across
+		 * resets for the same negotiated features. */
+		out[offsetof(struct virtio_rtc_resp_clock_cap, flags)] =
+			vrtc_alarm_usable(d, id) ? VIRTIO_RTC_FLAG_ALARM_CAP
+						 : 0;
 		return VIRTIO_RTC_S_OK;
 	case VIRTIO_RTC_REQ_CROSS_CAP:
 		/* flags: no CROSS_CAP, READ_CROSS is not supported yet */
 		return VIRTIO_RTC_S_OK;
 	case VIRTIO_RTC_REQ_READ:
 		return vrtc_read(d, id, out);
+	case VIRTIO_RTC_REQ_READ_ALARM:
+		return vrtc_alarm_read(d, id, out);
+	case VIRTIO_RTC_REQ_SET_ALARM:
+		return vrtc_alarm_set(
+			d, id,
+			get_le64(req + offsetof(struct virtio_rtc_req_set_alarm,
+						alarm_time)),
+			req[m->flags_off] & VIRTIO_RTC_FLAG_ALARM_ENABLED);
+	case VIRTIO_RTC_REQ_SET_ALARM_ENABLED:
+		return vrtc_alarm_set_enabled(
+			d, id,
+			req[m->flags_off] & VIRTIO_RTC_FLAG_ALARM_ENABLED);
 	default:
 		/* vrtc_check() lets nothing else through */
 		return VIRTIO_RTC_S_EIO;
@@ -289,15 +301,20 @@ struct vrtc_dev *vrtc_dev_new(const struct vrtc_config *cfg,
 
 void vrtc_dev_free(struct vrtc_dev *d)
 {
+	if (!d) {
+		return;
+	}
+	vrtc_alarm_detach(d);
 	free(d);
 }
 
 void vrtc_dev_reset(struct vrtc_dev *d)
 {
 	/*
-	 * Nothing is per-reset yet: the clock set is fixed, features are set
-	 * again by the transport, and the MONOTONIC floor outlives resets.
+	 * The clock set is fixed, features are set again by the transport,
+	 * the MONOTONIC floor and the alarms outlive resets.
 	 */
+	vrtc_alarm_reset(d);
 }
 
 void vrtc_dev_set_features(struct vrtc_dev *d, uint64_t features)
@@ -364,6 +381,8 @@ void vrtc_config_default(struct vrtc_config *cfg, uint8_t smear)
 	vrtc_clock_set(&cfg->clocks[2], &vrtc_clock_names[2], smear);
 	vrtc_clock_set(&cfg->clocks[3], &vrtc_clock_names[3], smear);
 	cfg->num_clocks = 4;
+	cfg->alarm = true;
+	(void)vrtc_config_set_alarm_clocks(cfg, "default", NULL, 0);
 }
 
 static bool is_blank(char ch)
@@ -437,7 +456,103 @@ int vrtc_config_parse(struct vrtc_config *cfg, const char *list, uint8_t smear,
 		}
 		p = comma + 1;
 	}
+	out.alarm = true;
+	(void)vrtc_config_set_alarm_clocks(&out, "default", NULL, 0);
 	*cfg = out;
+	return 0;
+}
+
+/* Apply one alarm-clock list item; -EINVAL if it names no clock. */
+static int alarm_item(struct vrtc_config *cfg, bool *cap, const char *s,
+		      size_t len)
+{
+	unsigned int i, hits = 0;
+	char buf[24];
+	char *end;
+	unsigned long id;
+
+	if (len == 0 || len >= sizeof(buf)) {
+		return -EINVAL;
+	}
+	memcpy(buf, s, len);
+	buf[len] = 0;
+	if (buf[0] >= '0' && buf[0] <= '9') {
+		id = strtoul(buf, &end, 10);
+		if (*end || id >= cfg->num_clocks ||
+		    cfg->clocks[id].type == VIRTIO_RTC_CLOCK_MONOTONIC) {
+			return -EINVAL;
+		}
+		cap[id] = true;
+		return 0;
+	}
+	for (i = 0; i < cfg->num_clocks; i++) {
+		uint8_t t = cfg->clocks[i].type;
+
+		if ((!strcasecmp(buf, "utc") && t == VIRTIO_RTC_CLOCK_UTC) ||
+		    (!strcasecmp(buf, "tai") && t == VIRTIO_RTC_CLOCK_TAI) ||
+		    (!strcasecmp(buf, "utc-smeared") &&
+		     t == VIRTIO_RTC_CLOCK_UTC_SMEARED)) {
+			cap[i] = true;
+			hits++;
+		}
+	}
+	return hits ? 0 : -EINVAL;
+}
+
+int vrtc_config_set_alarm_clocks(struct vrtc_config *cfg, const char *list,
+				 char *err, size_t errlen)
+{
+	bool cap[VRTC_MAX_CLOCKS] = { false };
+	const char *p = list;
+	unsigned int i;
+
+	if (!err || !errlen) {
+		err = NULL;
+		errlen = 0;
+	}
+	if (!list) {
+		list = p = "default";
+	}
+	if (!strcasecmp(list, "default")) {
+		for (i = 0; i < cfg->num_clocks; i++) {
+			uint8_t t = cfg->clocks[i].type;
+
+			cfg->clocks[i].alarm_cap =
+				t == VIRTIO_RTC_CLOCK_UTC ||
+				t == VIRTIO_RTC_CLOCK_UTC_SMEARED;
+		}
+		return 0;
+	}
+	if (strcasecmp(list, "none") != 0) {
+		for (;;) {
+			const char *start, *end, *comma;
+
+			while (is_blank(*p)) {
+				p++;
+			}
+			start = p;
+			comma = strchr(p, ',');
+			end = comma ? comma : p + strlen(p);
+			while (end > start && is_blank(end[-1])) {
+				end--;
+			}
+			if (alarm_item(cfg, cap, start, end - start) < 0) {
+				snprintf(err, errlen,
+					 "alarm clock \"%.*s\" is not a "
+					 "served utc, tai or utc-smeared "
+					 "clock (name or id)",
+					 (int)(end - start), start);
+				return -EINVAL;
+			}
+			if (!comma) {
+				break;
+			}
+			p = comma + 1;
+		}
+	}
+	for (i = 0; i < cfg->num_clocks; i++) {
+		cfg->clocks[i].alarm_cap = cap[i];
+	}
 	return 0;
 }
 

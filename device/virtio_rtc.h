@@ -10,18 +10,21 @@
 #ifndef DEVICE_VIRTIO_RTC_H
 #define DEVICE_VIRTIO_RTC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "clock_model.h"
 #include "virtio_rtc_wire.h"
 
-#define VRTC_MAX_CLOCKS 16
+/* Enough for hundreds of alarm clocks per VM (the alarm benchmark). */
+#define VRTC_MAX_CLOCKS 512
 
 /* One served clock: what CLOCK_CAP says and how it is computed. */
 struct vrtc_clock {
 	uint8_t type;	  /* VIRTIO_RTC_CLOCK_* */
 	uint8_t smearing; /* VIRTIO_RTC_SMEAR_* (0 unless UTC_SMEARED) */
+	bool alarm_cap;	  /* has an alarm (when F_ALARM is negotiated) */
 	enum timescale ts;
 };
 
@@ -29,19 +32,33 @@ struct vrtc_clock {
  * are identical across resets and connections). */
 struct vrtc_config {
 	unsigned int num_clocks; /* 1 .. VRTC_MAX_CLOCKS */
+	bool alarm;		 /* offer VIRTIO_RTC_F_ALARM */
 	struct vrtc_clock clocks[VRTC_MAX_CLOCKS];
 };
 
 /*
  * vrtc_config_parse() - build a clock set from a comma-separated list of
  * names: utc, tai, monotonic, utc-smeared (uses @smear), utc-noon-linear,
- * utc-sls. Returns 0, or -EINVAL with a message in @err.
+ * utc-sls. F_ALARM is offered and the default alarm clocks are set (see
+ * vrtc_config_set_alarm_clocks()).
+ * Returns 0, or -EINVAL with a message in @err.
  */
 int vrtc_config_parse(struct vrtc_config *cfg, const char *list, uint8_t smear,
 		      char *err, size_t errlen);
 
-/* The default set: 0 UTC, 1 TAI, 2 MONOTONIC, 3 UTC_SMEARED(@smear). */
+/* The default set: 0 UTC, 1 TAI, 2 MONOTONIC, 3 UTC_SMEARED(@smear),
+ * F_ALARM offered, alarms on clocks 0 and 3. */
 void vrtc_config_default(struct vrtc_config *cfg, uint8_t smear);
+
+/*
+ * vrtc_config_set_alarm_clocks() - which clocks have an alarm: @list is
+ * "default" (every UTC and UTC_SMEARED clock), "none", or a
+ * comma-separated list of clock ids and names (utc, tai, utc-smeared:
+ * every clock of that type). MONOTONIC clocks cannot have one.
+ * Returns 0, or -EINVAL with a message in @err (@cfg unchanged then).
+ */
+int vrtc_config_set_alarm_clocks(struct vrtc_config *cfg, const char *list,
+				 char *err, size_t errlen);
 
 #define VRTC_BUSY_BUCKETS 128
 #define VRTC_BUSY_BUCKET_NS 250
@@ -66,11 +83,43 @@ struct vrtc_dev *vrtc_dev_new(const struct vrtc_config *cfg,
 /* NULL is a no-op. */
 void vrtc_dev_free(struct vrtc_dev *d);
 
-/* Device reset (all rings stopped): per-reset state back to initial. */
+/*
+ * Device reset (all rings stopped): per-reset state back to initial.
+ * Alarm times and enabled states are retained (the Linux driver expects
+ * it across suspend); pending notifications are dropped, and every
+ * enabled alarm already reached makes a new expiration event.
+ */
 void vrtc_dev_reset(struct vrtc_dev *d);
 
 /* Negotiated device features (bit VIRTIO_RTC_F_ALARM). */
 void vrtc_dev_set_features(struct vrtc_dev *d, uint64_t features);
+
+struct alarm_timer;
+
+/*
+ * vrtc_dev_attach_alarms() - give the device its alarms: entries in the
+ * process's timer @t (room for one per alarm clock is reserved now, so
+ * requests never allocate), and @pending, called whenever a notification
+ * becomes ready to send (the transport then runs the alarmq). Without
+ * it, every clock answers alarm requests with ENODEV.
+ * Returns 0 or -ENOMEM.
+ */
+int vrtc_dev_attach_alarms(struct vrtc_dev *d, struct alarm_timer *t,
+			   void (*pending)(void *opaque), void *opaque);
+
+/* True if an alarm notification waits for an alarmq buffer. */
+bool vrtc_dev_alarm_pending(const struct vrtc_dev *d);
+
+/*
+ * vrtc_dev_alarm_take() - the oldest waiting alarm notification, as the
+ * 16-byte VIRTIO_RTC_NOTIF_ALARM in @out; it is then no longer pending.
+ * Returns false (nothing written) if none waits.
+ */
+bool vrtc_dev_alarm_take(struct vrtc_dev *d,
+			 uint8_t out[sizeof(struct virtio_rtc_notif_alarm)]);
+
+/* Notifications sent and expiration events so far (tests, stats). */
+uint64_t vrtc_dev_alarm_events(const struct vrtc_dev *d);
 
 /*
  * vrtc_handle() - execute one request.

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alarm_timer.h"
 #include "ratelimit.h"
 #include "rtc_backend.h"
 #include "vhost_user.h"
@@ -67,6 +68,7 @@ struct vu_sconn {
 	struct vu_conn *proto;
 	struct vrtc_dev *dev;
 	struct vu_queue_io q[VU_NUM_QUEUES];
+	guint alarm_id; /* idle source: send waiting alarm notifications */
 
 	/* The message being received. */
 	size_t have; /* bytes of header + payload so far */
@@ -98,7 +100,8 @@ struct vu_server {
 	GQueue conns;
 	GQueue active; /* struct vu_queue_io being polled / with work */
 	GSource *poller;
-	struct ratelimit rl; /* connection-level lines */
+	struct alarm_timer *alarms; /* every device's alarms; NULL: none */
+	struct ratelimit rl;	    /* connection-level lines */
 };
 
 static uint64_t now_ns(void)
@@ -286,6 +289,7 @@ static void sconn_free(struct vu_sconn *sc)
 			(double)st->busy_ns / 1e3 / (double)st->requests);
 	}
 	remove_source(&sc->sock_id);
+	remove_source(&sc->alarm_id);
 	for (i = 0; i < VU_NUM_QUEUES; i++) {
 		queue_unlist(&sc->q[i]);
 		remove_source(&sc->q[i].kick_id);
@@ -312,6 +316,7 @@ static void sconn_free(struct vu_sconn *sc)
 	})
 
 static gboolean kick_cb(gint fd, GIOCondition cond, gpointer data);
+static void sconn_alarm_pending(void *opaque);
 
 /* vu_conn hook: follow the queue's kick fd and readiness. */
 static void sconn_queue_changed(void *opaque, unsigned int idx)
@@ -333,6 +338,35 @@ static void sconn_queue_changed(void *opaque, unsigned int idx)
 		queue_list(q, now_ns());
 	} else {
 		queue_unlist(q);
+	}
+	/* Notifications may be waiting for this alarmq since a reset. */
+	if (idx == VIRTIO_RTC_ALARMQ && virtq_ready(vq) &&
+	    vrtc_dev_alarm_pending(sc->dev)) {
+		sconn_alarm_pending(sc);
+	}
+}
+
+/* Send waiting alarm notifications (if the alarmq has buffers). */
+static gboolean sconn_alarm_idle(gpointer data)
+{
+	struct vu_sconn *sc = data;
+	int n;
+
+	sc->alarm_id = 0;
+	do {
+		n = vu_conn_process(sc->proto, VIRTIO_RTC_ALARMQ,
+				    VU_PROCESS_BUDGET);
+	} while (n == VU_PROCESS_BUDGET);
+	return G_SOURCE_REMOVE;
+}
+
+/* Device hook: a notification is ready; send it from the loop. */
+static void sconn_alarm_pending(void *opaque)
+{
+	struct vu_sconn *sc = opaque;
+
+	if (!sc->alarm_id && sc->proto) {
+		sc->alarm_id = g_idle_add(sconn_alarm_idle, sc);
 	}
 }
 
@@ -543,8 +577,16 @@ static int sconn_new(struct vu_server *s, struct vu_listener *l, int fd)
 	}
 	g_queue_push_tail_link(&s->conns, &sc->link);
 	sc->dev = vrtc_dev_new(s->cfg.clocks, s->cfg.model);
-	sc->proto = sc->dev ? vu_conn_new(sc->name, &rtc_backend_ops, sc->dev,
-					  &sconn_hooks, sc)
+	if (sc->dev && s->alarms &&
+	    vrtc_dev_attach_alarms(sc->dev, s->alarms, sconn_alarm_pending,
+				   sc) < 0) {
+		vrtc_dev_free(sc->dev);
+		sc->dev = NULL;
+	}
+	sc->proto = sc->dev ? vu_conn_new(sc->name,
+					  s->alarms ? &rtc_backend_alarm_ops
+						    : &rtc_backend_ops,
+					  sc->dev, &sconn_hooks, sc)
 			    : NULL;
 	if (!sc->proto) {
 		sconn_close(sc, G_LOG_LEVEL_WARNING, "out of memory");
@@ -646,6 +688,13 @@ struct vu_server *vu_server_new(const struct vu_server_config *cfg)
 	}
 	s = g_new0(struct vu_server, 1);
 	s->cfg = *cfg;
+	if (cfg->clocks->alarm) {
+		s->alarms = alarm_timer_new(cfg->model);
+		if (!s->alarms) {
+			g_free(s);
+			return NULL;
+		}
+	}
 	s->listeners = g_ptr_array_new_with_free_func(listener_free);
 	g_queue_init(&s->conns);
 	g_queue_init(&s->active);
@@ -668,6 +717,7 @@ void vu_server_free(struct vu_server *s)
 	g_ptr_array_free(s->listeners, TRUE);
 	g_source_destroy(s->poller);
 	g_source_unref(s->poller);
+	alarm_timer_free(s->alarms);
 	g_free(s);
 }
 

@@ -42,6 +42,24 @@ static const struct config_key config_table[] = {
 		.offset = CFG_OFF(smear),
 	},
 	{
+		.name = "alarm",
+		.type = CONFIG_ENUM,
+		.def = "on",
+		.choices = "on|off",
+		.arg = "on|off",
+		.help = "Offer VIRTIO_RTC_F_ALARM (--no-alarm: off)",
+		.offset = CFG_OFF(alarm),
+	},
+	{
+		.name = "alarm-clocks",
+		.type = CONFIG_STRING,
+		.def = "default",
+		.arg = "LIST",
+		.help = "Clocks with an alarm: ids or utc, tai, utc-smeared; "
+			"default (utc and utc-smeared) or none",
+		.offset = CFG_OFF(alarm_clocks),
+	},
+	{
 		.name = "leap-file",
 		.type = CONFIG_PATH,
 		.def = LEAP_DEFAULT_PATH,
@@ -524,6 +542,14 @@ int config_finish(struct config *c, GError **err)
 			      : VIRTIO_RTC_SMEAR_NOON_LINEAR;
 	if (vrtc_config_parse(&c->vrtc, c->clocks, c->smear_id, msg,
 			      sizeof(msg))) {
+		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "%s: %s", c->origin[k - config_table], msg);
+		return -EINVAL;
+	}
+	c->vrtc.alarm = !strcmp(c->alarm, "on");
+	k = config_lookup("alarm-clocks");
+	if (vrtc_config_set_alarm_clocks(&c->vrtc, c->alarm_clocks, msg,
+					 sizeof(msg))) {
 		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 			    "%s: %s", c->origin[k - config_table], msg);
 		return -EINVAL;

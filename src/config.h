@@ -46,6 +46,8 @@ struct config {
 	char **socket_paths; /* NULL-terminated, never NULL, may be empty */
 	char *clocks;	     /* comma-separated clock names */
 	char *smear;	     /* noon-linear | utc-sls */
+	char *alarm;	     /* on | off: offer VIRTIO_RTC_F_ALARM */
+	char *alarm_clocks;  /* see vrtc_config_set_alarm_clocks() */
 	char *leap_file;
 	uint64_t poll_ns;
 	uint64_t sync_interval_ms;

@@ -202,6 +202,17 @@ static gboolean on_table_option(const gchar *name, const gchar *value,
 	return TRUE;
 }
 
+/* --no-alarm: the same as --alarm off. */
+static gboolean on_no_alarm(const gchar *name, const gchar *value,
+			    gpointer data, GError **err)
+{
+	struct app *a = data;
+
+	g_ptr_array_add(a->cli, g_strdup("alarm"));
+	g_ptr_array_add(a->cli, g_strdup("off"));
+	return TRUE;
+}
+
 static int parse_options(struct app *a, int *argc, char ***argv)
 {
 	GOptionEntry fixed[] = {
@@ -214,6 +225,9 @@ static int parse_options(struct app *a, int *argc, char ***argv)
 		  "Validate configuration and options, exit 0 or 1", NULL },
 		{ "print-capabilities", 0, 0, G_OPTION_ARG_NONE, &a->print_caps,
 		  "Print the back-end capabilities (JSON) and exit", NULL },
+		{ "no-alarm", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK,
+		  (gpointer)on_no_alarm,
+		  "Do not offer alarms (same as --alarm off)", NULL },
 		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &a->verbose,
 		  "Log debug messages (same as --log-level debug)", NULL },
 		{ "version", 'V', 0, G_OPTION_ARG_NONE, &a->version,

@@ -11,6 +11,8 @@
  *     requests (default 16) in flight, one front-end thread polling all
  *     used rings.
  *  3. Daemon RSS with 256 VMs connected and set up.
+ *  4. Alarms (bench_alarms.c): per-alarm arm and fire cost at 1k, 10k and
+ *     100k alarms, and the daemon's idle CPU with 100,000 armed alarms.
  *
  * On a machine with 2 or more CPUs the daemon is pinned to CPU 0 and the
  * front-end to CPU 1 (--no-pin to let the scheduler place them), so the
@@ -30,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_alarms.h"
 #include "frontend.h"
 #include "frontend_daemon.h"
 
@@ -44,7 +47,7 @@ struct bench_opts {
 	double duration_s;
 	unsigned int vms, inflight, rss_vms;
 	const char *out;
-	bool latency, throughput, rss;
+	bool latency, throughput, rss, alarms;
 	bool pin; /* daemon on CPU 0, front-end on CPU 1 */
 	char loadavg[64];
 };
@@ -513,7 +516,8 @@ static void usage(FILE *f)
 		"usage: vrtc-bench [--daemon PATH] [--out FILE] [--samples N]\n"
 		"                  [--warmup N] [--duration S] [--vms N]\n"
 		"                  [--inflight N] [--rss-vms N]\n"
-		"                  [--only latency|throughput|rss] [--no-pin]\n"
+		"                  [--only latency|throughput|rss|alarms] "
+		"[--no-pin]\n"
 		"The daemon path may also come from $VRTC_DAEMON.\n");
 }
 
@@ -570,6 +574,7 @@ int main(int argc, char **argv)
 		.latency = true,
 		.throughput = true,
 		.rss = true,
+		.alarms = true,
 		.pin = true,
 	};
 	struct lat_result lat[3] = {
@@ -580,6 +585,8 @@ int main(int argc, char **argv)
 	struct tput_result tp[2] = { { .mode = "event (--poll-ns 0)" },
 				     { .mode = "adaptive (default)" } };
 	struct rss_result rss = { 0 };
+	struct alarm_cost acost[3] = { { 0 } };
+	struct alarm_idle aidle = { 0 };
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -612,6 +619,7 @@ int main(int argc, char **argv)
 			bo.latency = !strcmp(optarg, "latency");
 			bo.throughput = !strcmp(optarg, "throughput");
 			bo.rss = !strcmp(optarg, "rss");
+			bo.alarms = !strcmp(optarg, "alarms");
 			break;
 		case 'P':
 			bo.pin = false;
@@ -649,8 +657,15 @@ int main(int argc, char **argv)
 	if (bo.rss) {
 		run_rss(&bo, &rss);
 	}
+	if (bo.alarms) {
+		bench_alarm_costs(acost);
+		bench_alarm_idle(bo.duration_s, &aidle);
+	}
 	report(stdout, &bo, lat, bo.latency ? 3 : 0, tp, bo.throughput ? 2 : 0,
 	       bo.rss ? &rss : NULL);
+	if (bo.alarms) {
+		bench_alarm_report(stdout, acost, &aidle);
+	}
 	if (bo.out) {
 		FILE *f = fopen(bo.out, "w");
 
@@ -660,12 +675,17 @@ int main(int argc, char **argv)
 		}
 		report(f, &bo, lat, bo.latency ? 3 : 0, tp,
 		       bo.throughput ? 2 : 0, bo.rss ? &rss : NULL);
+		if (bo.alarms) {
+			bench_alarm_report(f, acost, &aidle);
+		}
 		fclose(f);
 		progress("results written to %s", bo.out);
 	}
 	if ((bo.latency && (!lat[0].ok || !lat[1].ok || !lat[2].ok)) ||
 	    (bo.throughput && (!tp[0].ok || !tp[1].ok)) ||
-	    (bo.rss && !rss.ok)) {
+	    (bo.rss && !rss.ok) ||
+	    (bo.alarms &&
+	     (!acost[0].ok || !acost[1].ok || !acost[2].ok || !aidle.ok))) {
 		return 1;
 	}
 	return 0;

@@ -482,7 +482,8 @@ static int vuf_start(struct vuf *v, bool fresh)
 	}
 	v->acked = (1ull << VIRTIO_F_VERSION_1) |
 		   (1ull << VHOST_USER_F_PROTOCOL_FEATURES) |
-		   (v->features & v->opts.ring_features);
+		   (v->features & v->opts.ring_features) |
+		   (v->features & v->opts.device_features);
 	ret = vuf_set_u64(v, VHOST_USER_SET_FEATURES, v->acked, false);
 	if (!ret) {
 		ret = vuf_send_mem_table(v);

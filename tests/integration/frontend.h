@@ -58,6 +58,9 @@ struct vuf_opts {
 	/* Queues to start at DRIVER_OK (1 = requestq only, like a guest
 	 * without VIRTIO_RTC_F_ALARM). Default 1. */
 	unsigned int started_queues;
+	/* Device feature bits to accept when offered (e.g.
+	 * 1 << VIRTIO_RTC_F_ALARM, with started_queues 2). Default 0. */
+	uint64_t device_features;
 	/* Leave the guest-memory memfd unsealed. By default it is sealed
 	 * against growing and shrinking, as QEMU's memory-backend-memfd
 	 * does (seal=on). */

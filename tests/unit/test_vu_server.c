@@ -212,7 +212,7 @@ static void cl_start(int fd, int *kick, int *call)
 	int m = memfd;
 
 	cr_assert_eq(cl_u64(fd, VHOST_USER_GET_FEATURES, 0, NULL, 0, NULL, 0),
-		     VU_TRANSPORT_FEATURES);
+		     VU_TRANSPORT_FEATURES | (1ull << VIRTIO_RTC_F_ALARM));
 	v = 0x9;
 	cl_send(fd, VHOST_USER_SET_PROTOCOL_FEATURES, 0, &v, 8, NULL, 0);
 	cl_send(fd, VHOST_USER_SET_OWNER, 0, NULL, 0, NULL, 0);
@@ -293,7 +293,7 @@ LTest(vu_server, message_in_pieces)
 	pump();
 	cl_send_raw(fd, (uint8_t *)&s + 3, sizeof(s) - 3, NULL, 0);
 	cr_assert_eq(cl_u64(fd, VHOST_USER_GET_FEATURES, 0, NULL, 0, NULL, 0),
-		     VU_TRANSPORT_FEATURES);
+		     VU_TRANSPORT_FEATURES | (1ull << VIRTIO_RTC_F_ALARM));
 	close(fd);
 }
 

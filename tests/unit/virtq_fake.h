@@ -156,7 +156,7 @@ static inline void set_avail_flags(uint16_t v)
 }
 
 static inline void put_desc(uint8_t *table, unsigned int i, uint64_t addr,
-		     uint32_t len, uint16_t flags, uint16_t next)
+			    uint32_t len, uint16_t flags, uint16_t next)
 {
 	struct vring_desc d = {
 		.addr = htole64(addr),
@@ -169,7 +169,7 @@ static inline void put_desc(uint8_t *table, unsigned int i, uint64_t addr,
 }
 
 static inline void set_desc(unsigned int i, uint64_t addr, uint32_t len,
-		     uint16_t flags, uint16_t next)
+			    uint16_t flags, uint16_t next)
 {
 	put_desc(desc_base(), i, addr, len, flags, next);
 }
@@ -214,7 +214,7 @@ static inline uint16_t post_chain(const struct buf *b, unsigned int n)
 
 /* Indirect table at @table_gpa with @n buffers, one ring descriptor. */
 static inline uint16_t post_indirect(uint64_t table_gpa, const struct buf *b,
-			      unsigned int n)
+				     unsigned int n)
 {
 	uint16_t head = (uint16_t)drv.next_desc;
 	uint8_t *t = gpa_view(table_gpa);
@@ -318,7 +318,7 @@ static inline void expect_broken(const char *why)
 
 /* iovec contents equal guest bytes at @gpa. */
 static inline void expect_iov_bytes(const struct iovec *iov, unsigned int n,
-			     uint64_t gpa, size_t len)
+				    uint64_t gpa, size_t len)
 {
 	uint8_t buf[256];
 
@@ -335,6 +335,5 @@ static inline void fill_pattern(uint64_t gpa, size_t len, uint8_t seed)
 		gpa_view(gpa + i)[0] = (uint8_t)(seed + i * 7);
 	}
 }
-
 
 #endif /* TEST_VIRTQ_FAKE_H */

@@ -204,15 +204,64 @@ void check_dmesg(bool ref_only)
 	}
 }
 
-void check_alarm(void)
+/*
+ * One wake alarm through the RTC core: @ahead_s seconds from the RTC's
+ * time (negative: in the past). Fills @dt_ns (set to fired), @data and
+ * @after_s (the RTC's time read after the interrupt, s since 1970).
+ * Returns 0, or -errno; *@fired is false after a 15 s timeout.
+ */
+static int wake_alarm(const char *path, int ahead_s, bool *fired,
+		      int64_t *dt_ns, unsigned long *data, int64_t *alarm_s,
+		      int64_t *after_s)
 {
-	char path[64];
 	struct rtc_time tm;
 	struct rtc_wkalrm alm;
 	struct pollfd pfd;
-	unsigned long data = 0;
-	int64_t t0, dt;
+	int64_t t0;
 	int fd, err = 0, pr;
+
+	*fired = false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, RTC_RD_TIME, &tm) < 0) {
+		err = -errno;
+		goto out;
+	}
+	memset(&alm, 0, sizeof(alm));
+	alm.enabled = 1;
+	*alarm_s = rtc_to_time(&tm) + ahead_s;
+	time_to_rtc(*alarm_s, &alm.time);
+	t0 = mono_ns();
+	if (ioctl(fd, RTC_WKALM_SET, &alm) < 0) {
+		err = -errno;
+		goto out;
+	}
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	pr = poll(&pfd, 1, 15000);
+	*dt_ns = mono_ns() - t0;
+	if (pr == 1 && read(fd, data, sizeof(*data)) < 0) {
+		err = -errno;
+	}
+	*fired = pr == 1 && (*data & RTC_AF);
+	/* The device's time after the notification (hwclock-style). */
+	if (!err && ioctl(fd, RTC_RD_TIME, &tm) == 0) {
+		*after_s = rtc_to_time(&tm);
+	}
+	ioctl(fd, RTC_AIE_OFF, 0);
+out:
+	if (fd >= 0) {
+		close(fd);
+	}
+	return err;
+}
+
+void check_alarm(void)
+{
+	char path[64];
+	unsigned long data = 0;
+	int64_t dt = 0, alarm_s = 0, after_s = -1;
+	bool fired;
+	int err;
 
 	if (ours_rtc < 0) {
 		return;
@@ -227,44 +276,32 @@ void check_alarm(void)
 		return;
 	}
 	snprintf(path, sizeof(path), "/dev/rtc%d", ours_rtc);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || ioctl(fd, RTC_RD_TIME, &tm) < 0) {
-		err = -errno;
-		goto out;
-	}
-	memset(&alm, 0, sizeof(alm));
-	alm.enabled = 1;
-	time_to_rtc(rtc_to_time(&tm) + 2, &alm.time);
-	t0 = mono_ns();
-	if (ioctl(fd, RTC_WKALM_SET, &alm) < 0) {
-		err = -errno;
-		goto out;
-	}
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	pr = poll(&pfd, 1, 15000);
-	dt = mono_ns() - t0;
-	if (pr == 1 && read(fd, &data, sizeof(data)) < 0) {
-		err = -errno;
-	}
-	ioctl(fd, RTC_AIE_OFF, 0);
+	err = wake_alarm(path, 2, &fired, &dt, &data, &alarm_s, &after_s);
 	if (err) {
-		goto out;
+		result("alarm", false, "dev=%s error=%s", path, strerror(-err));
+		return;
 	}
-	/* Set for the next whole second + 1: it fires after 1..3 s. */
+	/* Set for the next whole second + 1: it fires after 1..3 s, and
+	 * the RTC then reads at least the alarm time. */
 	result("alarm",
-	       pr == 1 && (data & RTC_AF) && dt >= 500000000 &&
-		       dt <= 4 * NSEC_PER_SEC,
+	       fired && dt >= 500000000 && dt <= 4 * NSEC_PER_SEC &&
+		       after_s >= alarm_s,
 	       "dev=%s fired=%s irq_data=0x%lx after_ms=%" PRId64
-	       " expected_ms=1000..3000",
-	       path, pr == 1 ? "yes" : "no (15 s timeout)", data, dt / 1000000);
-	close(fd);
-	return;
-out:
-	if (fd >= 0) {
-		close(fd);
+	       " expected_ms=1000..3000 rtc_after=%" PRId64 " alarm=%" PRId64,
+	       path, fired ? "yes" : "no (15 s timeout)", data, dt / 1000000,
+	       after_s, alarm_s);
+
+	data = 0;
+	err = wake_alarm(path, -5, &fired, &dt, &data, &alarm_s, &after_s);
+	if (err) {
+		result("alarm_past", false, "dev=%s error=%s", path,
+		       strerror(-err));
+		return;
 	}
-	result("alarm", false, "dev=%s error=%s", path, strerror(-err));
+	result("alarm_past", fired && dt <= NSEC_PER_SEC,
+	       "dev=%s fired=%s irq_data=0x%lx after_ms=%" PRId64
+	       " expected_ms=0..1000",
+	       path, fired ? "yes" : "no (15 s timeout)", data, dt / 1000000);
 }
 
 static int write_file(const char *path, const char *text)

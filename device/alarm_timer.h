@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Alarm timers: every armed alarm of every device in the process, in one
+ * binary min-heap keyed by its deadline in TAI ns, behind one timerfd on
+ * the main loop. No thread and no event source per alarm.
+ *
+ * Keys are TAI instants: for the TAI, UTC and smeared-UTC clocks the
+ * alarm-time -> TAI mapping depends only on the leap table, so keys do
+ * not move when the clock model is republished. Only the wake-up time
+ * does: the top's deadline is converted to a CLOCK_MONOTONIC delay
+ * through the current snapshot, and the sleep is capped at
+ * ALARM_TIMER_MAX_SLEEP_NS, which bounds the error from the model's rate,
+ * from CLOCK_MONOTONIC against the model's counter, and picks up model
+ * steps. On every wake-up the top is checked against the model's TAI now
+ * (the same computation the READ path uses), and fired only if reached;
+ * otherwise the timer is re-armed. Host wall-clock steps change nothing:
+ * only monotonic timers are used.
+ *
+ * Arm and cancel are O(log n) and never allocate: capacity is reserved
+ * up front (per device, at its creation) with alarm_timer_reserve().
+ *
+ * Thread/loop: the daemon's main loop only.
+ */
+#ifndef DEVICE_ALARM_TIMER_H
+#define DEVICE_ALARM_TIMER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock_model.h"
+
+/* Longest sleep while the earliest deadline is far away, ns. */
+#define ALARM_TIMER_MAX_SLEEP_NS 1000000000LL
+
+struct alarm_entry;
+
+/* Called when the entry's deadline is reached; it is no longer armed. */
+typedef void (*alarm_fire_fn)(struct alarm_entry *e);
+
+/* Embed in the owner's state; zero-initialise, then set @fire. */
+struct alarm_entry {
+	int64_t key_tai_ns; /* deadline, TAI ns since 1970 */
+	size_t pos;	    /* heap index + 1; 0 = not armed */
+	alarm_fire_fn fire;
+};
+
+/* The heap alone, usable without a main loop (unit tests, bench). */
+struct alarm_heap {
+	struct alarm_entry **v;
+	size_t n;	 /* armed entries */
+	size_t reserved; /* capacity promised to owners */
+	size_t cap;	 /* allocated slots, >= reserved */
+};
+
+/* Reserve room for @n more entries. Returns 0 or -ENOMEM. */
+int alarm_heap_reserve(struct alarm_heap *h, size_t n);
+
+/* Give back @n reserved slots (the owner's entries must be cancelled). */
+void alarm_heap_unreserve(struct alarm_heap *h, size_t n);
+
+/* Free the heap's memory; it must be empty. */
+void alarm_heap_release(struct alarm_heap *h);
+
+/*
+ * alarm_heap_insert() - arm @e with deadline @key_tai_ns (re-keys it if
+ * armed already). Needs reserved room. Returns true if @e is now the top.
+ */
+bool alarm_heap_insert(struct alarm_heap *h, struct alarm_entry *e,
+		       int64_t key_tai_ns);
+
+/* Disarm @e; no-op if not armed. */
+void alarm_heap_remove(struct alarm_heap *h, struct alarm_entry *e);
+
+/* The earliest entry, or NULL. */
+struct alarm_entry *alarm_heap_top(const struct alarm_heap *h);
+
+/*
+ * alarm_heap_run() - disarm and fire, earliest first, every entry whose
+ * deadline is <= @now_tai_ns. A fire callback may arm and cancel
+ * entries. Returns the number fired.
+ */
+unsigned int alarm_heap_run(struct alarm_heap *h, int64_t now_tai_ns);
+
+struct alarm_timer;
+
+/*
+ * alarm_timer_new() - the process's alarm timer on the default GLib main
+ * context, reading time from @model (which must outlive it).
+ * Returns NULL on failure (timerfd or memory).
+ */
+struct alarm_timer *alarm_timer_new(const struct clock_model *model);
+
+/* All entries must have been cancelled. NULL is a no-op. */
+void alarm_timer_free(struct alarm_timer *t);
+
+/* Capacity, as alarm_heap_reserve() / alarm_heap_unreserve(). */
+int alarm_timer_reserve(struct alarm_timer *t, size_t n);
+void alarm_timer_unreserve(struct alarm_timer *t, size_t n);
+
+/*
+ * alarm_timer_arm() - arm @e for TAI @key_tai_ns, waking the loop in
+ * time for it. Does not fire it, even if already due (the caller checks
+ * that first; an entry due by now fires at the next wake-up).
+ */
+void alarm_timer_arm(struct alarm_timer *t, struct alarm_entry *e,
+		     int64_t key_tai_ns);
+
+/* Disarm @e; no-op if not armed. */
+void alarm_timer_cancel(struct alarm_timer *t, struct alarm_entry *e);
+
+/*
+ * alarm_timer_poll() - fire every due entry now and re-arm the timerfd
+ * (what a wake-up does). Returns the number fired.
+ */
+unsigned int alarm_timer_poll(struct alarm_timer *t);
+
+/* Armed entries. */
+size_t alarm_timer_armed(const struct alarm_timer *t);
+
+/* Wake-ups so far (for tests and the idle benchmark). */
+uint64_t alarm_timer_wakeups(const struct alarm_timer *t);
+
+#endif /* DEVICE_ALARM_TIMER_H */

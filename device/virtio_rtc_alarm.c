@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-rtc alarms (VIRTIO 1.4 section 5.23.7, research/virtio_rtc.md
+ * §2.5): per-clock alarm state, expiration events, and the FIFO of
+ * notifications waiting for alarmq buffers.
+ *
+ * States of an alarm: disabled; enabled and armed (its TAI deadline is in
+ * the process's alarm timer); enabled and reached (fired, not armed).
+ * An expiration event sets `pending`: the clock then owes the guest one
+ * VIRTIO_RTC_NOTIF_ALARM. A newer event while one is pending merges into
+ * it (the older one is obsolete); SET_ALARM and disabling clear it
+ * synchronously, i.e. before the request's response is marked used.
+ * Notifications leave in event order, one per alarmq buffer; the alarmq's
+ * buffers are popped only when a notification is ready, so no buffer is
+ * ever held: nothing to drop or remap when the ring stops or the memory
+ * table changes.
+ *
+ * An event fires only when the model's TAI now has reached the deadline,
+ * the earliest TAI instant at which the clock's served value reads the
+ * alarm time or more (timescale_to_tai()), so every READ after the
+ * notification returns at least the alarm time.
+ *
+ * Retention: alarm time and enabled state survive device reset (the
+ * Linux driver relies on it across suspend and never clears them);
+ * pending notifications do not, and an enabled alarm already reached
+ * raises a new event at reset, as the spec requires.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../sync/timescale.h"
+#include "virtio_rtc_priv.h"
+
+#define container_of(p, type, m) ((type *)((char *)(p)-offsetof(type, m)))
+
+bool vrtc_alarm_usable(const struct vrtc_dev *d, unsigned int id)
+{
+	return d->alarms && (d->features & (1ull << VIRTIO_RTC_F_ALARM)) &&
+	       d->cfg->clocks[id].alarm_cap;
+}
+
+/* TAI now, from the same model as READ. */
+static int now_tai(const struct vrtc_dev *d, struct clock_snapshot *snap,
+		   int64_t *out)
+{
+	struct clock_reading r;
+
+	if (clock_model_get(d->model, snap) < 0) {
+		return -EAGAIN;
+	}
+	clock_snapshot_tai(snap, clock_counter_now(snap->counter), &r);
+	*out = r.ns;
+	return 0;
+}
+
+/* The deadline of @a: earliest TAI at which its clock reads time_ns. */
+static int deadline(const struct vrtc_dev *d, const struct clock_snapshot *s,
+		    const struct vrtc_alarm *a, int64_t *key)
+{
+	enum timescale ts = d->cfg->clocks[a->clock_id].ts;
+	__int128 tai;
+	int ret;
+
+	ret = timescale_to_tai(s->leaps, ts, (__int128)a->time_ns, &tai);
+	if (ret < 0) {
+		return ret;
+	}
+	*key = tai > INT64_MAX	 ? INT64_MAX
+	       : tai < INT64_MIN ? INT64_MIN
+				 : (int64_t)tai;
+	return 0;
+}
+
+/* An expiration event for @a. */
+static void raise_event(struct vrtc_dev *d, struct vrtc_alarm *a)
+{
+	d->alarm_events++;
+	a->pending = true;
+	if (!a->queued) {
+		unsigned int n = d->cfg->num_clocks;
+
+		/* At most one slot per clock: the FIFO cannot overflow. */
+		d->fifo[(d->fifo_head + d->fifo_len) % n] = a->clock_id;
+		d->fifo_len++;
+		a->queued = true;
+	}
+	if (d->pending_cb) {
+		d->pending_cb(d->pending_opaque);
+	}
+}
+
+static void obsolete(struct vrtc_dev *d, struct vrtc_alarm *a)
+{
+	/* Its FIFO slot is skipped when reached. */
+	a->pending = false;
+	alarm_timer_cancel(d->timer, &a->entry);
+}
+
+static void alarm_fire(struct alarm_entry *e)
+{
+	struct vrtc_alarm *a = container_of(e, struct vrtc_alarm, entry);
+
+	raise_event(a->dev, a);
+}
+
+/*
+ * @a was just enabled (or set enabled): an event if its time is
+ * reached, else arm it. Returns a status.
+ */
+static uint8_t start(struct vrtc_dev *d, struct vrtc_alarm *a)
+{
+	struct clock_snapshot snap;
+	int64_t now, key;
+
+	if (now_tai(d, &snap, &now) < 0 || deadline(d, &snap, a, &key) < 0) {
+		return VIRTIO_RTC_S_EIO;
+	}
+	if (key <= now) {
+		raise_event(d, a);
+	} else {
+		alarm_timer_arm(d->timer, &a->entry, key);
+	}
+	return VIRTIO_RTC_S_OK;
+}
+
+uint8_t vrtc_alarm_read(struct vrtc_dev *d, unsigned int id, uint8_t *out)
+{
+	const struct vrtc_alarm *a = &d->alarms[id];
+	uint64_t t = htole64(a->time_ns);
+
+	memcpy(out + offsetof(struct virtio_rtc_resp_read_alarm, alarm_time),
+	       &t, sizeof(t));
+	out[offsetof(struct virtio_rtc_resp_read_alarm, flags)] =
+		a->enabled ? VIRTIO_RTC_FLAG_ALARM_ENABLED : 0;
+	return VIRTIO_RTC_S_OK;
+}
+
+uint8_t vrtc_alarm_set(struct vrtc_dev *d, unsigned int id, uint64_t time_ns,
+		       bool enabled)
+{
+	struct vrtc_alarm *a = &d->alarms[id];
+
+	/* A new time makes earlier events obsolete; so does disabling. */
+	obsolete(d, a);
+	a->time_ns = time_ns;
+	a->enabled = enabled;
+	return enabled ? start(d, a) : VIRTIO_RTC_S_OK;
+}
+
+uint8_t vrtc_alarm_set_enabled(struct vrtc_dev *d, unsigned int id,
+			       bool enabled)
+{
+	struct vrtc_alarm *a = &d->alarms[id];
+
+	if (!enabled) {
+		obsolete(d, a);
+		a->enabled = false;
+		return VIRTIO_RTC_S_OK;
+	}
+	/* Enabling an enabled alarm changes nothing: no second event. */
+	if (a->enabled) {
+		return VIRTIO_RTC_S_OK;
+	}
+	a->enabled = true;
+	return start(d, a);
+}
+
+void vrtc_alarm_reset(struct vrtc_dev *d)
+{
+	unsigned int i;
+
+	if (!d->alarms) {
+		return;
+	}
+	d->fifo_head = 0;
+	d->fifo_len = 0;
+	for (i = 0; i < d->cfg->num_clocks; i++) {
+		struct vrtc_alarm *a = &d->alarms[i];
+
+		a->pending = false;
+		a->queued = false;
+		/* Armed alarms stay armed; reached ones expire again. */
+		if (a->enabled && !a->entry.pos) {
+			(void)start(d, a);
+		}
+	}
+}
+
+bool vrtc_dev_alarm_pending(const struct vrtc_dev *d)
+{
+	unsigned int i, n = d->cfg->num_clocks;
+
+	/* Without F_ALARM no clock has an alarm to notify about. */
+	if (!d->alarms || !(d->features & (1ull << VIRTIO_RTC_F_ALARM))) {
+		return false;
+	}
+	for (i = 0; i < d->fifo_len; i++) {
+		if (d->alarms[d->fifo[(d->fifo_head + i) % n]].pending) {
+			return true;
+		}
+	}
+	return false;
+}
+
+bool vrtc_dev_alarm_take(struct vrtc_dev *d,
+			 uint8_t out[sizeof(struct virtio_rtc_notif_alarm)])
+{
+	unsigned int n = d->cfg->num_clocks;
+
+	while (d->fifo_len) {
+		struct vrtc_alarm *a = &d->alarms[d->fifo[d->fifo_head]];
+		uint16_t v;
+
+		d->fifo_head = (d->fifo_head + 1) % n;
+		d->fifo_len--;
+		a->queued = false;
+		if (!a->pending) {
+			continue; /* made obsolete while waiting */
+		}
+		a->pending = false;
+		memset(out, 0, sizeof(struct virtio_rtc_notif_alarm));
+		v = htole16(VIRTIO_RTC_NOTIF_ALARM);
+		memcpy(out, &v, sizeof(v));
+		v = htole16(a->clock_id);
+		memcpy(out + offsetof(struct virtio_rtc_notif_alarm, clock_id),
+		       &v, sizeof(v));
+		return true;
+	}
+	return false;
+}
+
+uint64_t vrtc_dev_alarm_events(const struct vrtc_dev *d)
+{
+	return d->alarm_events;
+}
+
+int vrtc_dev_attach_alarms(struct vrtc_dev *d, struct alarm_timer *t,
+			   void (*pending)(void *opaque), void *opaque)
+{
+	unsigned int i, n = d->cfg->num_clocks, cap = 0;
+
+	if (d->alarms) {
+		return -EBUSY;
+	}
+	for (i = 0; i < n; i++) {
+		cap += d->cfg->clocks[i].alarm_cap;
+	}
+	if (!d->cfg->alarm || !cap) {
+		return 0;
+	}
+	d->alarms = calloc(n, sizeof(*d->alarms));
+	d->fifo = calloc(n, sizeof(*d->fifo));
+	if (!d->alarms || !d->fifo || alarm_timer_reserve(t, cap) < 0) {
+		free(d->alarms);
+		free(d->fifo);
+		d->alarms = NULL;
+		d->fifo = NULL;
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		d->alarms[i].dev = d;
+		d->alarms[i].clock_id = (uint16_t)i;
+		d->alarms[i].entry.fire = alarm_fire;
+	}
+	d->timer = t;
+	d->num_alarms = cap;
+	d->pending_cb = pending;
+	d->pending_opaque = opaque;
+	return 0;
+}
+
+void vrtc_alarm_detach(struct vrtc_dev *d)
+{
+	unsigned int i;
+
+	if (!d->alarms) {
+		return;
+	}
+	for (i = 0; i < d->cfg->num_clocks; i++) {
+		alarm_timer_cancel(d->timer, &d->alarms[i].entry);
+	}
+	alarm_timer_unreserve(d->timer, d->num_alarms);
+	free(d->alarms);
+	free(d->fifo);
+	d->alarms = NULL;
+	d->fifo = NULL;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to virtio_rtc.c and virtio_rtc_alarm.c: the device state and
+ * the alarm request handlers.
+ */
+#ifndef DEVICE_VIRTIO_RTC_PRIV_H
+#define DEVICE_VIRTIO_RTC_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alarm_timer.h"
+#include "virtio_rtc.h"
+
+/* The alarm of one alarm-capable clock. */
+struct vrtc_alarm {
+	struct alarm_entry entry; /* armed while enabled and not reached */
+	struct vrtc_dev *dev;
+	uint64_t time_ns; /* alarm_time, in the clock's own timescale */
+	uint16_t clock_id;
+	bool enabled;
+	bool pending; /* an expiration event waits for an alarmq buffer */
+	bool queued;  /* clock_id is in the pending FIFO */
+};
+
+struct vrtc_dev {
+	const struct vrtc_config *cfg;
+	const struct clock_model *model;
+	uint64_t features;
+	/*
+	 * Highest MONOTONIC reading served, per clock. Kept across device
+	 * resets on purpose: the guest never sees MONOTONIC go back.
+	 */
+	int64_t mono_floor_ns[VRTC_MAX_CLOCKS];
+	struct vrtc_stats stats;
+
+	/* Alarms: NULL/0 until vrtc_dev_attach_alarms(). */
+	struct alarm_timer *timer;
+	void (*pending_cb)(void *opaque);
+	void *pending_opaque;
+	struct vrtc_alarm *alarms; /* cfg->num_clocks, by clock id */
+	unsigned int num_alarms;   /* alarm-capable clocks */
+	uint16_t *fifo;		   /* pending clock ids, oldest first */
+	unsigned int fifo_head, fifo_len;
+	uint64_t alarm_events;
+};
+
+/* True if clock @id answers alarm requests now. */
+bool vrtc_alarm_usable(const struct vrtc_dev *d, unsigned int id);
+
+/*
+ * The alarm requests, after vrtc_check() (clock usable, flags valid).
+ * @out receives the OK response body. Return a VIRTIO_RTC_S_* status.
+ */
+uint8_t vrtc_alarm_read(struct vrtc_dev *d, unsigned int id, uint8_t *out);
+uint8_t vrtc_alarm_set(struct vrtc_dev *d, unsigned int id, uint64_t time_ns,
+		       bool enabled);
+uint8_t vrtc_alarm_set_enabled(struct vrtc_dev *d, unsigned int id,
+			       bool enabled);
+
+/* Device reset: drop pending notifications, re-raise reached alarms. */
+void vrtc_alarm_reset(struct vrtc_dev *d);
+
+/* Cancel everything and free the alarm state. */
+void vrtc_alarm_detach(struct vrtc_dev *d);
+
+#endif /* DEVICE_VIRTIO_RTC_PRIV_H */

@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Alarms end to end over the real socket: VIRTIO_RTC_F_ALARM, the alarm
+ * requests, and notifications on the alarmq (queue 1) for every kind of
+ * expiration event the spec lists that a test can cause from outside:
+ * reaching the time, SET_ALARM with a time already reached, enabling when
+ * reached, and device reset with a retained reached alarm.
+ */
+#include <criterion/criterion.h>
+#include <endian.h>
+#include <string.h>
+
+#include "itest.h"
+
+#define F_ALARM (1ull << VIRTIO_RTC_F_ALARM)
+#define CLK_UTC 0
+#define CLK_TAI 1
+#define CLK_SMEARED 3
+#define NS_PER_MS 1000000ull
+
+static struct vuf_opts alarm_opts(void)
+{
+	struct vuf_opts o;
+
+	vuf_opts_init(&o);
+	o.device_features = F_ALARM;
+	o.started_queues = 2;
+	return o;
+}
+
+static struct vuf *alarm_vm(struct vdaemon *d, unsigned int sock)
+{
+	struct vuf_opts o = alarm_opts();
+	struct vuf *v = itest_vm(vdaemon_socket(d, sock), &o);
+
+	cr_assert(vuf_features_acked(v) & F_ALARM, "F_ALARM not negotiated");
+	return v;
+}
+
+static uint8_t set_alarm(struct vuf *v, uint16_t clock, uint64_t t,
+			 bool enabled)
+{
+	struct virtio_rtc_req_set_alarm q = { 0 };
+	struct vuf_rtc_reply r;
+
+	q.head.msg_type = htole16(VIRTIO_RTC_REQ_SET_ALARM);
+	q.alarm_time = htole64(t);
+	q.clock_id = htole16(clock);
+	q.flags = enabled ? VIRTIO_RTC_FLAG_ALARM_ENABLED : 0;
+	cr_assert_eq(vuf_rtc_call(v, &q, sizeof(q), 8, NULL, &r), 0, "%s",
+		     vuf_error(v));
+	cr_assert_eq(r.used_len, 8);
+	return r.status;
+}
+
+static uint8_t set_enabled(struct vuf *v, uint16_t clock, bool enabled)
+{
+	struct virtio_rtc_req_set_alarm_enabled q = { 0 };
+	struct vuf_rtc_reply r;
+
+	q.head.msg_type = htole16(VIRTIO_RTC_REQ_SET_ALARM_ENABLED);
+	q.clock_id = htole16(clock);
+	q.flags = enabled ? VIRTIO_RTC_FLAG_ALARM_ENABLED : 0;
+	cr_assert_eq(vuf_rtc_call(v, &q, sizeof(q), 8, NULL, &r), 0, "%s",
+		     vuf_error(v));
+	cr_assert_eq(r.used_len, 8);
+	return r.status;
+}
+
+static uint8_t read_alarm(struct vuf *v, uint16_t clock, uint64_t *t,
+			  uint8_t *flags)
+{
+	struct virtio_rtc_req_read_alarm q = { 0 };
+	struct virtio_rtc_resp_read_alarm a;
+	struct vuf_rtc_reply r;
+
+	q.head.msg_type = htole16(VIRTIO_RTC_REQ_READ_ALARM);
+	q.clock_id = htole16(clock);
+	cr_assert_eq(vuf_rtc_call(v, &q, sizeof(q), 24, NULL, &r), 0, "%s",
+		     vuf_error(v));
+	if (r.status == VIRTIO_RTC_S_OK) {
+		cr_assert_eq(r.used_len, 24);
+		memcpy(&a, r.resp, sizeof(a));
+		*t = le64toh(a.alarm_time);
+		*flags = a.flags;
+		cr_assert_eq(a.reserved[0] | a.reserved[6], 0);
+	}
+	return r.status;
+}
+
+/* Make @n 16-byte alarmq buffers available and kick as a guest would. */
+static void post_buffers(struct vuf *v, unsigned int n)
+{
+	static uint64_t cookie = 1000;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		cr_assert_eq(vuf_submit(v, VIRTIO_RTC_ALARMQ, NULL, 0, 16, NULL,
+					++cookie),
+			     0, "%s", vuf_error(v));
+	}
+	cr_assert_geq(vuf_kick(v, VIRTIO_RTC_ALARMQ), 0);
+}
+
+/* Wait up to @ms for one notification; returns its clock id, or -1. */
+static int wait_notif(struct vuf *v, int ms)
+{
+	struct vuf_completion c;
+	struct virtio_rtc_notif_alarm n;
+
+	if (vuf_wait(v, VIRTIO_RTC_ALARMQ, &c, ms)) {
+		return -1;
+	}
+	cr_assert_eq(c.len, 16, "used len %u", c.len);
+	memcpy(&n, c.resp, sizeof(n));
+	cr_assert_eq(le16toh(n.head.msg_type), VIRTIO_RTC_NOTIF_ALARM);
+	cr_assert_eq(n.reserved[0] | n.reserved[5], 0);
+	return le16toh(n.clock_id);
+}
+
+static void expect_none(struct vuf *v, int ms)
+{
+	int id = wait_notif(v, ms);
+
+	cr_assert_eq(id, -1, "unexpected notification for clock %d", id);
+}
+
+ITEST(alarms, caps_follow_feature_and_config)
+{
+	struct vdaemon *d = itest_start(NULL);
+	struct vuf_opts old;
+	struct vuf *v = alarm_vm(d, 0), *o;
+	struct virtio_rtc_resp_clock_cap cap;
+	uint64_t t;
+	uint8_t fl, want[] = { 1, 0, 0, 1 };
+	uint16_t i;
+
+	for (i = 0; i < 4; i++) {
+		cr_assert_eq(vuf_rtc_clock_cap(v, i, &cap, NULL), 0, "%s",
+			     vuf_error(v));
+		cr_assert_eq(cap.flags, want[i] ? VIRTIO_RTC_FLAG_ALARM_CAP : 0,
+			     "clock %u flags 0x%x", i, cap.flags);
+	}
+	/* A clock without an alarm: ENODEV for all three. */
+	cr_assert_eq(read_alarm(v, CLK_TAI, &t, &fl), VIRTIO_RTC_S_ENODEV);
+	cr_assert_eq(set_alarm(v, CLK_TAI, 1, true), VIRTIO_RTC_S_ENODEV);
+	cr_assert_eq(set_enabled(v, 2, true), VIRTIO_RTC_S_ENODEV);
+	/* An old guest (no F_ALARM, queue 1 never set up) keeps working. */
+	vuf_opts_init(&old);
+	o = itest_vm(vdaemon_socket(d, 0), &old);
+	cr_assert(!(vuf_features_acked(o) & F_ALARM));
+	cr_assert_eq(vuf_rtc_clock_cap(o, CLK_SMEARED, &cap, NULL), 0);
+	cr_assert_eq(cap.flags, 0);
+	cr_assert_eq(read_alarm(o, CLK_SMEARED, &t, &fl), VIRTIO_RTC_S_ENODEV);
+	cr_assert_eq(set_alarm(o, CLK_UTC, 1, true), VIRTIO_RTC_S_ENODEV);
+	itest_read(o, CLK_SMEARED);
+	vuf_free(o);
+	vuf_free(v);
+	itest_stop(d);
+}
+
+ITEST(alarms, options_withdraw_feature_and_pick_clocks)
+{
+	struct vdaemon *d = itest_startl("--no-alarm");
+	struct vuf *v = itest_vm(vdaemon_socket(d, 0), NULL);
+	struct virtio_rtc_resp_clock_cap cap;
+
+	cr_assert(!(vuf_features_offered(v) & F_ALARM));
+	vuf_free(v);
+	itest_stop(d);
+
+	d = itest_startl("--alarm-clocks", "tai");
+	v = alarm_vm(d, 0);
+	cr_assert_eq(vuf_rtc_clock_cap(v, CLK_TAI, &cap, NULL), 0);
+	cr_assert_eq(cap.flags, VIRTIO_RTC_FLAG_ALARM_CAP);
+	cr_assert_eq(vuf_rtc_clock_cap(v, CLK_SMEARED, &cap, NULL), 0);
+	cr_assert_eq(cap.flags, 0);
+	vuf_free(v);
+	itest_stop(d);
+}
+
+ITEST(alarms, requests_keep_time_and_accept_any_value)
+{
+	struct vdaemon *d = itest_start(NULL);
+	struct vuf *v = alarm_vm(d, 0);
+	uint64_t t = 0;
+	uint8_t fl = 0xff;
+
+	cr_assert_eq(read_alarm(v, CLK_SMEARED, &t, &fl), VIRTIO_RTC_S_OK);
+	cr_assert_eq(t, 0, "initial alarm time");
+	cr_assert_eq(fl, 0, "initially disabled");
+	cr_assert_eq(set_alarm(v, CLK_SMEARED, UINT64_MAX, true),
+		     VIRTIO_RTC_S_OK);
+	cr_assert_eq(read_alarm(v, CLK_SMEARED, &t, &fl), VIRTIO_RTC_S_OK);
+	cr_assert_eq(t, UINT64_MAX);
+	cr_assert_eq(fl, VIRTIO_RTC_FLAG_ALARM_ENABLED);
+	cr_assert_eq(set_enabled(v, CLK_SMEARED, false), VIRTIO_RTC_S_OK);
+	cr_assert_eq(read_alarm(v, CLK_SMEARED, &t, &fl), VIRTIO_RTC_S_OK);
+	cr_assert_eq(t, UINT64_MAX, "SET_ALARM_ENABLED keeps the time");
+	cr_assert_eq(fl, 0);
+	post_buffers(v, 1);
+	expect_none(v, 200);
+	vuf_free(v);
+	itest_stop(d);
+}
+
+ITEST(alarms, fires_when_the_served_clock_reaches_it)
+{
+	struct vdaemon *d = itest_start(NULL);
+	struct vuf *v = alarm_vm(d, 0);
+	uint16_t clocks[] = { CLK_SMEARED, CLK_UTC };
+	unsigned int i;
+
+	post_buffers(v, 2);
+	for (i = 0; i < 2; i++) {
+		uint64_t a = itest_read(v, clocks[i]) + 300 * NS_PER_MS;
+
+		cr_assert_eq(set_alarm(v, clocks[i], a, true), VIRTIO_RTC_S_OK);
+		expect_none(v, 150);
+		cr_assert_eq(wait_notif(v, 3000), clocks[i]);
+		/* Never early: every read after it is at least A. */
+		cr_assert_geq(itest_read(v, clocks[i]), a);
+		cr_assert_lt(itest_read(v, clocks[i]), a + 200 * NS_PER_MS,
+			     "fired late");
+	}
+	expect_none(v, 200);
+	vuf_free(v);
+	itest_stop(d);
+}
+
+ITEST(alarms, reached_time_fires_at_once_and_enabling_fires)
+{
+	struct vdaemon *d = itest_start(NULL);
+	struct vuf *v = alarm_vm(d, 0);
+	uint64_t past = itest_read(v, CLK_SMEARED) - 1000 * NS_PER_MS;
+
+	post_buffers(v, 4);
+	/* SET_ALARM with a reached time and the flag: an event. */
+	cr_assert_eq(set_alarm(v, CLK_SMEARED, past, true), VIRTIO_RTC_S_OK);
+	cr_assert_eq(wait_notif(v, 500), CLK_SMEARED);
+	expect_none(v, 100);
+	/* Re-enabling an enabled alarm is no new event. */
+	cr_assert_eq(set_enabled(v, CLK_SMEARED, true), VIRTIO_RTC_S_OK);
+	expect_none(v, 100);
+	/* Reached but disabled: nothing; enabling: an event. */
+	cr_assert_eq(set_alarm(v, CLK_UTC, 0, false), VIRTIO_RTC_S_OK);
+	expect_none(v, 100);
+	cr_assert_eq(set_enabled(v, CLK_UTC, true), VIRTIO_RTC_S_OK);
+	cr_assert_eq(wait_notif(v, 500), CLK_UTC);
+	expect_none(v, 100);
+	vuf_free(v);
+	itest_stop(d);
+}
+
+ITEST(alarms, events_wait_for_buffers_without_duplicates)
+{
+	struct vdaemon *d = itest_start(NULL);
+	struct vuf *v = alarm_vm(d, 0);
+
+	/* Two events on one clock, one on another, no buffers yet. */
+	cr_assert_eq(set_alarm(v, CLK_SMEARED, 1, true), VIRTIO_RTC_S_OK);
+	cr_assert_eq(set_alarm(v, CLK_UTC, 1, true), VIRTIO_RTC_S_OK);
+	cr_assert_eq(set_alarm(v, CLK_SMEARED, 2, true), VIRTIO_RTC_S_OK);
+	itest_sleep_ms(100);
+	post_buffers(v, 1);
+	/* A newer event takes the place of the pending one it obsoletes. */
+	cr_assert_eq(wait_notif(v, 500), CLK_SMEARED, "oldest slot first");
+	expect_none(v, 100);
+	post_buffers(v, 3);
+	cr_assert_eq(wait_notif(v, 500), CLK_UTC);
+	/* The older CLK_SMEARED event was obsolete: one notification. */
+	expect_none(v, 200);
+	vuf_free(v);
+	itest_stop(d);
+}
+
+ITEST(alarms, disable_cancels_pending_notifications)
+{
+	struct vdaemon *d = itest_start(NULL);
+	struct vuf *v = alarm_vm(d, 0);
+
+	cr_assert_eq(set_alarm(v, CLK_SMEARED, 1, true), VIRTIO_RTC_S_OK);
+	cr_assert_eq(set_enabled(v, CLK_SMEARED, false), VIRTIO_RTC_S_OK);
+	cr_assert_eq(set_alarm(v, CLK_UTC, 1, true), VIRTIO_RTC_S_OK);
+	cr_assert_eq(set_alarm(v, CLK_UTC, 1, false), VIRTIO_RTC_S_OK);
+	post_buffers(v, 2);
+	expect_none(v, 300);
+	/* Positive control: the same sequence without the disable. */
+	cr_assert_eq(set_alarm(v, CLK_UTC, 1, true), VIRTIO_RTC_S_OK);
+	cr_assert_eq(wait_notif(v, 500), CLK_UTC);
+	vuf_free(v);
+	itest_stop(d);
+}
+
+ITEST(alarms, retained_across_reset)
+{
+	struct vdaemon *d = itest_start(NULL);
+	struct vuf *v = alarm_vm(d, 0);
+	uint64_t t, fut = itest_read(v, CLK_UTC) + 700 * NS_PER_MS;
+	uint8_t fl;
+
+	post_buffers(v, 1);
+	cr_assert_eq(set_alarm(v, CLK_SMEARED, 5, true), VIRTIO_RTC_S_OK);
+	cr_assert_eq(wait_notif(v, 500), CLK_SMEARED);
+	cr_assert_eq(set_alarm(v, CLK_UTC, fut, true), VIRTIO_RTC_S_OK);
+	/* Guest reset: rings stop, the guest starts afresh (no CFG,
+	 * no SET_ALARM: Linux restore) and posts its buffers. */
+	cr_assert_eq(vuf_reset(v, NULL), 0, "%s", vuf_error(v));
+	cr_assert_eq(vuf_driver_ok(v), 0, "%s", vuf_error(v));
+	post_buffers(v, 2);
+	/* The reached enabled alarm expires again at reset. */
+	cr_assert_eq(wait_notif(v, 500), CLK_SMEARED);
+	cr_assert_eq(read_alarm(v, CLK_SMEARED, &t, &fl), VIRTIO_RTC_S_OK);
+	cr_assert_eq(t, 5);
+	cr_assert_eq(fl, VIRTIO_RTC_FLAG_ALARM_ENABLED);
+	/* The armed one still fires at its time. */
+	cr_assert_eq(wait_notif(v, 3000), CLK_UTC);
+	cr_assert_geq(itest_read(v, CLK_UTC), fut);
+	expect_none(v, 200);
+	vuf_free(v);
+	itest_stop(d);
+}
+
+ITEST(alarms, many_vms_at_once)
+{
+	struct vdaemon_opts o;
+	struct vdaemon *d;
+	struct vuf *v[VDAEMON_MAX_SOCKETS];
+	unsigned int i, got;
+	uint64_t a;
+
+	vdaemon_opts_init(&o);
+	o.nsockets = VDAEMON_MAX_SOCKETS;
+	d = itest_start(&o);
+	for (i = 0; i < VDAEMON_MAX_SOCKETS; i++) {
+		v[i] = alarm_vm(d, i);
+		post_buffers(v[i], 2);
+	}
+	for (i = 0; i < VDAEMON_MAX_SOCKETS; i++) {
+		a = itest_read(v[i], CLK_SMEARED) + (200 + 20 * i) * NS_PER_MS;
+		cr_assert_eq(set_alarm(v[i], CLK_SMEARED, a, true),
+			     VIRTIO_RTC_S_OK);
+		a = itest_read(v[i], CLK_UTC) + (400 - 20 * i) * NS_PER_MS;
+		cr_assert_eq(set_alarm(v[i], CLK_UTC, a, true),
+			     VIRTIO_RTC_S_OK);
+	}
+	for (i = 0; i < VDAEMON_MAX_SOCKETS; i++) {
+		int a1 = wait_notif(v[i], 3000), a2 = wait_notif(v[i], 3000);
+
+		cr_assert(a1 >= 0 && a2 >= 0, "VM %u: notifications %d %d", i,
+			  a1, a2);
+		got = (1u << a1) | (1u << a2);
+		cr_assert_eq(got, (1u << CLK_UTC) | (1u << CLK_SMEARED),
+			     "VM %u got 0x%x", i, got);
+		expect_none(v[i], 50);
+		vuf_free(v[i]);
+	}
+	itest_stop(d);
+}
