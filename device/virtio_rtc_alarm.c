@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../sync/timescale.h"
 #include "virtio_rtc_priv.h"
 
 #define container_of(p, type, m) ((type *)((char *)(p)-offsetof(type, m)))
@@ -60,18 +59,8 @@ static int now_tai(const struct vrtc_dev *d, struct clock_snapshot *snap,
 static int deadline(const struct vrtc_dev *d, const struct clock_snapshot *s,
 		    const struct vrtc_alarm *a, int64_t *key)
 {
-	enum timescale ts = d->cfg->clocks[a->clock_id].ts;
-	__int128 tai;
-	int ret;
-
-	ret = timescale_to_tai(s->leaps, ts, (__int128)a->time_ns, &tai);
-	if (ret < 0) {
-		return ret;
-	}
-	*key = tai > INT64_MAX	 ? INT64_MAX
-	       : tai < INT64_MIN ? INT64_MIN
-				 : (int64_t)tai;
-	return 0;
+	return clock_snapshot_deadline_tai(s, d->cfg->clocks[a->clock_id].ts,
+					   a->time_ns, key);
 }
 
 /* An expiration event for @a. */

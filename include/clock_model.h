@@ -103,6 +103,18 @@ void clock_snapshot_tai(const struct clock_snapshot *s, uint64_t c,
 int clock_snapshot_read(const struct clock_snapshot *s, enum timescale ts,
 			uint64_t c, struct clock_reading *out);
 
+/*
+ * clock_snapshot_deadline_tai() - the earliest TAI instant at which
+ * timescale @ts reads @value_ns or more: the deadline of an alarm set in
+ * @ts. For TAI and the UTC timescales it depends only on the leap table,
+ * not on the model's estimate. Saturates to the int64 range.
+ * Returns 0, or -EINVAL for a timescale without such a mapping.
+ * O(n) in the leap table: for arming alarms, not for the READ path.
+ */
+int clock_snapshot_deadline_tai(const struct clock_snapshot *s,
+				enum timescale ts, uint64_t value_ns,
+				int64_t *tai_ns);
+
 /* Human-readable names, for logs and status output. */
 const char *clock_status_name(enum clock_status st);
 const char *timescale_name(enum timescale ts);

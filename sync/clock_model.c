@@ -209,3 +209,20 @@ const char *timescale_name(enum timescale ts)
 	}
 	return "invalid";
 }
+
+int clock_snapshot_deadline_tai(const struct clock_snapshot *s,
+				enum timescale ts, uint64_t value_ns,
+				int64_t *tai_ns)
+{
+	__int128 tai;
+	int ret;
+
+	ret = timescale_to_tai(s->leaps, ts, (__int128)value_ns, &tai);
+	if (ret < 0) {
+		return ret;
+	}
+	*tai_ns = tai > INT64_MAX   ? INT64_MAX
+		  : tai < INT64_MIN ? INT64_MIN
+				    : (int64_t)tai;
+	return 0;
+}

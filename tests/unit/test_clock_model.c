@@ -400,3 +400,37 @@ Test(clock_model, seqlock_concurrent_writer, .timeout = 60)
 	cr_assert_eq(s.generation, SEQ_PUBLISHES);
 	clock_model_free(m);
 }
+
+/* Alarm deadlines: the inverse of the served timescales, in TAI. */
+Test(clock_model, deadline_tai)
+{
+	struct clock_snapshot s = base();
+	int64_t tai;
+
+	/* 2026: TAI - UTC = 37 s */
+	cr_assert_eq(clock_snapshot_deadline_tai(&s, TIMESCALE_UTC,
+						 1800000000ULL * NS, &tai),
+		     0);
+	cr_expect_eq(tai, (1800000000LL + 37) * NS);
+	cr_assert_eq(clock_snapshot_deadline_tai(&s, TIMESCALE_TAI,
+						 1800000000ULL * NS, &tai),
+		     0);
+	cr_expect_eq(tai, 1800000000LL * NS);
+	/* Far from a leap the smears are UTC. */
+	cr_assert_eq(clock_snapshot_deadline_tai(&s, TIMESCALE_UTC_NOON_LINEAR,
+						 1800000000ULL * NS, &tai),
+		     0);
+	cr_expect_eq(tai, (1800000000LL + 37) * NS);
+	/* Any u64 alarm time is accepted: far ones saturate. */
+	cr_assert_eq(clock_snapshot_deadline_tai(&s, TIMESCALE_UTC, UINT64_MAX,
+						 &tai),
+		     0);
+	cr_expect_eq(tai, INT64_MAX);
+	/* After the 2100 leap (+1 s at 4102444800) and its noon-to-noon
+	 * window, the smear equals UTC again: the deadline is UTC + 38 s. */
+	cr_assert_eq(clock_snapshot_deadline_tai(&s, TIMESCALE_UTC_NOON_LINEAR,
+						 (4102444800ULL + 86400) * NS,
+						 &tai),
+		     0);
+	cr_expect_eq(tai, (4102444800LL + 86400 + 38) * NS);
+}
