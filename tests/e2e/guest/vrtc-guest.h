@@ -86,7 +86,7 @@ int cmd_test(struct opts *o);
 
 /* checks_dev.c: the RTC, its alarm, device reset, the kernel log */
 void check_rtc(const char *ours, const char *ref, bool ref_only,
-	       const struct phc *utc);
+	       const struct phc *smeared);
 void check_alarm(void);
 void check_rebind(const char *ours);
 void check_dmesg(bool ref_only);
