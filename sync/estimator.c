@@ -16,8 +16,8 @@
 #include "estimator.h"
 
 #define NS_PER_S 1000000000.0
-#define EST_WINDOW 64	    /* samples kept for the frequency bound */
-#define EST_MAX_STREAK 16   /* outlier_reinit cap */
+#define EST_WINDOW 64	   /* samples kept for the frequency bound */
+#define EST_MAX_STREAK 16  /* outlier_reinit cap */
 #define EST_INIT_SD_NS 1e9 /* phase unknown before the first sample */
 
 struct est_point {
@@ -243,8 +243,7 @@ static enum clock_status status_at(const struct estimator *e,
 				   const struct clock_snapshot *s, uint64_t now)
 {
 	struct clock_reading r;
-	uint64_t stale =
-		(uint64_t)e->cfg.stale_intervals * e->cfg.interval_ns;
+	uint64_t stale = (uint64_t)e->cfg.stale_intervals * e->cfg.interval_ns;
 
 	clock_snapshot_tai(s, now, &r);
 	if (r.maxerr_ns > e->cfg.unreliable_ns || e->nstreak > 0) {
@@ -314,9 +313,9 @@ static void build(struct estimator *e, const struct est_point *p, uint64_t c0,
 	n.time_esterr_ns = ceil_u64(sd + fabs(resid));
 	n.rate_esterr_ppb = ceil_u64(sqrt(e->p11) + fabs(e->slew_ppb));
 	e->slew_end = c0 + e->cfg.slew_ns;
-	e->base = e->since_init >= e->cfg.min_samples ?
-			  CLOCK_STATUS_SYNCHRONIZED :
-			  CLOCK_STATUS_INITIALIZING;
+	e->base = e->since_init >= e->cfg.min_samples
+			  ? CLOCK_STATUS_SYNCHRONIZED
+			  : CLOCK_STATUS_INITIALIZING;
 	e->have_snap = true;
 	n.status = status_at(e, &n, c0);
 	e->cur = n;
@@ -458,10 +457,10 @@ int estimator_tick(struct estimator *e, uint64_t now,
 		n.c0 = now;
 		n.period_q = period_q_of(e->kf);
 		n.time_maxerr_ns = r.maxerr_ns;
-		n.time_esterr_ns = ceil_u64(
-			(double)e->cur.time_esterr_ns +
-			(double)e->cur.rate_esterr_ppb * sec((int64_t)(
-								 now - e->cur.c0)));
+		n.time_esterr_ns =
+			ceil_u64((double)e->cur.time_esterr_ns +
+				 (double)e->cur.rate_esterr_ppb *
+					 sec((int64_t)(now - e->cur.c0)));
 		n.rate_maxerr_ppb = ceil_u64(e->rate_f + 1);
 		n.rate_esterr_ppb = ceil_u64(sqrt(e->p11));
 		e->slew_ppb = 0;

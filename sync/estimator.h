@@ -76,11 +76,11 @@ struct estimator_config {
 };
 
 struct estimator_stats {
-	uint64_t accepted; /* samples used */
-	uint64_t outliers; /* samples rejected as contradicting the model */
-	uint64_t reinits;  /* restarts after an outlier streak */
-	uint64_t steps;	   /* model steps (as snapshot.steps) */
-	double freq_ppb;   /* estimated frequency of TAI vs counter - 1 */
+	uint64_t accepted;    /* samples used */
+	uint64_t outliers;    /* samples rejected as contradicting the model */
+	uint64_t reinits;     /* restarts after an outlier streak */
+	uint64_t steps;	      /* model steps (as snapshot.steps) */
+	double freq_ppb;      /* estimated frequency of TAI vs counter - 1 */
 	double phase_sd_ns;   /* Kalman 1-sigma phase at the last sample */
 	double last_resid_ns; /* last sample minus the published model */
 };

@@ -112,10 +112,9 @@ struct pi_servo {
 
 static inline void pi_init(struct pi_servo *p)
 {
-	*p = (struct pi_servo){ .kp = 0.7,
-				.ki = 0.3,
-				.maxppb = 500000,
-				.first_update = 1 };
+	*p = (struct pi_servo){
+		.kp = 0.7, .ki = 0.3, .maxppb = 500000, .first_update = 1
+	};
 }
 
 static inline double pi_clamp(double v, double m)
@@ -141,8 +140,8 @@ static inline double pi_sample(struct pi_servo *p, double offset, uint64_t t,
 		p->drift += (1e9 - p->drift) * (offset - p->off0) /
 			    (double)(t - p->t0);
 		p->drift = pi_clamp(p->drift, p->maxppb);
-		*st = (p->first_update && fabs(offset) > 20000) ? PI_JUMP :
-								  PI_LOCKED;
+		*st = (p->first_update && fabs(offset) > 20000) ? PI_JUMP
+								: PI_LOCKED;
 		ppb = p->drift;
 		p->count = 2;
 		break;

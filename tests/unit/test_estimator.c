@@ -127,7 +127,8 @@ static void run(const struct run_cfg *rc, const struct estimator_config *ec,
 			if (have && have_q && nsnap.steps == snap.steps) {
 				clock_snapshot_tai(&nsnap, q_c, &r);
 				res->nest_checked++;
-				if (llabs(r.ns - q_r.ns) > (int64_t)q_r.maxerr_ns)
+				if (llabs(r.ns - q_r.ns) >
+				    (int64_t)q_r.maxerr_ns)
 					res->nest_fail++;
 			}
 			snap = nsnap;
@@ -136,10 +137,10 @@ static void run(const struct run_cfg *rc, const struct estimator_config *ec,
 		}
 		for (unsigned int j = 0; have && j < QUERIES; j++) {
 			/* increasing instants, one per quarter second */
-			uint64_t c = now + (S - 20000) / QUERIES * j +
-				     (uint64_t)(sim_unif(&sim) *
-						(double)((S - 20000) /
-							 QUERIES));
+			uint64_t c =
+				now + (S - 20000) / QUERIES * j +
+				(uint64_t)(sim_unif(&sim) *
+					   (double)((S - 20000) / QUERIES));
 			double truth = sim_truth(&sim, c);
 			struct clock_reading r;
 			double err = served_err(&snap, c, &sim, truth, &r);
@@ -154,11 +155,10 @@ static void run(const struct run_cfg *rc, const struct estimator_config *ec,
 				if (fabs(err) > (double)r.maxerr_ns + 0.01) {
 					if (res->uncovered < 5)
 						cr_log_warn("uncovered k=%u "
-							    "err=%.1f bound=%"
-							    PRIu64
+							    "err=%.1f "
+							    "bound=%" PRIu64
 							    " st=%d",
-							    k, err,
-							    r.maxerr_ns,
+							    k, err, r.maxerr_ns,
 							    snap.status);
 					res->uncovered++;
 				}
@@ -173,9 +173,8 @@ static void run(const struct run_cfg *rc, const struct estimator_config *ec,
 			last_served = (double)r.ns;
 			last_c = c;
 			last_steps = snap.steps;
-			cr_assert_eq(clock_snapshot_read(&snap,
-							 TIMESCALE_MONOTONIC,
-							 c, &m),
+			cr_assert_eq(clock_snapshot_read(
+					     &snap, TIMESCALE_MONOTONIC, c, &m),
 				     0);
 			if (m.ns < last_mono)
 				res->mono_fail++;
@@ -228,8 +227,8 @@ static void report(const char *name, const struct run_cfg *rc,
 		   const struct run_res *r)
 {
 	cr_log_info("%s: seed %#llx, %u s, f %.0f ppb, wander %.3f ppb/rt(s)",
-		    name, (unsigned long long)rc->seed, rc->seconds,
-		    rc->f_ppb, rc->wander);
+		    name, (unsigned long long)rc->seed, rc->seconds, rc->f_ppb,
+		    rc->wander);
 	cr_log_info("%s: estimator p99 %.1f ns (max %.1f), PI p99 %.1f ns, "
 		    "ratio %.2fx; coverage %llu/%llu uncovered; bound max "
 		    "(sync) %.0f ns; nesting %llu checked, %llu failed",
@@ -254,7 +253,8 @@ static void assert_clean(const struct run_res *r)
 	cr_expect_eq(r->uncovered, 0, "bound coverage not 100%%");
 	cr_expect_eq(r->nest_fail, 0, "nesting guarantee broken");
 	cr_expect_eq(r->mono_fail, 0, "MONOTONIC went back");
-	cr_expect_eq(r->jump_fail, 0, "served TAI jumped without a counted step");
+	cr_expect_eq(r->jump_fail, 0,
+		     "served TAI jumped without a counted step");
 }
 
 Test(estimator, long_run_vs_pi)
