@@ -26,8 +26,8 @@
  *   plus the slew residual and the slew rate (below), and 1 ns / 1 ppb
  *     for the fixed-point rounding of tai0 and period_q.
  * Before two samples the frequency bound is max_freq_ppb + max_drift.
- * In holdover the bound grows at that rate from the last good sample:
- * time since the sample times (frequency bound).
+ * In holdover the bound keeps growing at the frequency bound (which
+ * includes max_drift) times the time since the last good sample.
  *
  * Slew, not step. At each update the new model is anchored at c0 =
  * max(now, sample counter) with tai0 = the old model's value there (so
