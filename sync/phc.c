@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdarg.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -69,6 +68,7 @@ static int sys_open(void *ctx, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
+	(void)ctx;
 	return fd < 0 ? -errno : fd;
 }
 
@@ -76,21 +76,25 @@ static int sys_socket(void *ctx)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
+	(void)ctx;
 	return fd < 0 ? -errno : fd;
 }
 
 static int sys_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 {
+	(void)ctx;
 	return ioctl(fd, req, arg) < 0 ? -errno : 0;
 }
 
 static int sys_close(void *ctx, int fd)
 {
+	(void)ctx;
 	return close(fd) < 0 ? -errno : 0;
 }
 
 static int sys_gettime(void *ctx, clockid_t clk, struct timespec *ts)
 {
+	(void)ctx;
 	return clock_gettime(clk, ts) < 0 ? -errno : 0;
 }
 
@@ -104,23 +108,12 @@ static const struct phc_ops sys_ops = {
 
 /* --- opening ------------------------------------------------------------ */
 
-/* Format "<fmt>: <strerror(err)>" into msg (if any); returns err. */
-static int fail(char *msg, size_t len, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *msg, size_t len, int err, const char *fmt, ...)
+/* "<what>: <why>: <strerror(err)>" into msg (if any); returns err. */
+static int fail(char *msg, size_t len, int err, const char *what,
+		const char *why)
 {
-	va_list ap;
-	int n;
-
-	if (!msg || !len) {
-		return err;
-	}
-	va_start(ap, fmt);
-	n = vsnprintf(msg, len, fmt, ap);
-	va_end(ap);
-	if (n >= 0 && (size_t)n < len) {
-		snprintf(msg + n, len - (size_t)n, ": %s", strerror(-err));
+	if (msg && len) {
+		snprintf(msg, len, "%s: %s: %s", what, why, strerror(-err));
 	}
 	return err;
 }
@@ -153,13 +146,13 @@ static int if_phc_index(struct phc *p, const char *ifname, int *index,
 	int sock, ret;
 
 	if (strlen(ifname) >= sizeof(ifr.ifr_name)) {
-		return fail(msg, len, -EINVAL, "%s: not a device path, and too long "
-			    "for an interface name", ifname);
+		return fail(msg, len, -EINVAL, ifname,
+			    "not a device path, and too long for an "
+			    "interface name");
 	}
 	sock = p->ops->socket(p->ctx);
 	if (sock < 0) {
-		return fail(msg, len, sock, "%s: socket for ethtool",
-			    ifname);
+		return fail(msg, len, sock, ifname, "socket for ethtool");
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	memcpy(ifr.ifr_name, ifname, strlen(ifname));
@@ -167,22 +160,20 @@ static int if_phc_index(struct phc *p, const char *ifname, int *index,
 	ret = p->ops->ioctl(p->ctx, sock, SIOCETHTOOL, &ifr);
 	p->ops->close(p->ctx, sock);
 	if (ret == -ENODEV) {
-		return fail(msg, len, -ENOENT,
-			    "%s: no such network interface", ifname);
+		return fail(msg, len, -ENOENT, ifname,
+			    "no such network interface");
 	}
 	if (ret == -EOPNOTSUPP) {
-		return fail(msg, len, -ENODEV,
-			    "%s: the interface reports no timestamping "
-			    "capabilities, so no PHC",
-			    ifname);
+		return fail(msg, len, -ENODEV, ifname,
+			    "the interface reports no timestamping "
+			    "capabilities, so no PHC");
 	}
 	if (ret < 0) {
-		return fail(msg, len, ret, "%s: ETHTOOL_GET_TS_INFO",
-			    ifname);
+		return fail(msg, len, ret, ifname, "ETHTOOL_GET_TS_INFO");
 	}
 	if (info.phc_index < 0) {
-		return fail(msg, len, -ENODEV,
-			    "%s: the interface has no PHC", ifname);
+		return fail(msg, len, -ENODEV, ifname,
+			    "the interface has no PHC");
 	}
 	*index = info.phc_index;
 	return 0;
@@ -205,16 +196,16 @@ int phc_open(const char *dev_or_ifname, const struct phc_options *opt,
 	}
 	*out = NULL;
 	if (!dev_or_ifname || !*dev_or_ifname) {
-		return fail(msg, msg_len, -EINVAL, "no PHC named");
+		return fail(msg, msg_len, -EINVAL, "phc", "no PHC named");
 	}
 	if (opt && opt->timescale != PHC_TIMESCALE_TAI &&
 	    opt->timescale != PHC_TIMESCALE_UTC) {
-		return fail(msg, msg_len, -EINVAL, "%s: bad timescale",
-			    dev_or_ifname);
+		return fail(msg, msg_len, -EINVAL, dev_or_ifname,
+			    "bad timescale");
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
-		return fail(msg, msg_len, -ENOMEM, "%s", dev_or_ifname);
+		return fail(msg, msg_len, -ENOMEM, dev_or_ifname, "allocating");
 	}
 	p->fd = -1;
 	p->ops = opt && opt->ops ? opt->ops : &sys_ops;
@@ -241,10 +232,8 @@ int phc_open(const char *dev_or_ifname, const struct phc_options *opt,
 
 	ret = p->ops->open(p->ctx, dev);
 	if (ret < 0) {
-		fail(msg, msg_len, ret,
-		     ret == -ENOENT ? "%s: no such device"
-				    : "%s: cannot open",
-		     dev);
+		fail(msg, msg_len, ret, dev,
+		     ret == -ENOENT ? "no such device" : "cannot open");
 		goto err;
 	}
 	p->fd = ret;
@@ -253,12 +242,11 @@ int phc_open(const char *dev_or_ifname, const struct phc_options *opt,
 	ret = p->ops->ioctl(p->ctx, p->fd, PTP_CLOCK_GETCAPS, &caps);
 	if (ret == -ENOTTY || ret == -EINVAL) {
 		ret = -ENOTTY;
-		fail(msg, msg_len, ret, "%s: not a PHC: PTP_CLOCK_GETCAPS",
-		     dev);
+		fail(msg, msg_len, ret, dev, "not a PHC: PTP_CLOCK_GETCAPS");
 		goto err;
 	}
 	if (ret < 0) {
-		fail(msg, msg_len, ret, "%s: PTP_CLOCK_GETCAPS", dev);
+		fail(msg, msg_len, ret, dev, "PTP_CLOCK_GETCAPS");
 		goto err;
 	}
 	p->cross = caps.cross_timestamping != 0;
@@ -545,9 +533,10 @@ static int read_method(struct phc *p, enum phc_method m, unsigned int n,
 			consider(p, &req.ext.ts[i][0], &req.ext.ts[i][1],
 				 &req.ext.ts[i][2], b.rt, a.rt, &conv, &best);
 		} else {
-			consider(p, &req.basic.ts[2 * i],
-				 &req.basic.ts[2 * i + 1],
-				 &req.basic.ts[2 * i + 2], b.rt, a.rt, &conv,
+			const struct ptp_clock_time *t =
+				&req.basic.ts[(size_t)2 * i];
+
+			consider(p, &t[0], &t[1], &t[2], b.rt, a.rt, &conv,
 				 &best);
 		}
 	}

@@ -57,8 +57,8 @@ enum phc_timescale {
  * Every function returns 0 (or the new fd) on success, -errno on failure.
  */
 struct phc_ops {
-	int (*open)(void *ctx, const char *path);	  /* O_RDONLY */
-	int (*socket)(void *ctx);			  /* for SIOCETHTOOL */
+	int (*open)(void *ctx, const char *path); /* O_RDONLY */
+	int (*socket)(void *ctx);		  /* for SIOCETHTOOL */
 	int (*ioctl)(void *ctx, int fd, unsigned long req, void *arg);
 	int (*close)(void *ctx, int fd);
 	int (*gettime)(void *ctx, clockid_t clk, struct timespec *ts);

@@ -25,10 +25,10 @@
 
 /* The fake kernel: MONOTONIC_RAW advances on every call. */
 struct fake {
-	int64_t raw;	  /* MONOTONIC_RAW now, ns */
-	int64_t rt_off;	  /* REALTIME - MONOTONIC_RAW */
-	int64_t phc_off;  /* PHC - MONOTONIC_RAW */
-	int64_t gap_ns;	  /* time each gettime or sample takes */
+	int64_t raw;		      /* MONOTONIC_RAW now, ns */
+	int64_t rt_off;		      /* REALTIME - MONOTONIC_RAW */
+	int64_t phc_off;	      /* PHC - MONOTONIC_RAW */
+	int64_t gap_ns;		      /* time each gettime or sample takes */
 	int64_t win[PHC_MAX_SAMPLES]; /* read window of sample i, ns */
 	int err_precise, err_ext, err_basic, err_caps, err_open, err_ethtool;
 	int busy_precise; /* EBUSY this many times first */
@@ -52,7 +52,8 @@ static int64_t tick(struct fake *f, int64_t d)
 
 static struct ptp_clock_time pct(int64_t ns)
 {
-	struct ptp_clock_time t = { .sec = ns / NS, .nsec = (uint32_t)(ns % NS) };
+	struct ptp_clock_time t = { .sec = ns / NS,
+				    .nsec = (uint32_t)(ns % NS) };
 
 	return t;
 }
@@ -237,8 +238,8 @@ static struct phc *open_fake(struct fake *f, enum phc_timescale ts)
 	struct phc *p = NULL;
 	char msg[128];
 
-	cr_assert_eq(phc_open("/dev/ptp3", &o, &p, msg, sizeof(msg)), 0,
-		     "%s", msg);
+	cr_assert_eq(phc_open("/dev/ptp3", &o, &p, msg, sizeof(msg)), 0, "%s",
+		     msg);
 	cr_assert_not_null(p);
 	return p;
 }
@@ -580,11 +581,11 @@ Test(phc, real_syscalls_on_non_phcs)
 	cr_assert_eq(phc_open("/dev/null", NULL, &p, msg, sizeof(msg)),
 		     -ENOTTY);
 	cr_assert(strstr(msg, "not a PHC"), "%s", msg);
-	cr_assert_eq(phc_open("/dev/ptp-does-not-exist", NULL, &p, msg,
-			      sizeof(msg)),
-		     -ENOENT);
-	cr_assert_eq(phc_open("nosuchif0", NULL, &p, msg, sizeof(msg)),
-		     -ENOENT, "%s", msg);
+	cr_assert_eq(
+		phc_open("/dev/ptp-does-not-exist", NULL, &p, msg, sizeof(msg)),
+		-ENOENT);
+	cr_assert_eq(phc_open("nosuchif0", NULL, &p, msg, sizeof(msg)), -ENOENT,
+		     "%s", msg);
 	cr_assert_null(p);
 }
 
@@ -681,9 +682,8 @@ Test(phc, hostile_n_samples)
 
 Test(phc, hostile_reversed_and_future)
 {
-	void (*m[])(struct fake *, unsigned long, void *) = {
-		m_all_reversed, m_future_window
-	};
+	void (*m[])(struct fake *, unsigned long, void *) = { m_all_reversed,
+							      m_future_window };
 
 	for (unsigned int k = 0; k < 2; k++) {
 		struct fake f;
