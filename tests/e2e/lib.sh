@@ -379,7 +379,7 @@ GUEST_CFLAGS=(-std=gnu11 -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2
 	-Wmissing-prototypes -Wstrict-prototypes -static -D_GNU_SOURCE)
 
 # Build the initramfs into DIR/initramfs.gz with busybox, the static guest
-# tool vrtc-guest (all of guest/*.c) and the init script.  Sets INITRAMFS.
+# tool vrtc-guest (all of guest/*.c and sync/phc.c) and the init script.  Sets INITRAMFS.
 # e2e_workdir TAG: make $WORK (a fresh directory under /tmp) holding the
 # guest kernel and initramfs, and on exit kill the guest and the daemon
 # ($DAEMON_PID, set by e2e_start_daemon) and remove $WORK (VRTC_E2E_KEEP=1 keeps it).
@@ -412,8 +412,11 @@ e2e_build_initramfs() {
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,dev,proc,sys,tmp,etc}
 	cp /bin/busybox "$root/bin/busybox"
-	gcc "${GUEST_CFLAGS[@]}" -o "$root/bin/vrtc-guest" "$E2E_DIR"/guest/*.c ||
-		e2e_die "initramfs: compiling the guest tool (guest/*.c) failed"
+	# With the daemon's PHC reader (sync/phc.c, no GLib) linked in.
+	gcc "${GUEST_CFLAGS[@]}" -I"$E2E_DIR/../../sync" \
+		-o "$root/bin/vrtc-guest" "$E2E_DIR"/guest/*.c \
+		"$E2E_DIR/../../sync/phc.c" ||
+		e2e_die "initramfs: compiling the guest tool (guest/*.c, sync/phc.c) failed"
 	install -m 0755 "$E2E_DIR/guest/init" "$root/init"
 	(cd "$root" && find . -print0 | LC_ALL=C sort -z |
 		cpio --null -o -H newc --owner 0:0 --quiet) | gzip -9n >"$out/initramfs.gz"

@@ -76,8 +76,8 @@ problems=()
 if [ $REF_ONLY = 1 ]; then
 	required=(guest_clock phcs rtc windows dmesg)
 else
-	required=(guest_clock phcs rtc utc_vs_ref tai_minus_utc monotonic windows
-		rebind dmesg)
+	required=(guest_clock phcs rtc utc_vs_ref phc_reader tai_minus_utc
+		monotonic windows rebind dmesg)
 	[ "$LEAP_NEAR" = 1 ] || required+=(smeared_vs_utc)
 fi
 

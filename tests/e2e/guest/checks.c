@@ -25,7 +25,7 @@ static void check_phcs(const char *ours, const char *ref, bool ref_only)
 	char names[256] = "";
 
 	for (int i = 0; i < n_phcs; i++) {
-		struct phc *p = &phcs[i];
+		struct guest_phc *p = &phcs[i];
 
 		printf("VRTC-E2E: phc INFO dev=/dev/ptp%d name=\"%s\" pci=%s "
 		       "virtio=%s\n",
@@ -74,23 +74,25 @@ static void check_phcs(const char *ours, const char *ref, bool ref_only)
 	       n_ref, n_other, ref_only ? "0+1+0" : "4+1+0", names);
 }
 
-static void check_utc_vs_ref(const struct phc *utc, const struct phc *ref)
+static struct pair check_utc_vs_ref(const struct guest_phc *utc,
+				    const struct guest_phc *ref)
 {
 	struct pair r = compare(utc, ref);
 
 	if (r.err) {
 		result("utc_vs_ref", false, "ioctl_error=%s", strerror(-r.err));
-		return;
+		return r;
 	}
 	result("utc_vs_ref", abs64(r.d) <= r.wa + r.wb,
 	       "offset_ns=%" PRId64 " window_ours_ns=%" PRId64
 	       " window_ref_ns=%" PRId64 " limit_ns=%" PRId64
 	       " median_offset_ns=%" PRId64 " rounds=%d",
 	       r.d, r.wa, r.wb, r.wa + r.wb, r.d_median, ROUNDS);
+	return r;
 }
 
-static void check_tai_utc(const struct phc *tai, const struct phc *utc,
-			  long expect_s)
+static void check_tai_utc(const struct guest_phc *tai,
+			  const struct guest_phc *utc, long expect_s)
 {
 	struct pair r = compare(tai, utc);
 	int64_t dev;
@@ -108,8 +110,8 @@ static void check_tai_utc(const struct phc *tai, const struct phc *utc,
 	       r.d, expect_s, dev, r.wa, r.wb, r.wa + r.wb);
 }
 
-static void check_smeared(const struct phc *sm, const struct phc *utc,
-			  bool leap_near)
+static void check_smeared(const struct guest_phc *sm,
+			  const struct guest_phc *utc, bool leap_near)
 {
 	struct pair r = compare(sm, utc);
 
@@ -134,7 +136,7 @@ static void check_smeared(const struct phc *sm, const struct phc *utc,
 
 #define MONO_READS 5000
 
-static void check_monotonic(const struct phc *mono)
+static void check_monotonic(const struct guest_phc *mono)
 {
 	int64_t prev = 0, first = 0, now = 0, max_step = 0;
 	int err = 0, backwards = 0, equal = 0;
@@ -188,7 +190,8 @@ static int64_t pctl(const int64_t *v, int n, int pct)
 }
 
 /* Read windows of our UTC PHC and the reference, side by side. */
-static void check_windows(const struct phc *utc, const struct phc *ref, int n)
+static void check_windows(const struct guest_phc *utc,
+			  const struct guest_phc *ref, int n)
 {
 	int64_t *wo = calloc((size_t)n, sizeof(*wo));
 	int64_t *wr = calloc((size_t)n, sizeof(*wr));
@@ -248,7 +251,7 @@ static void check_windows(const struct phc *utc, const struct phc *ref, int n)
  * seconds" is expected (the UTC clocks) and is level info anyway.
  */
 
-static void need(const char *what, const struct phc *p)
+static void need(const char *what, const struct guest_phc *p)
 {
 	if (!p) {
 		result(what, false, "missing PHC (see the phcs check)");
@@ -257,7 +260,7 @@ static void need(const char *what, const struct phc *p)
 
 int cmd_test(struct opts *o)
 {
-	struct phc *utc, *tai, *mono, *sm, *ref;
+	struct guest_phc *utc, *tai, *mono, *sm, *ref;
 	char clocksource[64] = "?";
 
 	read_line("/sys/devices/system/clocksource/clocksource0/"
@@ -282,7 +285,11 @@ int cmd_test(struct opts *o)
 		check_rtc(o->ours, o->ref, false, sm);
 		need("utc_vs_ref", utc);
 		if (utc && ref) {
-			check_utc_vs_ref(utc, ref);
+			struct pair uvr = check_utc_vs_ref(utc, ref);
+
+			check_phc_reader(utc, ref, &uvr);
+		} else {
+			need("phc_reader", NULL);
 		}
 		need("tai_minus_utc", tai);
 		if (tai && utc) {

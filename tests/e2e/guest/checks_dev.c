@@ -24,7 +24,7 @@
 #include "vrtc-guest.h"
 
 static int ours_rtc = -1; /* N of our /dev/rtcN, once check_rtc found it */
-static const struct phc *rtc_clock; /* the smeared PHC behind it */
+static const struct guest_phc *rtc_clock; /* the smeared PHC behind it */
 
 /* struct rtc_time (UTC) <-> seconds since the epoch */
 static time_t rtc_to_time(const struct rtc_time *r)
@@ -67,7 +67,7 @@ static int cmp_phc_index(const void *a, const void *b)
  * just before and just after must bracket it exactly.
  */
 void check_rtc(const char *ours, const char *ref, bool ref_only,
-	       const struct phc *smeared)
+	       const struct guest_phc *smeared)
 {
 	DIR *d = opendir("/sys/class/rtc");
 	struct dirent *e;
@@ -391,7 +391,7 @@ void check_rebind(const char *ours)
 	}
 	scan_phcs();
 	for (int k = 0; k < 4; k++) {
-		struct phc *p = find_phc(ours, want_type[k]);
+		struct guest_phc *p = find_phc(ours, want_type[k]);
 		struct sample s;
 
 		if (p && p->variant == want_variant[k]) {

@@ -24,7 +24,7 @@
 static const char *const type_names[] = { "UTC", "TAI", "MONOTONIC",
 					  "UTC_SMEARED", "UTC_MAYBE_SMEARED" };
 
-struct phc phcs[MAX_PHCS];
+struct guest_phc phcs[MAX_PHCS];
 int n_phcs;
 int n_pass, n_fail;
 
@@ -125,7 +125,8 @@ int device_path(const char *cls, const char *dev, char *pci, size_t pl,
 
 static int cmp_phc(const void *a, const void *b)
 {
-	return ((const struct phc *)a)->index - ((const struct phc *)b)->index;
+	return ((const struct guest_phc *)a)->index -
+	       ((const struct guest_phc *)b)->index;
 }
 
 void scan_phcs(void)
@@ -138,7 +139,7 @@ void scan_phcs(void)
 		return;
 	}
 	while ((e = readdir(d)) && n_phcs < MAX_PHCS) {
-		struct phc *p = &phcs[n_phcs];
+		struct guest_phc *p = &phcs[n_phcs];
 		char path[PATH_MAX];
 		unsigned int t, v;
 
@@ -169,7 +170,7 @@ void scan_phcs(void)
 	qsort(phcs, (size_t)n_phcs, sizeof(phcs[0]), cmp_phc);
 }
 
-struct phc *find_phc(const char *pci, int type)
+struct guest_phc *find_phc(const char *pci, int type)
 {
 	for (int i = 0; i < n_phcs; i++) {
 		if (!strcmp(phcs[i].pci, pci) && phcs[i].type == type) {
@@ -188,7 +189,7 @@ static int64_t pct_ns(const struct ptp_clock_time *t)
  * n PTP_SYS_OFFSET_EXTENDED samples of p (1..PTP_MAX_SAMPLES); returns the
  * one with the narrowest window in *best (and all of them in all, if set).
  */
-int phc_ext(const struct phc *p, unsigned int n, struct sample *best,
+int phc_ext(const struct guest_phc *p, unsigned int n, struct sample *best,
 	    struct sample *all)
 {
 	struct ptp_sys_offset_extended req;
@@ -216,7 +217,7 @@ int phc_ext(const struct phc *p, unsigned int n, struct sample *best,
 	return 0;
 }
 
-int phc_gettime(const struct phc *p, int64_t *ns)
+int phc_gettime(const struct guest_phc *p, int64_t *ns)
 {
 	struct timespec ts;
 
@@ -234,7 +235,7 @@ int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-struct pair compare(const struct phc *a, const struct phc *b)
+struct pair compare(const struct guest_phc *a, const struct guest_phc *b)
 {
 	struct pair r = { .err = 0 };
 	int64_t ds[ROUNDS];
@@ -287,7 +288,7 @@ const char *type_name(int t)
 	return t >= 0 && t < 5 ? type_names[t] : "?";
 }
 
-void fmt_reading(const struct phc *p, int64_t ns, char *buf, size_t len)
+void fmt_reading(const struct guest_phc *p, int64_t ns, char *buf, size_t len)
 {
 	if (p->type == VT_MONOTONIC) {
 		snprintf(buf, len,

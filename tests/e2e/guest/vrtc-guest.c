@@ -83,7 +83,7 @@ static void parse(int argc, char **argv, struct opts *o)
 
 static int cmd_demo(struct opts *o)
 {
-	struct phc *utc, *tai, *ref;
+	struct guest_phc *utc, *tai, *ref;
 
 	scan_phcs();
 	printf("\n==== PTP hardware clocks in the guest (/sys/class/ptp) "
@@ -91,7 +91,7 @@ static int cmd_demo(struct opts *o)
 	printf("%-10s %-30s %-14s %-9s %s\n", "device", "clock_name", "PCI",
 	       "virtio", "served by");
 	for (int i = 0; i < n_phcs; i++) {
-		struct phc *p = &phcs[i];
+		struct guest_phc *p = &phcs[i];
 		char by[64];
 
 		if (!strcmp(p->pci, o->ours)) {
@@ -119,7 +119,7 @@ static int cmd_demo(struct opts *o)
 	bool have_ref = ref && !phc_ext(ref, 5, &rs, NULL);
 
 	for (int i = 0; i < n_phcs; i++) {
-		struct phc *p = &phcs[i];
+		struct guest_phc *p = &phcs[i];
 		struct sample s;
 		char r[64], label[32], vs[32];
 		int err = phc_ext(p, 5, &s, NULL);

@@ -20,7 +20,7 @@
 /* virtio-rtc clock types (VIRTIO 1.4 5.23.6.2) */
 enum { VT_UTC = 0, VT_TAI = 1, VT_MONOTONIC = 2, VT_UTC_SMEARED = 3 };
 
-struct phc {
+struct guest_phc {
 	int index;	   /* N of /dev/ptpN */
 	char name[64];	   /* clock_name */
 	char pci[32];	   /* PCI address of the virtio device's parent */
@@ -55,7 +55,7 @@ struct opts {
 };
 
 /* phc.c: the PHCs in sysfs and /dev, reading them, output */
-extern struct phc phcs[MAX_PHCS];
+extern struct guest_phc phcs[MAX_PHCS];
 extern int n_phcs;
 extern int n_pass, n_fail;
 
@@ -70,26 +70,30 @@ void copy(char *dst, size_t len, const char *src);
 int device_path(const char *cls, const char *dev, char *pci, size_t pl,
 		char *virtio, size_t vl);
 void scan_phcs(void);
-struct phc *find_phc(const char *pci, int type);
-int phc_ext(const struct phc *p, unsigned int n, struct sample *best,
+struct guest_phc *find_phc(const char *pci, int type);
+int phc_ext(const struct guest_phc *p, unsigned int n, struct sample *best,
 	    struct sample *all);
-int phc_gettime(const struct phc *p, int64_t *ns);
+int phc_gettime(const struct guest_phc *p, int64_t *ns);
 int cmp_i64(const void *a, const void *b);
-struct pair compare(const struct phc *a, const struct phc *b);
+struct pair compare(const struct guest_phc *a, const struct guest_phc *b);
 int64_t abs64(int64_t x);
 int64_t mono_ns(void);
 const char *type_name(int t);
-void fmt_reading(const struct phc *p, int64_t ns, char *buf, size_t len);
+void fmt_reading(const struct guest_phc *p, int64_t ns, char *buf, size_t len);
 
 /* checks.c: the checks of vrtc-guest test */
 int cmd_test(struct opts *o);
 
 /* checks_dev.c: the RTC, its alarm, device reset, the kernel log */
 void check_rtc(const char *ours, const char *ref, bool ref_only,
-	       const struct phc *smeared);
+	       const struct guest_phc *smeared);
 void check_alarm(void);
 void check_rebind(const char *ours);
 void check_dmesg(bool ref_only);
+
+/* reader.c: the daemon's PHC reader (sync/phc.c) on the guest's PHCs */
+void check_phc_reader(const struct guest_phc *ours, const struct guest_phc *ref,
+		      const struct pair *utc_vs_ref);
 
 /* Wanted clocks of the device under test, in clock-id order. */
 extern const int want_type[4];
