@@ -93,9 +93,9 @@ int chrony_float_encode(double x, uint32_t *word)
 	if (exp < FLOAT_EXP_MIN) {
 		int shift = FLOAT_EXP_MIN - exp;
 
-		coef = shift > FLOAT_COEF_BITS ?
-			       0 :
-			       (coef + (1LL << (shift - 1))) >> shift;
+		coef = shift > FLOAT_COEF_BITS
+			       ? 0
+			       : (coef + (1LL << (shift - 1))) >> shift;
 		exp = FLOAT_EXP_MIN;
 		if (!coef) {
 			*word = 0;
@@ -220,8 +220,7 @@ int chrony_tracking_parse(const void *buf, size_t len, uint32_t seq,
 		      &t->resid_freq_ppm) ||
 	    get_float(w.skew_ppm, 0, MAX_FREQ_PPM, &t->skew_ppm) ||
 	    get_float(w.root_delay, 0, MAX_DELAY_S, &t->root_delay) ||
-	    get_float(w.root_dispersion, 0, MAX_DELAY_S,
-		      &t->root_dispersion) ||
+	    get_float(w.root_dispersion, 0, MAX_DELAY_S, &t->root_dispersion) ||
 	    get_float(w.last_update_interval, 0, MAX_INTERVAL_S,
 		      &t->last_update_interval)) {
 		return -ERANGE;
@@ -231,7 +230,7 @@ int chrony_tracking_parse(const void *buf, size_t len, uint32_t seq,
 
 static int put_float(double x, uint32_t *be)
 {
-	uint32_t w;
+	uint32_t w = 0;
 	int rc = chrony_float_encode(x, &w);
 
 	*be = htobe32(w);
@@ -297,7 +296,8 @@ int chrony_bound_ns(const struct chrony_tracking *t, const struct timespec *at,
 		elapsed_s = 0;
 	}
 	ns = (fabs(t->current_correction) + t->root_delay / 2 +
-	      t->root_dispersion) * 1e9 +
+	      t->root_dispersion) *
+		     1e9 +
 	     (double)read_err_ns + (double)max_drift_ppb * elapsed_s;
 	if (!(ns <= MAX_BOUND_NS)) {
 		return -ERANGE;
@@ -320,10 +320,10 @@ static int copy_path(char *dst, size_t size, const char *src)
 static int open_unix(struct chrony_client *c,
 		     const struct chrony_client_conf *conf)
 {
-	const char *run = conf->run_dir ? conf->run_dir :
-					  CHRONY_DEFAULT_RUN_DIR;
-	const char *srv = conf->socket_path ? conf->socket_path :
-					      CHRONY_DEFAULT_SOCKET;
+	const char *run =
+		conf->run_dir ? conf->run_dir : CHRONY_DEFAULT_RUN_DIR;
+	const char *srv =
+		conf->socket_path ? conf->socket_path : CHRONY_DEFAULT_SOCKET;
 	struct sockaddr_un me = { .sun_family = AF_UNIX };
 	struct sockaddr_un peer = { .sun_family = AF_UNIX };
 	int rc, n;
@@ -373,12 +373,13 @@ static int open_udp(struct chrony_client *c,
 	int rc;
 
 	snprintf(port, sizeof(port), "%u",
-		 conf->port ? conf->port : CHRONY_DEFAULT_PORT);
+		 conf->port ? (unsigned int)conf->port
+			    : (unsigned int)CHRONY_DEFAULT_PORT);
 	if (getaddrinfo(conf->host, port, &hints, &ai) || !ai) {
 		return -EINVAL;
 	}
-	c->fd = socket(ai->ai_family,
-		       SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	c->fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0);
 	rc = c->fd < 0 ? -errno : 0;
 	if (!rc && connect(c->fd, ai->ai_addr, ai->ai_addrlen)) {
 		rc = -errno;
@@ -400,7 +401,8 @@ int chrony_client_new(const struct chrony_client_conf *conf,
 	/* an unpredictable start: replies meant for others never match */
 	if (getrandom(&c->seq, sizeof(c->seq), GRND_NONBLOCK) !=
 	    sizeof(c->seq)) {
-		c->seq = (uint32_t)getpid() * 2654435761u ^ (uint32_t)time(NULL);
+		c->seq =
+			(uint32_t)getpid() * 2654435761u ^ (uint32_t)time(NULL);
 	}
 	rc = conf->host ? open_udp(c, conf) : open_unix(c, conf);
 	if (rc) {

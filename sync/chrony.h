@@ -59,9 +59,9 @@ struct chrony_tracking {
 	double rms_offset;	   /* s, >= 0 */
 	double freq_ppm;	   /* > 0: system clock fast */
 	double resid_freq_ppm;
-	double skew_ppm; /* >= 0 */
-	double root_delay;	       /* s, >= 0 */
-	double root_dispersion;	       /* s, >= 0, aged by chronyd to the reply */
+	double skew_ppm;	     /* >= 0 */
+	double root_delay;	     /* s, >= 0 */
+	double root_dispersion;	     /* s, >= 0, aged by chronyd to the reply */
 	double last_update_interval; /* s, >= 0 */
 };
 

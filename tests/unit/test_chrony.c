@@ -21,16 +21,15 @@
  * -0.000001605,-0.000000011,0.000000020,0.031,-0.001,0.063,
  * 0.000007055,0.000001050,0.1,Normal */
 static const uint8_t real_reply[CHRONY_TRACKING_LEN] = {
-	0x06, 0x02, 0x00, 0x00, 0x00, 0x21, 0x00, 0x05, 0x00, 0x00, 0x00,
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x12, 0x34, 0x56, 0x78, 0x00, 0x00,
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x7f, 0x00, 0x00, 0x01, 0x7f,
-	0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x09, 0x00,
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x6b, 0x01, 0x6c, 0x19, 0x04, 0x22,
-	0x3d, 0xa3, 0xdd, 0x19, 0x75, 0x99, 0xd0, 0x97, 0xf9, 0xce, 0xd2,
-	0xa3, 0x6e, 0x82, 0xf7, 0x21, 0x79, 0x94, 0xe8, 0x98, 0xa9, 0xc3,
-	0x00, 0x85, 0x9f, 0xd5, 0xe2, 0x85, 0x58, 0x66, 0xda, 0xfa, 0x17,
-	0xdc, 0xfc, 0x82, 0x36, 0x17,
+	0x06, 0x02, 0x00, 0x00, 0x00, 0x21, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x7f, 0x00, 0x00, 0x01, 0x7f, 0x00, 0x00, 0x01,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x01, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x6b, 0x01, 0x6c, 0x19, 0x04, 0x22, 0x3d, 0xa3, 0xdd, 0x19, 0x75, 0x99,
+	0xd0, 0x97, 0xf9, 0xce, 0xd2, 0xa3, 0x6e, 0x82, 0xf7, 0x21, 0x79, 0x94,
+	0xe8, 0x98, 0xa9, 0xc3, 0x00, 0x85, 0x9f, 0xd5, 0xe2, 0x85, 0x58, 0x66,
+	0xda, 0xfa, 0x17, 0xdc, 0xfc, 0x82, 0x36, 0x17,
 };
 
 #define SEQ 0x12345678u
@@ -127,9 +126,9 @@ Test(chrony_float, random_round_trips)
 Test(chrony_request, layout)
 {
 	uint8_t b[CHRONY_TRACKING_LEN];
-	static const uint8_t hdr[20] = { 6,    1,    0,	   0,	 0,    33,   0,
-					 2,    0xde, 0xad, 0xbe, 0xef, 0,    0,
-					 0,    0,	 0,    0,    0,	   0 };
+	static const uint8_t hdr[20] = { 6, 1,	  0,	0,    0,    33, 0,
+					 2, 0xde, 0xad, 0xbe, 0xef, 0,	0,
+					 0, 0,	  0,	0,    0,    0 };
 	size_t i;
 
 	memset(b, 0xaa, sizeof(b));
@@ -144,9 +143,9 @@ Test(chrony_parse, real_reply)
 {
 	struct chrony_tracking t;
 
-	cr_assert_eq(chrony_tracking_parse(real_reply, sizeof(real_reply), SEQ,
-					   &t),
-		     0);
+	cr_assert_eq(
+		chrony_tracking_parse(real_reply, sizeof(real_reply), SEQ, &t),
+		0);
 	cr_assert_eq(t.ref_id, 0x7f000001);
 	cr_assert_eq(t.ip_family, CHRONY_AF_INET4);
 	cr_assert_arr_eq(t.ip_addr, ((uint8_t[]){ 127, 0, 0, 1 }), 4);
@@ -223,7 +222,7 @@ Test(chrony_parse, encode_round_trip)
 	cr_assert_eq(t.leap_status, good.leap_status);
 	cr_assert_eq(t.ref_time.tv_sec, good.ref_time.tv_sec);
 	cr_assert_eq(t.ref_time.tv_nsec, good.ref_time.tv_nsec);
-#define NEAR(f) \
+#define NEAR(f)                                                                \
 	cr_assert_leq(fabs(t.f - good.f), fabs(good.f) * 1e-7, #f " %g", t.f)
 	NEAR(current_correction);
 	NEAR(last_offset);
@@ -260,13 +259,15 @@ Test(chrony_parse, header_fields)
 		uint8_t val;
 		int rc;
 	} c[] = {
-		{ 0, 5, -EPROTO },  { 0, 7, -EPROTO },	   { 1, 1, -EPROTO },
-		{ 1, 3, -EPROTO },  { 2, 1, -EPROTO },	   { 3, 0x80, -EPROTO },
-		{ 5, 34, -EBADMSG }, { 4, 1, -EBADMSG },   { 7, 1, -EBADMSG },
-		{ 7, 6, -EBADMSG }, { 19, 0x79, -ESTALE }, { 16, 0, -ESTALE },
-		{ 9, 2, -EACCES },  { 9, 9, -EACCES },	   { 9, 1, -EREMOTEIO },
-		{ 9, 18, -EREMOTEIO }, { 9, 19, -EREMOTEIO },
-		{ 8, 1, -EREMOTEIO },
+		{ 0, 5, -EPROTO },     { 0, 7, -EPROTO },
+		{ 1, 1, -EPROTO },     { 1, 3, -EPROTO },
+		{ 2, 1, -EPROTO },     { 3, 0x80, -EPROTO },
+		{ 5, 34, -EBADMSG },   { 4, 1, -EBADMSG },
+		{ 7, 1, -EBADMSG },    { 7, 6, -EBADMSG },
+		{ 19, 0x79, -ESTALE }, { 16, 0, -ESTALE },
+		{ 9, 2, -EACCES },     { 9, 9, -EACCES },
+		{ 9, 1, -EREMOTEIO },  { 9, 18, -EREMOTEIO },
+		{ 9, 19, -EREMOTEIO }, { 8, 1, -EREMOTEIO },
 	};
 	size_t i;
 
@@ -304,28 +305,28 @@ Test(chrony_parse, field_ranges)
 		size_t off, size;
 		uint32_t val;
 	} c[] = {
-		{ 48, 2, 4 },		    /* address family */
-		{ 48, 2, 0xffff },	    /* address family */
-		{ 52, 2, 17 },		    /* stratum */
-		{ 54, 2, 4 },		    /* leap status */
-		{ 56, 4, 4 },		    /* ref_time seconds, high word */
-		{ 56, 4, 0x7ffffffe },	    /* ref_time seconds, high word */
-		{ 64, 4, 1000000000 },	    /* ref_time ns */
-		{ 64, 4, 0xffffffff },	    /* ref_time ns */
-		{ 68, 4, nan_like },	    /* current_correction */
-		{ 68, 4, enc(2e9) },	    /* current_correction */
-		{ 72, 4, enc(-2e9) },	    /* last_offset */
-		{ 76, 4, minus_one },	    /* rms_offset */
-		{ 76, 4, nan_like },	    /* rms_offset */
-		{ 80, 4, enc(2e6) },	    /* freq_ppm */
-		{ 84, 4, enc(-2e6) },	    /* resid_freq_ppm */
-		{ 88, 4, minus_one },	    /* skew_ppm */
-		{ 92, 4, minus_one },	    /* root_delay */
-		{ 92, 4, enc(1e7) },	    /* root_delay */
-		{ 96, 4, minus_one },	    /* root_dispersion */
-		{ 96, 4, nan_like },	    /* root_dispersion */
-		{ 100, 4, minus_one },	    /* last_update_interval */
-		{ 100, 4, 0x7f000000 },	    /* last_update_interval */
+		{ 48, 2, 4 },		/* address family */
+		{ 48, 2, 0xffff },	/* address family */
+		{ 52, 2, 17 },		/* stratum */
+		{ 54, 2, 4 },		/* leap status */
+		{ 56, 4, 4 },		/* ref_time seconds, high word */
+		{ 56, 4, 0x7ffffffe },	/* ref_time seconds, high word */
+		{ 64, 4, 1000000000 },	/* ref_time ns */
+		{ 64, 4, 0xffffffff },	/* ref_time ns */
+		{ 68, 4, nan_like },	/* current_correction */
+		{ 68, 4, enc(2e9) },	/* current_correction */
+		{ 72, 4, enc(-2e9) },	/* last_offset */
+		{ 76, 4, minus_one },	/* rms_offset */
+		{ 76, 4, nan_like },	/* rms_offset */
+		{ 80, 4, enc(2e6) },	/* freq_ppm */
+		{ 84, 4, enc(-2e6) },	/* resid_freq_ppm */
+		{ 88, 4, minus_one },	/* skew_ppm */
+		{ 92, 4, minus_one },	/* root_delay */
+		{ 92, 4, enc(1e7) },	/* root_delay */
+		{ 96, 4, minus_one },	/* root_dispersion */
+		{ 96, 4, nan_like },	/* root_dispersion */
+		{ 100, 4, minus_one },	/* last_update_interval */
+		{ 100, 4, 0x7f000000 }, /* last_update_interval */
 	};
 	size_t i;
 
@@ -374,8 +375,8 @@ Test(chrony_parse, random_bytes_never_crash)
 }
 
 /* the inputs are binary floats: allow the rounding up of one ulp */
-#define BOUND_EQ(b, ns) \
-	cr_assert((b) >= (ns) && (b) <= (ns) + 1, "%llu vs %llu", \
+#define BOUND_EQ(b, ns)                                                        \
+	cr_assert((b) >= (ns) && (b) <= (ns) + 1, "%llu vs %llu",              \
 		  (unsigned long long)(b), (unsigned long long)(ns))
 
 Test(chrony_bound, formula)
@@ -436,13 +437,14 @@ Test(chrony_client, bad_conf)
 
 	memset(longp, 'a', sizeof(longp) - 1);
 	longp[sizeof(longp) - 1] = '\0';
+	cr_assert_eq(
+		chrony_client_new(
+			&(struct chrony_client_conf){ .host = "localhost" },
+			&c),
+		-EINVAL);
 	cr_assert_eq(chrony_client_new(
-			     &(struct chrony_client_conf){ .host = "localhost" },
-			     &c),
-		     -EINVAL);
-	cr_assert_eq(chrony_client_new(
-			     &(struct chrony_client_conf){
-				     .socket_path = longp, .run_dir = "/tmp" },
+			     &(struct chrony_client_conf){ .socket_path = longp,
+							   .run_dir = "/tmp" },
 			     &c),
 		     -ENAMETOOLONG);
 	cr_assert_eq(chrony_client_new(
