@@ -271,14 +271,13 @@ static double ts(const struct timespec *t)
 }
 
 /* chronyc's value within our two reads' range, widened by @tol. */
-static void between(const char *what, double c, double a, double b,
-		    double tol)
+static void between(const char *what, double c, double a, double b, double tol)
 {
 	double lo = fmin(a, b) - tol, hi = fmax(a, b) + tol;
 	double d = c < lo ? lo - c : c > hi ? c - hi : 0;
 
-	printf("%-16s chronyc %.9g ours %.9g .. %.9g (outside by %.3g)\n",
-	       what, c, a, b, d);
+	printf("%-16s chronyc %.9g ours %.9g .. %.9g (outside by %.3g)\n", what,
+	       c, a, b, d);
 	cr_assert(c >= lo && c <= hi, "%s: chronyc %.9g, ours %.9g .. %.9g",
 		  what, c, a, b);
 }
@@ -319,8 +318,7 @@ Test(chrony, tracking_matches_chronyc_over_unix_socket)
 	cr_assert_str_eq(v.leap, "Normal");
 	cr_assert_eq(a.leap_status, CHRONY_LEAP_NORMAL);
 	/* chronyc prints 9 decimals for seconds, 3 for ppm */
-	between("ref_time", v.ref_time, ts(&a.ref_time), ts(&b.ref_time),
-		1e-9);
+	between("ref_time", v.ref_time, ts(&a.ref_time), ts(&b.ref_time), 1e-9);
 	between("system time", v.corr, a.current_correction,
 		b.current_correction, 2e-9);
 	between("last offset", v.last, a.last_offset, b.last_offset, 2e-9);
@@ -331,8 +329,8 @@ Test(chrony, tracking_matches_chronyc_over_unix_socket)
 	between("skew ppm", v.skew, a.skew_ppm, b.skew_ppm, 2e-3);
 	between("root delay", v.delay, a.root_delay, b.root_delay, 2e-9);
 	/* aged by chronyd at each read: grows between reads */
-	between("root dispersion", v.disp, a.root_dispersion,
-		b.root_dispersion, 2e-9);
+	between("root dispersion", v.disp, a.root_dispersion, b.root_dispersion,
+		2e-9);
 	between("update interval", v.interval, a.last_update_interval,
 		b.last_update_interval, 0.06);
 
