@@ -110,8 +110,7 @@ static gboolean on_timer(gpointer data)
 }
 
 struct discipline *discipline_new(struct clock_model *m,
-				  const struct discipline_conf *c,
-				  GError **err)
+				  const struct discipline_conf *c, GError **err)
 {
 	struct estimator_config ec;
 	struct discipline *d;

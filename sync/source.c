@@ -16,7 +16,7 @@ int source_new(const struct source_ops *ops, const struct source_conf *conf,
 		}
 		return -EINVAL;
 	}
-	r = ops->new(conf, out, msg, msg_len);
+	r = ops->new (conf, out, msg, msg_len);
 	if (r == 0) {
 		(*out)->ops = ops;
 	}

@@ -22,10 +22,10 @@
 #include "sample.h"
 
 enum source_state {
-	SOURCE_OK = 0,	   /* samples valid, companions answering */
-	SOURCE_DEGRADED,   /* samples valid, but some input is missing */
-	SOURCE_STALE,	   /* no fresh sample this poll */
-	SOURCE_ERROR,	   /* the source failed; see text */
+	SOURCE_OK = 0,	 /* samples valid, companions answering */
+	SOURCE_DEGRADED, /* samples valid, but some input is missing */
+	SOURCE_STALE,	 /* no fresh sample this poll */
+	SOURCE_ERROR,	 /* the source failed; see text */
 };
 
 /* Leap announcement, as the source knows it. */
@@ -56,17 +56,17 @@ struct source_conf {
 	const struct leap_table *leaps; /* required, outlives the source */
 
 	/* PHC */
-	const char *phc;		/* /dev/ptpN or interface name */
+	const char *phc;		  /* /dev/ptpN or interface name */
 	enum phc_timescale phc_timescale; /* default TAI */
-	const char *ptp4l_socket;	/* NULL: no ptp4l companion */
-	const char *ptp4l_bind_dir;	/* NULL: g_get_tmp_dir() */
-	const struct phc_ops *phc_ops;	/* NULL: real system calls */
+	const char *ptp4l_socket;	  /* NULL: no ptp4l companion */
+	const char *ptp4l_bind_dir;	  /* NULL: g_get_tmp_dir() */
+	const struct phc_ops *phc_ops;	  /* NULL: real system calls */
 	void *phc_ctx;
 
 	/* chronyd */
-	const char *chrony_socket;   /* NULL: CHRONY_DEFAULT_SOCKET */
-	const char *chrony_run_dir;  /* NULL: CHRONY_DEFAULT_RUN_DIR */
-	uint32_t chrony_drift_ppb;   /* bound ageing; 0: 1000 (1 ppm) */
+	const char *chrony_socket;  /* NULL: CHRONY_DEFAULT_SOCKET */
+	const char *chrony_run_dir; /* NULL: the socket's directory */
+	uint32_t chrony_drift_ppb;  /* bound ageing; 0: 1000 (1 ppm) */
 	const struct source_clock_ops *clock_ops; /* NULL: clock_gettime */
 	void *clock_ctx;
 };

@@ -87,6 +87,7 @@ static int chrony_new_src(const struct source_conf *conf, struct source **out,
 		.run_dir = conf->chrony_run_dir,
 	};
 	struct source_chrony *c = g_new0(struct source_chrony, 1);
+	char *dir = NULL;
 	int r;
 
 	c->leaps = conf->leaps;
@@ -97,7 +98,13 @@ static int chrony_new_src(const struct source_conf *conf, struct source **out,
 	snprintf(c->path, sizeof(c->path), "%s",
 		 conf->chrony_socket ? conf->chrony_socket
 				     : CHRONY_DEFAULT_SOCKET);
+	if (!cc.run_dir && cc.socket_path) {
+		/* chronyd reaches its own socket's directory */
+		dir = g_path_get_dirname(cc.socket_path);
+		cc.run_dir = dir;
+	}
 	r = chrony_client_new(&cc, &c->client);
+	g_free(dir);
 	if (r < 0) {
 		snprintf(msg, msg_len, "chronyd socket %s: %s", c->path,
 			 g_strerror(-r));
