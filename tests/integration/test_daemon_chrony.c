@@ -237,7 +237,6 @@ static void wait_synced(struct chrony_client *c, struct chrony_tracking *t)
 		       SYNC_WAIT_S, rc, t->leap_status, t->stratum);
 }
 
-
 #define NS 1000000000LL
 
 static void dc_fini(void)
@@ -246,8 +245,8 @@ static void dc_fini(void)
 	stop_pair();
 }
 
-Test(daemon_chrony, serves_chronyd_time, .init = start_pair,
-     .fini = dc_fini, .timeout = ITEST_TIMEOUT)
+Test(daemon_chrony, serves_chronyd_time, .init = start_pair, .fini = dc_fini,
+     .timeout = ITEST_TIMEOUT)
 {
 	struct chrony_client *c = open_unix();
 	struct chrony_tracking t;
@@ -283,8 +282,8 @@ Test(daemon_chrony, missing_phc_one_line, .init = itest_init,
      .fini = itest_fini, .timeout = ITEST_TIMEOUT)
 {
 	static const char *const argv[] = { "--socket-path",
-			       "/tmp/vrtc-nophc.sock", "--phc",
-			       "/dev/nonexistent", NULL };
+					    "/tmp/vrtc-nophc.sock", "--phc",
+					    "/dev/nonexistent", NULL };
 	char out[4096];
 	int st = vdaemon_run(argv, 5000, out, sizeof(out));
 
