@@ -204,7 +204,7 @@ static gboolean on_table_option(const gchar *name, const gchar *value,
 		size_t n, i;
 		const struct config_key *k = config_keys(&n);
 
-		for (i = 0; i < n && strcmp(k[i].name, name + 2); i++) {
+		for (i = 0; i < n && strcmp(k[i].name, name + 2) != 0; i++) {
 		}
 		value = i < n ? k[i].flag_value : NULL;
 		if (!value) {
@@ -699,7 +699,7 @@ static int start_sync(struct app *a, GError **err)
 	struct source_conf sc = {
 		.leaps = a->leaps,
 		.phc = c->phc,
-		.phc_timescale = strcmp(c->phc_timescale, "utc")
+		.phc_timescale = strcmp(c->phc_timescale, "utc") != 0
 					 ? PHC_TIMESCALE_TAI
 					 : PHC_TIMESCALE_UTC,
 		.ptp4l_socket = c->ptp4l_socket,

@@ -192,8 +192,8 @@ static int chrony_poll_src(struct source *s, struct time_sample *out,
 			   struct source_health *h)
 {
 	struct source_chrony *c = (struct source_chrony *)s;
-	struct timespec rt;
-	uint64_t counter, half, bound;
+	struct timespec rt = { 0 };
+	uint64_t counter = 0, half = 0, bound = 0;
 	int64_t utc_s;
 	int32_t dtai;
 	int r;

@@ -92,7 +92,7 @@ static int phc_new_src(const struct source_conf *c, struct source **out,
 static int ask_ptp4l(struct source_phc *p, uint64_t *budget_ns,
 		     struct source_health *h)
 {
-	struct ptp4l_reply ts, cur, parent, tp;
+	struct ptp4l_reply ts = { 0 }, cur = { 0 }, parent = { 0 }, tp = { 0 };
 	int r;
 
 	if (!p->ptp4l) {
