@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
  * The PHC source: phc_read() bursts, TAI by default. With a ptp4l
- * socket configured, every poll also asks ptp4l (blocking, at most
- * PTP4L_TIMEOUT_MS per request; it answers in microseconds on loopback)
- * for TIME_STATUS_NP, CURRENT_DATA_SET, PARENT_DATA_SET and
- * TIME_PROPERTIES_DATA_SET: ptp4l_error_budget_ns() is added to each
- * sample's err_ns and the UTC offset and leap flags go into the health.
- * Without an answer from ptp4l the PHC keeps being served, degraded:
- * its samples then carry only the read error, since nothing says how
- * well ptp4l disciplines it.
+ * socket configured, ptp4l's TIME_STATUS_NP, CURRENT_DATA_SET,
+ * PARENT_DATA_SET and TIME_PROPERTIES_DATA_SET are kept in a cache that
+ * never blocks the main loop: each poll first collects, without
+ * waiting, the reply to the request the previous poll sent, then sends
+ * the next GET in turn (one outstanding at a time), so each data set is
+ * refreshed every four polls. ptp4l_error_budget_ns() of the cached sets
+ * is added to each sample's err_ns and the UTC offset and leap flags go
+ * into the health. When a set is older than PTP4L_STALE_POLLS polls, or
+ * ptp4l cannot be reached, the PHC keeps being served, degraded: its
+ * samples then carry only the read error, since nothing says how well
+ * ptp4l disciplines it.
  */
 #include <errno.h>
 #include <glib.h>
@@ -18,7 +21,16 @@
 #include "ptp4l.h"
 #include "source.h"
 
-#define PTP4L_TIMEOUT_MS 50
+/* The four data sets asked in turn. */
+static const uint16_t ptp4l_ids[] = {
+	PTP4L_MID_TIME_STATUS_NP,
+	PTP4L_MID_CURRENT_DATA_SET,
+	PTP4L_MID_PARENT_DATA_SET,
+	PTP4L_MID_TIME_PROPERTIES_DATA_SET,
+};
+#define PTP4L_SETS 4
+/* A cached data set older than this many polls is not used. */
+#define PTP4L_STALE_POLLS 10
 /* Grandmaster accuracy assumed when it says "unknown", ns. */
 #define PTP4L_UNKNOWN_ACCURACY_NS 1000000ULL
 
@@ -30,6 +42,11 @@ struct source_phc {
 	char *ptp4l_path; /* NULL: no companion */
 	char *ptp4l_bind_dir;
 	struct ptp4l_client *ptp4l;
+	struct ptp4l_reply cache[PTP4L_SETS];
+	uint64_t cache_poll[PTP4L_SETS]; /* poll that filled it; 0 = never */
+	uint64_t polls;
+	unsigned int next; /* index of the next set to ask for */
+	int outstanding;   /* index asked and not answered, or -1 */
 	char dev[64];
 };
 
@@ -64,6 +81,7 @@ static int phc_new_src(const struct source_conf *c, struct source **out,
 		return -EINVAL;
 	}
 	p = g_new0(struct source_phc, 1);
+	p->outstanding = -1;
 	p->timescale = c->phc_timescale;
 	p->leaps = c->leaps;
 	snprintf(p->dev, sizeof(p->dev), "%s", c->phc);
@@ -88,12 +106,12 @@ static int phc_new_src(const struct source_conf *c, struct source **out,
 	return 0;
 }
 
-/* Ask ptp4l for the budget and time properties; 0 or -errno. */
-static int ask_ptp4l(struct source_phc *p, uint64_t *budget_ns,
-		     struct source_health *h)
+/* Collect queued replies, then ask for the next set; never blocks. */
+static int ptp4l_exchange(struct source_phc *p)
 {
-	struct ptp4l_reply ts = { 0 }, cur = { 0 }, parent = { 0 }, tp = { 0 };
-	int r;
+	struct ptp4l_reply r;
+	uint16_t err_id;
+	int rc;
 
 	if (!p->ptp4l) {
 		struct ptp4l_client_opts o = {
@@ -101,44 +119,78 @@ static int ask_ptp4l(struct source_phc *p, uint64_t *budget_ns,
 			.bind_dir = p->ptp4l_bind_dir,
 		};
 
-		r = ptp4l_client_new(&o, &p->ptp4l);
-		if (r < 0) {
-			return r;
+		rc = ptp4l_client_new(&o, &p->ptp4l);
+		if (rc < 0) {
+			return rc;
+		}
+		p->outstanding = -1;
+	}
+	for (int n = 0; n < 64; n++) { /* bounded: never spin on a flood */
+		rc = ptp4l_client_recv(p->ptp4l, &r, &err_id);
+		if (rc == 0 && p->outstanding >= 0) {
+			p->cache[p->outstanding] = r;
+			p->cache_poll[p->outstanding] = p->polls;
+			p->outstanding = -1;
+			continue;
+		}
+		if (rc == -EAGAIN || rc == -EALREADY) {
+			break;
+		}
+		if (rc == -ESTALE || rc == -EBADMSG || rc == -EPROTO) {
+			continue; /* a late or hostile datagram: read on */
+		}
+		if (rc < 0) {
+			/* ptp4l answered with an error, or the socket broke:
+			 * reconnect next time (ptp4l may have restarted). */
+			ptp4l_client_free(p->ptp4l);
+			p->ptp4l = NULL;
+			return rc;
 		}
 	}
-	r = ptp4l_client_get(p->ptp4l, PTP4L_MID_TIME_STATUS_NP,
-			     PTP4L_TIMEOUT_MS, &ts);
-	if (!r) {
-		r = ptp4l_client_get(p->ptp4l, PTP4L_MID_CURRENT_DATA_SET,
-				     PTP4L_TIMEOUT_MS, &cur);
-	}
-	if (!r) {
-		r = ptp4l_client_get(p->ptp4l, PTP4L_MID_PARENT_DATA_SET,
-				     PTP4L_TIMEOUT_MS, &parent);
-	}
-	if (!r) {
-		r = ptp4l_client_get(p->ptp4l,
-				     PTP4L_MID_TIME_PROPERTIES_DATA_SET,
-				     PTP4L_TIMEOUT_MS, &tp);
-	}
-	if (r < 0) {
-		/* reconnect next time: ptp4l may have restarted */
+	/* An unanswered request is abandoned: ask for the next set. */
+	rc = ptp4l_client_send_get(p->ptp4l, ptp4l_ids[p->next]);
+	if (rc < 0) {
 		ptp4l_client_free(p->ptp4l);
 		p->ptp4l = NULL;
+		return rc;
+	}
+	p->outstanding = (int)p->next;
+	p->next = (p->next + 1) % PTP4L_SETS;
+	return 0;
+}
+
+/* The budget and time properties from ptp4l's cached sets; 0 or -errno. */
+static int ask_ptp4l(struct source_phc *p, uint64_t *budget_ns,
+		     struct source_health *h)
+{
+	const struct ptp4l_reply *ts = &p->cache[0], *cur = &p->cache[1];
+	const struct ptp4l_reply *parent = &p->cache[2], *tp = &p->cache[3];
+	unsigned int i;
+	int r;
+
+	p->polls++;
+	r = ptp4l_exchange(p);
+	if (r < 0) {
 		return r;
 	}
-	if (tp.tp.flags & PTP4L_TP_UTC_OFF_VALID) {
+	for (i = 0; i < PTP4L_SETS; i++) {
+		if (!p->cache_poll[i] ||
+		    p->polls - p->cache_poll[i] > PTP4L_STALE_POLLS) {
+			return -ETIMEDOUT; /* not (recently) answered */
+		}
+	}
+	if (tp->tp.flags & PTP4L_TP_UTC_OFF_VALID) {
 		h->tai_utc_known = true;
-		h->tai_utc_s = tp.tp.current_utc_offset_s;
+		h->tai_utc_s = tp->tp.current_utc_offset_s;
 		if (p->timescale == PHC_TIMESCALE_UTC) {
 			phc_set_tai_utc(p->phc, h->tai_utc_s);
 		}
 	}
 	h->leap_known = true;
-	h->leap = (tp.tp.flags & PTP4L_TP_LEAP_61)   ? SOURCE_LEAP_INSERT
-		  : (tp.tp.flags & PTP4L_TP_LEAP_59) ? SOURCE_LEAP_DELETE
-						     : SOURCE_LEAP_NONE;
-	return ptp4l_error_budget_ns(&ts.ts, &cur.cur, &parent.parent,
+	h->leap = (tp->tp.flags & PTP4L_TP_LEAP_61)   ? SOURCE_LEAP_INSERT
+		  : (tp->tp.flags & PTP4L_TP_LEAP_59) ? SOURCE_LEAP_DELETE
+						      : SOURCE_LEAP_NONE;
+	return ptp4l_error_budget_ns(&ts->ts, &cur->cur, &parent->parent,
 				     PTP4L_UNKNOWN_ACCURACY_NS, budget_ns);
 }
 
@@ -169,6 +221,12 @@ static int phc_poll_src(struct source *s, struct time_sample *out,
 		snprintf(h->text, sizeof(h->text),
 			 "PHC %s (%s): ptp4l has no grandmaster", p->dev,
 			 phc_method_name(phc_method(p->phc)));
+	} else if (pr == -ETIMEDOUT) {
+		h->state = SOURCE_DEGRADED;
+		snprintf(h->text, sizeof(h->text),
+			 "PHC %s (%s): no recent answer from ptp4l at %s",
+			 p->dev, phc_method_name(phc_method(p->phc)),
+			 p->ptp4l_path);
 	} else if (pr < 0) {
 		h->state = SOURCE_DEGRADED;
 		snprintf(h->text, sizeof(h->text),
