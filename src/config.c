@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "chrony.h"
 #include "leap.h"
 
 #define CFG_OFF(f) offsetof(struct config, f)
@@ -86,6 +87,50 @@ static const struct config_key config_table[] = {
 		.arg = "MS",
 		.help = "Resample the host clock this often",
 		.offset = CFG_OFF(sync_interval_ms),
+	},
+	{
+		.name = "phc",
+		.type = CONFIG_STRING,
+		.arg = "DEV|IFACE",
+		.help = "Follow this PTP hardware clock (/dev/ptpN, or a "
+			"network interface's PHC)",
+		.offset = CFG_OFF(phc),
+	},
+	{
+		.name = "phc-timescale",
+		.type = CONFIG_ENUM,
+		.def = "tai",
+		.choices = "tai|utc",
+		.arg = "tai|utc",
+		.help = "What the PHC counts (ptp4l keeps it on TAI)",
+		.offset = CFG_OFF(phc_timescale),
+	},
+	{
+		.name = "ptp4l-socket",
+		.type = CONFIG_PATH,
+		.arg = "PATH",
+		.help = "ptp4l's management socket, for the PHC's error "
+			"budget and UTC offset (optional)",
+		.offset = CFG_OFF(ptp4l_socket),
+	},
+	{
+		.name = "chrony",
+		.type = CONFIG_ENUM,
+		.def = "off",
+		.choices = "off|on",
+		.flag_value = "on",
+		.arg = "on|off",
+		.help = "Follow the system clock as chronyd disciplines it "
+			"(--chrony alone: on)",
+		.offset = CFG_OFF(chrony),
+	},
+	{
+		.name = "chrony-socket",
+		.type = CONFIG_PATH,
+		.def = CHRONY_DEFAULT_SOCKET,
+		.arg = "PATH",
+		.help = "chronyd's command socket",
+		.offset = CFG_OFF(chrony_socket),
 	},
 	{
 		.name = "max-connections",
@@ -544,6 +589,21 @@ int config_finish(struct config *c, GError **err)
 			      sizeof(msg))) {
 		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 			    "%s: %s", c->origin[k - config_table], msg);
+		return -EINVAL;
+	}
+	if (c->phc && !strcmp(c->chrony, "on")) {
+		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "%s and %s: use one time source (following "
+			    "several at once is not implemented yet)",
+			    c->origin[config_lookup("phc") - config_table],
+			    c->origin[config_lookup("chrony") - config_table]);
+		return -EINVAL;
+	}
+	if (c->ptp4l_socket && !c->phc) {
+		k = config_lookup("ptp4l-socket");
+		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "%s: only used with phc",
+			    c->origin[k - config_table]);
 		return -EINVAL;
 	}
 	c->vrtc.alarm = !strcmp(c->alarm, "on");

@@ -36,9 +36,11 @@ struct config_key {
 	const char *def;     /* default as written in the file; NULL: none */
 	uint64_t min, max;   /* CONFIG_UINT only */
 	const char *choices; /* CONFIG_ENUM only: "a|b|c" */
-	const char *arg;     /* placeholder shown by --help */
-	const char *help;    /* one line for --help */
-	size_t offset;	     /* of the value in struct config */
+	/* command line: the value of --name given alone (NULL: required) */
+	const char *flag_value;
+	const char *arg;  /* placeholder shown by --help */
+	const char *help; /* one line for --help */
+	size_t offset;	  /* of the value in struct config */
 };
 
 /* Values after parsing; read them directly. */
@@ -51,6 +53,11 @@ struct config {
 	char *leap_file;
 	uint64_t poll_ns;
 	uint64_t sync_interval_ms;
+	char *phc;	     /* NULL: no PHC source */
+	char *phc_timescale; /* tai | utc */
+	char *ptp4l_socket;  /* NULL: no ptp4l companion */
+	char *chrony;	     /* on | off: follow chronyd's system clock */
+	char *chrony_socket;
 	uint64_t max_connections; /* 0 = unlimited */
 	char *log_level;	  /* error | warning | info | debug */
 

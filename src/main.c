@@ -29,6 +29,7 @@
 #include "clock_model.h"
 #include "../sync/clock_model.h" /* writer side: new, free */
 #include "config.h"
+#include "discipline.h"
 #include "leap.h"
 #include "sysclock.h"
 #include "virtio_rtc.h"
@@ -65,6 +66,7 @@ struct app {
 	struct leap_table *leaps;
 	struct clock_model *model;
 	struct sysclock_feed *feed;
+	struct discipline *disc;
 	struct vu_server *server;
 	GArray *owned; /* struct owned_socket */
 	GMainLoop *loop;
@@ -197,6 +199,21 @@ static gboolean on_table_option(const gchar *name, const gchar *value,
 	struct app *a = data;
 
 	/* Table options are long-only: @name is "--key". */
+	if (!value) {
+		/* a flag-style key given alone: its flag value */
+		size_t n, i;
+		const struct config_key *k = config_keys(&n);
+
+		for (i = 0; i < n && strcmp(k[i].name, name + 2) != 0; i++) {
+		}
+		value = i < n ? k[i].flag_value : NULL;
+		if (!value) {
+			g_set_error(err, G_OPTION_ERROR,
+				    G_OPTION_ERROR_BAD_VALUE,
+				    "%s needs a value", name);
+			return FALSE;
+		}
+	}
 	g_ptr_array_add(a->cli, g_strdup(name + 2));
 	g_ptr_array_add(a->cli, g_strdup(value));
 	return TRUE;
@@ -253,6 +270,7 @@ static int parse_options(struct app *a, int *argc, char ***argv)
 		g_ptr_array_add(texts, help);
 		entries[n++] = (GOptionEntry){
 			.long_name = k->name,
+			.flags = k->flag_value ? G_OPTION_FLAG_OPTIONAL_ARG : 0,
 			.arg = G_OPTION_ARG_CALLBACK,
 			.arg_data = (gpointer)on_table_option,
 			.description = help,
@@ -671,6 +689,41 @@ static gboolean on_sigint(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/*
+ * The time source: --phc or --chrony through the discipline, else the
+ * system-clock feed (the default, unchanged).
+ */
+static int start_sync(struct app *a, GError **err)
+{
+	const struct config *c = a->cfg;
+	struct source_conf sc = {
+		.leaps = a->leaps,
+		.phc = c->phc,
+		.phc_timescale = strcmp(c->phc_timescale, "utc") != 0
+					 ? PHC_TIMESCALE_TAI
+					 : PHC_TIMESCALE_UTC,
+		.ptp4l_socket = c->ptp4l_socket,
+		.chrony_socket = c->chrony_socket,
+	};
+	struct discipline_conf dc = {
+		.src = &sc,
+		.interval_ms = (unsigned int)c->sync_interval_ms,
+	};
+
+	if (c->phc) {
+		dc.ops = &source_phc_ops;
+	} else if (!strcmp(c->chrony, "on")) {
+		dc.ops = &source_chrony_ops;
+	} else {
+		a->feed = sysclock_feed_new(a->model, a->leaps,
+					    (unsigned int)c->sync_interval_ms,
+					    err);
+		return a->feed ? 0 : -EINVAL;
+	}
+	a->disc = discipline_new(a->model, &dc, err);
+	return a->disc ? 0 : -EINVAL;
+}
+
 static int serve(struct app *a)
 {
 	struct vu_server_config scfg = {
@@ -695,12 +748,8 @@ static int serve(struct app *a)
 		fail("cannot create the clock model");
 		goto out;
 	}
-	a->feed =
-		sysclock_feed_new(a->model, a->leaps,
-				  (unsigned int)a->cfg->sync_interval_ms, &err);
-	if (!a->feed) {
-		fail("cannot start the system-clock feed: %s",
-		     err ? err->message : "unknown error");
+	if (start_sync(a, &err)) {
+		fail("%s", err ? err->message : "cannot start the time source");
 		goto out;
 	}
 	scfg.model = a->model;
@@ -738,6 +787,7 @@ static void cleanup(struct app *a)
 	vu_server_free(a->server);
 	remove_owned_sockets(a);
 	sysclock_feed_free(a->feed);
+	discipline_free(a->disc);
 	clock_model_free(a->model);
 	leap_table_free(a->leaps);
 	if (a->loop) {

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+/* The generic half of the source ops table. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "source.h"
+
+int source_new(const struct source_ops *ops, const struct source_conf *conf,
+	       struct source **out, char *msg, size_t msg_len)
+{
+	int r;
+
+	if (!ops || !conf || !out || !conf->leaps) {
+		if (msg && msg_len) {
+			snprintf(msg, msg_len, "bad source arguments");
+		}
+		return -EINVAL;
+	}
+	r = ops->new (conf, out, msg, msg_len);
+	if (r == 0) {
+		(*out)->ops = ops;
+	}
+	return r;
+}
+
+void source_free(struct source *s)
+{
+	if (s) {
+		s->ops->free(s);
+	}
+}
+
+int source_poll(struct source *s, struct time_sample *out,
+		struct source_health *h)
+{
+	*h = (struct source_health){ .state = SOURCE_ERROR };
+	return s->ops->poll(s, out, h);
+}
+
+const char *source_name(const struct source *s)
+{
+	return s->ops->name;
+}
+
+const char *source_state_name(enum source_state st)
+{
+	switch (st) {
+	case SOURCE_OK:
+		return "ok";
+	case SOURCE_DEGRADED:
+		return "degraded";
+	case SOURCE_STALE:
+		return "stale";
+	case SOURCE_ERROR:
+		return "error";
+	}
+	return "?";
+}

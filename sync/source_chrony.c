@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The system clock disciplined by chronyd as a source.
+ *
+ * Each poll reads CLOCK_REALTIME bracketed by two CLOCK_MONOTONIC_RAW
+ * reads, CHRONY_READS times, keeping the narrowest bracket; REALTIME is
+ * turned into TAI with the leap table. The sample's err_ns is
+ * chrony_bound_ns() of the latest TRACKING reply, aged to the read, with
+ * half the bracket as the read error.
+ *
+ * chronyd is asked without blocking: each poll first takes the replies
+ * that came since the last poll, then sends the next request. The reply
+ * used is therefore up to one interval old; chrony_bound_ns() ages it
+ * (max drift times the time since chronyd's last update), so the bound
+ * still holds. Only the very first request (in new()) waits, up to
+ * CHRONY_FIRST_TIMEOUT_MS, so the first samples can be taken at once.
+ */
+#include <errno.h>
+#include <glib.h>
+#include <stdio.h>
+
+#include "chrony.h"
+#include "source.h"
+
+#define CHRONY_READS 5
+#define CHRONY_FIRST_TIMEOUT_MS 1000
+#define CHRONY_DEFAULT_DRIFT_PPB 1000
+/* a TRACKING reply older than this is stale, ns */
+#define CHRONY_STALE_NS (16 * NS_PER_S)
+#define NS_PER_S 1000000000LL
+
+struct source_chrony {
+	struct source base;
+	struct chrony_client *client;
+	const struct leap_table *leaps;
+	const struct source_clock_ops *ops;
+	void *ctx;
+	uint32_t drift_ppb;
+	char path[108];
+	bool have_tracking;
+	struct chrony_tracking t;
+	uint64_t t_counter; /* counter when @t arrived */
+	int last_err;	    /* last client error, 0 if none */
+};
+
+static int sys_gettime(void *ctx, clockid_t clk, struct timespec *ts)
+{
+	return clock_gettime(clk, ts);
+}
+
+static const struct source_clock_ops sys_clock_ops = {
+	.gettime = sys_gettime,
+};
+
+static int64_t ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * NS_PER_S + ts->tv_nsec;
+}
+
+static void chrony_free_src(struct source *s)
+{
+	struct source_chrony *c = (struct source_chrony *)s;
+
+	if (!c) {
+		return;
+	}
+	chrony_client_free(c->client);
+	g_free(c);
+}
+
+static int read_counter(struct source_chrony *c, uint64_t *now)
+{
+	struct timespec ts;
+
+	if (c->ops->gettime(c->ctx, CLOCK_MONOTONIC_RAW, &ts) < 0) {
+		return errno > 0 ? -errno : -EIO;
+	}
+	*now = (uint64_t)ts_ns(&ts);
+	return 0;
+}
+
+static int chrony_new_src(const struct source_conf *conf, struct source **out,
+			  char *msg, size_t msg_len)
+{
+	struct chrony_client_conf cc = {
+		.socket_path = conf->chrony_socket,
+		.run_dir = conf->chrony_run_dir,
+	};
+	struct source_chrony *c = g_new0(struct source_chrony, 1);
+	char *dir = NULL;
+	int r;
+
+	c->leaps = conf->leaps;
+	c->ops = conf->clock_ops ? conf->clock_ops : &sys_clock_ops;
+	c->ctx = conf->clock_ctx;
+	c->drift_ppb = conf->chrony_drift_ppb ? conf->chrony_drift_ppb
+					      : CHRONY_DEFAULT_DRIFT_PPB;
+	snprintf(c->path, sizeof(c->path), "%s",
+		 conf->chrony_socket ? conf->chrony_socket
+				     : CHRONY_DEFAULT_SOCKET);
+	if (!cc.run_dir && cc.socket_path) {
+		/* chronyd reaches its own socket's directory */
+		dir = g_path_get_dirname(cc.socket_path);
+		cc.run_dir = dir;
+	}
+	r = chrony_client_new(&cc, &c->client);
+	g_free(dir);
+	if (r < 0) {
+		snprintf(msg, msg_len, "chronyd socket %s: %s", c->path,
+			 g_strerror(-r));
+		chrony_free_src(&c->base);
+		return r;
+	}
+	r = chrony_client_query(c->client, CHRONY_FIRST_TIMEOUT_MS, &c->t);
+	if (r < 0) {
+		snprintf(msg, msg_len, "chronyd at %s: TRACKING: %s", c->path,
+			 g_strerror(-r));
+		chrony_free_src(&c->base);
+		return r;
+	}
+	c->have_tracking = true;
+	r = read_counter(c, &c->t_counter);
+	if (r < 0) {
+		snprintf(msg, msg_len, "reading clocks: %s", g_strerror(-r));
+		chrony_free_src(&c->base);
+		return r;
+	}
+	*out = &c->base;
+	return 0;
+}
+
+/* Take the replies that came, then ask again. */
+static void refresh_tracking(struct source_chrony *c)
+{
+	struct chrony_tracking t;
+	int r;
+
+	for (;;) {
+		r = chrony_client_receive(c->client, &t);
+		if (r == 0) {
+			c->t = t;
+			c->have_tracking = true;
+			c->last_err = 0;
+			read_counter(c, &c->t_counter);
+		} else if (r != -ESTALE) {
+			break;
+		}
+	}
+	if (r != -EAGAIN) {
+		c->last_err = r;
+	}
+	r = chrony_client_send(c->client, 0);
+	if (r < 0) {
+		c->last_err = r;
+	}
+}
+
+/* Bracketed REALTIME read: counter midpoint, REALTIME ns, half-window. */
+static int read_realtime(struct source_chrony *c, uint64_t *counter,
+			 struct timespec *rt, uint64_t *half_ns)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (int i = 0; i < CHRONY_READS; i++) {
+		struct timespec a, b, d;
+		uint64_t ca, cd;
+
+		if (c->ops->gettime(c->ctx, CLOCK_MONOTONIC_RAW, &a) < 0 ||
+		    c->ops->gettime(c->ctx, CLOCK_REALTIME, &b) < 0 ||
+		    c->ops->gettime(c->ctx, CLOCK_MONOTONIC_RAW, &d) < 0) {
+			return errno > 0 ? -errno : -EIO;
+		}
+		ca = (uint64_t)ts_ns(&a);
+		cd = (uint64_t)ts_ns(&d);
+		if (cd < ca) {
+			continue;
+		}
+		if (cd - ca < best) {
+			best = cd - ca;
+			*counter = ca + best / 2;
+			*rt = b;
+		}
+	}
+	if (best == UINT64_MAX) {
+		return -EPROTO;
+	}
+	*half_ns = best - best / 2 + 1;
+	return 0;
+}
+
+static int chrony_poll_src(struct source *s, struct time_sample *out,
+			   struct source_health *h)
+{
+	struct source_chrony *c = (struct source_chrony *)s;
+	struct timespec rt = { 0 };
+	uint64_t counter = 0, half = 0, bound = 0;
+	int64_t utc_s;
+	int32_t dtai;
+	int r;
+
+	refresh_tracking(c);
+	r = read_realtime(c, &counter, &rt, &half);
+	if (r < 0) {
+		h->state = SOURCE_ERROR;
+		snprintf(h->text, sizeof(h->text), "reading clocks: %s",
+			 g_strerror(-r));
+		return r;
+	}
+	if (!c->have_tracking || counter - c->t_counter > CHRONY_STALE_NS) {
+		h->state = SOURCE_STALE;
+		snprintf(h->text, sizeof(h->text),
+			 "chronyd at %s: no recent TRACKING reply%s%s", c->path,
+			 c->last_err ? ": " : "",
+			 c->last_err ? g_strerror(-c->last_err) : "");
+		return -EAGAIN;
+	}
+	h->leap_known = c->t.leap_status != CHRONY_LEAP_UNSYNC;
+	h->leap = c->t.leap_status == CHRONY_LEAP_INSERT   ? SOURCE_LEAP_INSERT
+		  : c->t.leap_status == CHRONY_LEAP_DELETE ? SOURCE_LEAP_DELETE
+							   : SOURCE_LEAP_NONE;
+	r = chrony_bound_ns(&c->t, &rt, c->drift_ppb, half, &bound);
+	if (r < 0) {
+		h->state = SOURCE_ERROR;
+		snprintf(h->text, sizeof(h->text), "chronyd at %s: %s", c->path,
+			 r == -ENODATA ? "not synchronised"
+				       : "bound out of range");
+		return r;
+	}
+	utc_s = rt.tv_sec;
+	dtai = leap_dtai_at_utc(c->leaps, utc_s);
+	out->counter = counter;
+	out->tai_ns = ts_ns(&rt) + (int64_t)dtai * NS_PER_S;
+	out->window_ns = 2 * half;
+	out->err_ns = bound;
+	h->state = c->last_err ? SOURCE_DEGRADED : SOURCE_OK;
+	snprintf(h->text, sizeof(h->text),
+		 "chronyd at %s: stratum %u, bound %llu ns%s%s", c->path,
+		 c->t.stratum, (unsigned long long)bound,
+		 c->last_err ? ", last query: " : "",
+		 c->last_err ? g_strerror(-c->last_err) : "");
+	return 0;
+}
+
+const struct source_ops source_chrony_ops = {
+	.name = "chronyd",
+	.new = chrony_new_src,
+	.free = chrony_free_src,
+	.poll = chrony_poll_src,
+};
