@@ -41,6 +41,8 @@ SYNC_SRCS := $(sort $(wildcard sync/*.c))
 DEVICE_SRCS := $(sort $(wildcard device/*.c))
 DAEMON_SRCS := $(sort $(wildcard src/*.c))
 FRONTEND_SRCS := $(sort $(wildcard tests/integration/frontend*.c))
+# Helpers shared by integration suites only (real peers and the like).
+HARNESS_SRCS := $(sort $(wildcard tests/integration/harness_*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
 BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
@@ -52,6 +54,7 @@ LIB_OBJS := $(call obj,$(SYNC_SRCS) $(DEVICE_SRCS))
 SRC_LIB_OBJS := $(call obj,$(filter-out src/main.c,$(DAEMON_SRCS)))
 DAEMON_OBJS := $(call obj,$(DAEMON_SRCS))
 FRONTEND_OBJS := $(call obj,$(FRONTEND_SRCS))
+HARNESS_OBJS := $(call obj,$(HARNESS_SRCS))
 
 DAEMON := $(B)/vhost-user-rtc
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
@@ -77,7 +80,7 @@ $(B)/tests/unit/test_%: $(B)/obj/tests/unit/test_%.o $(LIB_OBJS) $(SRC_LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
 
 $(INTEG_BINS): $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o \
-		$(FRONTEND_OBJS) $(LIB_OBJS)
+		$(FRONTEND_OBJS) $(HARNESS_OBJS) $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
 

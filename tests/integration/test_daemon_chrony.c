@@ -2,8 +2,8 @@
 /*
  * The daemon following chronyd (--chrony): a server chronyd ("local
  * stratum 8") and a client chronyd synchronised to it on loopback, both
- * -x (never touching the host clock), as in test_chrony.c; the daemon
- * reads the client's command socket. Served UTC must match
+ * -x (never touching the host clock), as in test_chrony.c (harness_chronyd.c);
+ * the daemon reads the client's command socket. Served UTC must match
  * CLOCK_REALTIME (which the -x client does not steer) within a few ms,
  * TAI - UTC must be 37, and the log must say chronyd is followed. Also:
  * --phc with a missing device fails with one clear line. A PHC-backed
@@ -11,244 +11,25 @@
  * real ioctls are covered in the e2e guest.
  */
 #include "itest.h"
-#include <errno.h>
-#include <fcntl.h>
-#include <math.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "chrony.h"
-
-#define SYNC_WAIT_S 30
-
-static char dir[64];
-static pid_t pids[2];
-static uint16_t client_cmdport;
-static char client_sock[128];
-
-static const char *find_prog(const char *name, char *buf, size_t len)
-{
-	static const char *const dirs[] = { "/usr/sbin", "/usr/bin",
-					    "/usr/local/sbin", "/sbin" };
-	size_t i;
-
-	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		snprintf(buf, len, "%s/%s", dirs[i], name);
-		if (!access(buf, X_OK)) {
-			return buf;
-		}
-	}
-	return NULL;
-}
-
-static uint16_t free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	cr_assert(fd >= 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-static pid_t spawn_chronyd(const char *exe, const char *name,
-			   const char *conf_text)
-{
-	char conf[128], log[128];
-	FILE *f;
-	pid_t pid;
-
-	snprintf(conf, sizeof(conf), "%s/%s.conf", dir, name);
-	snprintf(log, sizeof(log), "%s/%s.log", dir, name);
-	f = fopen(conf, "w");
-	cr_assert(f);
-	fputs(conf_text, f);
-	fclose(f);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (!pid) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (geteuid() == 0) {
-			execl(exe, exe, "-n", "-x", "-u", "root", "-f", conf,
-			      (char *)NULL);
-		} else {
-			execl(exe, exe, "-n", "-x", "-U", "-f", conf,
-			      (char *)NULL);
-		}
-		_exit(127);
-	}
-	return pid;
-}
-
-static void dump_logs(void);
-
-/* Both command sockets there, or a clear failure with the logs. */
-static void wait_sockets(void)
-{
-	char path[128];
-	int i;
-
-	snprintf(path, sizeof(path), "%s/server.sock", dir);
-	for (i = 0; i < 100; i++) {
-		if (!access(path, F_OK) && !access(client_sock, F_OK)) {
-			return;
-		}
-		if (waitpid(pids[0], NULL, WNOHANG) == pids[0] ||
-		    waitpid(pids[1], NULL, WNOHANG) == pids[1]) {
-			break;
-		}
-		usleep(50000);
-	}
-	dump_logs();
-	cr_assert_fail("chronyd did not open its command sockets");
-}
-
-static void start_pair(void)
-{
-	char exe[64], text[1024];
-	uint16_t ntp = free_port(), srv_cmd = free_port();
-
-	cr_assert(find_prog("chronyd", exe, sizeof(exe)),
-		  "chronyd is not installed: the chrony integration test "
-		  "needs the Debian package \"chrony\" (apt-get install "
-		  "chrony)");
-	snprintf(dir, sizeof(dir), "/tmp/vrtc-chrony-it.XXXXXX");
-	cr_assert(mkdtemp(dir));
-	client_cmdport = free_port();
-	snprintf(client_sock, sizeof(client_sock), "%s/client.sock", dir);
-
-	snprintf(text, sizeof(text),
-		 "port %u\nbindaddress 127.0.0.1\nlocal stratum 8\n"
-		 "allow 127.0.0.1\ncmdport %u\nbindcmdaddress 127.0.0.1\n"
-		 "bindcmdaddress %s/server.sock\npidfile %s/server.pid\n",
-		 ntp, srv_cmd, dir, dir);
-	pids[0] = spawn_chronyd(exe, "server", text);
-	snprintf(text, sizeof(text),
-		 "server 127.0.0.1 port %u iburst minpoll -4 maxpoll -4\n"
-		 "port 0\ncmdport %u\nbindcmdaddress 127.0.0.1\n"
-		 "bindcmdaddress %s\npidfile %s/client.pid\n",
-		 ntp, client_cmdport, client_sock, dir);
-	pids[1] = spawn_chronyd(exe, "client", text);
-	wait_sockets();
-}
-
-static void dump_logs(void)
-{
-	static const char *const names[] = { "server", "client" };
-	char path[128], line[256];
-	size_t i;
-
-	for (i = 0; i < 2; i++) {
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/%s.log", dir, names[i]);
-		f = fopen(path, "r");
-		while (f && fgets(line, sizeof(line), f)) {
-			fprintf(stderr, "chronyd %s: %s", names[i], line);
-		}
-		if (f) {
-			fclose(f);
-		}
-	}
-}
-
-static void stop_pair(void)
-{
-	size_t i;
-	int n;
-
-	for (i = 0; i < 2; i++) {
-		if (pids[i] > 0) {
-			kill(pids[i], SIGTERM);
-		}
-	}
-	for (i = 0; i < 2; i++) {
-		for (n = 0; pids[i] > 0 && n < 40; n++) {
-			if (waitpid(pids[i], NULL, WNOHANG) == pids[i]) {
-				pids[i] = 0;
-				break;
-			}
-			usleep(50000);
-		}
-		if (pids[i] > 0) {
-			kill(pids[i], SIGKILL);
-			waitpid(pids[i], NULL, 0);
-			pids[i] = 0;
-		}
-	}
-	if (dir[0]) {
-		char cmd[160];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd)) {
-			fprintf(stderr, "could not remove %s\n", dir);
-		}
-	}
-}
-
-static struct chrony_client *open_unix(void)
-{
-	struct chrony_client *c = NULL;
-	int rc = chrony_client_new(
-		&(struct chrony_client_conf){ .socket_path = client_sock,
-					      .run_dir = dir },
-		&c);
-
-	cr_assert_eq(rc, 0, "chrony_client_new: %s", strerror(-rc));
-	return c;
-}
-
-/* Until the client chronyd follows the server (stratum 9). */
-static void wait_synced(struct chrony_client *c, struct chrony_tracking *t)
-{
-	struct timespec t0, now;
-	int rc = -1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	do {
-		rc = chrony_client_query(c, 1000, t);
-		/* settled: past the first updates' huge dispersion */
-		if (!rc && t->leap_status != CHRONY_LEAP_UNSYNC &&
-		    t->stratum == 9 && t->root_dispersion < 1e-3) {
-			return;
-		}
-		usleep(200000);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-	} while (now.tv_sec - t0.tv_sec < SYNC_WAIT_S);
-	dump_logs();
-	cr_assert_fail("client chronyd not synchronised in %d s (last %d, "
-		       "leap %u stratum %u)",
-		       SYNC_WAIT_S, rc, t->leap_status, t->stratum);
-}
+#include "harness_chronyd.h"
 
 #define NS 1000000000LL
 
 static void dc_fini(void)
 {
 	itest_fini();
-	stop_pair();
+	chronyd_pair_stop();
 }
 
-Test(daemon_chrony, serves_chronyd_time, .init = start_pair, .fini = dc_fini,
-     .timeout = ITEST_TIMEOUT)
+Test(daemon_chrony, serves_chronyd_time, .init = chronyd_pair_start,
+     .fini = dc_fini, .timeout = ITEST_TIMEOUT)
 {
-	struct chrony_client *c = open_unix();
+	struct chrony_client *c = chronyd_pair_open_unix();
 	struct chrony_tracking t;
 	struct timespec rt0, rt1;
 	struct vdaemon *d;
@@ -256,9 +37,9 @@ Test(daemon_chrony, serves_chronyd_time, .init = start_pair, .fini = dc_fini,
 	char log[16384];
 	int64_t u, tai, host;
 
-	wait_synced(c, &t);
+	chronyd_pair_wait_synced(c, &t);
 	chrony_client_free(c);
-	d = itest_startl("--chrony", "--chrony-socket", client_sock);
+	d = itest_startl("--chrony", "--chrony-socket", chronyd_client_sock);
 	v = itest_vm(vdaemon_socket(d, 0), NULL);
 	clock_gettime(CLOCK_REALTIME, &rt0);
 	u = (int64_t)itest_read(v, 0);

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A pair of real chronyd -x on loopback for the integration tests
+ * (harness_chronyd.c). Use chronyd_pair_start/stop as a suite's
+ * .init/.fini; failures are Criterion assertions.
+ */
+#ifndef TEST_HARNESS_CHRONYD_H
+#define TEST_HARNESS_CHRONYD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chrony.h"
+
+/* The client chronyd's command socket and UDP command port. */
+extern char chronyd_client_sock[128];
+extern uint16_t chronyd_client_cmdport;
+
+/* @name in the usual sbin/bin directories, into @buf; NULL if absent. */
+const char *chronyd_find_prog(const char *name, char *buf, size_t len);
+
+/* Start both chronyd and wait for their command sockets. */
+void chronyd_pair_start(void);
+
+/* Kill both, check none is left, remove the temp dir. */
+void chronyd_pair_stop(void);
+
+/* Our client on the client chronyd's Unix command socket. */
+struct chrony_client *chronyd_pair_open_unix(void);
+
+/* Wait (bounded) until the client chronyd is synchronised; @t is its
+ * last TRACKING. */
+void chronyd_pair_wait_synced(struct chrony_client *c,
+			      struct chrony_tracking *t);
+
+#endif /* TEST_HARNESS_CHRONYD_H */
