@@ -129,7 +129,8 @@ void chronyd_pair_start(void)
 	snprintf(dir, sizeof(dir), "/tmp/vrtc-chrony-it.XXXXXX");
 	cr_assert(mkdtemp(dir));
 	chronyd_client_cmdport = free_port();
-	snprintf(chronyd_client_sock, sizeof(chronyd_client_sock), "%s/client.sock", dir);
+	snprintf(chronyd_client_sock, sizeof(chronyd_client_sock),
+		 "%s/client.sock", dir);
 
 	snprintf(text, sizeof(text),
 		 "port %u\nbindaddress 127.0.0.1\nlocal stratum 8\n"
@@ -204,8 +205,8 @@ struct chrony_client *chronyd_pair_open_unix(void)
 {
 	struct chrony_client *c = NULL;
 	int rc = chrony_client_new(
-		&(struct chrony_client_conf){ .socket_path = chronyd_client_sock,
-					      .run_dir = dir },
+		&(struct chrony_client_conf){
+			.socket_path = chronyd_client_sock, .run_dir = dir },
 		&c);
 
 	cr_assert_eq(rc, 0, "chrony_client_new: %s", strerror(-rc));
@@ -213,7 +214,8 @@ struct chrony_client *chronyd_pair_open_unix(void)
 }
 
 /* Until the client chronyd follows the server (stratum 9). */
-void chronyd_pair_wait_synced(struct chrony_client *c, struct chrony_tracking *t)
+void chronyd_pair_wait_synced(struct chrony_client *c,
+			      struct chrony_tracking *t)
 {
 	struct timespec t0, now;
 	int rc = -1;
