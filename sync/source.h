@@ -35,8 +35,23 @@ enum source_leap {
 	SOURCE_LEAP_DELETE, /* 23:59:59 skipped at the end of this day */
 };
 
+/*
+ * How much a source's leap information is worth (leapmerge.h ranks it
+ * against the leap-seconds.list table). Set with tai_utc_known or
+ * leap_known.
+ */
+enum leap_authority {
+	LEAP_AUTH_NONE = 0,
+	LEAP_AUTH_KERNEL,	 /* adjtimex TAI offset / STA_INS, STA_DEL */
+	LEAP_AUTH_GNSS,		 /* gpsd (receiver's almanac) */
+	LEAP_AUTH_NTP,		 /* chronyd's leap status */
+	LEAP_AUTH_PTP,		 /* ptp4l, UTC offset valid, not traceable */
+	LEAP_AUTH_PTP_TRACEABLE, /* ptp4l, valid and time traceable */
+};
+
 struct source_health {
 	enum source_state state;
+	enum leap_authority leap_auth; /* of the two fields below */
 	char text[160];	    /* one line: what the source is doing, or why
 			     * not; empty when nothing to say */
 	bool tai_utc_known; /* the source itself says TAI - UTC */
@@ -69,6 +84,11 @@ struct source_conf {
 	uint32_t chrony_drift_ppb;  /* bound ageing; 0: 1000 (1 ppm) */
 	const struct source_clock_ops *clock_ops; /* NULL: clock_gettime */
 	void *clock_ctx;
+
+	/* gpsd (JSON watch over TCP, libgps) */
+	const char *gpsd_server;   /* "host:port"; NULL: localhost:2947 */
+	const char *gpsd_device;   /* NULL: every device gpsd reports */
+	uint64_t gpsd_toff_err_ns; /* NMEA sentence timing; 0: 500 ms */
 };
 
 struct source;
@@ -99,6 +119,8 @@ struct source {
 
 extern const struct source_ops source_phc_ops;
 extern const struct source_ops source_chrony_ops;
+extern const struct source_ops source_gpsd_ops;	    /* sync/source_gpsd.c */
+extern const struct source_ops source_sysclock_ops; /* source_sysclock.c */
 
 /* Generic calls: ops->new/free/poll. source_free(NULL) is a no-op. */
 int source_new(const struct source_ops *ops, const struct source_conf *conf,

@@ -215,6 +215,7 @@ static int chrony_poll_src(struct source *s, struct time_sample *out,
 		return -EAGAIN;
 	}
 	h->leap_known = c->t.leap_status != CHRONY_LEAP_UNSYNC;
+	h->leap_auth = h->leap_known ? LEAP_AUTH_NTP : LEAP_AUTH_NONE;
 	h->leap = c->t.leap_status == CHRONY_LEAP_INSERT   ? SOURCE_LEAP_INSERT
 		  : c->t.leap_status == CHRONY_LEAP_DELETE ? SOURCE_LEAP_DELETE
 							   : SOURCE_LEAP_NONE;

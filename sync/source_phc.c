@@ -187,6 +187,10 @@ static int ask_ptp4l(struct source_phc *p, uint64_t *budget_ns,
 		}
 	}
 	h->leap_known = true;
+	h->leap_auth = !(tp->tp.flags & PTP4L_TP_UTC_OFF_VALID) ? LEAP_AUTH_NONE
+		       : (tp->tp.flags & PTP4L_TP_TIME_TRACEABLE)
+			       ? LEAP_AUTH_PTP_TRACEABLE
+			       : LEAP_AUTH_PTP;
 	h->leap = (tp->tp.flags & PTP4L_TP_LEAP_61)   ? SOURCE_LEAP_INSERT
 		  : (tp->tp.flags & PTP4L_TP_LEAP_59) ? SOURCE_LEAP_DELETE
 						      : SOURCE_LEAP_NONE;
