@@ -471,6 +471,12 @@ int chrony_client_receive(struct chrony_client *c, struct chrony_tracking *t)
 	return chrony_tracking_parse(buf, (size_t)n, c->seq, t);
 }
 
+bool chrony_reply_skippable(int err)
+{
+	return err == -ESTALE || err == -EMSGSIZE || err == -EPROTO ||
+	       err == -EBADMSG || err == -ERANGE;
+}
+
 static int64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -484,15 +490,18 @@ int chrony_client_query(struct chrony_client *c, int timeout_ms,
 {
 	int64_t now = mono_ms(), deadline = now + timeout_ms;
 	int64_t resend = now + RESEND_MS;
-	int rc = chrony_client_send(c, 0);
+	int rc = chrony_client_send(c, 0), rejected = 0;
 
-	while (!rc || rc == -EAGAIN || rc == -ESTALE) {
+	while (!rc || rc == -EAGAIN || chrony_reply_skippable(rc)) {
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };
 		int64_t wait;
 
+		if (chrony_reply_skippable(rc) && rc != -ESTALE) {
+			rejected = rc; /* a bad datagram: wait for a good one */
+		}
 		now = mono_ms();
 		if (now >= deadline) {
-			return -ETIMEDOUT;
+			return rejected ? rejected : -ETIMEDOUT;
 		}
 		if (now >= resend) {
 			resend = now + RESEND_MS;

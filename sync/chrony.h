@@ -14,6 +14,7 @@
 #ifndef SYNC_CHRONY_H
 #define SYNC_CHRONY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -188,9 +189,20 @@ int chrony_client_send(struct chrony_client *c, int retry);
 int chrony_client_receive(struct chrony_client *c, struct chrony_tracking *t);
 
 /*
+ * chrony_reply_skippable() - whether @err, a chrony_client_receive()
+ * result, was about that one datagram only (stale, malformed, out of
+ * range: read on for the good reply) rather than chronyd's answer
+ * (-EACCES, -EREMOTEIO) or the socket (-ECONNREFUSED, ...).
+ */
+bool chrony_reply_skippable(int err);
+
+/*
  * chrony_client_query() - blocking helper: send, wait up to @timeout_ms
  * in all for the reply, retransmitting every 250 ms like chronyc, skip
- * stale replies. Returns 0 with *@t, -ETIMEDOUT, or another -errno.
+ * stale and malformed datagrams (chrony_reply_skippable()). Never
+ * blocks longer than @timeout_ms (plus scheduling).
+ * Returns 0 with *@t; at the deadline the last skipped datagram's error
+ * if one came, else -ETIMEDOUT; or another -errno at once.
  */
 int chrony_client_query(struct chrony_client *c, int timeout_ms,
 			struct chrony_tracking *t);

@@ -14,6 +14,26 @@
  * (max drift times the time since chronyd's last update), so the bound
  * still holds. Only the very first request (in new()) waits, up to
  * CHRONY_FIRST_TIMEOUT_MS, so the first samples can be taken at once.
+ *
+ * Each poll drains at most CHRONY_DRAIN_MAX queued datagrams: a flood of
+ * bad ones cannot starve the good reply for more than a poll or two, nor
+ * keep the main loop reading. Stale and malformed datagrams are dropped
+ * (the poll says DEGRADED with the reason); a socket error (chronyd
+ * gone: its socket closed, or restarted on a new socket at the same
+ * path) drops our client, which is opened again at the next poll, so a
+ * restarted chronyd is found again without restarting the daemon.
+ *
+ * Health, as time passes without a fresh TRACKING reply:
+ *   OK        the last request was answered (or only one went unanswered)
+ *   DEGRADED  CHRONY_DEGRADED_MISSES polls in a row sent a request that
+ *             got no good reply, or the last datagram was rejected, or
+ *             chronyd is unreachable; the sample still comes from the
+ *             last good reply, its bound aged by chrony_bound_ns()
+ *   STALE     the last good reply arrived over CHRONY_STALE_NS ago: no
+ *             sample (-EAGAIN)
+ * Before, a silent chronyd stayed OK for the whole 16 s; two missed
+ * answers are enough to say something is wrong, and the aged bound
+ * keeps the samples honest until the reply is too old to use.
  */
 #include <errno.h>
 #include <glib.h>
@@ -28,6 +48,10 @@
 /* a TRACKING reply older than this is stale, ns */
 #define CHRONY_STALE_NS (16 * NS_PER_S)
 #define NS_PER_S 1000000000LL
+/* datagrams read per poll, at most */
+#define CHRONY_DRAIN_MAX 64
+/* polls in a row whose request went unanswered before DEGRADED */
+#define CHRONY_DEGRADED_MISSES 2
 
 struct source_chrony {
 	struct source base;
@@ -37,6 +61,9 @@ struct source_chrony {
 	void *ctx;
 	uint32_t drift_ppb;
 	char path[108];
+	char *run_dir;	  /* for opening the client again */
+	bool outstanding; /* a request was sent and not answered yet */
+	unsigned int misses; /* polls in a row without a good reply */
 	bool have_tracking;
 	struct chrony_tracking t;
 	uint64_t t_counter; /* counter when @t arrived */
@@ -65,6 +92,7 @@ static void chrony_free_src(struct source *s)
 		return;
 	}
 	chrony_client_free(c->client);
+	g_free(c->run_dir);
 	g_free(c);
 }
 
@@ -79,15 +107,21 @@ static int read_counter(struct source_chrony *c, uint64_t *now)
 	return 0;
 }
 
+static int open_client(struct source_chrony *c)
+{
+	struct chrony_client_conf cc = {
+		.socket_path = c->path,
+		.run_dir = c->run_dir,
+	};
+
+	c->outstanding = false;
+	return chrony_client_new(&cc, &c->client);
+}
+
 static int chrony_new_src(const struct source_conf *conf, struct source **out,
 			  char *msg, size_t msg_len)
 {
-	struct chrony_client_conf cc = {
-		.socket_path = conf->chrony_socket,
-		.run_dir = conf->chrony_run_dir,
-	};
 	struct source_chrony *c = g_new0(struct source_chrony, 1);
-	char *dir = NULL;
 	int r;
 
 	c->leaps = conf->leaps;
@@ -98,13 +132,13 @@ static int chrony_new_src(const struct source_conf *conf, struct source **out,
 	snprintf(c->path, sizeof(c->path), "%s",
 		 conf->chrony_socket ? conf->chrony_socket
 				     : CHRONY_DEFAULT_SOCKET);
-	if (!cc.run_dir && cc.socket_path) {
+	if (conf->chrony_run_dir) {
+		c->run_dir = g_strdup(conf->chrony_run_dir);
+	} else if (conf->chrony_socket) {
 		/* chronyd reaches its own socket's directory */
-		dir = g_path_get_dirname(cc.socket_path);
-		cc.run_dir = dir;
+		c->run_dir = g_path_get_dirname(conf->chrony_socket);
 	}
-	r = chrony_client_new(&cc, &c->client);
-	g_free(dir);
+	r = open_client(c);
 	if (r < 0) {
 		snprintf(msg, msg_len, "chronyd socket %s: %s", c->path,
 			 g_strerror(-r));
@@ -129,29 +163,66 @@ static int chrony_new_src(const struct source_conf *conf, struct source **out,
 	return 0;
 }
 
-/* Take the replies that came, then ask again. */
+/* The socket failed: drop the client, open it again at the next poll. */
+static void drop_client(struct source_chrony *c, int err)
+{
+	chrony_client_free(c->client);
+	c->client = NULL;
+	c->outstanding = false;
+	c->last_err = err;
+}
+
+/* Take the replies that came (bounded), then ask again. */
 static void refresh_tracking(struct source_chrony *c)
 {
 	struct chrony_tracking t;
-	int r;
+	bool fresh = false;
+	int r, bad = 0;
 
-	for (;;) {
+	if (!c->client) {
+		r = open_client(c);
+		if (r < 0) {
+			c->client = NULL;
+			c->last_err = r;
+			c->misses++;
+			return;
+		}
+	}
+	for (int n = 0; n < CHRONY_DRAIN_MAX; n++) {
 		r = chrony_client_receive(c->client, &t);
 		if (r == 0) {
 			c->t = t;
 			c->have_tracking = true;
-			c->last_err = 0;
+			fresh = true;
+			bad = 0;
 			read_counter(c, &c->t_counter);
-		} else if (r != -ESTALE) {
+		} else if (r == -EAGAIN) {
 			break;
+		} else if (r == -ESTALE) {
+			continue; /* a late answer to an earlier request */
+		} else if (chrony_reply_skippable(r) || r == -EACCES ||
+			   r == -EREMOTEIO) {
+			bad = r; /* rejected; the good reply may follow */
+		} else {
+			drop_client(c, r);
+			c->misses++;
+			return;
 		}
 	}
-	if (r != -EAGAIN) {
-		c->last_err = r;
+	if (fresh) {
+		c->misses = 0;
+		c->outstanding = false;
+	} else if (c->outstanding) {
+		c->misses++;
 	}
+	c->last_err = bad;
 	r = chrony_client_send(c->client, 0);
-	if (r < 0) {
+	if (r == 0) {
+		c->outstanding = true;
+	} else if (r == -EAGAIN) {
 		c->last_err = r;
+	} else {
+		drop_client(c, r);
 	}
 }
 
@@ -233,12 +304,24 @@ static int chrony_poll_src(struct source *s, struct time_sample *out,
 	out->tai_ns = ts_ns(&rt) + (int64_t)dtai * NS_PER_S;
 	out->window_ns = 2 * half;
 	out->err_ns = bound;
-	h->state = c->last_err ? SOURCE_DEGRADED : SOURCE_OK;
-	snprintf(h->text, sizeof(h->text),
-		 "chronyd at %s: stratum %u, bound %llu ns%s%s", c->path,
-		 c->t.stratum, (unsigned long long)bound,
-		 c->last_err ? ", last query: " : "",
-		 c->last_err ? g_strerror(-c->last_err) : "");
+	h->state = c->last_err || c->misses >= CHRONY_DEGRADED_MISSES
+			   ? SOURCE_DEGRADED
+			   : SOURCE_OK;
+	if (c->last_err) {
+		snprintf(h->text, sizeof(h->text),
+			 "chronyd at %s: stratum %u, bound %llu ns, last query: %s",
+			 c->path, c->t.stratum, (unsigned long long)bound,
+			 g_strerror(-c->last_err));
+	} else if (c->misses >= CHRONY_DEGRADED_MISSES) {
+		g_snprintf(h->text, sizeof(h->text),
+			   "chronyd at %s: stratum %u, bound %llu ns, no reply to the last %u requests",
+			 c->path, c->t.stratum, (unsigned long long)bound,
+			 c->misses);
+	} else {
+		snprintf(h->text, sizeof(h->text),
+			 "chronyd at %s: stratum %u, bound %llu ns", c->path,
+			 c->t.stratum, (unsigned long long)bound);
+	}
 	return 0;
 }
 

@@ -492,7 +492,7 @@ Test(source_chrony, unsynchronised_never_synced_reply_is_an_error)
 	source_free(s);
 }
 
-Test(source_chrony, silent_chronyd_never_makes_poll_wait_and_goes_stale)
+Test(source_chrony, silent_chronyd_is_degraded_after_two_misses_then_stale)
 {
 	struct source *s;
 	struct time_sample t;
@@ -502,10 +502,19 @@ Test(source_chrony, silent_chronyd_never_makes_poll_wait_and_goes_stale)
 	fake_start(FAKE_ANSWER);
 	s = open_ok(); /* the first reply (in new) is the last one */
 	atomic_store(&mode, FAKE_SILENT);
-	/* the reply ages: still a sample, its bound growing at 1 ppm */
+	/*
+	 * The reply ages: still a sample, its bound growing at 1 ppm. Poll
+	 * 0 sends the first request, poll 1 finds it unanswered (one miss
+	 * is no alarm), from poll 2 on two in a row are: DEGRADED.
+	 */
 	for (int i = 0; i < 15; i++) {
 		cr_assert_eq(poll_once(s, &t, &h), 0, "poll %d: %s", i, h.text);
-		cr_assert_eq(h.state, SOURCE_OK, "%s", h.text);
+		cr_assert_eq(h.state, i < 2 ? SOURCE_OK : SOURCE_DEGRADED,
+			     "poll %d: %s", i, h.text);
+		if (i >= 2) {
+			cr_assert(strstr(h.text, "no reply to the last"),
+				  "%s", h.text);
+		}
 		expect_exact(&t, &good, DTAI);
 		if (i) {
 			cr_assert_geq(t.err_ns, last_err + 1000 - 1);
