@@ -5,7 +5,9 @@
  * VM), must keep serving the PHC, must say it is degraded, and must not
  * pretend to know ptp4l's error budget. The PHC is a fake at the
  * phc_ops seam answering PTP_SYS_OFFSET_EXTENDED with the real
- * MONOTONIC_RAW clock plus a fixed offset.
+ * MONOTONIC_RAW clock plus a fixed offset (and a step, when a test sets
+ * one); it can be made to fail every ioctl with one errno, as a device
+ * that errs (EIO) or vanished (ENODEV) does.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -22,6 +24,11 @@
 #include "source.h"
 
 #define OFFSET_NS 1000000000000ll /* the fake PHC's TAI - MONOTONIC_RAW */
+
+static int64_t step_ns;	      /* added to the fake PHC's time */
+static int fail_err;	      /* > 0: every ioctl fails with it */
+static unsigned int n_precise; /* PTP_SYS_OFFSET_PRECISE tries */
+static unsigned int n_extended; /* PTP_SYS_OFFSET_EXTENDED tries */
 
 static int64_t raw_ns(void)
 {
@@ -60,6 +67,11 @@ static int fake_gettime(void *ctx, clockid_t clk, struct timespec *ts)
 /* GETCAPS and EXTENDED (with the MONOTONIC_RAW clockid) only. */
 static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 {
+	n_precise += req == PTP_SYS_OFFSET_PRECISE;
+	n_extended += req == PTP_SYS_OFFSET_EXTENDED;
+	if (fail_err) {
+		return -fail_err;
+	}
 	if (req == PTP_CLOCK_GETCAPS) {
 		memset(arg, 0, sizeof(struct ptp_clock_caps));
 		return 0;
@@ -75,7 +87,7 @@ static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 
 			b = raw_ns();
 			put(&x->ts[i][0], a);
-			put(&x->ts[i][1], (a + b) / 2 + OFFSET_NS);
+			put(&x->ts[i][1], (a + b) / 2 + OFFSET_NS + step_ns);
 			put(&x->ts[i][2], b);
 		}
 		return 0;
@@ -101,6 +113,9 @@ static void setup(void)
 	static const struct leap_entry e[] = { { 1483228800, 37 } };
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 
+	step_ns = 0;
+	fail_err = 0;
+	n_precise = n_extended = 0;
 	leaps = leap_table_new(e, 1, 4200000000LL);
 	strcpy(dir, "/tmp/vrtc-srcphc.XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
@@ -184,5 +199,87 @@ Test(source_phc, no_companion_is_ok)
 
 	cr_assert_eq(source_poll(s, &t, &h), 0);
 	cr_expect_eq(h.state, SOURCE_OK, "%s", h.text);
+	source_free(s);
+}
+
+/* The PHC's TAI - counter of one OK sample, ns. */
+static int64_t poll_offset(struct source *s)
+{
+	struct time_sample t;
+	struct source_health h = { 0 };
+
+	cr_assert_eq(source_poll(s, &t, &h), 0, "%s", h.text);
+	cr_assert_eq(h.state, SOURCE_OK, "%s", h.text);
+	cr_assert_lt(t.err_ns, 100000, "read error only, no budget");
+	return t.tai_ns - (int64_t)t.counter;
+}
+
+/* Reads failing with @err: ERROR naming the device, re-probe, recover. */
+static void read_fails_then_recovers(int err)
+{
+	struct source *s = open_src(NULL);
+	char want[96];
+
+	cr_assert_lt(llabs(poll_offset(s) - OFFSET_NS), 1000);
+	/* probed once: PRECISE refused, EXTENDED chosen */
+	cr_assert_eq(n_precise, 1);
+	fail_err = err;
+	snprintf(want, sizeof(want), "PHC /dev/ptp-fake: read: %s",
+		 strerror(err));
+	for (int i = 0; i < 3; i++) {
+		struct time_sample t;
+		struct source_health h = { 0 };
+		unsigned int before = n_precise;
+
+		memset(&t, 0xa5, sizeof(t));
+		cr_assert_eq(source_poll(s, &t, &h), -err, "poll %d: %s", i,
+			     h.text);
+		cr_assert_eq(h.state, SOURCE_ERROR, "%s", h.text);
+		cr_assert_str_eq(h.text, want);
+		/* the chosen method failed: every method tried again */
+		cr_assert_eq(n_precise, before + 1, "poll %d: no re-probe", i);
+		cr_assert_eq(t.counter, 0xa5a5a5a5a5a5a5a5ull,
+			     "no sample on error");
+	}
+	fail_err = 0;
+	n_extended = 0;
+	cr_assert_lt(llabs(poll_offset(s) - OFFSET_NS), 1000);
+	cr_assert_geq(n_extended, 1, "EXTENDED chosen again");
+	/* and kept: no further probing once reads work */
+	n_precise = 0;
+	poll_offset(s);
+	cr_assert_eq(n_precise, 0);
+	source_free(s);
+}
+
+Test(source_phc, read_eio_is_an_error_then_recovers)
+{
+	read_fails_then_recovers(EIO);
+}
+
+Test(source_phc, device_vanished_is_an_error_then_recovers)
+{
+	read_fails_then_recovers(ENODEV);
+}
+
+/* A PHC stepped by seconds (either way): the samples follow at once. */
+Test(source_phc, phc_step_by_seconds_is_followed)
+{
+	static const int64_t steps[] = { 5000000000ll, -3000000000ll,
+					 -2000000000ll, 37000000000ll };
+	struct source *s = open_src(NULL);
+
+	cr_assert_lt(llabs(poll_offset(s) - OFFSET_NS), 1000);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		step_ns += steps[i];
+		for (int j = 0; j < 3; j++) {
+			int64_t off = poll_offset(s);
+
+			cr_assert_lt(llabs(off - (OFFSET_NS + step_ns)), 1000,
+				     "step %zu: offset %lld, want %lld", i,
+				     (long long)off,
+				     (long long)(OFFSET_NS + step_ns));
+		}
+	}
 	source_free(s);
 }
