@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+/* Fake peer daemons on real Unix datagram sockets; see harness_fakepeer.h. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness_fakepeer.h"
+
+void fake_peer_open(struct fake_peer *f, const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+	memset(f, 0, sizeof(*f));
+	cr_assert_lt(strlen(path), sizeof(a.sun_path));
+	strcpy(f->path, path);
+	strcpy(a.sun_path, path);
+	unlink(path);
+	f->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(f->fd, 0);
+	cr_assert_eq(bind(f->fd, (struct sockaddr *)&a, sizeof(a)), 0,
+		     "bind %s: %s", path, strerror(errno));
+}
+
+void fake_peer_close(struct fake_peer *f)
+{
+	if (f->fd > 0) {
+		close(f->fd);
+		unlink(f->path);
+	}
+	f->fd = -1;
+}
+
+ssize_t fake_peer_take(struct fake_peer *f, void *buf, size_t len,
+		       int timeout_ms)
+{
+	struct pollfd p = { .fd = f->fd, .events = POLLIN };
+	ssize_t n;
+
+	if (poll(&p, 1, timeout_ms) <= 0) {
+		return -ETIMEDOUT;
+	}
+	f->from_len = sizeof(f->from);
+	n = recvfrom(f->fd, buf, len, MSG_DONTWAIT,
+		     (struct sockaddr *)&f->from, &f->from_len);
+	cr_assert_gt(n, 0, "recvfrom: %s", strerror(errno));
+	return n;
+}
+
+int fake_peer_drain(struct fake_peer *f)
+{
+	char buf[2048];
+	int n = 0;
+
+	while (recv(f->fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0) {
+		n++;
+	}
+	return n;
+}
+
+int fake_peer_send(struct fake_peer *f, const void *buf, size_t len,
+		   int nonblock)
+{
+	ssize_t n;
+
+	cr_assert_gt(f->from_len, sizeof(sa_family_t),
+		     "no request to answer yet");
+	n = sendto(f->fd, buf, len, nonblock ? MSG_DONTWAIT : 0,
+		   (struct sockaddr *)&f->from, f->from_len);
+	if (n < 0) {
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	}
+	return (size_t)n == len ? 0 : -EMSGSIZE;
+}
+
+int fake_peer_fd_count(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert(d);
+	while ((e = readdir(d))) {
+		n += e->d_name[0] != '.';
+	}
+	closedir(d);
+	return n - 1; /* the directory's own fd */
+}
+
+int64_t fake_peer_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
