@@ -11,7 +11,13 @@
  * into the health. When a set is older than PTP4L_STALE_POLLS polls, or
  * ptp4l cannot be reached, the PHC keeps being served, degraded: its
  * samples then carry only the read error, since nothing says how well
- * ptp4l disciplines it.
+ * ptp4l disciplines it. A currentUtcOffset outside 0..1000 s makes
+ * ptp4l's answers unusable in the same way (DEGRADED, nothing passed on).
+ * ptp4l restarting: the send to its old socket fails, the client is
+ * dropped and opened again at the next poll (DEGRADED meanwhile).
+ * A failing read (the device erring, or gone: ENODEV) is SOURCE_ERROR
+ * naming the device; phc_read() probes the methods again each time, so
+ * the source recovers by itself when reads work again.
  */
 #include <errno.h>
 #include <glib.h>
@@ -33,6 +39,13 @@ static const uint16_t ptp4l_ids[] = {
 #define PTP4L_STALE_POLLS 10
 /* Grandmaster accuracy assumed when it says "unknown", ns. */
 #define PTP4L_UNKNOWN_ACCURACY_NS 1000000ULL
+/*
+ * A currentUtcOffset outside this range is absurd (TAI - UTC was 10 s
+ * in 1972, 37 s since 2017, and moves by at most a second a year): it is
+ * not passed on, whatever the valid flag says.
+ */
+#define PTP4L_MIN_UTC_OFFSET_S 0
+#define PTP4L_MAX_UTC_OFFSET_S 1000
 
 struct source_phc {
 	struct source base;
@@ -179,6 +192,10 @@ static int ask_ptp4l(struct source_phc *p, uint64_t *budget_ns,
 			return -ETIMEDOUT; /* not (recently) answered */
 		}
 	}
+	if (tp->tp.current_utc_offset_s < PTP4L_MIN_UTC_OFFSET_S ||
+	    tp->tp.current_utc_offset_s > PTP4L_MAX_UTC_OFFSET_S) {
+		return -ERANGE;
+	}
 	if (tp->tp.flags & PTP4L_TP_UTC_OFF_VALID) {
 		h->tai_utc_known = true;
 		h->tai_utc_s = tp->tp.current_utc_offset_s;
@@ -225,6 +242,12 @@ static int phc_poll_src(struct source *s, struct time_sample *out,
 		snprintf(h->text, sizeof(h->text),
 			 "PHC %s (%s): ptp4l has no grandmaster", p->dev,
 			 phc_method_name(phc_method(p->phc)));
+	} else if (pr == -ERANGE) {
+		h->state = SOURCE_DEGRADED;
+		snprintf(h->text, sizeof(h->text),
+			 "PHC %s (%s): ptp4l's currentUtcOffset %d s is absurd",
+			 p->dev, phc_method_name(phc_method(p->phc)),
+			 p->cache[3].tp.current_utc_offset_s);
 	} else if (pr == -ETIMEDOUT) {
 		h->state = SOURCE_DEGRADED;
 		snprintf(h->text, sizeof(h->text),

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/ptp_clock.h>
 
 #include "harness_fakepeer.h"
 
@@ -98,3 +99,78 @@ int64_t fake_peer_mono_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
+
+static int64_t raw_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void put_ptp(struct ptp_clock_time *t, int64_t ns)
+{
+	t->sec = ns / 1000000000LL;
+	t->nsec = (uint32_t)(ns % 1000000000LL);
+}
+
+static int fphc_open(void *ctx, const char *path)
+{
+	return strcmp(path, FAKE_PHC_PATH) ? -ENOENT : 1000;
+}
+
+static int fphc_socket(void *ctx)
+{
+	return -EAFNOSUPPORT;
+}
+
+static int fphc_close(void *ctx, int fd)
+{
+	return 0;
+}
+
+static int fphc_gettime(void *ctx, clockid_t clk, struct timespec *ts)
+{
+	return clock_gettime(clk, ts) < 0 ? -errno : 0;
+}
+
+static int fphc_ioctl(void *ctx, int fd, unsigned long req, void *arg)
+{
+	const struct fake_phc *f = ctx;
+
+	if (f->fail_err) {
+		return -f->fail_err;
+	}
+	if (req == PTP_CLOCK_GETCAPS) {
+		memset(arg, 0, sizeof(struct ptp_clock_caps));
+		return 0;
+	}
+	if (req == PTP_SYS_OFFSET_EXTENDED) {
+		struct ptp_sys_offset_extended *x = arg;
+
+		if (x->rsv[0] != CLOCK_MONOTONIC_RAW) {
+			return -EINVAL;
+		}
+		for (unsigned int i = 0; i < x->n_samples; i++) {
+			int64_t a = raw_ns();
+
+			while (raw_ns() < a + FAKE_PHC_WINDOW_NS) {
+				; /* the window really passes */
+			}
+			put_ptp(&x->ts[i][0], a);
+			put_ptp(&x->ts[i][1],
+				a + FAKE_PHC_WINDOW_NS / 2 + f->offset_ns);
+			put_ptp(&x->ts[i][2], a + FAKE_PHC_WINDOW_NS);
+		}
+		return 0;
+	}
+	return -EOPNOTSUPP;
+}
+
+const struct phc_ops fake_phc_ops = {
+	.open = fphc_open,
+	.socket = fphc_socket,
+	.ioctl = fphc_ioctl,
+	.close = fphc_close,
+	.gettime = fphc_gettime,
+};

@@ -17,6 +17,8 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
+#include "phc.h"
+
 struct fake_peer {
 	int fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -48,6 +50,23 @@ int fake_peer_drain(struct fake_peer *f);
  */
 int fake_peer_send(struct fake_peer *f, const void *buf, size_t len,
 		   int nonblock);
+
+/*
+ * A fake PHC at the phc_ops seam (there is no PHC on the test host):
+ * "/dev/ptp-fake" answers PTP_CLOCK_GETCAPS and PTP_SYS_OFFSET_EXTENDED
+ * against CLOCK_MONOTONIC_RAW, each comparison exactly
+ * FAKE_PHC_WINDOW_NS wide, the PHC reading MONOTONIC_RAW + @offset_ns;
+ * every other request is refused, every request fails with @fail_err
+ * (> 0) when set. phc_read()'s own error is then FAKE_PHC_ERR_NS.
+ */
+struct fake_phc {
+	int64_t offset_ns;
+	int fail_err;
+};
+#define FAKE_PHC_PATH "/dev/ptp-fake"
+#define FAKE_PHC_WINDOW_NS 2000
+#define FAKE_PHC_ERR_NS (FAKE_PHC_WINDOW_NS / 2 + 1)
+extern const struct phc_ops fake_phc_ops; /* ctx: struct fake_phc */
 
 /* Open file descriptors of this process (entries of /proc/self/fd). */
 int fake_peer_fd_count(void);
