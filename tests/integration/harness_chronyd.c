@@ -29,6 +29,7 @@
 
 static char dir[64];
 static pid_t pids[2];
+static char client_exe[64], client_conf[1024]; /* to start it again */
 uint16_t chronyd_client_cmdport;
 char chronyd_client_sock[128];
 
@@ -144,6 +145,45 @@ void chronyd_pair_start(void)
 		 "bindcmdaddress %s\npidfile %s/client.pid\n",
 		 ntp, chronyd_client_cmdport, chronyd_client_sock, dir);
 	pids[1] = spawn_chronyd(exe, "client", text);
+	snprintf(client_exe, sizeof(client_exe), "%s", exe);
+	snprintf(client_conf, sizeof(client_conf), "%s", text);
+	wait_sockets();
+}
+
+const char *chronyd_pair_dir(void)
+{
+	return dir;
+}
+
+static void stop_pid(pid_t *pid)
+{
+	int n;
+
+	if (*pid <= 0) {
+		return;
+	}
+	kill(*pid, SIGTERM);
+	for (n = 0; n < 40; n++) {
+		if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+			*pid = 0;
+			return;
+		}
+		usleep(50000);
+	}
+	kill(*pid, SIGKILL);
+	waitpid(*pid, NULL, 0);
+	*pid = 0;
+}
+
+void chronyd_client_stop(void)
+{
+	stop_pid(&pids[1]);
+}
+
+void chronyd_client_start(void)
+{
+	cr_assert_eq(pids[1], 0, "the client chronyd is running");
+	pids[1] = spawn_chronyd(client_exe, "client", client_conf);
 	wait_sockets();
 }
 
@@ -170,7 +210,6 @@ static void dump_logs(void)
 void chronyd_pair_stop(void)
 {
 	size_t i;
-	int n;
 
 	for (i = 0; i < 2; i++) {
 		if (pids[i] > 0) {
@@ -178,18 +217,7 @@ void chronyd_pair_stop(void)
 		}
 	}
 	for (i = 0; i < 2; i++) {
-		for (n = 0; pids[i] > 0 && n < 40; n++) {
-			if (waitpid(pids[i], NULL, WNOHANG) == pids[i]) {
-				pids[i] = 0;
-				break;
-			}
-			usleep(50000);
-		}
-		if (pids[i] > 0) {
-			kill(pids[i], SIGKILL);
-			waitpid(pids[i], NULL, 0);
-			pids[i] = 0;
-		}
+		stop_pid(&pids[i]);
 	}
 	if (dir[0]) {
 		char cmd[160];

@@ -25,6 +25,16 @@ void chronyd_pair_start(void);
 /* Kill both, check none is left, remove the temp dir. */
 void chronyd_pair_stop(void);
 
+/* The pair's temp dir (sockets, configs, logs). */
+const char *chronyd_pair_dir(void);
+
+/* Stop the client chronyd (SIGTERM, SIGKILL after 2 s) and wait for it. */
+void chronyd_client_stop(void);
+
+/* Start it again with the same config and socket; waits (bounded) for
+ * its command socket. */
+void chronyd_client_start(void);
+
 /* Our client on the client chronyd's Unix command socket. */
 struct chrony_client *chronyd_pair_open_unix(void);
 
