@@ -61,8 +61,8 @@ struct source_chrony {
 	void *ctx;
 	uint32_t drift_ppb;
 	char path[108];
-	char *run_dir;	  /* for opening the client again */
-	bool outstanding; /* a request was sent and not answered yet */
+	char *run_dir;	     /* for opening the client again */
+	bool outstanding;    /* a request was sent and not answered yet */
 	unsigned int misses; /* polls in a row without a good reply */
 	bool have_tracking;
 	struct chrony_tracking t;
@@ -309,14 +309,16 @@ static int chrony_poll_src(struct source *s, struct time_sample *out,
 			   : SOURCE_OK;
 	if (c->last_err) {
 		snprintf(h->text, sizeof(h->text),
-			 "chronyd at %s: stratum %u, bound %llu ns, last query: %s",
+			 "chronyd at %s: stratum %u, bound %llu ns, last "
+			 "query: %s",
 			 c->path, c->t.stratum, (unsigned long long)bound,
 			 g_strerror(-c->last_err));
 	} else if (c->misses >= CHRONY_DEGRADED_MISSES) {
 		g_snprintf(h->text, sizeof(h->text),
-			   "chronyd at %s: stratum %u, bound %llu ns, no reply to the last %u requests",
-			 c->path, c->t.stratum, (unsigned long long)bound,
-			 c->misses);
+			   "chronyd at %s: stratum %u, bound %llu ns, no reply "
+			   "to the last %u requests",
+			   c->path, c->t.stratum, (unsigned long long)bound,
+			   c->misses);
 	} else {
 		snprintf(h->text, sizeof(h->text),
 			 "chronyd at %s: stratum %u, bound %llu ns", c->path,

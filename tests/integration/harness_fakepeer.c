@@ -46,8 +46,8 @@ ssize_t fake_peer_take(struct fake_peer *f, void *buf, size_t len,
 		return -ETIMEDOUT;
 	}
 	f->from_len = sizeof(f->from);
-	n = recvfrom(f->fd, buf, len, MSG_DONTWAIT,
-		     (struct sockaddr *)&f->from, &f->from_len);
+	n = recvfrom(f->fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&f->from,
+		     &f->from_len);
 	cr_assert_gt(n, 0, "recvfrom: %s", strerror(errno));
 	return n;
 }

@@ -235,7 +235,6 @@ long long ptp4l_pmc_num(const char *out, const char *key)
 	return strtoll(ptp4l_pmc_val(out, key), NULL, 0);
 }
 
-
 const char *ptp4l_sock_path(const char *name, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s.sock", ptp4l_tmpdir, name);

@@ -48,8 +48,7 @@ const char *ptp4l_sock_path(const char *name, char *buf, size_t len);
 struct ptp4l_client *ptp4l_pair_client(const char *name);
 
 /* A blocking GET that must succeed. */
-void ptp4l_pair_get(struct ptp4l_client *c, uint16_t id,
-		    struct ptp4l_reply *r);
+void ptp4l_pair_get(struct ptp4l_client *c, uint16_t id, struct ptp4l_reply *r);
 
 /* Wait until the slave follows the master, has measured the path and
  * has an offset (bounded by PTP4L_SETTLE_TIMEOUT_MS); returns its port

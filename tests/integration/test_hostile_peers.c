@@ -139,8 +139,8 @@ static void expect_rx(struct chrony_client *c, int want, const char *what)
 	int r = chrony_client_receive(c, &t);
 
 	cr_assert_lt(fake_peer_mono_ns() - t0, NONBLOCK_NS, "%s: waited", what);
-	cr_assert_eq(r, want, "%s: got %d (%s), want %d", what, r,
-		     strerror(-r), want);
+	cr_assert_eq(r, want, "%s: got %d (%s), want %d", what, r, strerror(-r),
+		     want);
 	if (!r) {
 		cr_assert_eq(t.stratum, good_t.stratum, "%s", what);
 		cr_assert_eq(t.ref_time.tv_sec, good_t.ref_time.tv_sec);
@@ -162,10 +162,10 @@ struct chrony_case {
 	void (*mutate)(struct chrony_wire_tracking *w, size_t *len);
 };
 
-#define CASE(n, e, body)                                                      \
-	static void mut_##n(struct chrony_wire_tracking *w, size_t *len)      \
-	{                                                                     \
-		body;                                                         \
+#define CASE(n, e, body)                                                       \
+	static void mut_##n(struct chrony_wire_tracking *w, size_t *len)       \
+	{                                                                      \
+		body;                                                          \
 	}
 CASE(short_hdr, -EMSGSIZE, *len = 20)
 CASE(short_body, -EMSGSIZE, *len = CHRONY_TRACKING_LEN - 4)
@@ -178,8 +178,7 @@ CASE(command, -EBADMSG, w->hdr.command = htobe16(CHRONY_REQ_TRACKING + 1))
 CASE(reply_code, -EBADMSG, w->hdr.reply = htobe16(CHRONY_RPY_TRACKING + 1))
 CASE(unauth, -EACCES, w->hdr.status = htobe16(CHRONY_STT_UNAUTH))
 CASE(failed, -EREMOTEIO, w->hdr.status = htobe16(1))
-CASE(sequence, -ESTALE,
-     w->hdr.sequence = htobe32(be32toh(w->hdr.sequence) + 1))
+CASE(sequence, -ESTALE, w->hdr.sequence = htobe32(be32toh(w->hdr.sequence) + 1))
 CASE(inf_float, -ERANGE, w->root_dispersion = htobe32(63u << 25 | 1))
 CASE(inf_offset, -ERANGE, w->current_correction = htobe32(0x7fffffffu))
 CASE(neg_delay, -ERANGE, put_float(&w->root_delay, -1e-3))
@@ -194,7 +193,10 @@ CASE(nsec, -ERANGE, w->ref_time.nsec = htobe32(1000000000u))
 CASE(sec_hi, -ERANGE, w->ref_time.sec_hi = htobe32(4))
 #undef CASE
 
-#define C(n, e) { #n, e, mut_##n }
+#define C(n, e)                                                                \
+	{                                                                      \
+#n, e, mut_##n                                                 \
+	}
 static const struct chrony_case chrony_cases[] = {
 	C(short_hdr, -EMSGSIZE),   C(short_body, -EMSGSIZE),
 	C(one_over, -EMSGSIZE),	   C(oversized, -EMSGSIZE),
@@ -413,9 +415,9 @@ static struct source *source_open(void)
 	conf.leaps = leaps;
 	fake_peer_open(&peer, srv_path);
 	cr_assert_eq(pthread_create(&th, NULL, answer_first, NULL), 0);
-	cr_assert_eq(source_new(&source_chrony_ops, &conf, &s, msg,
-				sizeof(msg)),
-		     0, "%s", msg);
+	cr_assert_eq(
+		source_new(&source_chrony_ops, &conf, &s, msg, sizeof(msg)), 0,
+		"%s", msg);
 	pthread_join(th, NULL);
 	return s;
 }

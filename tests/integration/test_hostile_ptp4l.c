@@ -94,8 +94,8 @@ static size_t data_set(uint16_t id, uint8_t *d)
 	case PTP4L_MID_CURRENT_DATA_SET: {
 		struct ptp4l_wire_current_ds w = {
 			.steps_removed = htobe16(1),
-			.mean_path_delay = (int64_t)htobe64(
-				(uint64_t)path_delay_ns << 16),
+			.mean_path_delay =
+				(int64_t)htobe64((uint64_t)path_delay_ns << 16),
 		};
 
 		memcpy(d, &w, sizeof(w));
@@ -193,11 +193,11 @@ struct ptp_case {
 		       uint8_t *b, size_t *len);
 };
 
-#define CASE(n, body)                                                         \
-	static void pm_##n(struct ptp4l_wire_mgmt *m,                         \
-			   struct ptp4l_wire_tlv *t, uint8_t *b, size_t *len) \
-	{                                                                     \
-		body;                                                         \
+#define CASE(n, body)                                                          \
+	static void pm_##n(struct ptp4l_wire_mgmt *m,                          \
+			   struct ptp4l_wire_tlv *t, uint8_t *b, size_t *len)  \
+	{                                                                      \
+		body;                                                          \
 	}
 CASE(short_msg, *len = 30)
 CASE(short_tlv, *len = PTP4L_REQ_LEN)
@@ -216,32 +216,44 @@ CASE(sequence, m->hdr.seq = htobe16(be16toh(m->hdr.seq) + 1))
 CASE(domain, m->hdr.domain = 7)
 CASE(target, m->target.port ^= htobe16(0x100))
 CASE(mgmt_id, t->id = htobe16(PTP4L_MID_PARENT_DATA_SET))
-#define ERR_TLV(err_id)                                                       \
-	struct ptp4l_wire_error e = {                                         \
-		.mgmt_id = htobe16(PTP4L_MID_TIME_PROPERTIES_DATA_SET)        \
-	};                                                                    \
-	t->type = htobe16(PTP4L_TLV_MANAGEMENT_ERROR_STATUS);                 \
-	t->id = htobe16(err_id);                                              \
-	t->len = htobe16(2 + sizeof(e));                                      \
-	memcpy(b + HDR_LEN + TLV_LEN, &e, sizeof(e));                         \
-	*len = HDR_LEN + TLV_LEN + sizeof(e);                                 \
+#define ERR_TLV(err_id)                                                        \
+	struct ptp4l_wire_error e = {                                          \
+		.mgmt_id = htobe16(PTP4L_MID_TIME_PROPERTIES_DATA_SET)         \
+	};                                                                     \
+	t->type = htobe16(PTP4L_TLV_MANAGEMENT_ERROR_STATUS);                  \
+	t->id = htobe16(err_id);                                               \
+	t->len = htobe16(2 + sizeof(e));                                       \
+	memcpy(b + HDR_LEN + TLV_LEN, &e, sizeof(e));                          \
+	*len = HDR_LEN + TLV_LEN + sizeof(e);                                  \
 	m->hdr.msg_len = htobe16((uint16_t)*len)
 CASE(not_supported, ERR_TLV(0x0006))
 CASE(wrong_length_error, ERR_TLV(0x0003))
 #undef ERR_TLV
 #undef CASE
 
-#define C(n, e) { #n, e, pm_##n }
+#define C(n, e)                                                                \
+	{                                                                      \
+#n, e, pm_##n                                                  \
+	}
 static const struct ptp_case ptp_cases[] = {
-	C(short_msg, -EBADMSG),	    C(short_tlv, -EBADMSG),
-	C(oversized, -EBADMSG),	    C(length_field, -EBADMSG),
-	C(trailing, -EBADMSG),	    C(tlv_overrun, -EBADMSG),
-	C(tlv_underrun, -EBADMSG),  C(version, -EPROTO),
-	C(msg_type, -EPROTO),	    C(action_get, -EPROTO),
-	C(action_ack, -EPROTO),	    C(tlv_type, -EPROTO),
-	C(sequence, -ESTALE),	    C(domain, -ESTALE),
-	C(target, -ESTALE),	    C(mgmt_id, -ESTALE),
-	C(not_supported, -EOPNOTSUPP), C(wrong_length_error, -EREMOTEIO),
+	C(short_msg, -EBADMSG),
+	C(short_tlv, -EBADMSG),
+	C(oversized, -EBADMSG),
+	C(length_field, -EBADMSG),
+	C(trailing, -EBADMSG),
+	C(tlv_overrun, -EBADMSG),
+	C(tlv_underrun, -EBADMSG),
+	C(version, -EPROTO),
+	C(msg_type, -EPROTO),
+	C(action_get, -EPROTO),
+	C(action_ack, -EPROTO),
+	C(tlv_type, -EPROTO),
+	C(sequence, -ESTALE),
+	C(domain, -ESTALE),
+	C(target, -ESTALE),
+	C(mgmt_id, -ESTALE),
+	C(not_supported, -EOPNOTSUPP),
+	C(wrong_length_error, -EREMOTEIO),
 };
 #undef C
 
@@ -291,11 +303,13 @@ Test(hostile_ptp4l, stale_reply_then_the_right_one)
 	struct ptp4l_wire_mgmt q1, q2;
 	uint16_t id;
 
-	cr_assert_eq(ptp4l_client_send_get(c, PTP4L_MID_TIME_PROPERTIES_DATA_SET),
-		     0);
+	cr_assert_eq(
+		ptp4l_client_send_get(c, PTP4L_MID_TIME_PROPERTIES_DATA_SET),
+		0);
 	q1 = take_get(&id);
-	cr_assert_eq(ptp4l_client_send_get(c, PTP4L_MID_TIME_PROPERTIES_DATA_SET),
-		     0);
+	cr_assert_eq(
+		ptp4l_client_send_get(c, PTP4L_MID_TIME_PROPERTIES_DATA_SET),
+		0);
 	q2 = take_get(&id);
 	answer(&q1, id);
 	answer(&q2, id);
@@ -314,8 +328,9 @@ Test(hostile_ptp4l, another_sender_cannot_reach_the_client)
 	size_t len;
 	int intruder = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
-	cr_assert_eq(ptp4l_client_send_get(c, PTP4L_MID_TIME_PROPERTIES_DATA_SET),
-		     0);
+	cr_assert_eq(
+		ptp4l_client_send_get(c, PTP4L_MID_TIME_PROPERTIES_DATA_SET),
+		0);
 	q = take_get(&id);
 	len = build_reply(b, &q, id);
 	cr_assert_lt(sendto(intruder, b, len, MSG_DONTWAIT,
@@ -377,8 +392,9 @@ Test(hostile_ptp4l, queued_flood_does_not_hide_the_reply)
 	struct ptp4l_reply r;
 	uint16_t id;
 
-	cr_assert_eq(ptp4l_client_send_get(c, PTP4L_MID_TIME_PROPERTIES_DATA_SET),
-		     0);
+	cr_assert_eq(
+		ptp4l_client_send_get(c, PTP4L_MID_TIME_PROPERTIES_DATA_SET),
+		0);
 	q = next_get(take_get(&id));
 	queue_garbage(FLOOD_QUEUED, 7);
 	answer(&q, id);
@@ -398,8 +414,9 @@ static void *flood_thread(void *arg)
 
 		if (i == 2000) {
 			uint8_t b[2048];
-			size_t len = build_reply(b, &flood_q,
-						 PTP4L_MID_TIME_PROPERTIES_DATA_SET);
+			size_t len =
+				build_reply(b, &flood_q,
+					    PTP4L_MID_TIME_PROPERTIES_DATA_SET);
 
 			fake_peer_send(&peer, b, len, 0);
 		}
@@ -418,8 +435,9 @@ Test(hostile_ptp4l, continuous_flood_does_not_starve_the_reply)
 	pthread_t th;
 	uint16_t id;
 
-	cr_assert_eq(ptp4l_client_send_get(c, PTP4L_MID_TIME_PROPERTIES_DATA_SET),
-		     0);
+	cr_assert_eq(
+		ptp4l_client_send_get(c, PTP4L_MID_TIME_PROPERTIES_DATA_SET),
+		0);
 	flood_q = next_get(take_get(&id));
 	cr_assert_eq(pthread_create(&th, NULL, flood_thread, NULL), 0);
 	cr_assert_eq(ptp4l_client_get(c, id, 5000, &r), 0);

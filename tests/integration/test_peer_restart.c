@@ -57,8 +57,8 @@ static int poll_src(struct source *s, struct time_sample *t,
 	r = source_poll(s, t, h);
 	t0 = fake_peer_mono_ns() - t0;
 	/* never blocks the main loop; a first reconnection included */
-	cr_assert_lt(t0, POLL_MAX_NS, "poll waited %lld ns: %s",
-		     (long long)t0, h->text);
+	cr_assert_lt(t0, POLL_MAX_NS, "poll waited %lld ns: %s", (long long)t0,
+		     h->text);
 	return r;
 }
 
@@ -185,8 +185,8 @@ Test(peer_restart_ptp4l, phc_source_budget_and_ptp4l_restart)
 		usleep(POLL_GAP_US);
 	}
 	cr_assert_eq(h.state, SOURCE_DEGRADED, "%s", h.text);
-	cr_assert(strstr(h.text, "ptp4l at ") && strstr(h.text, sock),
-		  "%s", h.text);
+	cr_assert(strstr(h.text, "ptp4l at ") && strstr(h.text, sock), "%s",
+		  h.text);
 	cr_assert(strstr(h.text, "unreachable"), "%s", h.text);
 	cr_assert_eq(t.err_ns, FAKE_PHC_ERR_NS, "no stale budget invented");
 	fprintf(stderr, "ptp4l stopped: %s\n", h.text);
@@ -233,9 +233,9 @@ Test(peer_restart_chronyd, chrony_source_survives_chronyd_restart)
 	conf.chrony_socket = chronyd_client_sock;
 	conf.chrony_run_dir = chronyd_pair_dir();
 	fds = fake_peer_fd_count();
-	cr_assert_eq(source_new(&source_chrony_ops, &conf, &s, msg,
-				sizeof(msg)),
-		     0, "%s", msg);
+	cr_assert_eq(
+		source_new(&source_chrony_ops, &conf, &s, msg, sizeof(msg)), 0,
+		"%s", msg);
 	cr_assert_eq(poll_until(s, SOURCE_OK, &t, &h), 0, "%s", h.text);
 	cr_assert(strstr(h.text, "stratum 9"), "%s", h.text);
 

@@ -62,25 +62,29 @@ Test(ptp4l_real, client_agrees_with_pmc)
 			 states[port.port.port_state]);
 	cr_assert_eq(ptp4l_pmc_num(out, "logSyncInterval"),
 		     port.port.log_sync_interval);
-	cr_assert_eq(ptp4l_pmc_num(out, "versionNumber"), port.port.version_number);
-	cr_assert_eq(ptp4l_pmc_num(out, "delayMechanism"), port.port.delay_mechanism);
+	cr_assert_eq(ptp4l_pmc_num(out, "versionNumber"),
+		     port.port.version_number);
+	cr_assert_eq(ptp4l_pmc_num(out, "delayMechanism"),
+		     port.port.delay_mechanism);
 
 	/* TIME_STATUS_NP */
 	ptp4l_pair_get(cs, PTP4L_MID_TIME_STATUS_NP, &ts);
 	ptp4l_pmc_get("TIME_STATUS_NP", out, sizeof(out));
 	cr_assert_str_eq(ptp4l_pmc_val(out, "gmPresent"),
 			 ts.ts.gm_present ? "true" : "false");
-	cr_assert_str_eq(ptp4l_pmc_val(out, "gmIdentity"), id_str(ts.ts.gm_identity));
+	cr_assert_str_eq(ptp4l_pmc_val(out, "gmIdentity"),
+			 id_str(ts.ts.gm_identity));
 	cr_assert_str_eq(id_str(ts.ts.gm_identity),
 			 id_str(mport.port.port.clock_id),
 			 "grandmaster is not the master");
-	cr_assert_lt(
-		llabs(ptp4l_pmc_num(out, "master_offset") - ts.ts.master_offset_ns),
-		OFFSET_TOL_NS, "master_offset ours %" PRId64 " pmc %s",
-		ts.ts.master_offset_ns, ptp4l_pmc_val(out, "master_offset"));
-	cr_assert_lt(
-		llabs(ptp4l_pmc_num(out, "ingress_time") - ts.ts.ingress_time_ns),
-		5000000000LL, "ingress_time");
+	cr_assert_lt(llabs(ptp4l_pmc_num(out, "master_offset") -
+			   ts.ts.master_offset_ns),
+		     OFFSET_TOL_NS, "master_offset ours %" PRId64 " pmc %s",
+		     ts.ts.master_offset_ns,
+		     ptp4l_pmc_val(out, "master_offset"));
+	cr_assert_lt(llabs(ptp4l_pmc_num(out, "ingress_time") -
+			   ts.ts.ingress_time_ns),
+		     5000000000LL, "ingress_time");
 
 	/* TIME_PROPERTIES_DATA_SET: the master's announce, passed on */
 	ptp4l_pair_get(cs, PTP4L_MID_TIME_PROPERTIES_DATA_SET, &tp);
@@ -94,7 +98,8 @@ Test(ptp4l_real, client_agrees_with_pmc)
 		     !!(tp.tp.flags & 4));
 	cr_assert_eq(ptp4l_pmc_num(out, "ptpTimescale"), !!(tp.tp.flags & 8));
 	cr_assert_eq(ptp4l_pmc_num(out, "timeTraceable"), !!(tp.tp.flags & 16));
-	cr_assert_eq(ptp4l_pmc_num(out, "frequencyTraceable"), !!(tp.tp.flags & 32));
+	cr_assert_eq(ptp4l_pmc_num(out, "frequencyTraceable"),
+		     !!(tp.tp.flags & 32));
 	cr_assert_eq(tp.tp.time_source, 0x50);
 	cr_assert_eq(ptp4l_pmc_num(out, "timeSource"), tp.tp.time_source);
 

@@ -512,8 +512,8 @@ Test(source_chrony, silent_chronyd_is_degraded_after_two_misses_then_stale)
 		cr_assert_eq(h.state, i < 2 ? SOURCE_OK : SOURCE_DEGRADED,
 			     "poll %d: %s", i, h.text);
 		if (i >= 2) {
-			cr_assert(strstr(h.text, "no reply to the last"),
-				  "%s", h.text);
+			cr_assert(strstr(h.text, "no reply to the last"), "%s",
+				  h.text);
 		}
 		expect_exact(&t, &good, DTAI);
 		if (i) {

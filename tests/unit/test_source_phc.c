@@ -25,9 +25,9 @@
 
 #define OFFSET_NS 1000000000000ll /* the fake PHC's TAI - MONOTONIC_RAW */
 
-static int64_t step_ns;	      /* added to the fake PHC's time */
-static int fail_err;	      /* > 0: every ioctl fails with it */
-static unsigned int n_precise; /* PTP_SYS_OFFSET_PRECISE tries */
+static int64_t step_ns;		/* added to the fake PHC's time */
+static int fail_err;		/* > 0: every ioctl fails with it */
+static unsigned int n_precise;	/* PTP_SYS_OFFSET_PRECISE tries */
 static unsigned int n_extended; /* PTP_SYS_OFFSET_EXTENDED tries */
 
 static int64_t raw_ns(void)
