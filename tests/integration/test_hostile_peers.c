@@ -34,8 +34,14 @@
 #include "source.h"
 
 #define NS_PER_MS 1000000LL
-/* a non-blocking call that took longer than this waited for something */
-#define NONBLOCK_NS (5 * NS_PER_MS)
+/*
+ * A non-blocking call that took longer than NONBLOCK_NS waited for
+ * something (a blocking wait here is a 250 ms resend or a whole
+ * timeout); SLACK_MS is what a timeout may overrun by. Both leave room
+ * for a loaded 2-core CI machine (load 8 seen) under ASan.
+ */
+#define NONBLOCK_NS (100 * NS_PER_MS)
+#define SLACK_MS 200
 /* bad datagrams queued ahead of a good one: the kernel's default
  * net.unix.max_dgram_qlen is 10, so 9 plus the good reply fit */
 #define FLOOD_QUEUED 9
@@ -287,9 +293,10 @@ Test(hostile_chronyd, silent_chronyd_times_out_on_time)
 	dt = fake_peer_mono_ns() - t0;
 	cr_assert_eq(r, -ETIMEDOUT, "%d", r);
 	cr_assert_geq(dt, 600 * NS_PER_MS);
-	cr_assert_lt(dt, 700 * NS_PER_MS, "took %lld ns", (long long)dt);
+	cr_assert_lt(dt, (600 + SLACK_MS) * NS_PER_MS, "took %lld ns",
+		     (long long)dt);
 	/* it retransmitted like chronyc (every 250 ms) */
-	cr_assert_geq(fake_peer_drain(&peer), 3);
+	cr_assert_geq(fake_peer_drain(&peer), 2);
 	chrony_client_free(c);
 	expect_no_fd_leak();
 }
@@ -312,7 +319,8 @@ Test(hostile_chronyd, query_reports_a_bad_reply_at_its_deadline)
 	r = chrony_client_query(c, 300, &t);
 	dt = fake_peer_mono_ns() - t0;
 	cr_assert_eq(r, -EPROTO, "%d", r);
-	cr_assert_lt(dt, 400 * NS_PER_MS, "took %lld ns", (long long)dt);
+	cr_assert_lt(dt, (300 + SLACK_MS) * NS_PER_MS, "took %lld ns",
+		     (long long)dt);
 	chrony_client_free(c);
 	expect_no_fd_leak();
 }
