@@ -19,6 +19,7 @@
 #include <criterion/criterion.h>
 #include <endian.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <signal.h>
@@ -496,5 +497,47 @@ Test(hostile_chronyd, source_keeps_the_last_good_reply)
 	cr_assert(strstr(h.text, "stratum 4"), "%s", h.text);
 	source_free(s);
 	leap_table_free(leaps);
+	expect_no_fd_leak();
+}
+
+/* chronyd's UDP command port: a reply from another port never arrives. */
+Test(hostile_chronyd, udp_reply_from_another_port_is_dropped)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in from;
+	socklen_t alen = sizeof(a), flen = sizeof(from);
+	struct chrony_client_conf cc = { .host = "127.0.0.1" };
+	struct chrony_client *c = NULL;
+	uint8_t req[256], buf[CHRONY_TRACKING_LEN];
+	struct chrony_wire_req_hdr h;
+	int srv = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int intruder = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ssize_t n;
+
+	cr_assert_eq(bind(srv, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(srv, (struct sockaddr *)&a, &alen), 0);
+	cc.port = ntohs(a.sin_port);
+	cr_assert_eq(chrony_client_new(&cc, &c), 0);
+	cr_assert_eq(chrony_client_send(c, 0), 0);
+	n = recvfrom(srv, req, sizeof(req), 0, (struct sockaddr *)&from, &flen);
+	cr_assert_eq(n, CHRONY_TRACKING_LEN);
+	memcpy(&h, req, sizeof(h));
+	cr_assert_eq(chrony_tracking_encode(&good_t, be32toh(h.sequence), buf),
+		     CHRONY_TRACKING_LEN);
+	/* a perfect reply from another port: the connected socket drops it */
+	cr_assert_eq(sendto(intruder, buf, sizeof(buf), 0,
+			    (struct sockaddr *)&from, flen),
+		     (ssize_t)sizeof(buf));
+	usleep(20000);
+	expect_rx(c, -EAGAIN, "reply from another port");
+	cr_assert_eq(sendto(srv, buf, sizeof(buf), 0, (struct sockaddr *)&from,
+			    flen),
+		     (ssize_t)sizeof(buf));
+	usleep(20000);
+	expect_rx(c, 0, "chronyd's own port");
+	chrony_client_free(c);
+	close(intruder);
+	close(srv);
 	expect_no_fd_leak();
 }
