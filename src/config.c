@@ -90,10 +90,10 @@ static const struct config_key config_table[] = {
 	},
 	{
 		.name = "phc",
-		.type = CONFIG_STRING,
+		.type = CONFIG_PATH_LIST,
 		.arg = "DEV|IFACE",
 		.help = "Follow this PTP hardware clock (/dev/ptpN, or a "
-			"network interface's PHC)",
+			"network interface's PHC; repeatable)",
 		.offset = CFG_OFF(phc),
 	},
 	{
@@ -109,8 +109,8 @@ static const struct config_key config_table[] = {
 		.name = "ptp4l-socket",
 		.type = CONFIG_PATH,
 		.arg = "PATH",
-		.help = "ptp4l's management socket, for the PHC's error "
-			"budget and UTC offset (optional)",
+		.help = "ptp4l's management socket, for the first PHC's "
+			"error budget and UTC offset (optional)",
 		.offset = CFG_OFF(ptp4l_socket),
 	},
 	{
@@ -120,8 +120,8 @@ static const struct config_key config_table[] = {
 		.choices = "off|on",
 		.flag_value = "on",
 		.arg = "on|off",
-		.help = "Follow the system clock as chronyd disciplines it "
-			"(--chrony alone: on)",
+		.help = "Use the system clock as chronyd disciplines it as a "
+			"source (--chrony alone: on)",
 		.offset = CFG_OFF(chrony),
 	},
 	{
@@ -131,6 +131,105 @@ static const struct config_key config_table[] = {
 		.arg = "PATH",
 		.help = "chronyd's command socket",
 		.offset = CFG_OFF(chrony_socket),
+	},
+	{
+		.name = "gpsd",
+		.type = CONFIG_STRING,
+		.arg = "HOST:PORT",
+		.help = "Use gpsd's PPS and time reports as a source "
+			"(e.g. localhost:2947; default: off)",
+		.offset = CFG_OFF(gpsd),
+	},
+	{
+		.name = "gpsd-device",
+		.type = CONFIG_PATH,
+		.arg = "DEV",
+		.help = "With gpsd: only this receiver (default: any)",
+		.offset = CFG_OFF(gpsd_device),
+	},
+	{
+		.name = "system-clock",
+		.type = CONFIG_ENUM,
+		.def = "on",
+		.choices = "on|off",
+		.arg = "on|off",
+		.help = "Add the system clock (adjtimex) as the last, "
+			"fallback source",
+		.offset = CFG_OFF(system_clock),
+	},
+	{
+		.name = "min-samples",
+		.type = CONFIG_UINT,
+		.def = "8",
+		.min = 2,
+		.max = 1000,
+		.arg = "N",
+		.help = "Good samples before a source (and the model) is "
+			"SYNCHRONIZED",
+		.offset = CFG_OFF(min_samples),
+	},
+	{
+		.name = "stale-intervals",
+		.type = CONFIG_UINT,
+		.def = "8",
+		.min = 1,
+		.max = 1000,
+		.arg = "N",
+		.help = "Intervals without a sample before FREERUNNING",
+		.offset = CFG_OFF(stale_intervals),
+	},
+	{
+		.name = "max-drift-ppb",
+		.type = CONFIG_UINT,
+		.def = "1000",
+		.min = 1,
+		.max = 500000,
+		.arg = "PPB",
+		.help = "Assumed worst frequency change of the host counter "
+			"(the bound's growth in holdover)",
+		.offset = CFG_OFF(max_drift_ppb),
+	},
+	{
+		.name = "wander-ppt",
+		.type = CONFIG_UINT,
+		.def = "100",
+		.min = 1,
+		.max = 1000000,
+		.arg = "PPT",
+		.help = "Frequency random walk of the counter, parts per "
+			"trillion per sqrt(s) (the estimator's tuning)",
+		.offset = CFG_OFF(wander_ppt),
+	},
+	{
+		.name = "slew-ms",
+		.type = CONFIG_UINT,
+		.def = "4000",
+		.min = 1,
+		.max = 3600000,
+		.arg = "MS",
+		.help = "Steer a phase error out over this long",
+		.offset = CFG_OFF(slew_ms),
+	},
+	{
+		.name = "step-ns",
+		.type = CONFIG_UINT,
+		.def = "1000000",
+		.min = 1000,
+		.max = 1000000000000ULL,
+		.arg = "NS",
+		.help = "Step (logged, counted) rather than slew above this "
+			"phase error",
+		.offset = CFG_OFF(step_ns),
+	},
+	{
+		.name = "unreliable-ns",
+		.type = CONFIG_UINT,
+		.def = "1000000000",
+		.min = 1000,
+		.max = 100000000000ULL,
+		.arg = "NS",
+		.help = "A bound above this makes the status UNRELIABLE",
+		.offset = CFG_OFF(unreliable_ns),
 	},
 	{
 		.name = "max-connections",
@@ -158,6 +257,7 @@ static const struct config_key config_table[] = {
 
 _Static_assert(N_KEYS <= sizeof(((struct config *)0)->origin) / sizeof(char *),
 	       "struct config origin[] too small");
+_Static_assert(N_KEYS <= 64, "struct config cli_set too small");
 
 const struct config_key *config_keys(size_t *n)
 {
@@ -279,6 +379,7 @@ struct config *config_new(void)
 	size_t i;
 
 	c->socket_paths = g_new0(char *, 1);
+	c->phc = g_new0(char *, 1);
 	for (i = 0; i < N_KEYS; i++) {
 		const struct config_key *k = &config_table[i];
 
@@ -318,7 +419,7 @@ int config_set(struct config *c, const char *key, const char *value,
 {
 	const struct config_key *k = config_lookup(key);
 	char *origin;
-	uint32_t bit;
+	uint64_t bit;
 	int r;
 
 	if (!k) {
@@ -326,7 +427,7 @@ int config_set(struct config *c, const char *key, const char *value,
 			    "unknown option --%s", key);
 		return -EINVAL;
 	}
-	bit = 1u << (k - config_table);
+	bit = (uint64_t)1 << (k - config_table);
 	origin = g_strdup_printf("--%s", key);
 	r = config_apply(c, k, value, (c->cli_set & bit) != 0, origin, err);
 	g_free(origin);
@@ -340,7 +441,7 @@ bool config_from_cli(const struct config *c, const char *key)
 {
 	const struct config_key *k = config_lookup(key);
 
-	return k && (c->cli_set & (1u << (k - config_table)));
+	return k && (c->cli_set & ((uint64_t)1 << (k - config_table)));
 }
 
 /*
@@ -591,15 +692,30 @@ int config_finish(struct config *c, GError **err)
 			    "%s: %s", c->origin[k - config_table], msg);
 		return -EINVAL;
 	}
-	if (c->phc && !strcmp(c->chrony, "on")) {
+	if (g_strv_length(c->phc) + 3 > CONFIG_MAX_SOURCES) {
+		k = config_lookup("phc");
 		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			    "%s and %s: use one time source (following "
-			    "several at once is not implemented yet)",
-			    c->origin[config_lookup("phc") - config_table],
-			    c->origin[config_lookup("chrony") - config_table]);
+			    "%s: at most %u PHCs", c->origin[k - config_table],
+			    CONFIG_MAX_SOURCES - 3);
 		return -EINVAL;
 	}
-	if (c->ptp4l_socket && !c->phc) {
+	if (c->gpsd_device && !c->gpsd) {
+		k = config_lookup("gpsd-device");
+		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "%s: only used with gpsd",
+			    c->origin[k - config_table]);
+		return -EINVAL;
+	}
+	if (!c->phc[0] && strcmp(c->chrony, "on") && !c->gpsd &&
+	    strcmp(c->system_clock, "on")) {
+		k = config_lookup("system-clock");
+		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "%s: off, and no other time source (phc, chrony, "
+			    "gpsd) is configured",
+			    c->origin[k - config_table]);
+		return -EINVAL;
+	}
+	if (c->ptp4l_socket && !c->phc[0]) {
 		k = config_lookup("ptp4l-socket");
 		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 			    "%s: only used with phc",
