@@ -14,7 +14,9 @@
  *   eligible     gave a sample this poll that its shadow accepted, and
  *                the shadow is not FREERUNNING (nor UNKNOWN);
  *   agreement    the intervals TAI_i(now) +- bound_i of the eligible
- *                SYNCHRONIZED sources: the largest set sharing a point
+ *                SYNCHRONIZED and INITIALIZING sources (INITIALIZING
+ *                too, so a falseticker is not followed while the others
+ *                start up): the largest set sharing a point
  *                (Marzullo-style). With a strict majority, the others
  *                are falsetickers (not eligible, logged once per
  *                change); without one (two that disagree) it is a

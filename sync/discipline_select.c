@@ -18,9 +18,11 @@ static int64_t bound_of(const struct select_cand *c)
 		       : (int64_t)c->bound_ns;
 }
 
+/* Takes part in the agreement: its bound is meant as a bound. */
 static bool syncd(const struct select_cand *c)
 {
-	return c->eligible && c->status == CLOCK_STATUS_SYNCHRONIZED;
+	return c->eligible && (c->status == CLOCK_STATUS_SYNCHRONIZED ||
+			       c->status == CLOCK_STATUS_INITIALIZING);
 }
 
 static bool contains(const struct select_cand *c, int64_t p)
@@ -171,7 +173,7 @@ void select_reason(const struct select_cand *c, unsigned int n,
 			 (unsigned long long)s->bound_ns);
 		break;
 	case SELECT_BOUND:
-		if (res->agreeing >= 2 && s->status == CLOCK_STATUS_SYNCHRONIZED) {
+		if (res->agreeing >= 2 && !res->contradiction) {
 			snprintf(buf, len,
 				 "smallest bound %llu ns of %u agreeing "
 				 "sources",

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Source selection for the discipline (discipline.h has the rules):
- * agreement among the SYNCHRONIZED candidates (falsetickers,
+ * agreement among the SYNCHRONIZED and INITIALIZING candidates (falsetickers,
  * contradiction), then rank and hysteresis. Pure functions over a small
  * array; no state, nothing logged.
  *
@@ -40,8 +40,8 @@ enum select_why {
 struct select_result {
 	int selected;	    /* index, -1: none eligible */
 	enum select_why why;
-	bool contradiction; /* SYNCHRONIZED ones disagree, no majority */
-	unsigned int agreeing; /* SYNCHRONIZED ones in the majority */
+	bool contradiction; /* candidates disagree, no majority */
+	unsigned int agreeing; /* candidates in the majority */
 	unsigned int eligible; /* eligible after the falsetickers */
 };
 
@@ -57,7 +57,7 @@ void select_run(struct select_cand *c, unsigned int n, int current,
 void select_reason(const struct select_cand *c, unsigned int n,
 		   const struct select_result *res, char *buf, size_t len);
 
-/* One line: every SYNCHRONIZED eligible source's offset and bound. */
+/* One line: every agreeing candidate's offset and bound. */
 void select_describe(const struct select_cand *c, unsigned int n, char *buf,
 		     size_t len);
 
