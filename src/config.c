@@ -706,8 +706,8 @@ int config_finish(struct config *c, GError **err)
 			    c->origin[k - config_table]);
 		return -EINVAL;
 	}
-	if (!c->phc[0] && strcmp(c->chrony, "on") && !c->gpsd &&
-	    strcmp(c->system_clock, "on")) {
+	if (!c->phc[0] && strcmp(c->chrony, "on") != 0 && !c->gpsd &&
+	    strcmp(c->system_clock, "on") != 0) {
 		k = config_lookup("system-clock");
 		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 			    "%s: off, and no other time source (phc, chrony, "

@@ -66,8 +66,8 @@ struct config {
 	char *system_clock; /* on | off: the fallback source */
 	uint64_t min_samples, stale_intervals, max_drift_ppb, wander_ppt;
 	uint64_t slew_ms, step_ns, unreliable_ns; /* estimator tunables */
-	uint64_t max_connections; /* 0 = unlimited */
-	char *log_level;	  /* error | warning | info | debug */
+	uint64_t max_connections;		  /* 0 = unlimited */
+	char *log_level; /* error | warning | info | debug */
 
 	/* Derived by config_finish(). */
 	struct vrtc_config vrtc; /* the clock set served to guests */

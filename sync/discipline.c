@@ -223,9 +223,10 @@ static void candidates(struct discipline *d, uint64_t now,
 		}
 		c[i] = (struct select_cand){
 			.name = source_name(ds->src),
-			.eligible = ds->accepted && ds->have_snap &&
-				    ds->snap.status != CLOCK_STATUS_FREERUNNING &&
-				    ds->snap.status != CLOCK_STATUS_UNKNOWN,
+			.eligible =
+				ds->accepted && ds->have_snap &&
+				ds->snap.status != CLOCK_STATUS_FREERUNNING &&
+				ds->snap.status != CLOCK_STATUS_UNKNOWN,
 			.status = ds->snap.status,
 			.tai_ns = r.ns,
 			.bound_ns = r.maxerr_ns,
@@ -240,7 +241,8 @@ static void lost_why(const struct discipline *d, const struct disc_source *ds,
 	if (ds->falseticker) {
 		snprintf(buf, len, "falseticker");
 	} else if (ds->poll_r < 0) {
-		snprintf(buf, len, "%s", ds->h.text[0] ? ds->h.text : "no sample");
+		snprintf(buf, len, "%s",
+			 ds->h.text[0] ? ds->h.text : "no sample");
 	} else if (ds->have_sample && !ds->accepted) {
 		snprintf(buf, len, "sample rejected as an outlier");
 	} else if (ds->snap.status == CLOCK_STATUS_FREERUNNING &&

@@ -67,10 +67,10 @@
 struct discipline_conf {
 	/* the source kinds, in order of preference among equals */
 	const struct source_ops *ops[DISCIPLINE_MAX_SOURCES];
-	unsigned int n_sources; /* 1..DISCIPLINE_MAX_SOURCES */
+	unsigned int n_sources;	       /* 1..DISCIPLINE_MAX_SOURCES */
 	const struct source_conf *src; /* every source's, unless: */
 	const struct source_conf *src_of[DISCIPLINE_MAX_SOURCES]; /* own */
-	unsigned int interval_ms;      /* poll interval, 10..600000 */
+	unsigned int interval_ms; /* poll interval, 10..600000 */
 	/* NULL: estimator_config_default() with interval_ns set */
 	const struct estimator_config *est;
 	/* the host counter now; NULL: clock_counter_now() (tests: fake) */
@@ -93,23 +93,23 @@ enum discipline_role {
 struct discipline_source_status {
 	const char *name; /* the ops' name; valid while the discipline is */
 	enum source_state state;
-	char health[160];	   /* the source's own text */
+	char health[160]; /* the source's own text */
 	enum discipline_role role;
-	enum clock_status status;  /* its shadow's */
-	uint64_t bound_ns;	   /* its shadow's bound now (0: none yet) */
-	bool have_offset;	   /* both models exist */
-	int64_t offset_ns;	   /* its TAI now minus the served TAI now */
+	enum clock_status status;    /* its shadow's */
+	uint64_t bound_ns;	     /* its shadow's bound now (0: none yet) */
+	bool have_offset;	     /* both models exist */
+	int64_t offset_ns;	     /* its TAI now minus the served TAI now */
 	uint64_t accepted, rejected; /* samples, by its shadow */
-	struct source_health leap; /* its last leap view (tai_utc, leap) */
+	struct source_health leap;   /* its last leap view (tai_utc, leap) */
 };
 
 struct discipline_status {
 	unsigned int n_sources;
 	struct discipline_source_status src[DISCIPLINE_MAX_SOURCES];
-	int selected;	   /* index into src, -1: none */
-	char reason[256];  /* why it is selected (the last change) */
+	int selected;	    /* index into src, -1: none */
+	char reason[256];   /* why it is selected (the last change) */
 	bool contradiction; /* sources disagree without a majority */
-	bool have_served;  /* a model was published */
+	bool have_served;   /* a model was published */
 	struct clock_snapshot served;
 	struct estimator_stats stats; /* the served estimator's */
 	struct leap_merge_state leap; /* effective TAI-UTC, pending leap */

@@ -126,9 +126,8 @@ void select_run(struct select_cand *c, unsigned int n, int current,
 	}
 	if (out->contradiction) {
 		for (unsigned int i = 0; i < n; i++) {
-			c[i].offset_ns = syncd(&c[i])
-						 ? c[i].tai_ns - c[b].tai_ns
-						 : 0;
+			c[i].offset_ns =
+				syncd(&c[i]) ? c[i].tai_ns - c[b].tai_ns : 0;
 		}
 	}
 	out->selected = b;
@@ -181,8 +180,7 @@ void select_reason(const struct select_cand *c, unsigned int n,
 				 res->agreeing);
 		} else {
 			snprintf(buf, len, "smallest bound %llu ns of %u %s",
-				 (unsigned long long)s->bound_ns,
-				 res->eligible,
+				 (unsigned long long)s->bound_ns, res->eligible,
 				 res->contradiction ? "contradicting sources"
 						    : "candidates");
 		}
@@ -207,10 +205,9 @@ void select_describe(const struct select_cand *c, unsigned int n, char *buf,
 		if (!syncd(&c[i])) {
 			continue;
 		}
-		off += (size_t)snprintf(buf + off, len - off,
-					"%s%s %+lld ns bound %llu ns",
-					off ? ", " : "", c[i].name,
-					(long long)c[i].offset_ns,
-					(unsigned long long)c[i].bound_ns);
+		off += (size_t)snprintf(
+			buf + off, len - off, "%s%s %+lld ns bound %llu ns",
+			off ? ", " : "", c[i].name, (long long)c[i].offset_ns,
+			(unsigned long long)c[i].bound_ns);
 	}
 }

@@ -38,9 +38,9 @@ enum select_why {
 };
 
 struct select_result {
-	int selected;	    /* index, -1: none eligible */
+	int selected; /* index, -1: none eligible */
 	enum select_why why;
-	bool contradiction; /* candidates disagree, no majority */
+	bool contradiction;    /* candidates disagree, no majority */
 	unsigned int agreeing; /* candidates in the majority */
 	unsigned int eligible; /* eligible after the falsetickers */
 };

@@ -51,8 +51,8 @@ struct leap_merge *leap_merge_new(const struct leap_table *file)
 	lm->file = file;
 	lm->cur = file;
 	lm->from = FILE_NAME;
-	lm->derived = g_ptr_array_new_with_free_func(
-		(GDestroyNotify)leap_table_free);
+	lm->derived =
+		g_ptr_array_new_with_free_func((GDestroyNotify)leap_table_free);
 	return lm;
 }
 
@@ -83,7 +83,7 @@ static enum source_leap table_leap(const struct leap_table *t, int64_t today)
 	int32_t d = leap_dtai_at_utc(t, today + DAY_S) -
 		    leap_dtai_at_utc(t, today + DAY_S - 1);
 
-	return d > 0 ? SOURCE_LEAP_INSERT
+	return d > 0   ? SOURCE_LEAP_INSERT
 	       : d < 0 ? SOURCE_LEAP_DELETE
 		       : SOURCE_LEAP_NONE;
 }
@@ -193,8 +193,8 @@ int leap_merge_update(struct leap_merge *lm, const struct leap_view *v,
 	int r;
 
 	winner = current || (!dis_dtai && !dis_leap) ? FILE_NAME
-		 : dis_dtai			    ? bd->name
-						    : bl->name;
+		 : dis_dtai			     ? bd->name
+						     : bl->name;
 	if (dis_dtai) {
 		p += snprintf(p, sizeof(msg) / 2,
 			      "%s (%s) says TAI-UTC %d s, %s%s %d s; ",
@@ -210,8 +210,7 @@ int leap_merge_update(struct leap_merge *lm, const struct leap_view *v,
 			      current ? "" : " (expired)", leap_name(fleap));
 	}
 	if (p != msg) {
-		snprintf(p, sizeof(msg) - (size_t)(p - msg), "%s wins",
-			 winner);
+		snprintf(p, sizeof(msg) - (size_t)(p - msg), "%s wins", winner);
 	}
 	log_once(lm, msg);
 	if (current || (!dis_dtai && !dis_leap)) {

@@ -49,8 +49,8 @@ static int tr_adjtime(void *ctx, struct timex *tx)
 	return c->adjtime(c->ctx, tx);
 }
 
-static int sysclock_new_src(const struct source_conf *conf,
-			    struct source **out, char *msg, size_t msg_len)
+static int sysclock_new_src(const struct source_conf *conf, struct source **out,
+			    char *msg, size_t msg_len)
 {
 	struct source_sysclock *c = g_new0(struct source_sysclock, 1);
 	struct sysclock_reading r;
@@ -78,8 +78,7 @@ static void sysclock_free_src(struct source *s)
 	g_free(s);
 }
 
-static void leap_view(const struct sysclock_reading *r,
-		      struct source_health *h)
+static void leap_view(const struct sysclock_reading *r, struct source_health *h)
 {
 	if (r->state < 0) {
 		return;

@@ -97,8 +97,8 @@ Test(daemon_unsynced, starts_serves_and_says_what_it_follows,
 
 	/* the premise: chronyd answers, unsynchronised */
 	cr_assert_eq(chrony_client_new(
-			     &(struct chrony_client_conf){
-				     .socket_path = sock, .run_dir = dir },
+			     &(struct chrony_client_conf){ .socket_path = sock,
+							   .run_dir = dir },
 			     &c),
 		     0);
 	cr_assert_eq(chrony_client_query(c, 1000, &t), 0);

@@ -58,12 +58,12 @@ static int fake_new(int idx, struct source **out)
 	return 0;
 }
 
-#define FAKE_NEW(i)                                                          \
-	static int fake_new_##i(const struct source_conf *conf,             \
-				struct source **out, char *msg,             \
-				size_t msg_len)                             \
-	{                                                                    \
-		return fake_new(i, out);                                     \
+#define FAKE_NEW(i)                                                            \
+	static int fake_new_##i(const struct source_conf *conf,                \
+				struct source **out, char *msg,                \
+				size_t msg_len)                                \
+	{                                                                      \
+		return fake_new(i, out);                                       \
 	}
 FAKE_NEW(0)
 FAKE_NEW(1)
@@ -103,9 +103,18 @@ static int fake_poll(struct source *s, struct time_sample *out,
 }
 
 static const struct source_ops fake_ops[NSRC] = {
-	{ .name = "A", .new = fake_new_0, .free = fake_free, .poll = fake_poll },
-	{ .name = "B", .new = fake_new_1, .free = fake_free, .poll = fake_poll },
-	{ .name = "C", .new = fake_new_2, .free = fake_free, .poll = fake_poll },
+	{ .name = "A",
+	  .new = fake_new_0,
+	  .free = fake_free,
+	  .poll = fake_poll },
+	{ .name = "B",
+	  .new = fake_new_1,
+	  .free = fake_free,
+	  .poll = fake_poll },
+	{ .name = "C",
+	  .new = fake_new_2,
+	  .free = fake_free,
+	  .poll = fake_poll },
 };
 
 static uint64_t fake_now(void *ctx)
@@ -190,8 +199,8 @@ static struct discipline_status tick(struct discipline *d)
 
 	if (clock_model_get(model, &s) == 0 && nread < 4096) {
 		clock_snapshot_tai(&s, fs.now, &r);
-		readings[nread++] = (struct reading){ fs.now, r.ns,
-						      r.maxerr_ns };
+		readings[nread++] =
+			(struct reading){ fs.now, r.ns, r.maxerr_ns };
 	}
 	fs.now += NS - 3000;
 	discipline_poll(d);

@@ -85,9 +85,8 @@ static int poll_src(struct source *s, struct time_sample *out,
 		coarse_last = c;
 		*out = (struct time_sample){
 			.counter = c,
-			.tai_ns = truth(c) +
-				  (int64_t)((sim_unif(&sim) - 0.5) *
-					    (double)COARSE_ERR),
+			.tai_ns = truth(c) + (int64_t)((sim_unif(&sim) - 0.5) *
+						       (double)COARSE_ERR),
 			.window_ns = 0,
 			.err_ns = COARSE_ERR,
 		};
@@ -179,7 +178,8 @@ Test(discipline_sim, long_run_with_dropout_and_holdover, .timeout = 300)
 			if (e > (double)r.maxerr_ns) {
 				uncovered++;
 				if (uncovered < 5) {
-					printf("t %u: off %.0f ns, bound %llu\n",
+					printf("t %u: off %.0f ns, bound "
+					       "%llu\n",
 					       t, e,
 					       (unsigned long long)r.maxerr_ns);
 				}
@@ -213,8 +213,7 @@ Test(discipline_sim, long_run_with_dropout_and_holdover, .timeout = 300)
 		    "selection changes; holdover 1 h: max err %.0f ns, "
 		    "bound %.0f ns; steps %llu",
 		    (unsigned long long)seed, n, p99, quantile(err, n, 1.0),
-		    (unsigned long long)readings,
-		    (unsigned long long)uncovered,
+		    (unsigned long long)readings, (unsigned long long)uncovered,
 		    (unsigned long long)switches, hold_max_err, hold_bound,
 		    (unsigned long long)st.served.steps);
 	printf("p99 %.1f ns over %zu polls, %llu/%llu readings uncovered, "

@@ -144,13 +144,21 @@ Test(leapmerge, authority_order_ptp_over_ntp_over_gnss_over_kernel)
 {
 	struct leap_merge *lm = leap_merge_new(expired);
 	struct leap_view v[4] = {
-		{ .name = "sys", .auth = LEAP_AUTH_KERNEL, .tai_utc_known = true,
-		  .tai_utc_s = 36, .leap_known = true,
+		{ .name = "sys",
+		  .auth = LEAP_AUTH_KERNEL,
+		  .tai_utc_known = true,
+		  .tai_utc_s = 36,
+		  .leap_known = true,
 		  .leap = SOURCE_LEAP_DELETE },
-		{ .name = "gps", .auth = LEAP_AUTH_GNSS, .tai_utc_known = true,
-		  .tai_utc_s = 37, .leap_known = true,
+		{ .name = "gps",
+		  .auth = LEAP_AUTH_GNSS,
+		  .tai_utc_known = true,
+		  .tai_utc_s = 37,
+		  .leap_known = true,
 		  .leap = SOURCE_LEAP_INSERT },
-		{ .name = "chronyd", .auth = LEAP_AUTH_NTP, .leap_known = true,
+		{ .name = "chronyd",
+		  .auth = LEAP_AUTH_NTP,
+		  .leap_known = true,
 		  .leap = SOURCE_LEAP_NONE },
 		{ .name = "PHC", .auth = LEAP_AUTH_PTP, .leap_known = false },
 	};
@@ -181,8 +189,10 @@ Test(leapmerge, authority_order_ptp_over_ntp_over_gnss_over_kernel)
 Test(leapmerge, kernel_loses_to_a_current_table)
 {
 	struct leap_merge *lm = leap_merge_new(current);
-	struct leap_view v = { .name = "sys", .auth = LEAP_AUTH_KERNEL,
-			       .tai_utc_known = true, .tai_utc_s = 36 };
+	struct leap_view v = { .name = "sys",
+			       .auth = LEAP_AUTH_KERNEL,
+			       .tai_utc_known = true,
+			       .tai_utc_s = 36 };
 
 	cr_assert_eq(leap_merge_update(lm, &v, 1, NOW), 0);
 	cr_assert_eq(leap_merge_table(lm), current);
@@ -211,9 +221,9 @@ Test(leapmerge, derived_leap_is_served_by_the_model)
 		     0);
 	cr_assert_eq(r.ns, (M - 1) * NS + NS / 2);
 	/* 23:59:60.5: UTC stepped back to 23:59:59.5 */
-	cr_assert_eq(clock_snapshot_read(&s, TIMESCALE_UTC,
-					 1000 + NS + NS / 2, &r),
-		     0);
+	cr_assert_eq(
+		clock_snapshot_read(&s, TIMESCALE_UTC, 1000 + NS + NS / 2, &r),
+		0);
 	cr_assert_eq(r.ns, (M - 1) * NS + NS / 2);
 	/* 00:00:00.5 after */
 	cr_assert_eq(clock_snapshot_read(&s, TIMESCALE_UTC,

@@ -130,9 +130,9 @@ static struct source *open_src(void)
 	struct source *s = NULL;
 	char msg[160] = "";
 
-	cr_assert_eq(source_new(&source_sysclock_ops, &conf, &s, msg,
-				sizeof(msg)),
-		     0, "%s", msg);
+	cr_assert_eq(
+		source_new(&source_sysclock_ops, &conf, &s, msg, sizeof(msg)),
+		0, "%s", msg);
 	cr_assert_str_eq(source_name(s), "system clock");
 	return s;
 }
@@ -239,9 +239,9 @@ Test(source_sysclock, read_failures)
 	char msg[160] = "";
 
 	h.fail_gettime = true;
-	cr_assert_eq(source_new(&source_sysclock_ops, &conf, &s, msg,
-				sizeof(msg)),
-		     -EPERM);
+	cr_assert_eq(
+		source_new(&source_sysclock_ops, &conf, &s, msg, sizeof(msg)),
+		-EPERM);
 	cr_assert(strstr(msg, "system clock"), "%s", msg);
 	h.fail_gettime = false;
 	s = open_src();
