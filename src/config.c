@@ -11,167 +11,17 @@
 #include <string.h>
 
 #include "config.h"
-#include "chrony.h"
-#include "leap.h"
+#include "config_table.h"
 
-#define CFG_OFF(f) offsetof(struct config, f)
 #define CONFIG_MAX_BYTES ((size_t)64 * 1024)
-
-static const struct config_key config_table[] = {
-	{
-		.name = "socket-path",
-		.type = CONFIG_PATH_LIST,
-		.arg = "PATH",
-		.help = "Serve VMs on this AF_UNIX socket (repeatable)",
-		.offset = CFG_OFF(socket_paths),
-	},
-	{
-		.name = "clocks",
-		.type = CONFIG_STRING,
-		.def = "utc,tai,monotonic,utc-smeared",
-		.arg = "LIST",
-		.help = "Clocks served, in clock-id order",
-		.offset = CFG_OFF(clocks),
-	},
-	{
-		.name = "smear",
-		.type = CONFIG_ENUM,
-		.def = "noon-linear",
-		.choices = "noon-linear|utc-sls",
-		.arg = "VARIANT",
-		.help = "Smear of utc-smeared: noon-linear or utc-sls",
-		.offset = CFG_OFF(smear),
-	},
-	{
-		.name = "alarm",
-		.type = CONFIG_ENUM,
-		.def = "on",
-		.choices = "on|off",
-		.arg = "on|off",
-		.help = "Offer VIRTIO_RTC_F_ALARM (--no-alarm: off)",
-		.offset = CFG_OFF(alarm),
-	},
-	{
-		.name = "alarm-clocks",
-		.type = CONFIG_STRING,
-		.def = "default",
-		.arg = "LIST",
-		.help = "Clocks with an alarm: ids or utc, tai, utc-smeared; "
-			"default (utc and utc-smeared) or none",
-		.offset = CFG_OFF(alarm_clocks),
-	},
-	{
-		.name = "leap-file",
-		.type = CONFIG_PATH,
-		.def = LEAP_DEFAULT_PATH,
-		.arg = "PATH",
-		.help = "The IERS leap-seconds.list to use",
-		.offset = CFG_OFF(leap_file),
-	},
-	{
-		.name = "poll-ns",
-		.type = CONFIG_UINT,
-		.def = "50000",
-		.min = 0,
-		.max = 10000000,
-		.arg = "NS",
-		.help = "Busy-poll this long before sleeping (0: never)",
-		.offset = CFG_OFF(poll_ns),
-	},
-	{
-		.name = "sync-interval-ms",
-		.type = CONFIG_UINT,
-		.def = "1000",
-		.min = 10,
-		.max = 600000,
-		.arg = "MS",
-		.help = "Resample the host clock this often",
-		.offset = CFG_OFF(sync_interval_ms),
-	},
-	{
-		.name = "phc",
-		.type = CONFIG_STRING,
-		.arg = "DEV|IFACE",
-		.help = "Follow this PTP hardware clock (/dev/ptpN, or a "
-			"network interface's PHC)",
-		.offset = CFG_OFF(phc),
-	},
-	{
-		.name = "phc-timescale",
-		.type = CONFIG_ENUM,
-		.def = "tai",
-		.choices = "tai|utc",
-		.arg = "tai|utc",
-		.help = "What the PHC counts (ptp4l keeps it on TAI)",
-		.offset = CFG_OFF(phc_timescale),
-	},
-	{
-		.name = "ptp4l-socket",
-		.type = CONFIG_PATH,
-		.arg = "PATH",
-		.help = "ptp4l's management socket, for the PHC's error "
-			"budget and UTC offset (optional)",
-		.offset = CFG_OFF(ptp4l_socket),
-	},
-	{
-		.name = "chrony",
-		.type = CONFIG_ENUM,
-		.def = "off",
-		.choices = "off|on",
-		.flag_value = "on",
-		.arg = "on|off",
-		.help = "Follow the system clock as chronyd disciplines it "
-			"(--chrony alone: on)",
-		.offset = CFG_OFF(chrony),
-	},
-	{
-		.name = "chrony-socket",
-		.type = CONFIG_PATH,
-		.def = CHRONY_DEFAULT_SOCKET,
-		.arg = "PATH",
-		.help = "chronyd's command socket",
-		.offset = CFG_OFF(chrony_socket),
-	},
-	{
-		.name = "max-connections",
-		.type = CONFIG_UINT,
-		.def = "256",
-		.min = 0,
-		.max = 65536,
-		.arg = "N",
-		.help = "Most front-end connections at once (0: no limit)",
-		.offset = CFG_OFF(max_connections),
-	},
-	{
-		.name = "log-level",
-		.type = CONFIG_ENUM,
-		.def = "info",
-		.choices = "error|warning|info|debug",
-		.arg = "LEVEL",
-		.help = "Least severe messages logged: error, warning, info, "
-			"debug",
-		.offset = CFG_OFF(log_level),
-	},
-};
-
-#define N_KEYS (sizeof(config_table) / sizeof(config_table[0]))
-
-_Static_assert(N_KEYS <= sizeof(((struct config *)0)->origin) / sizeof(char *),
-	       "struct config origin[] too small");
-
-const struct config_key *config_keys(size_t *n)
-{
-	*n = N_KEYS;
-	return config_table;
-}
 
 static const struct config_key *config_lookup(const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < N_KEYS; i++) {
-		if (!strcmp(config_table[i].name, name)) {
-			return &config_table[i];
+	for (i = 0; i < config_n_keys_; i++) {
+		if (!strcmp(config_table_[i].name, name)) {
+			return &config_table_[i];
 		}
 	}
 	return NULL;
@@ -208,7 +58,7 @@ static int config_apply(struct config *c, const struct config_key *k,
 			const char *value, bool append, const char *origin,
 			GError **err)
 {
-	size_t idx = (size_t)(k - config_table);
+	size_t idx = (size_t)(k - config_table_);
 	void *f = field(c, k);
 
 	if (!*value) {
@@ -279,8 +129,9 @@ struct config *config_new(void)
 	size_t i;
 
 	c->socket_paths = g_new0(char *, 1);
-	for (i = 0; i < N_KEYS; i++) {
-		const struct config_key *k = &config_table[i];
+	c->phc = g_new0(char *, 1);
+	for (i = 0; i < config_n_keys_; i++) {
+		const struct config_key *k = &config_table_[i];
 
 		if (k->def) {
 			/* The built-in defaults are valid by construction. */
@@ -300,8 +151,8 @@ void config_free(struct config *c)
 	if (!c) {
 		return;
 	}
-	for (i = 0; i < N_KEYS; i++) {
-		const struct config_key *k = &config_table[i];
+	for (i = 0; i < config_n_keys_; i++) {
+		const struct config_key *k = &config_table_[i];
 
 		if (k->type == CONFIG_PATH_LIST) {
 			g_strfreev(*(char ***)field(c, k));
@@ -318,7 +169,7 @@ int config_set(struct config *c, const char *key, const char *value,
 {
 	const struct config_key *k = config_lookup(key);
 	char *origin;
-	uint32_t bit;
+	uint64_t bit;
 	int r;
 
 	if (!k) {
@@ -326,7 +177,7 @@ int config_set(struct config *c, const char *key, const char *value,
 			    "unknown option --%s", key);
 		return -EINVAL;
 	}
-	bit = 1u << (k - config_table);
+	bit = (uint64_t)1 << (k - config_table_);
 	origin = g_strdup_printf("--%s", key);
 	r = config_apply(c, k, value, (c->cli_set & bit) != 0, origin, err);
 	g_free(origin);
@@ -340,14 +191,14 @@ bool config_from_cli(const struct config *c, const char *key)
 {
 	const struct config_key *k = config_lookup(key);
 
-	return k && (c->cli_set & (1u << (k - config_table)));
+	return k && (c->cli_set & ((uint64_t)1 << (k - config_table_)));
 }
 
 /*
  * A first pass over the raw text, because GKeyFile reports neither line
  * numbers nor, for some mistakes, the key: check the line syntax, the
  * section and key names, and note each key's line in @lines (0: unset),
- * indexed like config_table.
+ * indexed like config_table_.
  */
 static int config_scan(const char *path, const char *text, size_t *lines,
 		       GError **err)
@@ -420,16 +271,16 @@ static int config_scan(const char *path, const char *text, size_t *lines,
 			r = -EINVAL;
 			break;
 		}
-		if (lines[k - config_table]) {
+		if (lines[k - config_table_]) {
 			g_set_error(err, G_KEY_FILE_ERROR,
 				    G_KEY_FILE_ERROR_INVALID_VALUE,
 				    "%s:%zu: %s: already set on line %zu (a "
 				    "list is a;b;c on one line)",
-				    path, i + 1, l, lines[k - config_table]);
+				    path, i + 1, l, lines[k - config_table_]);
 			r = -EINVAL;
 			break;
 		}
-		lines[k - config_table] = i + 1;
+		lines[k - config_table_] = i + 1;
 	}
 	g_strfreev(v);
 	return r;
@@ -523,7 +374,7 @@ static char *read_text(const char *path, gsize *len, int *e, GError **err)
 
 int config_load_file(struct config *c, const char *path, GError **err)
 {
-	size_t lines[N_KEYS] = { 0 };
+	size_t lines[CONFIG_MAX_KEYS] = { 0 };
 	GKeyFile *kf = NULL;
 	char **keys = NULL;
 	char *text = NULL;
@@ -561,7 +412,7 @@ int config_load_file(struct config *c, const char *path, GError **err)
 		/* config_scan() let only known keys through */
 		g_assert(k);
 		origin = g_strdup_printf("%s:%zu: %s", path,
-					 lines[k - config_table], keys[i]);
+					 lines[k - config_table_], keys[i]);
 		r = config_load_key(c, kf, k, origin, err);
 		g_free(origin);
 		if (r) {
@@ -588,22 +439,37 @@ int config_finish(struct config *c, GError **err)
 	if (vrtc_config_parse(&c->vrtc, c->clocks, c->smear_id, msg,
 			      sizeof(msg))) {
 		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			    "%s: %s", c->origin[k - config_table], msg);
+			    "%s: %s", c->origin[k - config_table_], msg);
 		return -EINVAL;
 	}
-	if (c->phc && !strcmp(c->chrony, "on")) {
+	if (g_strv_length(c->phc) + 3 > CONFIG_MAX_SOURCES) {
+		k = config_lookup("phc");
 		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			    "%s and %s: use one time source (following "
-			    "several at once is not implemented yet)",
-			    c->origin[config_lookup("phc") - config_table],
-			    c->origin[config_lookup("chrony") - config_table]);
+			    "%s: at most %u PHCs", c->origin[k - config_table_],
+			    CONFIG_MAX_SOURCES - 3);
 		return -EINVAL;
 	}
-	if (c->ptp4l_socket && !c->phc) {
+	if (c->gpsd_device && !c->gpsd) {
+		k = config_lookup("gpsd-device");
+		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "%s: only used with gpsd",
+			    c->origin[k - config_table_]);
+		return -EINVAL;
+	}
+	if (!c->phc[0] && strcmp(c->chrony, "on") != 0 && !c->gpsd &&
+	    strcmp(c->system_clock, "on") != 0) {
+		k = config_lookup("system-clock");
+		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "%s: off, and no other time source (phc, chrony, "
+			    "gpsd) is configured",
+			    c->origin[k - config_table_]);
+		return -EINVAL;
+	}
+	if (c->ptp4l_socket && !c->phc[0]) {
 		k = config_lookup("ptp4l-socket");
 		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 			    "%s: only used with phc",
-			    c->origin[k - config_table]);
+			    c->origin[k - config_table_]);
 		return -EINVAL;
 	}
 	c->vrtc.alarm = !strcmp(c->alarm, "on");
@@ -611,7 +477,7 @@ int config_finish(struct config *c, GError **err)
 	if (vrtc_config_set_alarm_clocks(&c->vrtc, c->alarm_clocks, msg,
 					 sizeof(msg))) {
 		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			    "%s: %s", c->origin[k - config_table], msg);
+			    "%s: %s", c->origin[k - config_table_], msg);
 		return -EINVAL;
 	}
 	return 0;

@@ -22,6 +22,9 @@
 
 #define CONFIG_GROUP "vhost-user-rtc"
 
+/* Time sources at most: PHCs + chronyd + gpsd + the system clock. */
+#define CONFIG_MAX_SOURCES 8
+
 enum config_type {
 	CONFIG_STRING,	  /* free text, not empty */
 	CONFIG_PATH,	  /* a file name, not empty */
@@ -53,21 +56,26 @@ struct config {
 	char *leap_file;
 	uint64_t poll_ns;
 	uint64_t sync_interval_ms;
-	char *phc;	     /* NULL: no PHC source */
+	char **phc;	     /* PHC sources; NULL-terminated, never NULL */
 	char *phc_timescale; /* tai | utc */
 	char *ptp4l_socket;  /* NULL: no ptp4l companion */
 	char *chrony;	     /* on | off: follow chronyd's system clock */
 	char *chrony_socket;
-	uint64_t max_connections; /* 0 = unlimited */
-	char *log_level;	  /* error | warning | info | debug */
+	char *gpsd;	    /* host:port; NULL: no gpsd source */
+	char *gpsd_device;  /* NULL: any receiver */
+	char *system_clock; /* on | off: the fallback source */
+	uint64_t min_samples, stale_intervals, max_drift_ppb, wander_ppt;
+	uint64_t slew_ms, step_ns, unreliable_ns; /* estimator tunables */
+	uint64_t max_connections;		  /* 0 = unlimited */
+	char *log_level; /* error | warning | info | debug */
 
 	/* Derived by config_finish(). */
 	struct vrtc_config vrtc; /* the clock set served to guests */
 	uint8_t smear_id;	 /* VIRTIO_RTC_SMEAR_* */
 
 	/* Private: where each key's value came from, for error messages. */
-	char *origin[16];
-	uint32_t cli_set; /* bit per key: given on the command line */
+	char *origin[40];
+	uint64_t cli_set; /* bit per key: given on the command line */
 };
 
 /* The key table, @n receives its length. */

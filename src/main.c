@@ -31,7 +31,6 @@
 #include "config.h"
 #include "discipline.h"
 #include "leap.h"
-#include "sysclock.h"
 #include "virtio_rtc.h"
 #include "vu_server.h"
 
@@ -65,7 +64,6 @@ struct app {
 	GArray *fds; /* int: validated --fd listeners */
 	struct leap_table *leaps;
 	struct clock_model *model;
-	struct sysclock_feed *feed;
 	struct discipline *disc;
 	struct vu_server *server;
 	GArray *owned; /* struct owned_socket */
@@ -122,6 +120,24 @@ static const char description[] =
 	"-device vhost-user-rtc,chardev=vrtc\n"
 	"Do not add reconnect-ms= to the chardev: QEMU cannot reconnect "
 	"this device.\n"
+	"\n"
+	"Time sources (several at once; the best healthy one is followed, "
+	"the log says\n"
+	"which and why): --phc /dev/ptp0 (repeatable; with ptp4l, add "
+	"--ptp4l-socket),\n"
+	"--chrony (the system clock as chronyd disciplines it), --gpsd "
+	"localhost:2947,\n"
+	"and the system clock itself, always last as the fallback "
+	"(--system-clock off\n"
+	"to leave it out). Sources that disagree beyond their bounds are "
+	"outvoted\n"
+	"(falsetickers) or, without a majority, make the status "
+	"UNRELIABLE. Example:\n"
+	"  vhost-user-rtc --phc /dev/ptp0 --ptp4l-socket /var/run/ptp4l "
+	"--chrony \\\n"
+	"    --socket-path /run/vhost-user-rtc/vm1.sock\n"
+	"The estimator keys (min-samples, max-drift-ppb, ...) rarely need "
+	"changing.\n"
 	"\n"
 	"Config file: --config FILE, section [" CONFIG_GROUP "], keys named "
 	"like the\n"
@@ -690,36 +706,68 @@ static gboolean on_sigint(gpointer data)
 }
 
 /*
- * The time source: --phc or --chrony through the discipline, else the
- * system-clock feed (the default, unchanged).
+ * The time sources, in order of preference among equals: every --phc
+ * (ptp4l's socket goes with the first), chronyd, gpsd, then the system
+ * clock as the fallback unless system-clock=off.
  */
+static void estimator_conf(const struct config *c, struct estimator_config *e)
+{
+	estimator_config_default(e);
+	e->interval_ns = c->sync_interval_ms * 1000000;
+	e->min_samples = (unsigned int)c->min_samples;
+	e->stale_intervals = (unsigned int)c->stale_intervals;
+	e->max_drift_ppb = c->max_drift_ppb;
+	e->wander_ppb = (double)c->wander_ppt / 1000.0;
+	e->slew_ns = c->slew_ms * 1000000;
+	e->step_ns = c->step_ns;
+	e->unreliable_ns = c->unreliable_ns;
+}
+
 static int start_sync(struct app *a, GError **err)
 {
 	const struct config *c = a->cfg;
-	struct source_conf sc = {
+	struct source_conf base = {
 		.leaps = a->leaps,
-		.phc = c->phc,
 		.phc_timescale = strcmp(c->phc_timescale, "utc") != 0
 					 ? PHC_TIMESCALE_TAI
 					 : PHC_TIMESCALE_UTC,
-		.ptp4l_socket = c->ptp4l_socket,
 		.chrony_socket = c->chrony_socket,
+		.gpsd_server = c->gpsd,
+		.gpsd_device = c->gpsd_device,
 	};
+	struct source_conf phc[DISCIPLINE_MAX_SOURCES];
+	struct estimator_config ec;
 	struct discipline_conf dc = {
-		.src = &sc,
+		.src = &base,
 		.interval_ms = (unsigned int)c->sync_interval_ms,
+		.est = &ec,
 	};
+	unsigned int n = 0;
 
-	if (c->phc) {
-		dc.ops = &source_phc_ops;
-	} else if (!strcmp(c->chrony, "on")) {
-		dc.ops = &source_chrony_ops;
-	} else {
-		a->feed = sysclock_feed_new(a->model, a->leaps,
-					    (unsigned int)c->sync_interval_ms,
-					    err);
-		return a->feed ? 0 : -EINVAL;
+	estimator_conf(c, &ec);
+	for (char **p = c->phc; *p && n < DISCIPLINE_MAX_SOURCES; p++, n++) {
+		phc[n] = base;
+		phc[n].phc = *p;
+		phc[n].ptp4l_socket = n == 0 ? c->ptp4l_socket : NULL;
+		dc.src_of[n] = &phc[n];
+		dc.ops[n] = &source_phc_ops;
 	}
+	if (!strcmp(c->chrony, "on") && n < DISCIPLINE_MAX_SOURCES) {
+		dc.ops[n++] = &source_chrony_ops;
+	}
+	if (c->gpsd) {
+#ifdef VRTC_HAVE_GPSD
+		dc.ops[n++] = &source_gpsd_ops;
+#else
+		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "gpsd %s: this build has no gpsd source", c->gpsd);
+		return -EINVAL;
+#endif
+	}
+	if (!strcmp(c->system_clock, "on") && n < DISCIPLINE_MAX_SOURCES) {
+		dc.ops[n++] = &source_sysclock_ops;
+	}
+	dc.n_sources = n;
 	a->disc = discipline_new(a->model, &dc, err);
 	return a->disc ? 0 : -EINVAL;
 }
@@ -786,7 +834,6 @@ static void cleanup(struct app *a)
 	}
 	vu_server_free(a->server);
 	remove_owned_sockets(a);
-	sysclock_feed_free(a->feed);
 	discipline_free(a->disc);
 	clock_model_free(a->model);
 	leap_table_free(a->leaps);

@@ -479,6 +479,24 @@ int estimator_tick(struct estimator *e, uint64_t now,
 	return 1;
 }
 
+int estimator_set_leaps(struct estimator *e, const struct leap_table *leaps,
+			struct clock_snapshot *out)
+{
+	if (!e || !leaps || !out) {
+		return -EINVAL;
+	}
+	if (leaps == e->leaps) {
+		return 0;
+	}
+	e->leaps = leaps;
+	if (!e->have_snap) {
+		return 0;
+	}
+	e->cur.leaps = leaps;
+	*out = e->cur;
+	return 1;
+}
+
 void estimator_get_stats(const struct estimator *e, struct estimator_stats *st)
 {
 	*st = e->st;

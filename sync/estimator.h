@@ -125,6 +125,17 @@ int estimator_feed(struct estimator *e, const struct time_sample *s,
 int estimator_tick(struct estimator *e, uint64_t now,
 		   struct clock_snapshot *out);
 
+/*
+ * estimator_set_leaps() - carry @leaps (must outlive the estimator, or
+ * the next call) in every snapshot from now on.
+ * Returns 1 with @out holding the current model with the new table (to
+ * publish at once, so served UTC and alarms see it), 0 if nothing is
+ * published yet or @leaps is the table already carried, -EINVAL for a
+ * NULL @leaps.
+ */
+int estimator_set_leaps(struct estimator *e, const struct leap_table *leaps,
+			struct clock_snapshot *out);
+
 void estimator_get_stats(const struct estimator *e, struct estimator_stats *st);
 
 #endif /* SYNC_ESTIMATOR_H */

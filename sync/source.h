@@ -21,6 +21,8 @@
 #include "phc.h"
 #include "sample.h"
 
+struct timex;
+
 enum source_state {
 	SOURCE_OK = 0,	 /* samples valid, companions answering */
 	SOURCE_DEGRADED, /* samples valid, but some input is missing */
@@ -89,6 +91,11 @@ struct source_conf {
 	const char *gpsd_server;   /* "host:port"; NULL: localhost:2947 */
 	const char *gpsd_device;   /* NULL: every device gpsd reports */
 	uint64_t gpsd_toff_err_ns; /* NMEA sentence timing; 0: 500 ms */
+
+	/* system clock: reads through clock_ops/clock_ctx, and this */
+	int (*sysclock_adjtime)(void *ctx, struct timex *tx); /* NULL:
+							       * ntp_adjtime
+							       * read-only */
 };
 
 struct source;

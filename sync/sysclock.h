@@ -1,39 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The system-clock feed: disciplines the clock model from CLOCK_REALTIME
- * (with the kernel's TAI offset when set, else the leap table), read
- * against the model's counter, with adjtimex status and maxerror giving
- * the bound. The time-source issue replaces this feed, not the model.
- * Thread/loop: runs on the default GLib main context.
+ * Reading the system clock against the host counter: a bracketed
+ * CLOCK_REALTIME (or CLOCK_TAI) read between two CLOCK_MONOTONIC_RAW
+ * reads, with the kernel's adjtimex view (status, maxerror, TAI offset).
+ * The system-clock source (source_sysclock.c) is built on it.
+ *
+ * Thread/loop: any; no state, nothing logged.
  */
 #ifndef SYNC_SYSCLOCK_H
 #define SYNC_SYSCLOCK_H
 
-#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/timex.h>
 #include <time.h>
 
-#include "clock_model.h"
 #include "leap.h"
 
-struct sysclock_feed;
+/* Bracketed reads per sysclock_read(); the narrowest is kept. */
+#define SYSCLOCK_READS 5
+/* The kernel's cap on maxerror (STA_UNSYNC is set beyond it), ns. */
+#define SYSCLOCK_UNSYNC_MAXERR_NS (16ULL * 1000000000ULL)
 
 /*
- * sysclock_feed_new() - sample once and publish the first snapshot
- * synchronously (so the model is valid before any VM connects), then
- * poll every @poll_ms ms on the default main context.
- * @leaps must outlive the feed. Returns NULL with @err set on failure.
- */
-struct sysclock_feed *sysclock_feed_new(struct clock_model *m,
-					const struct leap_table *leaps,
-					unsigned int poll_ms, GError **err);
-
-/* Stops polling; NULL is a no-op. */
-void sysclock_feed_free(struct sysclock_feed *f);
-
-/*
- * Where the feed reads the host's clocks: by default clock_gettime()
- * and a read-only ntp_adjtime(); tests substitute a simulated host.
+ * Where the clocks are read: by default clock_gettime() and a read-only
+ * ntp_adjtime(); tests substitute a simulated host.
  */
 struct sysclock_ops {
 	/* as clock_gettime(): 0, or -1 with errno set */
@@ -42,18 +33,42 @@ struct sysclock_ops {
 	int (*adjtime)(void *ctx, struct timex *tx);
 };
 
-/* sysclock_feed_new() reading the clocks through @ops and @ctx. */
-struct sysclock_feed *sysclock_feed_new_ops(struct clock_model *m,
-					    const struct leap_table *leaps,
-					    unsigned int poll_ms,
-					    const struct sysclock_ops *ops,
-					    void *ctx, GError **err);
+/* The real system calls. */
+extern const struct sysclock_ops sysclock_sys_ops;
+
+struct sysclock_reading {
+	uint64_t counter; /* MONOTONIC_RAW ns at the bracket midpoint */
+	int64_t tai_ns;	  /* the system clock's TAI at @counter */
+	uint64_t half_ns; /* half the bracket, rounded up, + 1 ns */
+	int64_t utc_s;	  /* POSIX s at @counter */
+	int32_t dtai;	  /* TAI - UTC used, s */
+	bool dtai_kernel; /* @dtai is the kernel's (else the table's) */
+	int state;	  /* ntp_adjtime() return; -1 if it failed */
+	int adj_errno;	  /* its errno then */
+	struct timex tx;  /* the kernel's view (zero if it failed) */
+};
 
 /*
- * sysclock_feed_poll() - sample and publish now (the timer does this
- * every poll_ms). Returns 0, or -errno if the clocks could not be read;
- * the model is left unchanged then.
+ * sysclock_read() - one reading of the system clock.
+ * @ops, @ctx: the clocks (&sysclock_sys_ops, NULL for the real ones)
+ * @leaps:     TAI - UTC when the kernel has no TAI offset
+ * TAI is CLOCK_TAI when the kernel's TAI offset is set, else
+ * CLOCK_REALTIME plus the table's offset (inside an inserted leap second,
+ * TIME_OOP, the table's offset after it). A failing adjtimex is not an
+ * error (state -1, the table is used).
+ * Returns 0, or -errno when a clock cannot be read.
  */
-int sysclock_feed_poll(struct sysclock_feed *f);
+int sysclock_read(const struct sysclock_ops *ops, void *ctx,
+		  const struct leap_table *leaps, struct sysclock_reading *out);
+
+/*
+ * sysclock_maxerr_ns() - the kernel's own bound for the reading, ns:
+ * adjtimex maxerror, or SYSCLOCK_UNSYNC_MAXERR_NS when adjtimex failed
+ * or says STA_UNSYNC.
+ */
+uint64_t sysclock_maxerr_ns(const struct sysclock_reading *r);
+
+/* True when the kernel says its clock is synchronised. */
+bool sysclock_synced(const struct sysclock_reading *r);
 
 #endif /* SYNC_SYSCLOCK_H */

@@ -269,3 +269,57 @@ Test(config, shipped_file_lists_every_key_at_its_default)
 	g_free(text);
 	config_free(c);
 }
+
+Test(config, time_sources_and_estimator_keys)
+{
+	struct config *c = config_new();
+	GError *err = NULL;
+	char *msg = load(c, "[vhost-user-rtc]\nphc=/dev/ptp0;eth1\n"
+			    "chrony=on\nmin-samples=4\nmax-drift-ppb=50\n"
+			    "wander-ppt=20\nslew-ms=2000\nstep-ns=5000\n"
+			    "unreliable-ns=1000000\nstale-intervals=3\n");
+
+	cr_assert_null(msg, "%s", msg);
+	cr_assert_eq(config_finish(c, &err), 0, "%s", err ? err->message : "");
+	cr_expect_str_eq(c->phc[0], "/dev/ptp0");
+	cr_expect_str_eq(c->phc[1], "eth1");
+	cr_expect_null(c->phc[2]);
+	cr_expect_str_eq(c->system_clock, "on");
+	cr_expect_eq(c->min_samples, 4);
+	cr_expect_eq(c->max_drift_ppb, 50);
+	cr_expect_eq(c->wander_ppt, 20);
+	cr_expect_eq(c->slew_ms, 2000);
+	cr_expect_eq(c->step_ns, 5000);
+	cr_expect_eq(c->unreliable_ns, 1000000);
+	cr_expect_eq(c->stale_intervals, 3);
+	/* the last key of the table still has its command-line bit */
+	cr_assert_eq(config_set(c, "log-level", "debug", &err), 0);
+	cr_expect(config_from_cli(c, "log-level"));
+	cr_expect_not(config_from_cli(c, "unreliable-ns"));
+	config_free(c);
+
+	/* no source at all */
+	c = config_new();
+	cr_assert_eq(config_set(c, "system-clock", "off", &err), 0);
+	cr_assert_lt(config_finish(c, &err), 0);
+	cr_expect(strstr(err->message, "--system-clock"), "%s", err->message);
+	g_clear_error(&err);
+	config_free(c);
+
+	/* gpsd-device without gpsd */
+	c = config_new();
+	cr_assert_eq(config_set(c, "gpsd-device", "/dev/ttyS0", &err), 0);
+	cr_assert_lt(config_finish(c, &err), 0);
+	cr_expect(strstr(err->message, "only used with gpsd"), "%s",
+		  err->message);
+	g_clear_error(&err);
+	config_free(c);
+
+	/* out of range */
+	c = config_new();
+	cr_expect_lt(config_set(c, "min-samples", "1", &err), 0);
+	g_clear_error(&err);
+	cr_expect_lt(config_set(c, "system-clock", "maybe", &err), 0);
+	g_clear_error(&err);
+	config_free(c);
+}

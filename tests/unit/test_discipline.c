@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of sync/discipline.c: one source polled into the estimator
- * and published to the clock model.
+ * Unit tests of sync/discipline.c with one source: polled into its
+ * shadow and the served estimator, published to the clock model
+ * (several sources: test_discipline_multi.c).
  *
  * The source is a fake struct source_ops: its "truth" is TAI = TAI0 +
  * counter * (1 + 20 ppm), each sample off by a known pseudo-random
@@ -146,7 +147,8 @@ TestSuite(discipline, .init = setup, .fini = teardown);
 static struct discipline *start(unsigned int interval_ms, GError **err)
 {
 	struct discipline_conf c = {
-		.ops = &fake_ops,
+		.ops = { &fake_ops },
+		.n_sources = 1,
 		.src = &src_conf,
 		.interval_ms = interval_ms,
 		.est = &est,
@@ -356,22 +358,44 @@ Test(discipline, source_that_cannot_open_fails_with_its_reason)
 	g_error_free(err);
 }
 
-Test(discipline, source_without_samples_at_start_fails)
+Test(discipline, source_without_samples_at_start_serves_unknown_then_syncs)
 {
 	GError *err = NULL;
 	struct clock_snapshot s;
+	struct discipline_status ds;
+	struct discipline *d;
 
 	fs.stale = true;
-	cr_assert_null(start(1000, &err));
-	cr_assert_not_null(err);
-	cr_assert_eq(err->code, EAGAIN);
-	cr_assert(strstr(err->message, "fake gave no usable sample at start"),
-		  "%s", err->message);
+	d = start(1000, &err);
+	cr_assert_not_null(d, "%s", err ? err->message : "");
 	cr_assert_eq(fs.polls, DISCIPLINE_INITIAL_SAMPLES);
 	cr_assert_eq(fs.opened, 1);
-	cr_assert_eq(fs.freed, 1);
+	/* nothing published: readers see no model (status UNKNOWN) */
 	cr_assert_eq(clock_model_get(model, &s), -EAGAIN);
-	g_error_free(err);
+	discipline_get_status(d, &ds);
+	cr_assert_eq(ds.selected, -1);
+	cr_assert_not(ds.have_served);
+	cr_assert_eq(ds.src[0].role, DISCIPLINE_ROLE_UNUSABLE);
+	cr_assert_eq(ds.src[0].state, SOURCE_STALE);
+	cr_assert_eq(discipline_poll(d), -EAGAIN);
+	cr_assert_eq(clock_model_get(model, &s), -EAGAIN);
+
+	/* the source comes: published at once, SYNCHRONIZED later */
+	fs.stale = false;
+	for (unsigned int i = 0; i < est.min_samples + 2; i++) {
+		fs.now += NS;
+		cr_assert_eq(discipline_poll(d), 0);
+		s = snap();
+		check_served(&s, fs.now);
+	}
+	cr_assert_eq(s.status, CLOCK_STATUS_SYNCHRONIZED);
+	discipline_get_status(d, &ds);
+	cr_assert_eq(ds.selected, 0);
+	cr_assert_str_eq(ds.reason, "only source with samples");
+	cr_assert_eq(ds.src[0].role, DISCIPLINE_ROLE_SELECTED);
+	cr_assert_str_eq(ds.src[0].name, "fake");
+	discipline_free(d);
+	cr_assert_eq(fs.freed, 1);
 }
 
 Test(discipline, bad_arguments_are_refused)

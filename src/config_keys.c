@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The configuration keys: name, type, default, range, help. The one
+ * parser (config.c) and --help read them; conf/vhost-user-rtc.conf lists
+ * them all.
+ */
+#include <stddef.h>
+
+#include "chrony.h"
+#include "config.h"
+#include "config_table.h"
+#include "leap.h"
+
+#define CFG_OFF(f) offsetof(struct config, f)
+
+const struct config_key config_table_[] = {
+	{
+		.name = "socket-path",
+		.type = CONFIG_PATH_LIST,
+		.arg = "PATH",
+		.help = "Serve VMs on this AF_UNIX socket (repeatable)",
+		.offset = CFG_OFF(socket_paths),
+	},
+	{
+		.name = "clocks",
+		.type = CONFIG_STRING,
+		.def = "utc,tai,monotonic,utc-smeared",
+		.arg = "LIST",
+		.help = "Clocks served, in clock-id order",
+		.offset = CFG_OFF(clocks),
+	},
+	{
+		.name = "smear",
+		.type = CONFIG_ENUM,
+		.def = "noon-linear",
+		.choices = "noon-linear|utc-sls",
+		.arg = "VARIANT",
+		.help = "Smear of utc-smeared: noon-linear or utc-sls",
+		.offset = CFG_OFF(smear),
+	},
+	{
+		.name = "alarm",
+		.type = CONFIG_ENUM,
+		.def = "on",
+		.choices = "on|off",
+		.arg = "on|off",
+		.help = "Offer VIRTIO_RTC_F_ALARM (--no-alarm: off)",
+		.offset = CFG_OFF(alarm),
+	},
+	{
+		.name = "alarm-clocks",
+		.type = CONFIG_STRING,
+		.def = "default",
+		.arg = "LIST",
+		.help = "Clocks with an alarm: ids or utc, tai, utc-smeared; "
+			"default (utc and utc-smeared) or none",
+		.offset = CFG_OFF(alarm_clocks),
+	},
+	{
+		.name = "leap-file",
+		.type = CONFIG_PATH,
+		.def = LEAP_DEFAULT_PATH,
+		.arg = "PATH",
+		.help = "The IERS leap-seconds.list to use",
+		.offset = CFG_OFF(leap_file),
+	},
+	{
+		.name = "poll-ns",
+		.type = CONFIG_UINT,
+		.def = "50000",
+		.min = 0,
+		.max = 10000000,
+		.arg = "NS",
+		.help = "Busy-poll this long before sleeping (0: never)",
+		.offset = CFG_OFF(poll_ns),
+	},
+	{
+		.name = "sync-interval-ms",
+		.type = CONFIG_UINT,
+		.def = "1000",
+		.min = 10,
+		.max = 600000,
+		.arg = "MS",
+		.help = "Resample the host clock this often",
+		.offset = CFG_OFF(sync_interval_ms),
+	},
+	{
+		.name = "phc",
+		.type = CONFIG_PATH_LIST,
+		.arg = "DEV|IFACE",
+		.help = "Follow this PTP hardware clock (/dev/ptpN, or a "
+			"network interface's PHC; repeatable)",
+		.offset = CFG_OFF(phc),
+	},
+	{
+		.name = "phc-timescale",
+		.type = CONFIG_ENUM,
+		.def = "tai",
+		.choices = "tai|utc",
+		.arg = "tai|utc",
+		.help = "What the PHC counts (ptp4l keeps it on TAI)",
+		.offset = CFG_OFF(phc_timescale),
+	},
+	{
+		.name = "ptp4l-socket",
+		.type = CONFIG_PATH,
+		.arg = "PATH",
+		.help = "ptp4l's management socket, for the first PHC's "
+			"error budget and UTC offset (optional)",
+		.offset = CFG_OFF(ptp4l_socket),
+	},
+	{
+		.name = "chrony",
+		.type = CONFIG_ENUM,
+		.def = "off",
+		.choices = "off|on",
+		.flag_value = "on",
+		.arg = "on|off",
+		.help = "Use the system clock as chronyd disciplines it as a "
+			"source (--chrony alone: on)",
+		.offset = CFG_OFF(chrony),
+	},
+	{
+		.name = "chrony-socket",
+		.type = CONFIG_PATH,
+		.def = CHRONY_DEFAULT_SOCKET,
+		.arg = "PATH",
+		.help = "chronyd's command socket",
+		.offset = CFG_OFF(chrony_socket),
+	},
+	{
+		.name = "gpsd",
+		.type = CONFIG_STRING,
+		.arg = "HOST:PORT",
+		.help = "Use gpsd's PPS and time reports as a source "
+			"(e.g. localhost:2947; default: off)",
+		.offset = CFG_OFF(gpsd),
+	},
+	{
+		.name = "gpsd-device",
+		.type = CONFIG_PATH,
+		.arg = "DEV",
+		.help = "With gpsd: only this receiver (default: any)",
+		.offset = CFG_OFF(gpsd_device),
+	},
+	{
+		.name = "system-clock",
+		.type = CONFIG_ENUM,
+		.def = "on",
+		.choices = "on|off",
+		.arg = "on|off",
+		.help = "Add the system clock (adjtimex) as the last, "
+			"fallback source",
+		.offset = CFG_OFF(system_clock),
+	},
+	{
+		.name = "min-samples",
+		.type = CONFIG_UINT,
+		.def = "8",
+		.min = 2,
+		.max = 1000,
+		.arg = "N",
+		.help = "Good samples before a source (and the model) is "
+			"SYNCHRONIZED",
+		.offset = CFG_OFF(min_samples),
+	},
+	{
+		.name = "stale-intervals",
+		.type = CONFIG_UINT,
+		.def = "8",
+		.min = 1,
+		.max = 1000,
+		.arg = "N",
+		.help = "Intervals without a sample before FREERUNNING",
+		.offset = CFG_OFF(stale_intervals),
+	},
+	{
+		.name = "max-drift-ppb",
+		.type = CONFIG_UINT,
+		.def = "1000",
+		.min = 1,
+		.max = 500000,
+		.arg = "PPB",
+		.help = "Assumed worst frequency change of the host counter "
+			"(the bound's growth in holdover)",
+		.offset = CFG_OFF(max_drift_ppb),
+	},
+	{
+		.name = "wander-ppt",
+		.type = CONFIG_UINT,
+		.def = "100",
+		.min = 1,
+		.max = 1000000,
+		.arg = "PPT",
+		.help = "Frequency random walk of the counter, parts per "
+			"trillion per sqrt(s) (the estimator's tuning)",
+		.offset = CFG_OFF(wander_ppt),
+	},
+	{
+		.name = "slew-ms",
+		.type = CONFIG_UINT,
+		.def = "4000",
+		.min = 1,
+		.max = 3600000,
+		.arg = "MS",
+		.help = "Steer a phase error out over this long",
+		.offset = CFG_OFF(slew_ms),
+	},
+	{
+		.name = "step-ns",
+		.type = CONFIG_UINT,
+		.def = "1000000",
+		.min = 1000,
+		.max = 1000000000000ULL,
+		.arg = "NS",
+		.help = "Step (logged, counted) rather than slew above this "
+			"phase error",
+		.offset = CFG_OFF(step_ns),
+	},
+	{
+		.name = "unreliable-ns",
+		.type = CONFIG_UINT,
+		.def = "1000000000",
+		.min = 1000,
+		.max = 100000000000ULL,
+		.arg = "NS",
+		.help = "A bound above this makes the status UNRELIABLE",
+		.offset = CFG_OFF(unreliable_ns),
+	},
+	{
+		.name = "max-connections",
+		.type = CONFIG_UINT,
+		.def = "256",
+		.min = 0,
+		.max = 65536,
+		.arg = "N",
+		.help = "Most front-end connections at once (0: no limit)",
+		.offset = CFG_OFF(max_connections),
+	},
+	{
+		.name = "log-level",
+		.type = CONFIG_ENUM,
+		.def = "info",
+		.choices = "error|warning|info|debug",
+		.arg = "LEVEL",
+		.help = "Least severe messages logged: error, warning, info, "
+			"debug",
+		.offset = CFG_OFF(log_level),
+	},
+};
+
+#define N_KEYS (sizeof(config_table_) / sizeof(config_table_[0]))
+
+_Static_assert(N_KEYS <= CONFIG_MAX_KEYS, "too many keys");
+_Static_assert(CONFIG_MAX_KEYS <=
+		       sizeof(((struct config *)0)->origin) / sizeof(char *),
+	       "struct config origin[] too small");
+_Static_assert(CONFIG_MAX_KEYS <= 64, "struct config cli_set too small");
+
+const size_t config_n_keys_ = N_KEYS;
+
+const struct config_key *config_keys(size_t *n)
+{
+	*n = N_KEYS;
+	return config_table_;
+}
