@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * vrtc-bench, alarm part (--only alarms; also in the default run):
+ * probe bench, alarm part (--only alarms; also in the default run):
  *
  *  A. Per-alarm cost of arming (SET_ALARM through vrtc_handle() into the
  *     process-wide heap) and of firing (the timer's poll after a model
