@@ -189,6 +189,9 @@ lint:
 	clang-tidy --quiet $(filter %.c,$(SYNC_SRCS) $(DEVICE_SRCS) \
 		$(DAEMON_SRCS)) -- -std=gnu11 -D_GNU_SOURCE -Iinclude \
 		-Idevice -Isync -Isrc $(GLIB_CFLAGS)
+	clang-tidy --quiet $(PROBE_SRCS) -- -std=gnu11 -D_GNU_SOURCE \
+		-Iinclude -Idevice -Isync -Isrc -Itests/integration \
+		$(GLIB_CFLAGS) $(CAIRO_CFLAGS)
 
 clean:
 	rm -rf build build-asan build-fuzz

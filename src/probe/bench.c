@@ -42,7 +42,7 @@
 #define TARGET_P50_NS 6000
 #define TARGET_P99_NS 20000
 #define TARGET_RPS 200000.0
-#define TARGET_RSS_KB (32 * 1024)
+#define TARGET_RSS_KB (32L * 1024)
 
 struct bench_opts {
 	unsigned long samples, warmup;
@@ -264,7 +264,7 @@ static void run_throughput(const struct bench_opts *bo, const char *poll_ns,
 			   struct tput_result *r)
 {
 	struct vdaemon *d = start_daemon(poll_ns);
-	struct vuf **v = calloc(bo->vms, sizeof(*v));
+	struct vuf **v = calloc(bo->vms, sizeof(struct vuf *));
 	uint64_t kicks = 0, done = 0, measured_from = 0;
 	int64_t start, measure_start = 0, cpu0 = 0, end, next_report;
 	bool measuring = false;
@@ -373,7 +373,7 @@ out:
 static void run_rss(const struct bench_opts *bo, struct rss_result *r)
 {
 	struct vdaemon *d = start_daemon(NULL);
-	struct vuf **v = calloc(bo->rss_vms, sizeof(*v));
+	struct vuf **v = calloc(bo->rss_vms, sizeof(struct vuf *));
 	unsigned int i;
 	uint64_t ns;
 
@@ -513,7 +513,7 @@ static void report(FILE *f, const struct bench_opts *bo,
 				rss->kb / 1024.0,
 				(double)(rss->kb - rss->base_kb) / rss->vms,
 				rss->fds);
-			fprintf(f, "  target: <= %d MiB with 256 VMs: %s\n",
+			fprintf(f, "  target: <= %ld MiB with 256 VMs: %s\n",
 				TARGET_RSS_KB / 1024,
 				verdict(rss->vms >= 256 &&
 					rss->kb <= TARGET_RSS_KB));
@@ -523,13 +523,13 @@ static void report(FILE *f, const struct bench_opts *bo,
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: vhost-user-rtc-probe bench [--daemon PATH] [--out FILE] [--samples N]\n"
-		"             [--warmup N] [--duration S] [--vms N]\n"
-		"             [--inflight N] [--rss-vms N]\n"
-		"             [--only latency|throughput|rss|alarms] "
-		"[--no-pin]\n"
-		"The daemon path may also come from $VRTC_DAEMON.\n");
+	fprintf(f, "usage: vhost-user-rtc-probe bench [--daemon PATH] [--out "
+		   "FILE] [--samples N]\n"
+		   "             [--warmup N] [--duration S] [--vms N]\n"
+		   "             [--inflight N] [--rss-vms N]\n"
+		   "             [--only latency|throughput|rss|alarms] "
+		   "[--no-pin]\n"
+		   "The daemon path may also come from $VRTC_DAEMON.\n");
 }
 
 static void read_loadavg(char *buf, size_t len)

@@ -22,18 +22,19 @@
 
 static unsigned int n_pass, n_fail;
 
-void check_req(bool ok, const char *section, const char *quote,
-	       const char *fmt, ...)
+void check_req(bool ok, const char *section, const char *quote, const char *fmt,
+	       ...)
 {
 	va_list ap;
 
+	va_start(ap, fmt);
 	printf("%s %s \"%s\"", ok ? "PASS" : "FAIL", section, quote);
 	if (fmt) {
 		printf(": ");
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
+		/* analyzer false positive: ap is started above */
+		vprintf(fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
 	}
+	va_end(ap);
 	putchar('\n');
 	fflush(stdout);
 	if (ok) {
@@ -100,17 +101,21 @@ static void check_cfg(struct vuf *v, uint16_t *num)
 	ok = !check_call(v, b, 8, 16, &r1) && !check_call(v, b, 8, 16, &r2);
 	*num = ok ? (uint16_t)(r1.resp[8] | r1.resp[9] << 8) : 0;
 	check_req(ok && r1.status == VIRTIO_RTC_S_OK && r1.used_len == 16,
-		  "5.23.6 CFG", "status MUST be OK iff the request was "
+		  "5.23.6 CFG",
+		  "status MUST be OK iff the request was "
 		  "executed successfully",
 		  "CFG status %u, used length %u, num_clocks %u", r1.status,
 		  r1.used_len, *num);
 	check_req(ok && check_zero(r1.resp, 1, 8) &&
 			  check_zero(r1.resp, 10, 16),
-		  "5.23.6 CFG", "The device MUST write all reserved fields "
-		  "in device-writable buffers as zero", NULL);
-	check_req(ok && !memcmp(r1.resp, r2.resp, 16),
-		  "5.23.6 CFG", "While DRIVER_OK stays set, the device MUST "
-		  "emit identical responses for repeated CFG requests", NULL);
+		  "5.23.6 CFG",
+		  "The device MUST write all reserved fields "
+		  "in device-writable buffers as zero",
+		  NULL);
+	check_req(ok && !memcmp(r1.resp, r2.resp, 16), "5.23.6 CFG",
+		  "While DRIVER_OK stays set, the device MUST "
+		  "emit identical responses for repeated CFG requests",
+		  NULL);
 }
 
 static void check_clock_cap(struct vuf *v, uint16_t num, uint8_t *types)
@@ -144,28 +149,39 @@ static void check_clock_cap(struct vuf *v, uint16_t num, uint8_t *types)
 			    !(r1.resp[10] & ~VIRTIO_RTC_FLAG_ALARM_CAP);
 		if (sl < sizeof(seen)) {
 			sl += (size_t)snprintf(seen + sl, sizeof(seen) - sl,
-					       "%s%u:type %u smear %u", id ? ", " : "",
-					       id, r1.resp[8], r1.resp[9]);
+					       "%s%u:type %u smear %u",
+					       id ? ", " : "", id, r1.resp[8],
+					       r1.resp[9]);
 		}
 	}
 	check_req(ok_status, "5.23.6.2 CLOCK_CAP",
 		  "status MUST be OK iff the request was executed "
-		  "successfully", "clocks %s", seen);
-	check_req(ok_zero, "5.23.6.2 CLOCK_CAP", "The device MUST write all "
-		  "reserved fields in device-writable buffers as zero", NULL);
-	check_req(ok_same, "5.23.6.2 CLOCK_CAP", "the device MUST emit "
-		  "identical responses for repeated CLOCK_CAP requests", NULL);
-	check_req(ok_smear, "5.23.6.2 CLOCK_CAP", "leap_second_smearing MUST "
+		  "successfully",
+		  "clocks %s", seen);
+	check_req(ok_zero, "5.23.6.2 CLOCK_CAP",
+		  "The device MUST write all "
+		  "reserved fields in device-writable buffers as zero",
+		  NULL);
+	check_req(ok_same, "5.23.6.2 CLOCK_CAP",
+		  "the device MUST emit "
+		  "identical responses for repeated CLOCK_CAP requests",
+		  NULL);
+	check_req(ok_smear, "5.23.6.2 CLOCK_CAP",
+		  "leap_second_smearing MUST "
 		  "be SMEAR_UNSPECIFIED for every type except UTC_SMEARED "
-		  "(which MUST use 0, 1, 2 or >= 0xF0)", NULL);
-	check_req(ok_alarm, "5.23.6.2 CLOCK_CAP", "If F_ALARM is not "
+		  "(which MUST use 0, 1, 2 or >= 0xF0)",
+		  NULL);
+	check_req(ok_alarm, "5.23.6.2 CLOCK_CAP",
+		  "If F_ALARM is not "
 		  "negotiated, no clock supports [alarms]; the device MUST NOT "
 		  "set flags bits that the negotiated features do not allow",
 		  NULL);
 	check_req(status_of(v, VIRTIO_RTC_REQ_CLOCK_CAP, num, 0, 16, 16) ==
 			  VIRTIO_RTC_S_ENODEV,
-		  "5.23.6 CLOCK_CAP", "status MUST be ENODEV if clock_id does "
-		  "not identify a clock", "clock_id %u", num);
+		  "5.23.6 CLOCK_CAP",
+		  "status MUST be ENODEV if clock_id does "
+		  "not identify a clock",
+		  "clock_id %u", num);
 }
 
 static void check_cross(struct vuf *v, uint16_t num)
@@ -201,25 +217,34 @@ static void check_cross(struct vuf *v, uint16_t num)
 			ok_iff &= (r1.resp[8] & 1) == (rs == VIRTIO_RTC_S_OK);
 		}
 	}
-	check_req(ok_zero && ok_flags, "5.23.6.2 CROSS_CAP", "The device MUST "
+	check_req(ok_zero && ok_flags, "5.23.6.2 CROSS_CAP",
+		  "The device MUST "
 		  "write all reserved fields as zero [and] MUST NOT set flags "
-		  "bits that the negotiated features do not allow", NULL);
-	check_req(ok_same, "5.23.6.2 CROSS_CAP", "the device MUST emit "
-		  "identical responses for repeated CROSS_CAP requests", NULL);
-	check_req(ok_iff, "5.23.6.2 CROSS_CAP / READ_CROSS", "The device "
+		  "bits that the negotiated features do not allow",
+		  NULL);
+	check_req(ok_same, "5.23.6.2 CROSS_CAP",
+		  "the device MUST emit "
+		  "identical responses for repeated CROSS_CAP requests",
+		  NULL);
+	check_req(ok_iff, "5.23.6.2 CROSS_CAP / READ_CROSS",
+		  "The device "
 		  "SHOULD set CROSS_CAP iff a READ_CROSS with the same "
 		  "clock_id and hw_counter would return OK; [otherwise it] "
 		  "MUST answer non-OK if it cannot determine [counter_cycles]",
 		  "%u (clock, counter) pairs with CROSS_CAP", caps);
 	check_req(status_of(v, VIRTIO_RTC_REQ_CROSS_CAP, num, 1, 16, 16) ==
 			  VIRTIO_RTC_S_ENODEV,
-		  "5.23.6 CROSS_CAP", "status MUST be ENODEV if clock_id does "
-		  "not identify a clock", NULL);
+		  "5.23.6 CROSS_CAP",
+		  "status MUST be ENODEV if clock_id does "
+		  "not identify a clock",
+		  NULL);
 	check_req(status_of(v, VIRTIO_RTC_REQ_READ_CROSS, 0, 0x7f, 16, 24) ==
 			  VIRTIO_RTC_S_EOPNOTSUPP,
-		  "5.23.6 READ_CROSS", "status MUST be EOPNOTSUPP for a "
+		  "5.23.6 READ_CROSS",
+		  "status MUST be EOPNOTSUPP for a "
 		  "hw_counter neither described in this specification nor "
-		  "otherwise known", "hw_counter 0x7f");
+		  "otherwise known",
+		  "hw_counter 0x7f");
 }
 
 static void check_read(struct vuf *v, uint16_t num, const uint8_t *types)
@@ -247,18 +272,26 @@ static void check_read(struct vuf *v, uint16_t num, const uint8_t *types)
 			prev = ns;
 		}
 	}
-	check_req(ok, "5.23.6.1 READ", "Every clock MUST support READ "
-		  "[status OK, response of exactly 16 bytes]", "%s", why);
-	check_req(mono, "5.23.6.1 READ", "MONOTONIC clocks MUST return "
-		  "non-decreasing readings in avail order", "200 reads each");
-	check_req(order, "5.23.6.1 READ", "For two reads of the same clock, "
+	check_req(ok, "5.23.6.1 READ",
+		  "Every clock MUST support READ "
+		  "[status OK, response of exactly 16 bytes]",
+		  "%s", why);
+	check_req(mono, "5.23.6.1 READ",
+		  "MONOTONIC clocks MUST return "
+		  "non-decreasing readings in avail order",
+		  "200 reads each");
+	check_req(order, "5.23.6.1 READ",
+		  "For two reads of the same clock, "
 		  "the device MUST obtain the value for the earlier-available "
-		  "request first", "no reading went back in 200 sequential "
+		  "request first",
+		  "no reading went back in 200 sequential "
 		  "reads (a step would also show here)");
 	check_req(status_of(v, VIRTIO_RTC_REQ_READ, num, 0, 16, 16) ==
 			  VIRTIO_RTC_S_ENODEV,
-		  "5.23.6 READ", "status MUST be ENODEV if clock_id does not "
-		  "identify a clock", "clock_id %u", num);
+		  "5.23.6 READ",
+		  "status MUST be ENODEV if clock_id does not "
+		  "identify a clock",
+		  "clock_id %u", num);
 }
 
 static void check_status_rules(struct vuf *v)
@@ -269,44 +302,55 @@ static void check_status_rules(struct vuf *v)
 	int st;
 
 	st = status_of(v, 0x0003, 0, 0, 16, 16);
-	check_req(st == VIRTIO_RTC_S_EOPNOTSUPP && status_of(v, 0x1fff, 0, 0,
-							     16, 16) ==
-							   VIRTIO_RTC_S_EOPNOTSUPP,
-		  "5.23.6", "status MUST be EOPNOTSUPP for a msg_type not "
-		  "described in the specification", "0x0003, 0x1fff");
+	check_req(st == VIRTIO_RTC_S_EOPNOTSUPP &&
+			  status_of(v, 0x1fff, 0, 0, 16, 16) ==
+				  VIRTIO_RTC_S_EOPNOTSUPP,
+		  "5.23.6",
+		  "status MUST be EOPNOTSUPP for a msg_type not "
+		  "described in the specification",
+		  "0x0003, 0x1fff");
 	check_req(status_of(v, VIRTIO_RTC_REQ_READ, 0, 0, 10, 16) ==
 			  VIRTIO_RTC_S_EINVAL,
-		  "5.23.6", "status MUST be EINVAL if the request named by "
+		  "5.23.6",
+		  "status MUST be EINVAL if the request named by "
 		  "msg_type does not fit in the device read-only buffer",
 		  "READ in 10 bytes");
 	check_req(status_of(v, VIRTIO_RTC_REQ_READ, 0, 0, 16, 12) ==
 			  VIRTIO_RTC_S_EINVAL,
-		  "5.23.6", "status MUST be EINVAL if the response does not "
-		  "fit in the device write-only buffer", "READ, 12 bytes of "
+		  "5.23.6",
+		  "status MUST be EINVAL if the response does not "
+		  "fit in the device write-only buffer",
+		  "READ, 12 bytes of "
 		  "room");
 	check_build(b, VIRTIO_RTC_REQ_READ, 0, 0);
 	ok = !check_call(v, b, 16, 0, &r) && r.used_len == 0;
-	check_req(ok, "5.23.6", "The device MUST NOT set status at all if "
+	check_req(ok, "5.23.6",
+		  "The device MUST NOT set status at all if "
 		  "status itself does not fit in the write-only buffer",
 		  "no write-only buffer: used length %u", r.used_len);
-	ok = !check_call(v, b, 40, 64, &r) && r.status == 0 &&
-	     r.used_len == 16;
-	check_req(ok, "5.23.6", "If the read-only buffer is bigger than the "
+	ok = !check_call(v, b, 40, 64, &r) && r.status == 0 && r.used_len == 16;
+	check_req(ok, "5.23.6",
+		  "If the read-only buffer is bigger than the "
 		  "request, the device MUST ignore the extra space; likewise "
-		  "for the write-only buffer", "READ in 40 bytes, 64 of "
-		  "room: status %u, used length %u", r.status, r.used_len);
+		  "for the write-only buffer",
+		  "READ in 40 bytes, 64 of "
+		  "room: status %u, used length %u",
+		  r.status, r.used_len);
 	b[12] = 1;
 	ok = !check_call(v, b, 16, 16, &r) && r.status == VIRTIO_RTC_S_EINVAL &&
 	     check_zero(r.resp, 1, r.used_len < 8 ? r.used_len : 8);
-	check_req(ok, "5.23.6", "status MUST be EINVAL if the request values "
+	check_req(ok, "5.23.6",
+		  "status MUST be EINVAL if the request values "
 		  "are inconsistent with the spec [non-zero reserved bytes]; "
-		  "reserved response fields MUST be zero", "status %u",
-		  r.status);
+		  "reserved response fields MUST be zero",
+		  "status %u", r.status);
 	check_req(status_of(v, VIRTIO_RTC_REQ_READ_ALARM, 0, 0, 16, 24) ==
 			  VIRTIO_RTC_S_ENODEV,
-		  "5.23.6.3 alarms", "[alarm requests are valid only if "
+		  "5.23.6.3 alarms",
+		  "[alarm requests are valid only if "
 		  "F_ALARM was negotiated]; otherwise the device MUST answer "
-		  "ENODEV", "READ_ALARM without F_ALARM");
+		  "ENODEV",
+		  "READ_ALARM without F_ALARM");
 }
 
 static void usage(FILE *f)
@@ -342,13 +386,15 @@ int probe_check_main(int argc, char **argv)
 		return 2;
 	}
 	if (vuf_open(&v, sock, NULL)) {
-		check_req(false, "5.23.3", "the device MUST offer "
-			  "VIRTIO_F_VERSION_1 [set-up as QEMU does]", "%s",
-			  v ? vuf_error(v) : strerror(errno));
+		check_req(false, "5.23.3",
+			  "the device MUST offer "
+			  "VIRTIO_F_VERSION_1 [set-up as QEMU does]",
+			  "%s", v ? vuf_error(v) : strerror(errno));
 		vuf_free(v);
 		return 2;
 	}
-	check_req(true, "5.23.3 / 6.1", "the device MUST offer "
+	check_req(true, "5.23.3 / 6.1",
+		  "the device MUST offer "
 		  "VIRTIO_F_VERSION_1 [and vhost-user PROTOCOL_FEATURES]",
 		  "features 0x%llx offered, 0x%llx acked",
 		  (unsigned long long)vuf_features_offered(v),

@@ -22,8 +22,8 @@
  * check_req() - print and count one requirement: "PASS|FAIL @section
  * "@quote"" and, with @fmt, ": " and the details.
  */
-void check_req(bool ok, const char *section, const char *quote,
-	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void check_req(bool ok, const char *section, const char *quote, const char *fmt,
+	       ...) __attribute__((format(printf, 4, 5)));
 
 /* A zeroed request of @msg_type with clock_id at bytes 8-9 and
  * @counter at byte 10 (hw_counter, or the low byte of reserved). */

@@ -26,8 +26,8 @@ static int set_alarm(struct vuf *v, uint16_t id, uint64_t t, uint8_t flags)
 	return r.used_len == 8 ? r.status : -1;
 }
 
-static int read_alarm(struct vuf *v, uint16_t id, uint64_t *t,
-		      uint8_t *flags, bool *zero)
+static int read_alarm(struct vuf *v, uint16_t id, uint64_t *t, uint8_t *flags,
+		      bool *zero)
 {
 	uint8_t b[CHECK_REQ_LEN];
 	struct vuf_rtc_reply r;
@@ -75,8 +75,10 @@ static void notification(struct vuf *v, uint16_t id)
 
 	if (vuf_submit(v, VIRTIO_RTC_ALARMQ, NULL, 0, 16, NULL, 1) ||
 	    vuf_kick(v, VIRTIO_RTC_ALARMQ) < 0) {
-		check_req(false, SEC, "The device MUST use one NOTIF_ALARM for "
-			  "[an alarm event]", "alarmq: %s", vuf_error(v));
+		check_req(false, SEC,
+			  "The device MUST use one NOTIF_ALARM for "
+			  "[an alarm event]",
+			  "alarmq: %s", vuf_error(v));
 		return;
 	}
 	set_alarm(v, id, t, VIRTIO_RTC_FLAG_ALARM_ENABLED);
@@ -88,14 +90,19 @@ static void notification(struct vuf *v, uint16_t id)
 	check_req(got && c.len == 16 &&
 			  le16toh(n.head.msg_type) == VIRTIO_RTC_NOTIF_ALARM &&
 			  le16toh(n.clock_id) == id &&
-			  check_zero(c.resp, 2, 8) && check_zero(c.resp, 10, 16),
-		  SEC, "The device MUST use one NOTIF_ALARM for [an alarm "
+			  check_zero(c.resp, 2, 8) &&
+			  check_zero(c.resp, 10, 16),
+		  SEC,
+		  "The device MUST use one NOTIF_ALARM for [an alarm "
 		  "event], as soon as an alarmq buffer is available [reserved "
-		  "fields zero]", "SET_ALARM 1 s in the past, clock %u: %s",
-		  id, got ? "notified" : "nothing within 2 s");
-	check_req(got && after >= t, SEC, "Once an alarm notification for "
+		  "fields zero]",
+		  "SET_ALARM 1 s in the past, clock %u: %s", id,
+		  got ? "notified" : "nothing within 2 s");
+	check_req(got && after >= t, SEC,
+		  "Once an alarm notification for "
 		  "clock C with alarm time A has been sent, every later read "
-		  "of C MUST be >= A", NULL);
+		  "of C MUST be >= A",
+		  NULL);
 	set_enabled(v, id, 0);
 }
 
@@ -113,9 +120,10 @@ void check_alarms(const char *socket, uint16_t num)
 	o.device_features = 1ull << VIRTIO_RTC_F_ALARM;
 	o.started_queues = 2;
 	if (vuf_open(&v, socket, &o)) {
-		check_req(false, SEC, "[a device offering F_ALARM accepts a "
-			  "driver negotiating it and using the alarmq]", "%s",
-			  v ? vuf_error(v) : "");
+		check_req(false, SEC,
+			  "[a device offering F_ALARM accepts a "
+			  "driver negotiating it and using the alarmq]",
+			  "%s", v ? vuf_error(v) : "");
 		vuf_free(v);
 		return;
 	}
@@ -131,27 +139,33 @@ void check_alarms(const char *socket, uint16_t num)
 			no_alarm_id = id;
 		}
 	}
-	check_req(alarm_id >= 0, SEC, "The device SHOULD offer F_ALARM [only] "
+	check_req(alarm_id >= 0, SEC,
+		  "The device SHOULD offer F_ALARM [only] "
 		  "if it can support an alarm for any of its clocks; "
 		  "ALARM_CAP MUST be set iff the clock supports alarm "
-		  "messages", "first clock with ALARM_CAP: %d", alarm_id);
+		  "messages",
+		  "first clock with ALARM_CAP: %d", alarm_id);
 	if (no_alarm_id >= 0) {
 		check_req(read_alarm(v, (uint16_t)no_alarm_id, &t, &fl,
 				     &zero) == VIRTIO_RTC_S_ENODEV,
-			  SEC, "[alarm requests for a clock without ALARM_CAP]: "
-			  "the device MUST answer ENODEV", "clock %d",
-			  no_alarm_id);
+			  SEC,
+			  "[alarm requests for a clock without ALARM_CAP]: "
+			  "the device MUST answer ENODEV",
+			  "clock %d", no_alarm_id);
 	}
 	if (alarm_id < 0) {
 		vuf_free(v);
 		return;
 	}
 	st = set_alarm(v, (uint16_t)alarm_id, UINT64_MAX - 5, 0);
-	check_req(st == VIRTIO_RTC_S_OK, SEC, "SET_ALARM MUST accept any "
-		  "alarm_time value", "alarm_time 2^64 - 6: status %d", st);
+	check_req(st == VIRTIO_RTC_S_OK, SEC,
+		  "SET_ALARM MUST accept any "
+		  "alarm_time value",
+		  "alarm_time 2^64 - 6: status %d", st);
 	st = read_alarm(v, (uint16_t)alarm_id, &t, &fl, &zero);
 	check_req(st == VIRTIO_RTC_S_OK && t == UINT64_MAX - 5 && !fl && zero,
-		  SEC, "[READ_ALARM returns the alarm time and enabled flag "
+		  SEC,
+		  "[READ_ALARM returns the alarm time and enabled flag "
 		  "set]; reserved fields MUST be zero",
 		  "status %d, time %llu, flags %u", st, (unsigned long long)t,
 		  fl);
@@ -165,8 +179,10 @@ void check_alarms(const char *socket, uint16_t num)
 	set_enabled(v, (uint16_t)alarm_id, 0);
 	check_req(set_enabled(v, (uint16_t)alarm_id, 0x80) ==
 			  VIRTIO_RTC_S_EINVAL,
-		  SEC, "status MUST be EINVAL if the request values are "
-		  "inconsistent with the spec [undefined flag bit]", NULL);
+		  SEC,
+		  "status MUST be EINVAL if the request values are "
+		  "inconsistent with the spec [undefined flag bit]",
+		  NULL);
 	notification(v, (uint16_t)alarm_id);
 	vuf_free(v);
 }

@@ -17,13 +17,13 @@ struct phc;
 
 /* Where the true time comes from. */
 struct eval_ref {
-	const char *dev;   /* PHC path, or NULL for a system clock */
-	bool realtime;	   /* system clock: CLOCK_REALTIME, else CLOCK_TAI */
-	bool phc_utc;	   /* the PHC counts UTC (else TAI) */
-	struct phc *phc;   /* open PHC reader */
-	bool kernel_tai;   /* CLOCK_TAI has the kernel's TAI offset set */
+	const char *dev; /* PHC path, or NULL for a system clock */
+	bool realtime;	 /* system clock: CLOCK_REALTIME, else CLOCK_TAI */
+	bool phc_utc;	 /* the PHC counts UTC (else TAI) */
+	struct phc *phc; /* open PHC reader */
+	bool kernel_tai; /* CLOCK_TAI has the kernel's TAI offset set */
 	const struct leap_table *leap;
-	char desc[200];	   /* one line, for the report and the plot */
+	char desc[200]; /* one line, for the report and the plot */
 };
 
 /*

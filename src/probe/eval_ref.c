@@ -38,8 +38,8 @@ int eval_ref_open(struct eval_ref *r, char *msg, size_t msg_len)
 		} else {
 			snprintf(r->desc, sizeof(r->desc),
 				 "%s%s + TAI-UTC from the leap table", name,
-				 r->realtime ? "" :
-					       " (kernel TAI offset unset: "
+				 r->realtime ? ""
+					     : " (kernel TAI offset unset: "
 					       "= CLOCK_REALTIME)");
 		}
 		return 0;

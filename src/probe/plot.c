@@ -15,7 +15,7 @@
 /* Plot area inside the surface, in pixels. */
 #define M_LEFT 95.0
 #define M_RIGHT 30.0
-#define M_TOP 70.0
+#define M_TOP 80.0
 #define M_BOTTOM 65.0
 
 static const double colours[PLOT_MAX_SERIES][3] = {
@@ -105,7 +105,10 @@ static void axes(cairo_t *cr, const struct frame *f)
 	}
 	cairo_set_line_width(cr, 1);
 	step = tick_step(span / unit) * unit;
-	for (double y = ceil(f->y0 / step) * step; y <= f->y1; y += step) {
+	for (long k = lround(ceil(f->y0 / step)); (double)k * step <= f->y1;
+	     k++) {
+		double y = (double)k * step;
+
 		cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
 		cairo_move_to(cr, f->px0, map_y(f, y));
 		cairo_line_to(cr, f->px1, map_y(f, y));
@@ -115,7 +118,9 @@ static void axes(cairo_t *cr, const struct frame *f)
 		text(cr, f->px0 - 6, map_y(f, y) + 4, 12, 1, buf);
 	}
 	step = tick_step(f->x1 - f->x0);
-	for (double x = 0; x <= f->x1 + step / 1000; x += step) {
+	for (long k = 0; (double)k * step <= f->x1 + step / 1000; k++) {
+		double x = (double)k * step;
+
 		cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
 		cairo_move_to(cr, map_x(f, x), f->py0);
 		cairo_line_to(cr, map_x(f, x), f->py1);
@@ -148,16 +153,16 @@ static void draw(cairo_t *cr, const struct plot_spec *sp)
 			       CAIRO_FONT_WEIGHT_NORMAL);
 	if (band) {
 		cairo_set_source_rgba(cr, 0.2, 0.6, 0.2, 0.12);
-		cairo_rectangle(cr, f.px0, map_y(&f, sp->bound_ns),
-				f.px1 - f.px0,
-				map_y(&f, -sp->bound_ns) -
-					map_y(&f, sp->bound_ns));
+		cairo_rectangle(
+			cr, f.px0, map_y(&f, sp->bound_ns), f.px1 - f.px0,
+			map_y(&f, -sp->bound_ns) - map_y(&f, sp->bound_ns));
 		cairo_fill(cr);
 	}
 	axes(cr, &f);
 	cairo_set_source_rgb(cr, 0, 0, 0);
-	text(cr, PLOT_WIDTH / 2.0, 28, 17, 0.5, sp->title ? sp->title : "");
-	text(cr, PLOT_WIDTH / 2.0, 50, 12, 0.5, sp->note ? sp->note : "");
+	text(cr, PLOT_WIDTH / 2.0, 26, 17, 0.5, sp->title ? sp->title : "");
+	text(cr, PLOT_WIDTH / 2.0, 47, 11, 0.5, sp->note ? sp->note : "");
+	text(cr, PLOT_WIDTH / 2.0, 63, 11, 0.5, sp->note2 ? sp->note2 : "");
 	cairo_save(cr);
 	cairo_rectangle(cr, f.px0, f.py0, f.px1 - f.px0, f.py1 - f.py0);
 	cairo_clip(cr);

@@ -24,11 +24,12 @@ struct plot_series {
 
 struct plot_spec {
 	const char *title;
-	const char *note;  /* second title line (reference, bound source) */
+	const char *note;  /* second title line (the reference) */
+	const char *note2; /* third title line (the bound's source) */
 	double bound_ns;   /* < 0: no bound known */
 	const char *bound_label;
 	const struct plot_series *series;
-	size_t nseries;	   /* <= PLOT_MAX_SERIES */
+	size_t nseries; /* <= PLOT_MAX_SERIES */
 };
 
 enum plot_format {

@@ -132,13 +132,12 @@ Test(probe, eval_writes_csv_and_plots)
 	snprintf(png, sizeof(png), "%s/e.png", vdaemon_dir(d));
 	snprintf(svg, sizeof(svg), "%s/e.svg", vdaemon_dir(d));
 	snprintf(out, sizeof(out), "%s/eval.out", vdaemon_dir(d));
-	rc = run_probe((const char *const[]){ "eval", "--socket",
-					      vdaemon_socket(d, 0),
-					      "--ref-clock", "tai",
-					      "--duration", "3", "--rate",
-					      "20", "--csv", csv, "--plot",
-					      png, "--svg", svg, NULL },
-		       out);
+	rc = run_probe(
+		(const char *const[]){ "eval", "--socket", vdaemon_socket(d, 0),
+				       "--ref-clock", "tai", "--duration", "3",
+				       "--rate", "20", "--csv", csv, "--plot",
+				       png, "--svg", svg, NULL },
+		out);
 	text = slurp(out);
 	cr_expect_eq(rc, 0, "probe eval exit %d:\n%s", rc, text);
 	cr_expect(strstr(text, "clock 0 UTC") && strstr(text, "clock 1 TAI"),
