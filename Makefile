@@ -47,8 +47,8 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
 # The probe tool (eval, bench, check), built on the test front-end.
 PROBE_SRCS := $(sort $(wildcard src/probe/*.c))
-CAIRO_CFLAGS := $(shell $(PKG_CONFIG) --cflags cairo 2>/dev/null)
-CAIRO_LIBS := $(shell $(PKG_CONFIG) --libs cairo 2>/dev/null)
+CAIRO_CFLAGS := $(shell $(PKG_CONFIG) --cflags cairo fontconfig 2>/dev/null)
+CAIRO_LIBS := $(shell $(PKG_CONFIG) --libs cairo fontconfig 2>/dev/null)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -76,7 +76,8 @@ $(B)/obj/%.o: %.c
 	$(CC) $(CFLAGS) -Idevice -Isync -Isrc -Itests/integration -c $< -o $@
 
 # Only the probe and its tests see cairo.
-$(B)/obj/src/probe/%.o $(B)/obj/tests/integration/test_probe.o: \
+$(B)/obj/src/probe/%.o $(B)/obj/tests/integration/test_probe.o \
+	$(B)/obj/tests/unit/test_probe_tools.o: \
 	CFLAGS += $(CAIRO_CFLAGS)
 
 $(DAEMON): $(DAEMON_OBJS) $(LIB_OBJS)
@@ -95,6 +96,10 @@ $(PROBE): $(call obj,$(PROBE_SRCS)) $(FRONTEND_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(CAIRO_LIBS)
 
 $(B)/tests/integration/test_probe: LIBS += $(CAIRO_LIBS)
+
+# The probe's plot and log helpers, unit-tested without a daemon.
+$(B)/tests/unit/test_probe_tools: $(call obj,src/probe/plot.c src/probe/eval_ref.c)
+$(B)/tests/unit/test_probe_tools: LIBS += $(CAIRO_LIBS)
 
 # Debian build and test dependencies, installed when missing.
 deps:

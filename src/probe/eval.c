@@ -541,7 +541,10 @@ int probe_eval_main(int argc, char **argv)
 	}
 	csv = NULL;
 	report(c, n, &ref, &o);
-	if (plots(c, n, &ref, &o)) {
+	ret = plots(c, n, &ref, &o);
+	plot_exit();
+	if (ret) {
+		ret = 1;
 		goto out;
 	}
 	ret = 0;

@@ -5,6 +5,7 @@
 #include <cairo-svg.h>
 #include <cairo.h>
 #include <errno.h>
+#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -247,4 +248,10 @@ int plot_write(const struct plot_spec *spec, enum plot_format fmt,
 	}
 	cairo_surface_destroy(s);
 	return st == CAIRO_STATUS_SUCCESS ? 0 : -EIO;
+}
+
+void plot_exit(void)
+{
+	cairo_debug_reset_static_data();
+	FcFini();
 }
