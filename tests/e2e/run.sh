@@ -157,7 +157,14 @@ echo "  QEMU:    $(e2e_qemu_version)"
 echo "  kernel:  $(cat "$(dirname "$KERNEL_IMAGE")/version") ($KERNEL_IMAGE)"
 echo "  guest:   $(sed -n 's/^VRTC-E2E: guest INFO //p' "$WORK/console.txt")"
 pc=$(sed -n 's/^VRTC-E2E: phc_compare \(PASS\|FAIL\) //p' "$WORK/console.txt")
-[ -n "$pc" ] && echo "  compare: ours (UTC) vs reference PHC in the guest: $pc"
+if [ -n "$pc" ]; then
+	echo "  compare: ours (UTC) vs reference PHC in the guest: $pc"
+	# kept across runs (the work directory is not)
+	mkdir -p "$LOGDIR"
+	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $(e2e_qemu_version | head -n 1): $pc" \
+		>>"$LOGDIR/e2e-phc-compare.log"
+	echo "           (appended to $LOGDIR/e2e-phc-compare.log)"
+fi
 echo "  TAI:     $TAI_CASE; leap table TAI-UTC=$LEAP_TAI_UTC s (expires $LEAP_EXPIRES$([ "$LEAP_EXPIRED" = 1 ] && echo ", EXPIRED"))"
 w=$(sed -n 's/^VRTC-E2E: windows PASS //p' "$WORK/console.txt")
 if [ -n "$w" ]; then
