@@ -45,7 +45,10 @@ FRONTEND_SRCS := $(sort $(wildcard tests/integration/frontend*.c))
 HARNESS_SRCS := $(sort $(wildcard tests/integration/harness_*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
-BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
+# The probe tool (eval, bench, check), built on the test front-end.
+PROBE_SRCS := $(sort $(wildcard src/probe/*.c))
+CAIRO_CFLAGS := $(shell $(PKG_CONFIG) --cflags cairo fontconfig 2>/dev/null)
+CAIRO_LIBS := $(shell $(PKG_CONFIG) --libs cairo fontconfig 2>/dev/null)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -59,18 +62,23 @@ HARNESS_OBJS := $(call obj,$(HARNESS_SRCS))
 DAEMON := $(B)/vhost-user-rtc
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
 INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/tests/integration/%,$(INTEG_SRCS))
-BENCH_BIN := $(B)/vrtc-bench
+PROBE := $(B)/vhost-user-rtc-probe
 
 .PHONY: all check unit integration e2e demo bench deps format lint \
 	install clean check-plain check-asan fuzz
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: $(DAEMON) $(UNIT_BINS) $(INTEG_BINS) $(if $(BENCH_SRCS),$(BENCH_BIN))
+all: $(DAEMON) $(PROBE) $(UNIT_BINS) $(INTEG_BINS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Idevice -Isync -Isrc -Itests/integration -c $< -o $@
+
+# Only the probe and its tests see cairo.
+$(B)/obj/src/probe/%.o $(B)/obj/tests/integration/test_probe.o \
+	$(B)/obj/tests/unit/test_probe_tools.o: \
+	CFLAGS += $(CAIRO_CFLAGS)
 
 $(DAEMON): $(DAEMON_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -84,8 +92,14 @@ $(INTEG_BINS): $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
 
-$(BENCH_BIN): $(call obj,$(BENCH_SRCS)) $(FRONTEND_OBJS) $(LIB_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(PROBE): $(call obj,$(PROBE_SRCS)) $(FRONTEND_OBJS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(CAIRO_LIBS)
+
+$(B)/tests/integration/test_probe: LIBS += $(CAIRO_LIBS)
+
+# The probe's plot and log helpers, unit-tested without a daemon.
+$(B)/tests/unit/test_probe_tools: $(call obj,src/probe/plot.c src/probe/eval_ref.c)
+$(B)/tests/unit/test_probe_tools: LIBS += $(CAIRO_LIBS)
 
 # Debian build and test dependencies, installed when missing.
 deps:
@@ -95,9 +109,10 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
 		$$t --jobs 2 --short-filename; done
 
-integration: $(DAEMON) $(INTEG_BINS)
+integration: $(DAEMON) $(PROBE) $(INTEG_BINS)
 	@set -e; for t in $(INTEG_BINS); do echo "== $$t"; \
-		VRTC_DAEMON=$(abspath $(DAEMON)) $$t --jobs 1 \
+		VRTC_DAEMON=$(abspath $(DAEMON)) \
+		VRTC_PROBE=$(abspath $(PROBE)) $$t --jobs 1 \
 		--short-filename; done
 
 check-plain: all
@@ -179,6 +194,9 @@ lint:
 	clang-tidy --quiet $(filter %.c,$(SYNC_SRCS) $(DEVICE_SRCS) \
 		$(DAEMON_SRCS)) -- -std=gnu11 -D_GNU_SOURCE -Iinclude \
 		-Idevice -Isync -Isrc $(GLIB_CFLAGS)
+	clang-tidy --quiet $(PROBE_SRCS) -- -std=gnu11 -D_GNU_SOURCE \
+		-Iinclude -Idevice -Isync -Isrc -Itests/integration \
+		$(GLIB_CFLAGS) $(CAIRO_CFLAGS)
 
 clean:
 	rm -rf build build-asan build-fuzz

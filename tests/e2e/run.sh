@@ -38,6 +38,8 @@ esac
 
 TIMEOUT=${VRTC_E2E_TIMEOUT:-300}
 SAMPLES=${VRTC_E2E_SAMPLES:-1000}
+# Seconds of in-guest comparison of our UTC PHC with the reference PHC.
+COMPARE=${VRTC_E2E_COMPARE:-60}
 
 e2e_log "end-to-end test: $([ $REF_ONLY = 1 ] && echo "reference device only (self-test)" || echo "daemon $DAEMON")"
 e2e_prepare
@@ -56,7 +58,7 @@ fi
 e2e_log "leap table $LEAP_FILE: TAI-UTC=$LEAP_TAI_UTC s, expires $LEAP_EXPIRES$([ "$LEAP_EXPIRED" = 1 ] && echo " (EXPIRED)")$([ "$LEAP_NEAR" = 1 ] && echo ", a leap second is within a day")"
 e2e_log "$TAI_CASE"
 
-APPEND="vrtc.mode=test vrtc.ours=$VRTC_OURS_PCI vrtc.ref=$VRTC_REF_PCI vrtc.taiutc=$LEAP_TAI_UTC vrtc.leapnear=$LEAP_NEAR vrtc.samples=$SAMPLES vrtc.refonly=$REF_ONLY"
+APPEND="vrtc.mode=test vrtc.ours=$VRTC_OURS_PCI vrtc.ref=$VRTC_REF_PCI vrtc.taiutc=$LEAP_TAI_UTC vrtc.leapnear=$LEAP_NEAR vrtc.samples=$SAMPLES vrtc.refonly=$REF_ONLY vrtc.compare=$COMPARE"
 
 if [ $REF_ONLY = 0 ]; then
 	e2e_start_daemon "$DAEMON" "$WORK/vrtc.sock" "$WORK/daemon.log"
@@ -76,7 +78,7 @@ problems=()
 if [ $REF_ONLY = 1 ]; then
 	required=(guest_clock phcs rtc windows dmesg)
 else
-	required=(guest_clock phcs rtc utc_vs_ref phc_reader tai_minus_utc
+	required=(guest_clock phcs rtc utc_vs_ref phc_reader phc_compare tai_minus_utc
 		monotonic windows rebind dmesg)
 	[ "$LEAP_NEAR" = 1 ] || required+=(smeared_vs_utc)
 fi
@@ -154,6 +156,15 @@ echo "==== summary ===="
 echo "  QEMU:    $(e2e_qemu_version)"
 echo "  kernel:  $(cat "$(dirname "$KERNEL_IMAGE")/version") ($KERNEL_IMAGE)"
 echo "  guest:   $(sed -n 's/^VRTC-E2E: guest INFO //p' "$WORK/console.txt")"
+pc=$(sed -n 's/^VRTC-E2E: phc_compare \(PASS\|FAIL\) //p' "$WORK/console.txt")
+if [ -n "$pc" ]; then
+	echo "  compare: ours (UTC) vs reference PHC in the guest: $pc"
+	# kept across runs (the work directory is not)
+	mkdir -p "$LOGDIR"
+	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $(e2e_qemu_version | head -n 1): $pc" \
+		>>"$LOGDIR/e2e-phc-compare.log"
+	echo "           (appended to $LOGDIR/e2e-phc-compare.log)"
+fi
 echo "  TAI:     $TAI_CASE; leap table TAI-UTC=$LEAP_TAI_UTC s (expires $LEAP_EXPIRES$([ "$LEAP_EXPIRED" = 1 ] && echo ", EXPIRED"))"
 w=$(sed -n 's/^VRTC-E2E: windows PASS //p' "$WORK/console.txt")
 if [ -n "$w" ]; then

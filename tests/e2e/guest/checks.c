@@ -288,6 +288,9 @@ int cmd_test(struct opts *o)
 			struct pair uvr = check_utc_vs_ref(utc, ref);
 
 			check_phc_reader(utc, ref, &uvr);
+			if (o->compare_s > 0) {
+				check_phc_compare(utc, ref, o->compare_s);
+			}
 		} else {
 			need("phc_reader", NULL);
 		}

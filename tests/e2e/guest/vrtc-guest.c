@@ -10,7 +10,7 @@
  * sysfs, and measures them with PTP_SYS_OFFSET_EXTENDED.
  *
  *   vrtc-guest test --ours PCI --ref PCI --tai-utc S [--leap-near 0|1]
- *                   [--samples N] [--ref-only]
+ *                   [--samples N] [--compare S] [--ref-only]
  *       run the checks; one machine-readable line per check on stdout:
  *       "VRTC-E2E: <check> PASS|FAIL|INFO key=value ...", then
  *       "VRTC-E2E: end passed=N failed=M".
@@ -42,7 +42,8 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: vrtc-guest test --ours PCI --ref PCI --tai-utc "
-			"S [--leap-near 0|1] [--samples N] [--ref-only]\n"
+			"S [--leap-near 0|1] [--samples N] [--compare S]\n"
+			"                  [--ref-only]\n"
 			"       vrtc-guest demo --ours PCI --ref PCI\n"
 			"       vrtc-guest hosttai\n"
 			"       vrtc-guest hosttsc\n");
@@ -71,6 +72,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->leap_near = atoi(v) != 0;
 		} else if (!strcmp(a, "--samples")) {
 			o->samples = atoi(v);
+		} else if (!strcmp(a, "--compare")) {
+			o->compare_s = atoi(v);
 		} else {
 			usage();
 		}

@@ -51,7 +51,8 @@ struct opts {
 		*ref; /* PCI addresses: device under test, reference */
 	long tai_utc; /* expected TAI - UTC, s */
 	bool leap_near, ref_only;
-	int samples; /* reads per PHC for the window statistics */
+	int samples;   /* reads per PHC for the window statistics */
+	int compare_s; /* seconds of phc_compare, 0 = skip */
 };
 
 /* phc.c: the PHCs in sysfs and /dev, reading them, output */
@@ -94,6 +95,10 @@ void check_dmesg(bool ref_only);
 /* reader.c: the daemon's PHC reader (sync/phc.c) on the guest's PHCs */
 void check_phc_reader(const struct guest_phc *ours, const struct guest_phc *ref,
 		      const struct pair *utc_vs_ref);
+
+/* compare.c: our UTC PHC against the reference for @seconds */
+void check_phc_compare(const struct guest_phc *ours,
+		       const struct guest_phc *ref, int seconds);
 
 /* Wanted clocks of the device under test, in clock-id order. */
 extern const int want_type[4];

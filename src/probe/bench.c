@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * vrtc-bench: latency, throughput and memory of the daemon, driven by
- * the test front-end over real sockets.
+ * vhost-user-rtc-probe bench: latency, throughput and memory of the
+ * daemon, driven by the test front-end over real sockets.
  *
  *  1. READ round trip (made available + kick -> used entry seen), one VM,
  *     the front-end spinning on the used ring, with the daemon purely
@@ -22,6 +22,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -35,12 +36,13 @@
 #include "bench_alarms.h"
 #include "frontend.h"
 #include "frontend_daemon.h"
+#include "probe.h"
 
 /* Targets from the project's performance goals. */
 #define TARGET_P50_NS 6000
 #define TARGET_P99_NS 20000
 #define TARGET_RPS 200000.0
-#define TARGET_RSS_KB (32 * 1024)
+#define TARGET_RSS_KB (32L * 1024)
 
 struct bench_opts {
 	unsigned long samples, warmup;
@@ -86,7 +88,7 @@ static void progress(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fprintf(stderr, "vrtc-bench: ");
+	fprintf(stderr, "probe bench: ");
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
@@ -262,9 +264,9 @@ static void run_throughput(const struct bench_opts *bo, const char *poll_ns,
 			   struct tput_result *r)
 {
 	struct vdaemon *d = start_daemon(poll_ns);
-	struct vuf **v = calloc(bo->vms, sizeof(*v));
+	struct vuf **v = calloc(bo->vms, sizeof(struct vuf *));
 	uint64_t kicks = 0, done = 0, measured_from = 0;
-	int64_t start, measure_start = 0, cpu0 = 0, end;
+	int64_t start, measure_start = 0, cpu0 = 0, end, next_report;
 	bool measuring = false;
 	unsigned int i, seed = 1;
 	struct vuf_opts o;
@@ -289,8 +291,17 @@ static void run_throughput(const struct bench_opts *bo, const char *poll_ns,
 		 bo->vms, bo->inflight, bo->duration_s);
 	start = vuf_now_ns(CLOCK_MONOTONIC);
 	end = start + (int64_t)((bo->duration_s + 0.5) * 1e9);
+	next_report = start + 1000000000;
 	for (;;) {
 		int64_t now = vuf_now_ns(CLOCK_MONOTONIC);
+
+		if (now >= next_report) {
+			progress("throughput [%s]: %.0f s of %.1f, %" PRIu64
+				 " READs",
+				 r->mode, (double)(now - start) / 1e9,
+				 bo->duration_s + 0.5, done);
+			next_report += 1000000000;
+		}
 
 		if (!measuring && now - start > 500000000) {
 			/* half a second of warm-up */
@@ -362,7 +373,7 @@ out:
 static void run_rss(const struct bench_opts *bo, struct rss_result *r)
 {
 	struct vdaemon *d = start_daemon(NULL);
-	struct vuf **v = calloc(bo->rss_vms, sizeof(*v));
+	struct vuf **v = calloc(bo->rss_vms, sizeof(struct vuf *));
 	unsigned int i;
 	uint64_t ns;
 
@@ -502,7 +513,7 @@ static void report(FILE *f, const struct bench_opts *bo,
 				rss->kb / 1024.0,
 				(double)(rss->kb - rss->base_kb) / rss->vms,
 				rss->fds);
-			fprintf(f, "  target: <= %d MiB with 256 VMs: %s\n",
+			fprintf(f, "  target: <= %ld MiB with 256 VMs: %s\n",
 				TARGET_RSS_KB / 1024,
 				verdict(rss->vms >= 256 &&
 					rss->kb <= TARGET_RSS_KB));
@@ -512,13 +523,13 @@ static void report(FILE *f, const struct bench_opts *bo,
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: vrtc-bench [--daemon PATH] [--out FILE] [--samples N]\n"
-		"                  [--warmup N] [--duration S] [--vms N]\n"
-		"                  [--inflight N] [--rss-vms N]\n"
-		"                  [--only latency|throughput|rss|alarms] "
-		"[--no-pin]\n"
-		"The daemon path may also come from $VRTC_DAEMON.\n");
+	fprintf(f, "usage: vhost-user-rtc-probe bench [--daemon PATH] [--out "
+		   "FILE] [--samples N]\n"
+		   "             [--warmup N] [--duration S] [--vms N]\n"
+		   "             [--inflight N] [--rss-vms N]\n"
+		   "             [--only latency|throughput|rss|alarms] "
+		   "[--no-pin]\n"
+		   "The daemon path may also come from $VRTC_DAEMON.\n");
 }
 
 static void read_loadavg(char *buf, size_t len)
@@ -549,7 +560,7 @@ static void raise_fd_limit(void)
 	}
 }
 
-int main(int argc, char **argv)
+int probe_bench_main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "daemon", required_argument, NULL, 'd' },
@@ -561,6 +572,7 @@ int main(int argc, char **argv)
 		{ "inflight", required_argument, NULL, 'i' },
 		{ "rss-vms", required_argument, NULL, 'r' },
 		{ "only", required_argument, NULL, 'O' },
+		{ "no-pin", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};

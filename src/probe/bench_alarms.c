@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * vrtc-bench, alarm part (--only alarms; also in the default run):
+ * probe bench, alarm part (--only alarms; also in the default run):
  *
  *  A. Per-alarm cost of arming (SET_ALARM through vrtc_handle() into the
  *     process-wide heap) and of firing (the timer's poll after a model
@@ -29,8 +29,8 @@
 
 #define NS 1000000000LL
 #define CLOCKS_PER_DEV 400
-#define IDLE_VMS 256
-#define IDLE_CLOCKS 391 /* 256 * 391 = 100,096 alarms */
+#define IDLE_VMS 256u
+#define IDLE_CLOCKS 391u /* 256 * 391 = 100,096 alarms */
 
 static double now_s(void)
 {
@@ -62,7 +62,7 @@ static void cost_at(unsigned int n, struct alarm_cost *r)
 	struct clock_model *m = clock_model_new();
 	unsigned int ndev = (n + CLOCKS_PER_DEV - 1) / CLOCKS_PER_DEV, i, k;
 	struct vrtc_config cfg;
-	struct vrtc_dev **dev = calloc(ndev, sizeof(*dev));
+	struct vrtc_dev **dev = calloc(ndev, sizeof(struct vrtc_dev *));
 	struct alarm_timer *t;
 	struct virtio_rtc_req_set_alarm q = { 0 };
 	uint8_t resp[VIRTIO_RTC_RESP_MAX];
@@ -161,7 +161,7 @@ void bench_alarm_idle(double idle_s, struct alarm_idle *r)
 			       NULL };
 	struct vdaemon_opts o;
 	struct vdaemon *d = NULL;
-	struct vuf **v = calloc(IDLE_VMS, sizeof(*v));
+	struct vuf **v = calloc(IDLE_VMS, sizeof(struct vuf *));
 	struct vuf_opts vo;
 	unsigned int i, k;
 	int64_t c0, c1;

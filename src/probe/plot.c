@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The eval plot, drawn with cairo.
+ */
+#include <cairo-svg.h>
+#include <cairo.h>
+#include <errno.h>
+#include <fontconfig/fontconfig.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "plot.h"
+
+/* Plot area inside the surface, in pixels. */
+#define M_LEFT 95.0
+#define M_RIGHT 30.0
+#define M_TOP 80.0
+#define M_BOTTOM 65.0
+
+static const double colours[PLOT_MAX_SERIES][3] = {
+	{ 0.12, 0.47, 0.71 }, { 0.84, 0.15, 0.16 }, { 0.17, 0.63, 0.17 },
+	{ 1.00, 0.50, 0.05 }, { 0.58, 0.40, 0.74 }, { 0.55, 0.34, 0.29 },
+	{ 0.89, 0.47, 0.76 }, { 0.50, 0.50, 0.50 },
+};
+
+struct frame {
+	double x0, x1, y0, y1; /* data ranges: s, ns */
+	double px0, px1, py0, py1;
+};
+
+static double map_x(const struct frame *f, double x)
+{
+	return f->px0 + (x - f->x0) / (f->x1 - f->x0) * (f->px1 - f->px0);
+}
+
+static double map_y(const struct frame *f, double y)
+{
+	return f->py1 - (y - f->y0) / (f->y1 - f->y0) * (f->py1 - f->py0);
+}
+
+/* A "nice" tick step (1, 2 or 5 x 10^k) for about 8 ticks over @span. */
+static double tick_step(double span)
+{
+	double raw = span / 8, mag = pow(10, floor(log10(raw)));
+	double m = raw / mag;
+
+	return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * mag;
+}
+
+static void text(cairo_t *cr, double x, double y, double size, double align,
+		 const char *s)
+{
+	cairo_text_extents_t e;
+
+	cairo_set_font_size(cr, size);
+	cairo_text_extents(cr, s, &e);
+	cairo_move_to(cr, x - align * e.width, y);
+	cairo_show_text(cr, s);
+}
+
+/* Data ranges: the offsets with 10 % headroom, and the bound band if it
+ * is within 20x the largest offset (otherwise it is noted, off scale). */
+static bool ranges(const struct plot_spec *sp, struct frame *f)
+{
+	double amax = 0, tmax = 0;
+	bool bound_on_scale;
+
+	for (size_t i = 0; i < sp->nseries; i++) {
+		for (size_t j = 0; j < sp->series[i].n; j++) {
+			amax = fmax(amax, fabs(sp->series[i].offset_ns[j]));
+			tmax = fmax(tmax, sp->series[i].t_s[j]);
+		}
+	}
+	if (amax <= 0) {
+		amax = 1;
+	}
+	bound_on_scale = sp->bound_ns >= 0 && sp->bound_ns <= 20 * amax;
+	if (bound_on_scale) {
+		amax = fmax(amax, sp->bound_ns);
+	}
+	f->x0 = 0;
+	f->x1 = tmax > 0 ? tmax : 1;
+	f->y0 = -1.1 * amax;
+	f->y1 = 1.1 * amax;
+	f->px0 = M_LEFT;
+	f->px1 = PLOT_WIDTH - M_RIGHT;
+	f->py0 = M_TOP;
+	f->py1 = PLOT_HEIGHT - M_BOTTOM;
+	return bound_on_scale;
+}
+
+static void axes(cairo_t *cr, const struct frame *f)
+{
+	double span = f->y1 - f->y0, unit = 1, step;
+	const char *uname = "ns";
+	char buf[64];
+
+	if (span > 2e9) {
+		unit = 1e9, uname = "s";
+	} else if (span > 2e6) {
+		unit = 1e6, uname = "ms";
+	} else if (span > 2e3) {
+		unit = 1e3, uname = "µs";
+	}
+	cairo_set_line_width(cr, 1);
+	step = tick_step(span / unit) * unit;
+	for (long k = lround(ceil(f->y0 / step)); (double)k * step <= f->y1;
+	     k++) {
+		double y = (double)k * step;
+
+		cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
+		cairo_move_to(cr, f->px0, map_y(f, y));
+		cairo_line_to(cr, f->px1, map_y(f, y));
+		cairo_stroke(cr);
+		cairo_set_source_rgb(cr, 0, 0, 0);
+		snprintf(buf, sizeof(buf), "%g", y / unit);
+		text(cr, f->px0 - 6, map_y(f, y) + 4, 12, 1, buf);
+	}
+	step = tick_step(f->x1 - f->x0);
+	for (long k = 0; (double)k * step <= f->x1 + step / 1000; k++) {
+		double x = (double)k * step;
+
+		cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
+		cairo_move_to(cr, map_x(f, x), f->py0);
+		cairo_line_to(cr, map_x(f, x), f->py1);
+		cairo_stroke(cr);
+		cairo_set_source_rgb(cr, 0, 0, 0);
+		snprintf(buf, sizeof(buf), "%g", x);
+		text(cr, map_x(f, x), f->py1 + 18, 12, 0.5, buf);
+	}
+	cairo_rectangle(cr, f->px0, f->py0, f->px1 - f->px0, f->py1 - f->py0);
+	cairo_stroke(cr);
+	text(cr, (f->px0 + f->px1) / 2, PLOT_HEIGHT - 18, 14, 0.5,
+	     "time since start of the run (s)");
+	snprintf(buf, sizeof(buf), "offset from reference (%s)", uname);
+	cairo_save(cr);
+	cairo_translate(cr, 22, (f->py0 + f->py1) / 2);
+	cairo_rotate(cr, -M_PI / 2);
+	text(cr, 0, 0, 14, 0.5, buf);
+	cairo_restore(cr);
+}
+
+static void draw(cairo_t *cr, const struct plot_spec *sp)
+{
+	struct frame f;
+	bool band = ranges(sp, &f);
+	char buf[160];
+
+	cairo_set_source_rgb(cr, 1, 1, 1);
+	cairo_paint(cr);
+	cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL,
+			       CAIRO_FONT_WEIGHT_NORMAL);
+	if (band) {
+		cairo_set_source_rgba(cr, 0.2, 0.6, 0.2, 0.12);
+		cairo_rectangle(
+			cr, f.px0, map_y(&f, sp->bound_ns), f.px1 - f.px0,
+			map_y(&f, -sp->bound_ns) - map_y(&f, sp->bound_ns));
+		cairo_fill(cr);
+	}
+	axes(cr, &f);
+	cairo_set_source_rgb(cr, 0, 0, 0);
+	text(cr, PLOT_WIDTH / 2.0, 26, 17, 0.5, sp->title ? sp->title : "");
+	text(cr, PLOT_WIDTH / 2.0, 47, 11, 0.5, sp->note ? sp->note : "");
+	text(cr, PLOT_WIDTH / 2.0, 63, 11, 0.5, sp->note2 ? sp->note2 : "");
+	cairo_save(cr);
+	cairo_rectangle(cr, f.px0, f.py0, f.px1 - f.px0, f.py1 - f.py0);
+	cairo_clip(cr);
+	cairo_set_line_width(cr, 1.2);
+	for (size_t i = 0; i < sp->nseries; i++) {
+		const struct plot_series *s = &sp->series[i];
+
+		cairo_set_source_rgb(cr, colours[i][0], colours[i][1],
+				     colours[i][2]);
+		for (size_t j = 0; j < s->n; j++) {
+			double x = map_x(&f, s->t_s[j]);
+			double y = map_y(&f, s->offset_ns[j]);
+
+			if (j) {
+				cairo_line_to(cr, x, y);
+			} else {
+				cairo_move_to(cr, x, y);
+			}
+		}
+		cairo_stroke(cr);
+	}
+	cairo_restore(cr);
+	/* legend, top left inside the plot area */
+	for (size_t i = 0; i <= sp->nseries; i++) {
+		double y = f.py0 + 18 + 17.0 * (double)i;
+
+		if (i == sp->nseries) {
+			if (band) {
+				snprintf(buf, sizeof(buf), "shaded: ±%s",
+					 sp->bound_label);
+			} else if (sp->bound_ns >= 0) {
+				snprintf(buf, sizeof(buf),
+					 "±%s: off scale, not drawn",
+					 sp->bound_label);
+			} else {
+				snprintf(buf, sizeof(buf),
+					 "bound: none known, not drawn");
+			}
+			cairo_set_source_rgb(cr, 0.1, 0.4, 0.1);
+			text(cr, f.px0 + 12, y, 12, 0, buf);
+			break;
+		}
+		cairo_set_source_rgb(cr, colours[i][0], colours[i][1],
+				     colours[i][2]);
+		cairo_rectangle(cr, f.px0 + 12, y - 9, 18, 9);
+		cairo_fill(cr);
+		cairo_set_source_rgb(cr, 0, 0, 0);
+		text(cr, f.px0 + 36, y, 12, 0, sp->series[i].label);
+	}
+}
+
+int plot_write(const struct plot_spec *spec, enum plot_format fmt,
+	       const char *path)
+{
+	cairo_surface_t *s;
+	cairo_status_t st;
+	cairo_t *cr;
+
+	if (!spec || !spec->nseries || spec->nseries > PLOT_MAX_SERIES) {
+		return -EINVAL;
+	}
+	if (fmt == PLOT_SVG) {
+		s = cairo_svg_surface_create(path, PLOT_WIDTH, PLOT_HEIGHT);
+	} else {
+		s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, PLOT_WIDTH,
+					       PLOT_HEIGHT);
+	}
+	if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
+		cairo_surface_destroy(s);
+		return -EIO;
+	}
+	cr = cairo_create(s);
+	draw(cr, spec);
+	st = cairo_status(cr);
+	cairo_destroy(cr);
+	if (st == CAIRO_STATUS_SUCCESS && fmt == PLOT_PNG) {
+		st = cairo_surface_write_to_png(s, path);
+	}
+	cairo_surface_finish(s);
+	if (st == CAIRO_STATUS_SUCCESS) {
+		st = cairo_surface_status(s);
+	}
+	cairo_surface_destroy(s);
+	return st == CAIRO_STATUS_SUCCESS ? 0 : -EIO;
+}
+
+void plot_exit(void)
+{
+	cairo_debug_reset_static_data();
+	FcFini();
+}

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vhost-user-rtc-probe against the real daemon: `check` passes (and is
+ * how CI runs the conformance check), `eval` writes a CSV with data rows
+ * and PNG/SVG plots of the expected size (read back with cairo).
+ * The probe is $VRTC_PROBE, default build/vhost-user-rtc-probe.
+ */
+#include <cairo.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+#define PLOT_W 1200
+#define PLOT_H 700
+
+static const char *probe_path(void)
+{
+	const char *p = getenv("VRTC_PROBE");
+
+	return p && *p ? p : "build/vhost-user-rtc-probe";
+}
+
+/* Run the probe with @args (NULL-terminated, after the program name),
+ * stdout into @out_path; returns its exit status or -1. */
+static int run_probe(const char *const *args, const char *out_path)
+{
+	const char *argv[24] = { probe_path() };
+	int status, i;
+	pid_t pid;
+
+	for (i = 0; args[i] && i < 22; i++) {
+		argv[i + 1] = args[i];
+	}
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd < 0 || dup2(fd, 1) < 0) {
+			_exit(126);
+		}
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
+		return -1;
+	}
+	return WEXITSTATUS(status);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = calloc(1, 1 << 20);
+	size_t n;
+
+	cr_assert(f && buf, "%s", path);
+	n = fread(buf, 1, (1 << 20) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static unsigned int count(const char *text, const char *needle)
+{
+	unsigned int n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)); p++) {
+		n++;
+	}
+	return n;
+}
+
+TestSuite(probe, .init = itest_init, .fini = itest_fini,
+	  .timeout = ITEST_TIMEOUT);
+
+Test(probe, check_passes_against_the_daemon)
+{
+	struct vdaemon *d = itest_start(NULL);
+	char out[512];
+	char *text;
+	int rc;
+
+	snprintf(out, sizeof(out), "%s/check.out", vdaemon_dir(d));
+	rc = run_probe((const char *const[]){ "check", "--socket",
+					      vdaemon_socket(d, 0), NULL },
+		       out);
+	text = slurp(out);
+	cr_expect_eq(rc, 0, "probe check exit %d:\n%s", rc, text);
+	cr_expect_eq(count(text, "FAIL "), 0, "%s", text);
+	/* every area: CFG, caps, reads, status rules and the alarm feature */
+	cr_expect_geq(count(text, "PASS "), 30, "%s", text);
+	cr_expect(strstr(text, "CROSS_CAP") && strstr(text, "READ_CROSS") &&
+			  strstr(text, "NOTIF_ALARM") &&
+			  strstr(text, "EOPNOTSUPP"),
+		  "%s", text);
+	cr_expect(strstr(text, " 0 failed\n"), "%s", text);
+	free(text);
+	itest_stop(d);
+}
+
+Test(probe, check_fails_without_a_backend)
+{
+	char out[] = "/tmp/vrtc-probe-check-XXXXXX";
+	int fd = mkstemp(out);
+	int rc;
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	rc = run_probe((const char *const[]){ "check", "--socket",
+					      "/nonexistent/vrtc.sock", NULL },
+		       out);
+	cr_expect_eq(rc, 2);
+	unlink(out);
+}
+
+Test(probe, eval_writes_csv_and_plots)
+{
+	struct vdaemon *d = itest_start(NULL);
+	char csv[512], png[512], svg[512], out[512];
+	cairo_surface_t *s;
+	struct stat st;
+	char *text;
+	unsigned int rows;
+	int rc;
+
+	snprintf(csv, sizeof(csv), "%s/e.csv", vdaemon_dir(d));
+	snprintf(png, sizeof(png), "%s/e.png", vdaemon_dir(d));
+	snprintf(svg, sizeof(svg), "%s/e.svg", vdaemon_dir(d));
+	snprintf(out, sizeof(out), "%s/eval.out", vdaemon_dir(d));
+	rc = run_probe(
+		(const char *const[]){ "eval", "--socket", vdaemon_socket(d, 0),
+				       "--ref-clock", "tai", "--duration", "3",
+				       "--rate", "20", "--csv", csv, "--plot",
+				       png, "--svg", svg, NULL },
+		out);
+	text = slurp(out);
+	cr_expect_eq(rc, 0, "probe eval exit %d:\n%s", rc, text);
+	cr_expect(strstr(text, "clock 0 UTC") && strstr(text, "clock 1 TAI"),
+		  "%s", text);
+	free(text);
+
+	text = slurp(csv);
+	cr_assert(!strncmp(text, "t_s,clock_id,", 13), "%.80s", text);
+	rows = count(text, "\n") - 1;
+	/* 3 s at 20 Hz, 4 clocks: about 240 rows, allow a loaded machine */
+	cr_expect_geq(rows, 40, "%u data rows", rows);
+	cr_expect_geq(count(text, ",UTC,"), 10);
+	free(text);
+
+	s = cairo_image_surface_create_from_png(png);
+	cr_assert_eq(cairo_surface_status(s), CAIRO_STATUS_SUCCESS, "%s: %s",
+		     png, cairo_status_to_string(cairo_surface_status(s)));
+	cr_expect_eq(cairo_image_surface_get_width(s), PLOT_W);
+	cr_expect_eq(cairo_image_surface_get_height(s), PLOT_H);
+	cairo_surface_destroy(s);
+	cr_assert_eq(stat(svg, &st), 0);
+	text = slurp(svg);
+	cr_expect(strstr(text, "<svg"), "not an SVG");
+	free(text);
+	itest_stop(d);
+}
