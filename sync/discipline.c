@@ -204,6 +204,10 @@ static void merge_leaps(struct discipline *d)
 	if (leap_merge_update(d->lm, v, n, utc_now(d)) != 1) {
 		return;
 	}
+	/* Sources that turn UTC into TAI must use the merged table too. */
+	for (unsigned int i = 0; i < d->n; i++) {
+		source_set_leaps(d->s[i].src, leap_merge_table(d->lm));
+	}
 	if (estimator_set_leaps(d->est, leap_merge_table(d->lm), &snap) == 1) {
 		d->served = snap;
 		publish(d);

@@ -37,6 +37,13 @@ int source_poll(struct source *s, struct time_sample *out,
 	return s->ops->poll(s, out, h);
 }
 
+void source_set_leaps(struct source *s, const struct leap_table *t)
+{
+	if (s && t && s->ops->set_leaps) {
+		s->ops->set_leaps(s, t);
+	}
+}
+
 const char *source_name(const struct source *s)
 {
 	return s->ops->name;

@@ -117,6 +117,13 @@ struct source_ops {
 	 */
 	int (*poll)(struct source *s, struct time_sample *out,
 		    struct source_health *h);
+	/*
+	 * Use @t (which outlives the source) from now on wherever the source
+	 * converts between UTC and TAI: the discipline's merged leap table
+	 * (leapmerge.h), which may know a leap the file's table does not.
+	 * NULL for sources that never convert.
+	 */
+	void (*set_leaps)(struct source *s, const struct leap_table *t);
 };
 
 /* Every source starts with this member, so the generic calls find it. */
@@ -135,6 +142,8 @@ int source_new(const struct source_ops *ops, const struct source_conf *conf,
 void source_free(struct source *s);
 int source_poll(struct source *s, struct time_sample *out,
 		struct source_health *h);
+/* ops->set_leaps if the kind has one; @t NULL is ignored. */
+void source_set_leaps(struct source *s, const struct leap_table *t);
 const char *source_name(const struct source *s);
 const char *source_state_name(enum source_state st);
 

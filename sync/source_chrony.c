@@ -327,9 +327,16 @@ static int chrony_poll_src(struct source *s, struct time_sample *out,
 	return 0;
 }
 
+static void source_chrony_set_leaps(struct source *s,
+				    const struct leap_table *t)
+{
+	((struct source_chrony *)s)->leaps = t;
+}
+
 const struct source_ops source_chrony_ops = {
 	.name = "chronyd",
 	.new = chrony_new_src,
 	.free = chrony_free_src,
 	.poll = chrony_poll_src,
+	.set_leaps = source_chrony_set_leaps,
 };

@@ -270,9 +270,15 @@ static int phc_poll_src(struct source *s, struct time_sample *out,
 	return 0;
 }
 
+static void source_phc_set_leaps(struct source *s, const struct leap_table *t)
+{
+	((struct source_phc *)s)->leaps = t;
+}
+
 const struct source_ops source_phc_ops = {
 	.name = "PHC",
 	.new = phc_new_src,
 	.free = phc_free_src,
 	.poll = phc_poll_src,
+	.set_leaps = source_phc_set_leaps,
 };

@@ -135,9 +135,16 @@ static int sysclock_poll_src(struct source *s, struct time_sample *out,
 	return 0;
 }
 
+static void source_sysclock_set_leaps(struct source *s,
+				      const struct leap_table *t)
+{
+	((struct source_sysclock *)s)->leaps = t;
+}
+
 const struct source_ops source_sysclock_ops = {
 	.name = "system clock",
 	.new = sysclock_new_src,
 	.free = sysclock_free_src,
 	.poll = sysclock_poll_src,
+	.set_leaps = source_sysclock_set_leaps,
 };

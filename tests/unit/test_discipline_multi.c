@@ -36,6 +36,7 @@ static struct {
 		enum leap_authority leap_auth;
 		enum source_leap leap;
 		unsigned int polls;
+		const struct leap_table *leaps; /* last set_leaps() */
 	} k[NSRC];
 } fs;
 
@@ -102,19 +103,27 @@ static int fake_poll(struct source *s, struct time_sample *out,
 	return 0;
 }
 
+static void fake_set_leaps(struct source *s, const struct leap_table *t)
+{
+	fs.k[((struct fake_source *)s)->idx].leaps = t;
+}
+
 static const struct source_ops fake_ops[NSRC] = {
 	{ .name = "A",
 	  .new = fake_new_0,
 	  .free = fake_free,
-	  .poll = fake_poll },
+	  .poll = fake_poll,
+	  .set_leaps = fake_set_leaps },
 	{ .name = "B",
 	  .new = fake_new_1,
 	  .free = fake_free,
-	  .poll = fake_poll },
+	  .poll = fake_poll,
+	  .set_leaps = fake_set_leaps },
 	{ .name = "C",
 	  .new = fake_new_2,
 	  .free = fake_free,
-	  .poll = fake_poll },
+	  .poll = fake_poll,
+	  .set_leaps = fake_set_leaps },
 };
 
 static uint64_t fake_now(void *ctx)
@@ -452,5 +461,8 @@ Test(multi, ptp_leap_announcement_beats_an_expired_table)
 	cr_assert_eq(clock_model_get(model, &s), 0);
 	cr_assert_neq(s.leaps, leaps, "served model keeps the file's table");
 	cr_assert_eq(leap_dtai_at_utc(s.leaps, fake_utc(NULL) + 86400), 38);
+	/* the sources convert UTC with the merged table, not the file's */
+	cr_assert_eq(fs.k[0].leaps, s.leaps);
+	cr_assert_eq(fs.k[1].leaps, s.leaps);
 	discipline_free(d);
 }
