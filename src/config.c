@@ -152,6 +152,32 @@ static const struct config_key config_table[] = {
 			"debug",
 		.offset = CFG_OFF(log_level),
 	},
+	{
+		.name = "user",
+		.type = CONFIG_STRING,
+		.arg = "NAME",
+		.help = "Run as this user once the sockets and devices are "
+			"open (default when started as root: "
+			"vhost-user-rtc if it exists, else stay root, without "
+			"capabilities)",
+		.offset = CFG_OFF(user),
+	},
+	{
+		.name = "group",
+		.type = CONFIG_STRING,
+		.arg = "NAME",
+		.help = "Run as this group (default: the user's primary group)",
+		.offset = CFG_OFF(group),
+	},
+	{
+		.name = "seccomp",
+		.type = CONFIG_ENUM,
+		.def = "on",
+		.choices = "on|off",
+		.arg = "on|off",
+		.help = "Confine the serving loop to a system-call allow-list",
+		.offset = CFG_OFF(seccomp),
+	},
 };
 
 #define N_KEYS (sizeof(config_table) / sizeof(config_table[0]))
@@ -334,6 +360,14 @@ int config_set(struct config *c, const char *key, const char *value,
 		c->cli_set |= bit;
 	}
 	return r;
+}
+
+const char *config_origin(const struct config *c, const char *key)
+{
+	const struct config_key *k = config_lookup(key);
+
+	return k && c->origin[k - config_table] ? c->origin[k - config_table]
+						: key;
 }
 
 bool config_from_cli(const struct config *c, const char *key)

@@ -60,13 +60,16 @@ struct config {
 	char *chrony_socket;
 	uint64_t max_connections; /* 0 = unlimited */
 	char *log_level;	  /* error | warning | info | debug */
+	char *user;		  /* NULL: see privdrop.h */
+	char *group;		  /* NULL: the user's primary group */
+	char *seccomp;		  /* on | off */
 
 	/* Derived by config_finish(). */
 	struct vrtc_config vrtc; /* the clock set served to guests */
 	uint8_t smear_id;	 /* VIRTIO_RTC_SMEAR_* */
 
 	/* Private: where each key's value came from, for error messages. */
-	char *origin[16];
+	char *origin[32];
 	uint32_t cli_set; /* bit per key: given on the command line */
 };
 
@@ -93,6 +96,12 @@ int config_load_file(struct config *c, const char *path, GError **err);
  */
 int config_set(struct config *c, const char *key, const char *value,
 	       GError **err);
+
+/*
+ * Where @key's value came from, for error messages: "FILE:LINE: key",
+ * "--key", or the key's name for a default. Valid until @c changes.
+ */
+const char *config_origin(const struct config *c, const char *key);
 
 /* True if --@key was given on the command line. */
 bool config_from_cli(const struct config *c, const char *key);

@@ -7,7 +7,8 @@
  * self-daemonizing.
  *
  * Exit status: 0 success; 1 invalid configuration or start-up failure;
- * 2 the command line could not be parsed.
+ * 2 the command line could not be parsed; 3 a system call outside the
+ * seccomp allow-list (syscall_filter.h).
  */
 #define G_LOG_DOMAIN "vhost-user-rtc"
 
@@ -31,6 +32,8 @@
 #include "config.h"
 #include "discipline.h"
 #include "leap.h"
+#include "privdrop.h"
+#include "syscall_filter.h"
 #include "sysclock.h"
 #include "virtio_rtc.h"
 #include "vu_server.h"
@@ -60,8 +63,10 @@ struct app {
 	char *config_path;
 	char **fd_args;
 	gboolean print_caps, version, check_config, verbose;
+	gboolean seccomp_selftest; /* hidden, for the tests */
 
 	struct config *cfg;
+	struct privdrop_target priv;
 	GArray *fds; /* int: validated --fd listeners */
 	struct leap_table *leaps;
 	struct clock_model *model;
@@ -249,6 +254,9 @@ static int parse_options(struct app *a, int *argc, char ***argv)
 		  "Log debug messages (same as --log-level debug)", NULL },
 		{ "version", 'V', 0, G_OPTION_ARG_NONE, &a->version,
 		  "Print the version and exit", NULL },
+		{ "debug-seccomp-selftest", 0, G_OPTION_FLAG_HIDDEN,
+		  G_OPTION_ARG_NONE, &a->seccomp_selftest,
+		  "Make a denied system call once serving (tests)", NULL },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
 	size_t nkeys, i, n = 0;
@@ -664,6 +672,11 @@ static int configure(struct app *a)
 	if (check_socket_paths(a->cfg->socket_paths, &err)) {
 		goto bad;
 	}
+	if (privdrop_resolve(a->cfg->user, config_origin(a->cfg, "user"),
+			     a->cfg->group, config_origin(a->cfg, "group"),
+			     &a->priv, &err)) {
+		goto bad;
+	}
 	return load_leaps(a);
 bad:
 	fail("%s", err->message);
@@ -761,6 +774,15 @@ static int serve(struct app *a)
 	if (start_listeners(a, where, &err)) {
 		fail("%s", err->message);
 		goto out;
+	}
+	/* Everything privileged is open: drop what is left. */
+	if (privdrop_apply(&a->priv, !strcmp(a->cfg->seccomp, "on"), &err)) {
+		fail("%s", err->message);
+		goto out;
+	}
+	if (a->seccomp_selftest) {
+		g_message("seccomp self-test: a denied system call follows");
+		syscall_filter_selftest();
 	}
 
 	clocks = clock_list(&a->cfg->vrtc);
