@@ -747,14 +747,18 @@ static int serve(struct app *a)
 	};
 	GString *where = g_string_new(NULL);
 	GError *err = NULL;
+	sigset_t stop_sigs;
 	char *clocks;
 	int r = -EINVAL;
 
 	/* Writing to a vanished peer must be an error, not a death. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Held until the handlers exist (after the privilege drop). */
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigaddset(&stop_sigs, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
 	a->loop = g_main_loop_new(NULL, FALSE);
-	a->sig_term = g_unix_signal_add(SIGTERM, on_sigterm, a);
-	a->sig_int = g_unix_signal_add(SIGINT, on_sigint, a);
 
 	a->model = clock_model_new();
 	if (!a->model) {
@@ -775,8 +779,18 @@ static int serve(struct app *a)
 		fail("%s", err->message);
 		goto out;
 	}
-	/* Everything privileged is open: drop what is left. */
-	if (privdrop_apply(&a->priv, !strcmp(a->cfg->seccomp, "on"), &err)) {
+	/*
+	 * Everything privileged is open: drop what is left while we have
+	 * one thread, then start GLib's signal thread, then the filter.
+	 */
+	if (privdrop_apply(&a->priv, &err)) {
+		fail("%s", err->message);
+		goto out;
+	}
+	a->sig_term = g_unix_signal_add(SIGTERM, on_sigterm, a);
+	a->sig_int = g_unix_signal_add(SIGINT, on_sigint, a);
+	sigprocmask(SIG_UNBLOCK, &stop_sigs, NULL);
+	if (!strcmp(a->cfg->seccomp, "on") && privdrop_confine(&err)) {
 		fail("%s", err->message);
 		goto out;
 	}

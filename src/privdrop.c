@@ -226,11 +226,33 @@ out:
 	return r;
 }
 
-int privdrop_apply(const struct privdrop_target *t, bool seccomp,
-		   GError **err)
+/* Threads of this process; capability sets are per thread. */
+static int count_threads(void)
 {
-	int r;
+	GDir *d = g_dir_open("/proc/self/task", 0, NULL);
+	int n = 0;
 
+	if (!d) {
+		return -1;
+	}
+	while (g_dir_read_name(d)) {
+		n++;
+	}
+	g_dir_close(d);
+	return n;
+}
+
+int privdrop_apply(const struct privdrop_target *t, GError **err)
+{
+	int r, n = count_threads();
+
+	if (n != 1) {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+			    "cannot drop privileges with %d threads running "
+			    "(capabilities are per thread)",
+			    n);
+		return -EBUSY;
+	}
 	if (t->default_missing) {
 		g_warning("started as root and user is unset, and user "
 			  "\"%s\" does not exist: staying root (without "
@@ -261,20 +283,22 @@ int privdrop_apply(const struct privdrop_target *t, bool seccomp,
 			    "PR_SET_NO_NEW_PRIVS: %s", g_strerror(errno));
 		return -errno;
 	}
-	if (seccomp) {
-		r = syscall_filter_install();
-		if (r) {
-			g_set_error(err, G_FILE_ERROR,
-				    g_file_error_from_errno(-r),
-				    "cannot install the seccomp filter: %s",
-				    g_strerror(-r));
-			return r;
-		}
-	}
-	g_message("running as user %s (uid %u, gid %u), no capabilities, "
-		  "seccomp %s",
+	g_message("running as user %s (uid %u, gid %u), no capabilities",
 		  t->switch_ids ? t->name : "unchanged",
-		  (unsigned int)getuid(), (unsigned int)getgid(),
-		  seccomp ? "on" : "off");
+		  (unsigned int)getuid(), (unsigned int)getgid());
+	return 0;
+}
+
+int privdrop_confine(GError **err)
+{
+	int r = syscall_filter_install();
+
+	if (r) {
+		g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(-r),
+			    "cannot install the seccomp filter: %s",
+			    g_strerror(-r));
+		return r;
+	}
+	g_message("seccomp system-call filter installed");
 	return 0;
 }

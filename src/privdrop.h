@@ -52,12 +52,20 @@ int privdrop_resolve(const char *user, const char *user_origin,
  * privdrop_apply() - drop privileges as @t says: bounding and ambient
  * capability sets emptied (when allowed), PR_SET_KEEPCAPS off,
  * setgroups/setresgid/setresuid, then every capability set emptied and
- * PR_SET_NO_NEW_PRIVS set; with @seccomp, the system-call allow-list
- * installed last. Checks the result (ids, capabilities) before returning.
- * Returns 0, or -errno with @err set; on failure the process must exit,
- * its privileges are in an unknown state.
+ * PR_SET_NO_NEW_PRIVS set. Checks the result (ids, capabilities). Must
+ * run while the process has one thread (-EBUSY otherwise): threads
+ * started later inherit the dropped state. Returns 0, or -errno with @err
+ * set; on failure the process must exit, its privileges are in an
+ * unknown state.
  */
-int privdrop_apply(const struct privdrop_target *t, bool seccomp,
-		   GError **err);
+int privdrop_apply(const struct privdrop_target *t, GError **err);
+
+/*
+ * privdrop_confine() - install the seccomp allow-list (syscall_filter.h)
+ * on every thread; after privdrop_apply(), once the threads the serving
+ * loop needs (GLib's worker, started by g_unix_signal_add()) exist.
+ * Returns 0, or -errno with @err set.
+ */
+int privdrop_confine(GError **err);
 
 #endif /* SRC_PRIVDROP_H */
