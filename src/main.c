@@ -385,6 +385,33 @@ static int parse_fds(struct app *a, GError **err)
 	return 0;
 }
 
+/*
+ * Before anything starts: the directory of socket @path must exist, and
+ * @path must not be something other than a socket.
+ */
+static int check_socket_dir(const char *path, GError **err)
+{
+	char *dir = g_path_get_dirname(path);
+	struct stat st;
+	int r = 0;
+
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		r = set_error(
+			err, EEXIST,
+			"refusing to replace %s: it exists and is not a socket",
+			path);
+	} else if (stat(dir, &st) < 0) {
+		r = set_error(err, errno, "socket path %s: directory %s: %s",
+			      path, dir, g_strerror(errno));
+	} else if (!S_ISDIR(st.st_mode)) {
+		r = set_error(err, ENOTDIR,
+			      "socket path %s: %s is not a directory", path,
+			      dir);
+	}
+	g_free(dir);
+	return r;
+}
+
 static int check_socket_paths(char **paths, GError **err)
 {
 	struct sockaddr_un sa;
@@ -396,6 +423,9 @@ static int check_socket_paths(char **paths, GError **err)
 				err, ENAMETOOLONG,
 				"socket path %s: longer than %zu bytes",
 				paths[i], sizeof(sa.sun_path) - 1);
+		}
+		if (check_socket_dir(paths[i], err)) {
+			return -ENOENT;
 		}
 		for (j = 0; j < i; j++) {
 			if (!strcmp(paths[i], paths[j])) {
