@@ -174,7 +174,10 @@ C_FILES = $(shell git ls-files '*.c' '*.h')
 format:
 	clang-format -i $(C_FILES)
 
-lint:
+# lint also checks the systemd unit offline (systemd-analyze verify, and
+# the security exposure score) against the built daemon.
+lint: $(DAEMON)
+	contrib/verify-unit.sh $(DAEMON)
 	clang-format --dry-run --Werror $(C_FILES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance \
 		--inline-suppr -Iinclude -Idevice -Isync -Isrc \

@@ -132,9 +132,16 @@ static const char description[] =
 	"like the\n"
 	"long options above (socket-path=a.sock;b.sock); the command line "
 	"wins.\n"
+	"Privileges: started as root, it opens devices and sockets, then "
+	"runs as --user\n"
+	"(default: vhost-user-rtc if that user exists, else root with a "
+	"warning) with\n"
+	"no capabilities, no_new_privs and a seccomp system-call "
+	"allow-list.\n"
 	"Exit status: 0 success, 1 invalid configuration or start-up "
 	"failure,\n"
-	"2 command line not parsable.";
+	"2 command line not parsable, 3 a system call the seccomp filter "
+	"denied.";
 
 /* Logging: GLib's default handler, to stderr, filtered by log-level. */
 

@@ -284,8 +284,8 @@ int privdrop_apply(const struct privdrop_target *t, GError **err)
 		return -errno;
 	}
 	g_message("running as user %s (uid %u, gid %u), no capabilities",
-		  t->switch_ids ? t->name : "unchanged",
-		  (unsigned int)getuid(), (unsigned int)getgid());
+		  t->switch_ids ? t->name : "unchanged", (unsigned int)getuid(),
+		  (unsigned int)getgid());
 	return 0;
 }
 

@@ -29,7 +29,7 @@
 #define PRIVDROP_DEFAULT_USER "vhost-user-rtc"
 
 struct privdrop_target {
-	bool switch_ids;      /* false: keep the current uid and gids */
+	bool switch_ids; /* false: keep the current uid and gids */
 	uid_t uid;
 	gid_t gid;
 	char name[64];	      /* user name, for initgroups() and messages */

@@ -32,33 +32,97 @@ static char names[NAMES_MAX][NAME_LEN];
 /* Allowed without argument checks. */
 static const char *const allowed[] = {
 	/* I/O on descriptors we hold */
-	"read", "write", "readv", "writev", "pread64", "pwrite64", "close",
-	"fstat", "newfstatat", "statx", "lseek", "fcntl",
+	"read",
+	"write",
+	"readv",
+	"writev",
+	"pread64",
+	"pwrite64",
+	"close",
+	"fstat",
+	"newfstatat",
+	"statx",
+	"lseek",
+	"fcntl",
 	/* the main loop, its wakeups and timers */
-	"poll", "ppoll", "epoll_wait", "epoll_pwait", "epoll_ctl",
-	"eventfd2", "timerfd_create", "timerfd_settime", "timerfd_gettime",
+	"poll",
+	"ppoll",
+	"epoll_wait",
+	"epoll_pwait",
+	"epoll_ctl",
+	"eventfd2",
+	"timerfd_create",
+	"timerfd_settime",
+	"timerfd_gettime",
 	/* vhost-user connections; the ptp4l client re-binding */
-	"accept4", "recvmsg", "sendmsg", "recvfrom", "sendto", "getsockopt",
-	"setsockopt", "shutdown", "getsockname", "getpeername", "bind",
-	"connect", "unlink", "unlinkat", "rmdir",
+	"accept4",
+	"recvmsg",
+	"sendmsg",
+	"recvfrom",
+	"sendto",
+	"getsockopt",
+	"setsockopt",
+	"shutdown",
+	"getsockname",
+	"getpeername",
+	"bind",
+	"connect",
+	"unlink",
+	"unlinkat",
+	"rmdir",
 	/* memory: malloc, guest RAM mappings (mmap is checked below) */
-	"munmap", "mremap", "brk", "madvise",
+	"munmap",
+	"mremap",
+	"brk",
+	"madvise",
 	/* threads and time; GLib's worker thread may still be starting */
-	"rseq", "set_robust_list", "futex", "clock_gettime", "clock_getres", "clock_nanosleep",
-	"nanosleep", "gettimeofday", "time", "sched_yield",
+	"rseq",
+	"set_robust_list",
+	"futex",
+	"clock_gettime",
+	"clock_getres",
+	"clock_nanosleep",
+	"nanosleep",
+	"gettimeofday",
+	"time",
+	"sched_yield",
 	/* reading the kernel's NTP state; writes need CAP_SYS_TIME */
-	"adjtimex", "clock_adjtime",
+	"adjtimex",
+	"clock_adjtime",
 	/* signals, identity, exit */
-	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",
-	"restart_syscall", "getpid", "gettid", "getuid", "geteuid",
-	"getgid", "getegid", "getrandom", "tgkill", "exit", "exit_group",
+	"rt_sigaction",
+	"rt_sigprocmask",
+	"rt_sigreturn",
+	"sigaltstack",
+	"restart_syscall",
+	"getpid",
+	"gettid",
+	"getuid",
+	"geteuid",
+	"getgid",
+	"getegid",
+	"getrandom",
+	"tgkill",
+	"exit",
+	"exit_group",
 #if defined(__SANITIZE_ADDRESS__)
 	/* the ASan/LSan runtime: leak check at exit, reports */
-	"clone", "clone3", "ptrace", "wait4", "prctl", "openat", "readlink",
-	"getdents64", "sched_getaffinity", "process_vm_readv",
-	"getppid", "mprotect", "mmap",
+	"clone",
+	"clone3",
+	"ptrace",
+	"wait4",
+	"prctl",
+	"openat",
+	"readlink",
+	"getdents64",
+	"sched_getaffinity",
+	"process_vm_readv",
+	"getppid",
+	"mprotect",
+	"mmap",
 	/* LSan's tracer (all signals blocked: a denial kills it silently) */
-	"open", "getdents",
+	"open",
+	"getdents",
 #endif
 };
 
@@ -95,8 +159,9 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 		num[k++] = (char)('0' + nr % 10);
 		nr /= 10;
 	} while (nr && k < sizeof(num));
-	put(buf, &n, sizeof(buf), "vhost-user-rtc: seccomp denied system "
-				  "call ");
+	put(buf, &n, sizeof(buf),
+	    "vhost-user-rtc: seccomp denied system "
+	    "call ");
 	put(buf, &n, sizeof(buf), name);
 	put(buf, &n, sizeof(buf), " (");
 	while (k && n < sizeof(buf)) {
@@ -114,8 +179,8 @@ static void resolve_names(void)
 	int nr;
 
 	for (nr = 0; nr < NAMES_MAX; nr++) {
-		char *s = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
-							   nr);
+		char *s =
+			seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
 
 		if (s) {
 			strncpy(names[nr], s, NAME_LEN - 1);

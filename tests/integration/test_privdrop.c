@@ -34,8 +34,9 @@ static struct passwd test_user(void)
 	cr_assert_eq(geteuid(), 0, "these tests start the daemon as root");
 	pw = getpwnam(TEST_USER);
 	if (!pw) {
-		int st = system("useradd --system --user-group --no-create-home "
-				"--shell /usr/sbin/nologin " TEST_USER);
+		int st =
+			system("useradd --system --user-group --no-create-home "
+			       "--shell /usr/sbin/nologin " TEST_USER);
 
 		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 			  "useradd " TEST_USER " failed (status 0x%x)", st);
@@ -89,8 +90,7 @@ static void wait_serving(struct vdaemon *d)
 }
 
 /* Every thread of @pid: ids, capabilities, no_new_privs, seccomp mode. */
-static void check_threads(pid_t pid, uid_t uid, gid_t gid,
-			  const char *seccomp)
+static void check_threads(pid_t pid, uid_t uid, gid_t gid, const char *seccomp)
 {
 	static const char *const caps[] = { "CapInh:", "CapPrm:", "CapEff:",
 					    "CapBnd:", "CapAmb:" };
@@ -167,8 +167,8 @@ static void check_serving(struct vdaemon *d)
 	o.started_queues = 2;
 	v = itest_vm(vdaemon_socket(d, 0), &o);
 	t = itest_read(v, 0) + 200 * 1000000ull;
-	cr_assert_eq(vuf_submit(v, VIRTIO_RTC_ALARMQ, NULL, 0, 16, NULL, 1),
-		     0, "%s", vuf_error(v));
+	cr_assert_eq(vuf_submit(v, VIRTIO_RTC_ALARMQ, NULL, 0, 16, NULL, 1), 0,
+		     "%s", vuf_error(v));
 	cr_assert_geq(vuf_kick(v, VIRTIO_RTC_ALARMQ), 0);
 	cr_assert_eq(set_alarm(v, 0, t), VIRTIO_RTC_S_OK);
 	cr_assert_eq(vuf_wait(v, VIRTIO_RTC_ALARMQ, &c, 3000), 0,
@@ -183,8 +183,8 @@ static void check_serving(struct vdaemon *d)
 ITEST(privdrop, runs_as_configured_user_confined)
 {
 	struct passwd pw = test_user();
-	struct vdaemon *d = itest_startl("--user", TEST_USER, "--group",
-					 TEST_USER);
+	struct vdaemon *d =
+		itest_startl("--user", TEST_USER, "--group", TEST_USER);
 	char log[8192];
 
 	wait_serving(d);
@@ -216,12 +216,10 @@ ITEST(privdrop, default_user_or_root_without_capabilities)
 
 ITEST(privdrop, denied_call_is_named)
 {
-	static const char *const argv[] = { "--socket-path",
-					    "/tmp/vrtc-privdrop-selftest.sock",
-					    "--user",
-					    TEST_USER,
-					    "--debug-seccomp-selftest",
-					    NULL };
+	static const char *const argv[] = {
+		"--socket-path", "/tmp/vrtc-privdrop-selftest.sock", "--user",
+		TEST_USER,	 "--debug-seccomp-selftest",	     NULL
+	};
 	char out[8192];
 	int st;
 
