@@ -32,10 +32,13 @@ GLIB_LIBS := $(shell $(PKG_CONFIG) --libs glib-2.0 2>/dev/null)
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
 	-Wstrict-prototypes -Wno-unused-parameter
 CFLAGS := -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE \
-	-DVRTC_VERSION='"$(VERSION)"' -Iinclude -MMD -MP $(GLIB_CFLAGS) \
+	-DVRTC_VERSION='"$(VERSION)"' -Iinclude -MMD -MP $(GLIB_CFLAGS) $(PRIV_CFLAGS) \
 	$(EXTRA_CFLAGS)
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
-LIBS := $(GLIB_LIBS) -lm
+# libcap and libseccomp: the privilege drop (src/privdrop.c).
+PRIV_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcap libseccomp 2>/dev/null)
+PRIV_LIBS := $(shell $(PKG_CONFIG) --libs libcap libseccomp 2>/dev/null)
+LIBS := $(GLIB_LIBS) $(PRIV_LIBS) -lm
 
 SYNC_SRCS := $(sort $(wildcard sync/*.c))
 DEVICE_SRCS := $(sort $(wildcard device/*.c))
@@ -186,7 +189,10 @@ C_FILES = $(shell git ls-files '*.c' '*.h')
 format:
 	clang-format -i $(C_FILES)
 
-lint:
+# lint also checks the systemd unit offline (systemd-analyze verify, and
+# the security exposure score) against the built daemon.
+lint: $(DAEMON)
+	contrib/verify-unit.sh $(DAEMON)
 	clang-format --dry-run --Werror $(C_FILES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance \
 		--inline-suppr -Iinclude -Idevice -Isync -Isrc \

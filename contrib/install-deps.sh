@@ -8,7 +8,8 @@ case "${1:-build}" in
 build)
 	pkgs=(gcc make pkg-config libglib2.0-dev libcriterion-dev tzdata
 		clang libclang-rt-14-dev clang-format clang-tidy cppcheck
-		linuxptp iproute2 chrony libcairo2-dev)
+		linuxptp iproute2 chrony libcairo2-dev
+		libcap-dev libseccomp-dev systemd)
 	;;
 e2e)
 	pkgs=(debootstrap flex bison bc libelf-dev libssl-dev busybox-static

@@ -187,6 +187,14 @@ int config_set(struct config *c, const char *key, const char *value,
 	return r;
 }
 
+const char *config_origin(const struct config *c, const char *key)
+{
+	const struct config_key *k = config_lookup(key);
+
+	return k && c->origin[k - config_table_] ? c->origin[k - config_table_]
+						 : key;
+}
+
 bool config_from_cli(const struct config *c, const char *key)
 {
 	const struct config_key *k = config_lookup(key);

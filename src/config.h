@@ -61,13 +61,17 @@ struct config {
 	char *ptp4l_socket;  /* NULL: no ptp4l companion */
 	char *chrony;	     /* on | off: follow chronyd's system clock */
 	char *chrony_socket;
-	char *gpsd;	    /* host:port; NULL: no gpsd source */
-	char *gpsd_device;  /* NULL: any receiver */
-	char *system_clock; /* on | off: the fallback source */
+	uint64_t chrony_port; /* UDP fallback after the drop; 0: none */
+	char *gpsd;	      /* host:port; NULL: no gpsd source */
+	char *gpsd_device;    /* NULL: any receiver */
+	char *system_clock;   /* on | off: the fallback source */
 	uint64_t min_samples, stale_intervals, max_drift_ppb, wander_ppt;
 	uint64_t slew_ms, step_ns, unreliable_ns; /* estimator tunables */
 	uint64_t max_connections;		  /* 0 = unlimited */
 	char *log_level; /* error | warning | info | debug */
+	char *user;	 /* NULL: see privdrop.h */
+	char *group;	 /* NULL: the user's primary group */
+	char *seccomp;	 /* on | off */
 
 	/* Derived by config_finish(). */
 	struct vrtc_config vrtc; /* the clock set served to guests */
@@ -101,6 +105,12 @@ int config_load_file(struct config *c, const char *path, GError **err);
  */
 int config_set(struct config *c, const char *key, const char *value,
 	       GError **err);
+
+/*
+ * Where @key's value came from, for error messages: "FILE:LINE: key",
+ * "--key", or the key's name for a default. Valid until @c changes.
+ */
+const char *config_origin(const struct config *c, const char *key);
 
 /* True if --@key was given on the command line. */
 bool config_from_cli(const struct config *c, const char *key);

@@ -129,6 +129,18 @@ const struct config_key config_table_[] = {
 		.offset = CFG_OFF(chrony_socket),
 	},
 	{
+		.name = "chrony-port",
+		.type = CONFIG_UINT,
+		.def = "323",
+		.min = 0,
+		.max = 65535,
+		.arg = "PORT",
+		.help = "chronyd's loopback UDP command port, used when the "
+			"command socket cannot be reopened after the "
+			"privilege drop (0: never)",
+		.offset = CFG_OFF(chrony_port),
+	},
+	{
 		.name = "gpsd",
 		.type = CONFIG_STRING,
 		.arg = "HOST:PORT",
@@ -246,6 +258,32 @@ const struct config_key config_table_[] = {
 		.help = "Least severe messages logged: error, warning, info, "
 			"debug",
 		.offset = CFG_OFF(log_level),
+	},
+	{
+		.name = "user",
+		.type = CONFIG_STRING,
+		.arg = "NAME",
+		.help = "Run as this user once the sockets and devices are "
+			"open (default when started as root: "
+			"vhost-user-rtc if it exists, else stay root, without "
+			"capabilities)",
+		.offset = CFG_OFF(user),
+	},
+	{
+		.name = "group",
+		.type = CONFIG_STRING,
+		.arg = "NAME",
+		.help = "Run as this group (default: the user's primary group)",
+		.offset = CFG_OFF(group),
+	},
+	{
+		.name = "seccomp",
+		.type = CONFIG_ENUM,
+		.def = "on",
+		.choices = "on|off",
+		.arg = "on|off",
+		.help = "Confine the serving loop to a system-call allow-list",
+		.offset = CFG_OFF(seccomp),
 	},
 };
 

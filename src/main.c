@@ -7,7 +7,8 @@
  * self-daemonizing.
  *
  * Exit status: 0 success; 1 invalid configuration or start-up failure;
- * 2 the command line could not be parsed.
+ * 2 the command line could not be parsed; 3 a system call outside the
+ * seccomp allow-list (syscall_filter.h).
  */
 #define G_LOG_DOMAIN "vhost-user-rtc"
 
@@ -31,6 +32,8 @@
 #include "config.h"
 #include "discipline.h"
 #include "leap.h"
+#include "privdrop.h"
+#include "syscall_filter.h"
 #include "virtio_rtc.h"
 #include "vu_server.h"
 
@@ -59,8 +62,10 @@ struct app {
 	char *config_path;
 	char **fd_args;
 	gboolean print_caps, version, check_config, verbose;
+	gboolean seccomp_selftest; /* hidden, for the tests */
 
 	struct config *cfg;
+	struct privdrop_target priv;
 	GArray *fds; /* int: validated --fd listeners */
 	struct leap_table *leaps;
 	struct clock_model *model;
@@ -143,9 +148,16 @@ static const char description[] =
 	"like the\n"
 	"long options above (socket-path=a.sock;b.sock); the command line "
 	"wins.\n"
+	"Privileges: started as root, it opens devices and sockets, then "
+	"runs as --user\n"
+	"(default: vhost-user-rtc if that user exists, else root with a "
+	"warning) with\n"
+	"no capabilities, no_new_privs and a seccomp system-call "
+	"allow-list.\n"
 	"Exit status: 0 success, 1 invalid configuration or start-up "
 	"failure,\n"
-	"2 command line not parsable.";
+	"2 command line not parsable, 3 a system call the seccomp filter "
+	"denied.";
 
 /* Logging: GLib's default handler, to stderr, filtered by log-level. */
 
@@ -265,6 +277,9 @@ static int parse_options(struct app *a, int *argc, char ***argv)
 		  "Log debug messages (same as --log-level debug)", NULL },
 		{ "version", 'V', 0, G_OPTION_ARG_NONE, &a->version,
 		  "Print the version and exit", NULL },
+		{ "debug-seccomp-selftest", 0, G_OPTION_FLAG_HIDDEN,
+		  G_OPTION_ARG_NONE, &a->seccomp_selftest,
+		  "Make a denied system call once serving (tests)", NULL },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
 	size_t nkeys, i, n = 0;
@@ -393,6 +408,33 @@ static int parse_fds(struct app *a, GError **err)
 	return 0;
 }
 
+/*
+ * Before anything starts: the directory of socket @path must exist, and
+ * @path must not be something other than a socket.
+ */
+static int check_socket_dir(const char *path, GError **err)
+{
+	char *dir = g_path_get_dirname(path);
+	struct stat st;
+	int r = 0;
+
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		r = set_error(
+			err, EEXIST,
+			"refusing to replace %s: it exists and is not a socket",
+			path);
+	} else if (stat(dir, &st) < 0) {
+		r = set_error(err, errno, "socket path %s: directory %s: %s",
+			      path, dir, g_strerror(errno));
+	} else if (!S_ISDIR(st.st_mode)) {
+		r = set_error(err, ENOTDIR,
+			      "socket path %s: %s is not a directory", path,
+			      dir);
+	}
+	g_free(dir);
+	return r;
+}
+
 static int check_socket_paths(char **paths, GError **err)
 {
 	struct sockaddr_un sa;
@@ -404,6 +446,9 @@ static int check_socket_paths(char **paths, GError **err)
 				err, ENAMETOOLONG,
 				"socket path %s: longer than %zu bytes",
 				paths[i], sizeof(sa.sun_path) - 1);
+		}
+		if (check_socket_dir(paths[i], err)) {
+			return -ENOENT;
 		}
 		for (j = 0; j < i; j++) {
 			if (!strcmp(paths[i], paths[j])) {
@@ -680,6 +725,11 @@ static int configure(struct app *a)
 	if (check_socket_paths(a->cfg->socket_paths, &err)) {
 		goto bad;
 	}
+	if (privdrop_resolve(a->cfg->user, config_origin(a->cfg, "user"),
+			     a->cfg->group, config_origin(a->cfg, "group"),
+			     &a->priv, &err)) {
+		goto bad;
+	}
 	return load_leaps(a);
 bad:
 	fail("%s", err->message);
@@ -732,6 +782,7 @@ static int start_sync(struct app *a, GError **err)
 					 ? PHC_TIMESCALE_TAI
 					 : PHC_TIMESCALE_UTC,
 		.chrony_socket = c->chrony_socket,
+		.chrony_port = (uint16_t)c->chrony_port,
 		.gpsd_server = c->gpsd,
 		.gpsd_device = c->gpsd_device,
 	};
@@ -782,14 +833,18 @@ static int serve(struct app *a)
 	};
 	GString *where = g_string_new(NULL);
 	GError *err = NULL;
+	sigset_t stop_sigs;
 	char *clocks;
 	int r = -EINVAL;
 
 	/* Writing to a vanished peer must be an error, not a death. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Held until the handlers exist (after the privilege drop). */
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigaddset(&stop_sigs, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
 	a->loop = g_main_loop_new(NULL, FALSE);
-	a->sig_term = g_unix_signal_add(SIGTERM, on_sigterm, a);
-	a->sig_int = g_unix_signal_add(SIGINT, on_sigint, a);
 
 	a->model = clock_model_new();
 	if (!a->model) {
@@ -809,6 +864,25 @@ static int serve(struct app *a)
 	if (start_listeners(a, where, &err)) {
 		fail("%s", err->message);
 		goto out;
+	}
+	/*
+	 * Everything privileged is open: drop what is left while we have
+	 * one thread, then start GLib's signal thread, then the filter.
+	 */
+	if (privdrop_apply(&a->priv, &err)) {
+		fail("%s", err->message);
+		goto out;
+	}
+	a->sig_term = g_unix_signal_add(SIGTERM, on_sigterm, a);
+	a->sig_int = g_unix_signal_add(SIGINT, on_sigint, a);
+	sigprocmask(SIG_UNBLOCK, &stop_sigs, NULL);
+	if (!strcmp(a->cfg->seccomp, "on") && privdrop_confine(&err)) {
+		fail("%s", err->message);
+		goto out;
+	}
+	if (a->seccomp_selftest) {
+		g_message("seccomp self-test: a denied system call follows");
+		syscall_filter_selftest();
 	}
 
 	clocks = clock_list(&a->cfg->vrtc);

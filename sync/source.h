@@ -82,6 +82,9 @@ struct source_conf {
 
 	/* chronyd */
 	const char *chrony_socket;  /* NULL: CHRONY_DEFAULT_SOCKET */
+	uint16_t chrony_port;	    /* loopback UDP command port for reopening
+				     * when the socket cannot be (after the
+				     * privilege drop); 0: never */
 	const char *chrony_run_dir; /* NULL: the socket's directory */
 	uint32_t chrony_drift_ppb;  /* bound ageing; 0: 1000 (1 ppm) */
 	const struct source_clock_ops *clock_ops; /* NULL: clock_gettime */

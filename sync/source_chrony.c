@@ -21,7 +21,11 @@
  * (the poll says DEGRADED with the reason); a socket error (chronyd
  * gone: its socket closed, or restarted on a new socket at the same
  * path) drops our client, which is opened again at the next poll, so a
- * restarted chronyd is found again without restarting the daemon.
+ * restarted chronyd is found again without restarting the daemon. After
+ * the privilege drop our end can no longer be bound in chronyd's run
+ * directory; the client is then opened on chronyd's loopback UDP
+ * command port (source_conf.chrony_port) instead (TRACKING is a monitoring
+ * command, answered there to any user).
  *
  * Health, as time passes without a fresh TRACKING reply:
  *   OK        the last request was answered (or only one went unanswered)
@@ -68,6 +72,8 @@ struct source_chrony {
 	struct chrony_tracking t;
 	uint64_t t_counter; /* counter when @t arrived */
 	int last_err;	    /* last client error, 0 if none */
+	uint16_t udp_port;  /* reopen over UDP if the Unix socket fails */
+	bool via_udp;	    /* the client is the UDP fallback */
 };
 
 static int sys_gettime(void *ctx, clockid_t clk, struct timespec *ts)
@@ -113,9 +119,27 @@ static int open_client(struct source_chrony *c)
 		.socket_path = c->path,
 		.run_dir = c->run_dir,
 	};
+	struct chrony_client_conf udp = {
+		.host = "127.0.0.1",
+		.port = c->udp_port,
+	};
+	int r;
 
 	c->outstanding = false;
-	return chrony_client_new(&cc, &c->client);
+	r = chrony_client_new(&cc, &c->client);
+	if (r < 0 && c->udp_port) {
+		/*
+		 * Reopening after the privilege drop: our end can no longer
+		 * be bound where chronyd replies (its run directory is
+		 * root's and chronyd's). TRACKING is a monitoring command,
+		 * which chronyd also answers on its loopback UDP port.
+		 */
+		r = chrony_client_new(&udp, &c->client);
+		c->via_udp = r == 0;
+	} else {
+		c->via_udp = false;
+	}
+	return r;
 }
 
 static int chrony_new_src(const struct source_conf *conf, struct source **out,
@@ -153,6 +177,7 @@ static int chrony_new_src(const struct source_conf *conf, struct source **out,
 		return r;
 	}
 	c->have_tracking = true;
+	c->udp_port = conf->chrony_port;
 	r = read_counter(c, &c->t_counter);
 	if (r < 0) {
 		snprintf(msg, msg_len, "reading clocks: %s", g_strerror(-r));
@@ -321,8 +346,9 @@ static int chrony_poll_src(struct source *s, struct time_sample *out,
 			   c->misses);
 	} else {
 		snprintf(h->text, sizeof(h->text),
-			 "chronyd at %s: stratum %u, bound %llu ns", c->path,
-			 c->t.stratum, (unsigned long long)bound);
+			 "chronyd at %s: stratum %u, bound %llu ns",
+			 c->via_udp ? "127.0.0.1 (UDP)" : c->path, c->t.stratum,
+			 (unsigned long long)bound);
 	}
 	return 0;
 }

@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Bad configuration and command lines, table-driven: the real daemon
+ * binary with each bad input must print exactly one line (stdout and
+ * stderr together) naming the problem, file:line for config-file errors,
+ * exit 1 (2 when the command line cannot be parsed), leave no socket file
+ * behind and never crash (under ASan too: check-asan runs this suite
+ * against the sanitized daemon).
+ *
+ * In the table, "@/name" is a file in the case's own temporary directory
+ * and "@CONF" the config file holding the case's .conf text.
+ */
+#include <criterion/parameterized.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+#define MAX_ARGS 12
+
+struct bad_case {
+	const char *name;
+	const char *args[MAX_ARGS]; /* NULL-terminated */
+	const char *conf;	    /* NULL: no config file written */
+	int status;		    /* expected exit status */
+	const char *needle;	    /* must appear in the one line */
+};
+
+#define SOCK "--socket-path", "@/vm.sock"
+#define CONF_HEAD "# a comment\n[vhost-user-rtc]\n"
+
+static const char long_path[] =
+	"@/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.sock";
+
+static const struct bad_case cases[] = {
+	{ "unknown option", { SOCK, "--bogus" }, NULL, 2, "--bogus" },
+	{ "missing value", { SOCK, "--poll-ns" }, NULL, 2, "--poll-ns" },
+	{ "number too big",
+	  { SOCK, "--poll-ns", "99999999999" },
+	  NULL,
+	  1,
+	  "--poll-ns: \"99999999999\" is not a whole number from 0" },
+	{ "negative number",
+	  { SOCK, "--max-connections", "-1" },
+	  NULL,
+	  1,
+	  "--max-connections: \"-1\"" },
+	{ "number with junk",
+	  { SOCK, "--sync-interval-ms", "100ms" },
+	  NULL,
+	  1,
+	  "--sync-interval-ms: \"100ms\"" },
+	{ "number too small",
+	  { SOCK, "--sync-interval-ms", "1" },
+	  NULL,
+	  1,
+	  "--sync-interval-ms: \"1\" is not a whole number from 10" },
+	{ "bad enum",
+	  { SOCK, "--smear", "sideways" },
+	  NULL,
+	  1,
+	  "--smear: \"sideways\" is not one of noon-linear, utc-sls" },
+	{ "bad log level",
+	  { SOCK, "--log-level", "loud" },
+	  NULL,
+	  1,
+	  "--log-level: \"loud\"" },
+	{ "bad seccomp",
+	  { SOCK, "--seccomp", "maybe" },
+	  NULL,
+	  1,
+	  "--seccomp: \"maybe\"" },
+	{ "empty value",
+	  { SOCK, "--clocks", "" },
+	  NULL,
+	  1,
+	  "--clocks: empty value" },
+	{ "positional argument",
+	  { SOCK, "extra" },
+	  NULL,
+	  2,
+	  "unexpected argument \"extra\"" },
+	{ "missing config file",
+	  { SOCK, "--config", "@/none.conf" },
+	  NULL,
+	  1,
+	  "none.conf: No such file or directory" },
+	{ "config file is a directory",
+	  { SOCK, "--config", "@/" },
+	  NULL,
+	  1,
+	  "Is a directory" },
+	{ "bad config line",
+	  { SOCK, "--config", "@CONF" },
+	  CONF_HEAD "poll-ns=0\nthis is not a key\n",
+	  1,
+	  "bad.conf:4: expected key=value" },
+	{ "unknown key",
+	  { SOCK, "--config", "@CONF" },
+	  CONF_HEAD "colour=red\n",
+	  1,
+	  "bad.conf:3: unknown key \"colour\"" },
+	{ "duplicate key",
+	  { SOCK, "--config", "@CONF" },
+	  CONF_HEAD "smear=utc-sls\n\nsmear=noon-linear\n",
+	  1,
+	  "bad.conf:5: smear: already set on line 3" },
+	{ "key before section",
+	  { SOCK, "--config", "@CONF" },
+	  "poll-ns=0\n[vhost-user-rtc]\n",
+	  1,
+	  "bad.conf:1: key \"poll-ns\" before the [vhost-user-rtc]" },
+	{ "unknown section",
+	  { SOCK, "--config", "@CONF" },
+	  CONF_HEAD "[other]\n",
+	  1,
+	  "bad.conf:3: unknown section [other]" },
+	{ "bad value in file",
+	  { SOCK, "--config", "@CONF" },
+	  CONF_HEAD "\nmax-connections=lots\n",
+	  1,
+	  "bad.conf:4: max-connections: \"lots\"" },
+	{ "bad user in file",
+	  { SOCK, "--config", "@CONF" },
+	  CONF_HEAD "user=no-such-user-vrtc\n",
+	  1,
+	  "bad.conf:3: user: no such user \"no-such-user-vrtc\"" },
+	{ "not UTF-8",
+	  { SOCK, "--config", "@CONF" },
+	  CONF_HEAD "clocks=\xff\n",
+	  1,
+	  "bad.conf: not a UTF-8 text file" },
+	{ "fd not a number",
+	  { "--fd", "three" },
+	  NULL,
+	  1,
+	  "--fd: \"three\" is not a file descriptor number" },
+	{ "fd not open",
+	  { "--fd", "77" },
+	  NULL,
+	  1,
+	  "--fd 77: not an open file descriptor" },
+	{ "fd not a socket", { "--fd", "1" }, NULL, 1, "--fd 1: not a socket" },
+	{ "no socket", { "--poll-ns", "0" }, NULL, 1, "no socket to serve" },
+	{ "socket in a missing directory",
+	  { "--socket-path", "@/nodir/vm.sock" },
+	  NULL,
+	  1,
+	  "nodir: No such file or directory" },
+	{ "second socket in a missing directory",
+	  { SOCK, "--socket-path", "@/nodir/vm2.sock" },
+	  NULL,
+	  1,
+	  "nodir: No such file or directory" },
+	{ "socket path too long",
+	  { "--socket-path", long_path },
+	  NULL,
+	  1,
+	  "longer than 107 bytes" },
+	{ "socket path twice", { SOCK, SOCK }, NULL, 1, "given twice" },
+	{ "socket path is a file",
+	  { "--socket-path", "@/bad.conf" },
+	  "not a socket\n",
+	  1,
+	  "it exists and is not a socket" },
+	{ "missing PHC",
+	  { SOCK, "--phc", "/dev/vrtc-no-such-ptp" },
+	  NULL,
+	  1,
+	  "/dev/vrtc-no-such-ptp" },
+	{ "missing leap file",
+	  { SOCK, "--leap-file", "@/none.list" },
+	  NULL,
+	  1,
+	  "none.list: No such file or directory" },
+	{ "bad leap file",
+	  { SOCK, "--leap-file", "@CONF" },
+	  "3692217600\t37\n",
+	  1,
+	  "cannot use leap-second file" },
+	{ "clocks garbage",
+	  { SOCK, "--clocks", "utc,,sundial" },
+	  NULL,
+	  1,
+	  "--clocks:" },
+	{ "alarm on a monotonic clock",
+	  { SOCK, "--alarm-clocks", "monotonic" },
+	  NULL,
+	  1,
+	  "--alarm-clocks: alarm clock \"monotonic\"" },
+	{ "unknown user",
+	  { SOCK, "--user", "no-such-user-vrtc" },
+	  NULL,
+	  1,
+	  "--user: no such user \"no-such-user-vrtc\"" },
+	{ "unknown group",
+	  { SOCK, "--group", "no-such-group-vrtc" },
+	  NULL,
+	  1,
+	  "--group: no such group \"no-such-group-vrtc\"" },
+	{ "ptp4l without phc",
+	  { SOCK, "--ptp4l-socket", "@/ptp4l" },
+	  NULL,
+	  1,
+	  "--ptp4l-socket: only used with phc" },
+};
+
+/* Files left in @dir other than the config file: none may be sockets. */
+static void check_no_socket(const char *dir, const char *name)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	cr_assert(d, "%s: %s", dir, strerror(errno));
+	while ((e = readdir(d))) {
+		char path[512];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		cr_assert(lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode),
+			  "%s: socket %s left behind", name, path);
+	}
+	closedir(d);
+}
+
+static const char *expand(const char *arg, const char *dir, char *buf,
+			  size_t len)
+{
+	if (!strcmp(arg, "@CONF")) {
+		snprintf(buf, len, "%s/bad.conf", dir);
+	} else if (!strncmp(arg, "@/", 2)) {
+		snprintf(buf, len, "%s/%s", dir, arg + 2);
+	} else {
+		return arg;
+	}
+	return buf;
+}
+
+static void run_case(const struct bad_case *c)
+{
+	char dir[] = "/tmp/vrtc-badcfg-XXXXXX";
+	char bufs[MAX_ARGS][256], out[8192], cmd[300];
+	const char *argv[MAX_ARGS + 1];
+	const char *nl;
+	unsigned int i;
+	int st;
+
+	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	if (c->conf) {
+		FILE *f;
+
+		snprintf(bufs[0], sizeof(bufs[0]), "%s/bad.conf", dir);
+		f = fopen(bufs[0], "w");
+		cr_assert(f);
+		fputs(c->conf, f);
+		fclose(f);
+	}
+	for (i = 0; i < MAX_ARGS && c->args[i]; i++) {
+		argv[i] = expand(c->args[i], dir, bufs[i], sizeof(bufs[i]));
+	}
+	argv[i] = NULL;
+	st = vdaemon_run(argv, 10000, out, sizeof(out));
+	check_no_socket(dir, c->name);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+
+	cr_assert(st != -1, "%s: timed out (a half-started daemon?)", c->name);
+	cr_assert(WIFEXITED(st), "%s: crashed (status 0x%x):\n%s", c->name, st,
+		  out);
+	cr_assert_eq(WEXITSTATUS(st), c->status, "%s: exit %d, output:\n%s",
+		     c->name, WEXITSTATUS(st), out);
+	nl = strchr(out, '\n');
+	cr_assert(nl && nl[1] == '\0', "%s: not exactly one line:\n%s", c->name,
+		  out);
+	cr_assert(!strncmp(out, "vhost-user-rtc: ", 16),
+		  "%s: not the daemon's error line:\n%s", c->name, out);
+	cr_assert(strstr(out, c->needle), "%s: \"%s\" not in:\n%s", c->name,
+		  c->needle, out);
+}
+
+/*
+ * The parameter is an index into cases[]: Criterion's workers are fresh
+ * processes, where pointers copied from the runner mean nothing.
+ */
+ParameterizedTestParameters(bad_config, each_input)
+{
+	static unsigned int idx[sizeof(cases) / sizeof(cases[0])];
+	unsigned int i;
+
+	_Static_assert(sizeof(cases) / sizeof(cases[0]) >= 25,
+		       "the issue asks for at least 25 bad inputs");
+	for (i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
+		idx[i] = i;
+	}
+	return cr_make_param_array(unsigned int, idx,
+				   sizeof(idx) / sizeof(idx[0]));
+}
+
+ParameterizedTest(unsigned int *i, bad_config, each_input, .init = itest_init,
+		  .fini = itest_fini, .timeout = ITEST_TIMEOUT)
+{
+	run_case(&cases[*i]);
+}
