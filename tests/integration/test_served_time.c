@@ -250,23 +250,32 @@ STEST(bad_leap_file_refused)
 	unlink("/tmp/vrtc-never.sock");
 }
 
-/* MONOTONIC runs at the host's rate (no jumps, no drift from nowhere). */
+/*
+ * MONOTONIC runs at the host's rate (no jumps, no drift from nowhere).
+ * Each READ is bracketed by host reads, so a slow round trip on a loaded
+ * machine widens the allowed range instead of failing the test; the
+ * model may steer by up to its 500 ppm slew cap.
+ */
 STEST(monotonic_rate)
 {
 	struct vdaemon *d = itest_start(NULL);
 	struct vuf *v = itest_vm(vdaemon_socket(d, 0), NULL);
-	int64_t h0, h1, m0, m1, dh, dm;
+	int64_t h0a, h0b, h1a, h1b, m0, m1, dm, lo, hi;
 
-	h0 = vuf_now_ns(CLOCK_MONOTONIC_RAW);
+	h0a = vuf_now_ns(CLOCK_MONOTONIC_RAW);
 	m0 = (int64_t)itest_read(v, 2);
+	h0b = vuf_now_ns(CLOCK_MONOTONIC_RAW);
 	itest_sleep_ms(500);
-	h1 = vuf_now_ns(CLOCK_MONOTONIC_RAW);
+	h1a = vuf_now_ns(CLOCK_MONOTONIC_RAW);
 	m1 = (int64_t)itest_read(v, 2);
-	dh = h1 - h0;
+	h1b = vuf_now_ns(CLOCK_MONOTONIC_RAW);
 	dm = m1 - m0;
-	cr_assert(llabs(dm - dh) < dh / 2000 + 2000000,
-		  "MONOTONIC advanced %lld ns while the host's advanced %lld",
-		  (long long)dm, (long long)dh);
+	lo = h1a - h0b;
+	hi = h1b - h0a;
+	cr_assert(dm >= lo - lo / 2000 && dm <= hi + hi / 2000,
+		  "MONOTONIC advanced %lld ns while the host's advanced "
+		  "%lld..%lld",
+		  (long long)dm, (long long)lo, (long long)hi);
 	vuf_free(v);
 	itest_stop(d);
 }
