@@ -83,14 +83,15 @@ static int64_t years(int n)
 static int64_t window_ns;
 
 /* Reads @a, @b, @a again; returns b - (first a), asserting the window
- * is short. */
+ * is sane (50 ms: a loaded CI machine can be slow, and the callers
+ * widen their tolerance by window_ns anyway). */
 static int64_t sandwich(struct vuf *v, uint16_t a, uint16_t b, int64_t *a0)
 {
 	int64_t x0 = (int64_t)itest_read(v, a);
 	int64_t y = (int64_t)itest_read(v, b);
 	int64_t x1 = (int64_t)itest_read(v, a);
 
-	cr_assert(x1 >= x0 && x1 - x0 < 5000000,
+	cr_assert(x1 >= x0 && x1 - x0 < 50000000,
 		  "reads of clock %u: %lld then %lld", a, (long long)x0,
 		  (long long)x1);
 	*a0 = x0;
