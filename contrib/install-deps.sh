@@ -8,7 +8,7 @@ case "${1:-build}" in
 build)
 	pkgs=(gcc make pkg-config libglib2.0-dev libcriterion-dev tzdata
 		clang libclang-rt-14-dev clang-format clang-tidy cppcheck
-		linuxptp iproute2 chrony)
+		linuxptp iproute2 chrony libgps-dev gpsd gpsd-clients python3-gps)
 	;;
 e2e)
 	pkgs=(debootstrap flex bison bc libelf-dev libssl-dev busybox-static
