@@ -1,23 +1,27 @@
 // SPDX-License-Identifier: MIT
 /*
- * The connection to gpsd: libgps's socket transport, made non-blocking
- * after the (blocking) connect and ?WATCH, and read only when
- * gps_waiting() says data is there, so a poll never waits for gpsd.
+ * The connection to gpsd: libgps connects and sends ?WATCH; the socket
+ * is then non-blocking and read here, line by line, each line checked
+ * and unpacked by gpsd_msg_parse() (gpsd.h says why not gps_read()).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <gps.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "gpsd.h"
 
+/* gpsd's longest message (GPS_JSON_RESPONSE_MAX), and then some */
 #define MSG_MAX 4096
 
 struct gpsd_client {
 	struct gps_data_t gd;
 	bool open;
-	char buf[MSG_MAX];
+	bool skipping; /* dropping the rest of an overlong line */
+	size_t len;    /* bytes in buf */
+	char buf[2 * MSG_MAX];
 };
 
 /* libgps's gps_open() errors are its own negative codes, or errno. */
@@ -83,30 +87,55 @@ int gpsd_client_fd(const struct gpsd_client *c)
 	return c->gd.gps_fd;
 }
 
+/* The first complete line in the buffer: its length, or -1 if none. */
+static ssize_t line_len(const struct gpsd_client *c)
+{
+	const char *nl = memchr(c->buf, '\n', c->len);
+
+	return nl ? nl - c->buf : -1;
+}
+
+static void consume(struct gpsd_client *c, size_t n)
+{
+	memmove(c->buf, c->buf + n, c->len - n);
+	c->len -= n;
+}
+
 int gpsd_client_read(struct gpsd_client *c, struct gpsd_msg *m)
 {
-	int n;
+	ssize_t n, l;
+	bool skip;
 
-	if (!gps_waiting(&c->gd, 0)) {
-		return -EAGAIN;
-	}
-	c->gd.set = 0;
-	errno = 0;
-	n = gps_read(&c->gd, c->buf, (int)sizeof(c->buf));
-	if (n < 0) {
-		/* libgps returns -1 for EAGAIN too on a non-blocking socket */
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-			return -EAGAIN;
+	while ((l = line_len(c)) < 0) {
+		if (c->len == sizeof(c->buf)) {
+			/* no newline in a full buffer: drop to the next */
+			c->len = 0;
+			c->skipping = true;
 		}
-		return -ECONNRESET;
+		n = recv(c->gd.gps_fd, c->buf + c->len, sizeof(c->buf) - c->len,
+			 MSG_DONTWAIT);
+		if (n == 0) {
+			return -ECONNRESET;
+		}
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR) {
+				return -EAGAIN;
+			}
+			return -ECONNRESET;
+		}
+		c->len += (size_t)n;
 	}
-	if (n == 0) {
-		return -EAGAIN; /* only part of a message so far */
-	}
-	c->buf[sizeof(c->buf) - 1] = '\0';
-	if (gpsd_msg_from(&c->gd, c->buf, strnlen(c->buf, sizeof(c->buf)), m) <
-	    0) {
+	skip = c->skipping;
+	c->skipping = false;
+	if (skip || l >= MSG_MAX) {
+		consume(c, (size_t)l + 1);
 		return -EBADMSG;
 	}
-	return 0;
+	n = gpsd_msg_parse(c->buf, (size_t)l, m);
+	consume(c, (size_t)l + 1);
+	if (n == -ENOMEM) {
+		return -ENOMEM;
+	}
+	return n < 0 ? -EBADMSG : 0;
 }

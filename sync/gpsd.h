@@ -17,7 +17,10 @@
  * fields are therefore read from the message text itself.
  *
  * The message and conversion functions are pure (no I/O, no clocks, no
- * GLib main loop). The client is non-blocking once connected; only
+ * GLib main loop). libgps opens the connection and sends ?WATCH; the
+ * client then reads the socket itself, line by line, so that no text
+ * reaches libgps's unpacker before gpsd_json_valid() has passed it. The
+ * client is non-blocking once connected; only
  * gpsd_client_new() blocks, in connect(), which is immediate for a gpsd
  * on loopback (the normal case) and up to the kernel's TCP connect
  * timeout for a remote host. Nothing here logs.
@@ -79,6 +82,18 @@ struct gpsd_msg {
 
 struct gps_data_t;
 
+/* nesting of objects and arrays a gpsd message may have (DEVICES: 2) */
+#define GPSD_JSON_MAX_DEPTH 8
+
+/*
+ * gpsd_json_valid() - true if @json (@len bytes) is exactly one JSON
+ * object (RFC 8259 syntax, nesting up to GPSD_JSON_MAX_DEPTH, no NUL
+ * bytes, surrounding whitespace allowed). libgps 3.22's gps_unpack()
+ * loops forever on some malformed text (found by tests/fuzz/fuzz_gpsd.c,
+ * e.g. {a"class":"PPS"), so nothing reaches it unchecked.
+ */
+bool gpsd_json_valid(const char *json, size_t len);
+
 /*
  * gpsd_json_int() - the integer value of top-level key @key in the JSON
  * object @json (@len bytes, need not be NUL-terminated); keys inside
@@ -90,7 +105,7 @@ struct gps_data_t;
 int gpsd_json_int(const char *json, size_t len, const char *key, int64_t *out);
 
 /*
- * gpsd_msg_from() - reduce @gd, as gps_read()/gps_unpack() left it for
+ * gpsd_msg_from() - reduce @gd, as gps_unpack() left it for
  * the message whose text is @json (@len bytes), to *@m.
  * Returns 0, or -EINVAL if the text is not a gpsd message (no class).
  * Range checks of times are left to gpsd_msg_to_sample().
@@ -99,11 +114,12 @@ int gpsd_msg_from(const struct gps_data_t *gd, const char *json, size_t len,
 		  struct gpsd_msg *m);
 
 /*
- * gpsd_msg_parse() - unpack one JSON message (@len bytes, at most
- * 4095: longer is -EMSGSIZE) with libgps's gps_unpack() and reduce it
- * with gpsd_msg_from(). For tests, tools and the fuzzer.
- * Returns 0, -EMSGSIZE, -ENOMEM, or -EINVAL (libgps refused it or it has
- * no class).
+ * gpsd_msg_parse() - check one JSON message (@len bytes, at most
+ * 4095: longer is -EMSGSIZE) with gpsd_json_valid(), unpack it with
+ * libgps's gps_unpack() into a fresh gps_data_t and reduce it with
+ * gpsd_msg_from(). The client reads every message through this.
+ * Returns 0, -EMSGSIZE, -ENOMEM, or -EINVAL (not valid JSON, libgps
+ * refused it, or it has no class).
  */
 int gpsd_msg_parse(const char *json, size_t len, struct gpsd_msg *m);
 
@@ -170,9 +186,10 @@ int gpsd_client_fd(const struct gpsd_client *c);
 /*
  * gpsd_client_read() - the next complete message, if one is waiting.
  * Never blocks. Returns 0 with *@m, -EAGAIN if no complete message is
- * waiting, -EBADMSG for a message that is not gpsd JSON (read on), or
- * -ECONNRESET once gpsd has closed the connection or it failed (then
- * free the client and connect again).
+ * waiting, -EBADMSG for a line that is not a gpsd JSON message or is
+ * longer than 4095 bytes (read on), -ENOMEM, or -ECONNRESET once gpsd
+ * has closed the connection or it failed (then free the client and
+ * connect again).
  */
 int gpsd_client_read(struct gpsd_client *c, struct gpsd_msg *m);
 

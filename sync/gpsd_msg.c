@@ -108,6 +108,157 @@ static const char *find_value(const char *json, size_t len, const char *key,
 	return NULL;
 }
 
+/* Past one JSON value at @p (depth-limited), or NULL if malformed. */
+static const char *skip_value(const char *p, const char *end, int depth);
+
+static const char *skip_literal(const char *p, const char *end)
+{
+	static const char *const lits[] = { "true", "false", "null" };
+
+	for (size_t i = 0; i < 3; i++) {
+		size_t l = strlen(lits[i]);
+
+		if ((size_t)(end - p) >= l && memcmp(p, lits[i], l) == 0) {
+			return p + l;
+		}
+	}
+	return NULL;
+}
+
+static const char *skip_number(const char *p, const char *end)
+{
+	const char *s;
+
+	if (p < end && *p == '-') {
+		p++;
+	}
+	s = p;
+	while (p < end && *p >= '0' && *p <= '9') {
+		p++;
+	}
+	if (p == s) {
+		return NULL;
+	}
+	if (p < end && *p == '.') {
+		s = ++p;
+		while (p < end && *p >= '0' && *p <= '9') {
+			p++;
+		}
+		if (p == s) {
+			return NULL;
+		}
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-')) {
+			p++;
+		}
+		s = p;
+		while (p < end && *p >= '0' && *p <= '9') {
+			p++;
+		}
+		if (p == s) {
+			return NULL;
+		}
+	}
+	return p;
+}
+
+/* A string without control characters; NULL if malformed. */
+static const char *skip_json_string(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if ((unsigned char)*p < 0x20) {
+			return NULL;
+		}
+		if (*p == '\\') {
+			if (++p == end) {
+				return NULL;
+			}
+		} else if (*p == '"') {
+			return p + 1;
+		}
+	}
+	return NULL;
+}
+
+/* The members of an object or the elements of an array, after { or [. */
+static const char *skip_members(const char *p, const char *end, int depth,
+				bool object)
+{
+	char close = object ? '}' : ']';
+
+	p = skip_ws(p, end);
+	if (p < end && *p == close) {
+		return p + 1;
+	}
+	for (;;) {
+		if (object) {
+			if (p == end || *p != '"') {
+				return NULL;
+			}
+			p = skip_json_string(p, end);
+			if (!p) {
+				return NULL;
+			}
+			p = skip_ws(p, end);
+			if (p == end || *p != ':') {
+				return NULL;
+			}
+			p = skip_ws(p + 1, end);
+		}
+		p = skip_value(p, end, depth);
+		if (!p) {
+			return NULL;
+		}
+		p = skip_ws(p, end);
+		if (p == end) {
+			return NULL;
+		}
+		if (*p == close) {
+			return p + 1;
+		}
+		if (*p != ',') {
+			return NULL;
+		}
+		p = skip_ws(p + 1, end);
+	}
+}
+
+static const char *skip_value(const char *p, const char *end, int depth)
+{
+	if (p == end) {
+		return NULL;
+	}
+	switch (*p) {
+	case '{':
+	case '[':
+		if (depth >= GPSD_JSON_MAX_DEPTH) {
+			return NULL;
+		}
+		return skip_members(p + 1, end, depth + 1, *p == '{');
+	case '"':
+		return skip_json_string(p, end);
+	case 't':
+	case 'f':
+	case 'n':
+		return skip_literal(p, end);
+	default:
+		return skip_number(p, end);
+	}
+}
+
+bool gpsd_json_valid(const char *json, size_t len)
+{
+	const char *end = json + len, *p = skip_ws(json, end);
+
+	if (p == end || *p != '{' || memchr(json, '\0', len)) {
+		return false;
+	}
+	p = skip_value(p, end, 0);
+	return p && skip_ws(p, end) == end;
+}
+
 int gpsd_json_int(const char *json, size_t len, const char *key, int64_t *out)
 {
 	const char *end = json + len, *p;
@@ -260,10 +411,10 @@ int gpsd_msg_parse(const char *json, size_t len, struct gpsd_msg *m)
 	}
 	memcpy(buf, json, len);
 	buf[len] = '\0';
-	r = gps_unpack(buf, gd) < 0 ? -EINVAL : 0;
+	/* libgps 3.22 loops forever on some malformed text: check first */
+	r = gpsd_json_valid(buf, len) && gps_unpack(buf, gd) == 0 ? 0 : -EINVAL;
 	if (r == 0) {
-		/* libgps stops at a NUL: reduce exactly what it unpacked */
-		r = gpsd_msg_from(gd, buf, strlen(buf), m);
+		r = gpsd_msg_from(gd, buf, len, m);
 	}
 	free(buf);
 	free(gd);

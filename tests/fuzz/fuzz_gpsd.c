@@ -44,8 +44,8 @@ static void convert(const struct gpsd_msg *m, uint8_t knob)
 	assert(now.raw_ns - s.counter <= 2 * (uint64_t)NS);
 	assert(s.err_ns > now.half_ns);
 	assert(s.window_ns == 2 * now.half_ns);
-	assert(s.tai_ns == (int64_t)m->real.tv_sec * NS + m->real.tv_nsec +
-				   37 * NS);
+	assert(s.tai_ns ==
+	       (int64_t)m->real.tv_sec * NS + m->real.tv_nsec + 37 * NS);
 	if (m->kind == GPSD_MSG_TOFF) {
 		assert(s.err_ns >= GPSD_TOFF_ERR_NS);
 	}

@@ -11,11 +11,11 @@
  * dir (no hot-plug socket in /var/run). -s fixes the line speed, as for a
  * receiver whose speed is known: without it gpsd hunts speeds on the pty
  * (a pty has none) and drops the feed while it does; -b keeps it from
- * writing receiver probes into the pty. gpspipe -w -P prints the same stream for
- * comparison. gpsfake is not used: it replays a log's own timestamps,
- * which are not near now, so gpsd's TOFF would be days off the host.
- * Needs gpsd and gpspipe (packages gpsd, gpsd-clients): without them the
- * test fails, it does not skip.
+ * writing receiver probes into the pty. gpspipe -w -P prints the same stream
+ * for comparison. gpsfake is not used: it replays a log's own timestamps, which
+ * are not near now, so gpsd's TOFF would be days off the host. Needs gpsd and
+ * gpspipe (packages gpsd, gpsd-clients): without them the test fails, it does
+ * not skip.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -96,14 +96,14 @@ static void restamp(const char *body, const struct tm *tm, char *out,
 		p = c + 1;
 	}
 	strftime(hms, sizeof(hms), "%H%M%S.00", tm);
-	snprintf(dmy, sizeof(dmy), "%02u%02u%02u", (unsigned int)tm->tm_mday % 100u,
+	snprintf(dmy, sizeof(dmy), "%02u%02u%02u",
+		 (unsigned int)tm->tm_mday % 100u,
 		 (unsigned int)(tm->tm_mon + 1) % 100u,
 		 (unsigned int)tm->tm_year % 100u);
 	strftime(d, sizeof(d), "%d", tm);
 	strftime(m, sizeof(m), "%m", tm);
 	strftime(y, sizeof(y), "%Y", tm);
-	if (strstr(f[0], "RMC") || strstr(f[0], "GGA") ||
-	    strstr(f[0], "ZDA")) {
+	if (strstr(f[0], "RMC") || strstr(f[0], "GGA") || strstr(f[0], "ZDA")) {
 		snprintf(f[1], sizeof(f[1]), "%s", hms);
 	}
 	if (strstr(f[0], "RMC")) {
@@ -335,7 +335,8 @@ static const char *find_line(char *const *lines, int n, const char *cls,
 	char v[64];
 
 	for (int i = 0; i < n; i++) {
-		if (strstr(lines[i], cls) && field(lines[i], key, v, sizeof(v)) &&
+		if (strstr(lines[i], cls) &&
+		    field(lines[i], key, v, sizeof(v)) &&
 		    strcmp(v, want) == 0) {
 			return lines[i];
 		}
@@ -413,7 +414,8 @@ Test(gpsd_peer, client_values_match_gpspipe)
 					l = lines[k];
 				}
 			}
-			cr_assert(l, "no TPV at %s with mode %d", want, m->mode);
+			cr_assert(l, "no TPV at %s with mode %d", want,
+				  m->mode);
 			cr_assert(field(l, "device", v, sizeof(v)));
 			cr_assert_str_eq(v, m->device);
 			tpv++;

@@ -168,6 +168,36 @@ Test(gpsd, parses_tpv_version_devices)
 	cr_assert_eq(m.kind, GPSD_MSG_OTHER);
 }
 
+static bool valid(const char *json)
+{
+	return gpsd_json_valid(json, strlen(json));
+}
+
+Test(gpsd, json_valid_accepts_gpsd_messages_only)
+{
+	cr_assert(valid("{\"class\":\"TPV\",\"mode\":3,\"lat\":-1.5e-3,"
+			"\"x\":[1,{\"a\":null},true,false,\"s\\\"\"]}\r"));
+	cr_assert(valid(" {} "));
+	/* what made libgps 3.22 loop forever (fuzz_gpsd) */
+	cr_assert(!valid("{a\"class\":\"PPS\""));
+	cr_assert(!valid("{a\"class\":\"PPS\"}"));
+	cr_assert(!valid("{\"class\":\"PPS\"_}"));
+	cr_assert(!valid("{\"class\":\"PPS\"}{\"class\":\"PPS\"}"));
+	cr_assert(!valid("{\"a\":1,}"));
+	cr_assert(!valid("{\"a\":01x}"));
+	cr_assert(!valid("{\"a\":1.}"));
+	cr_assert(!valid("{\"a\":1e}"));
+	cr_assert(!valid("{\"a\":tru}"));
+	cr_assert(!valid("{\"a\":\"x\ty\"}"), "raw control character");
+	cr_assert(!valid("{\"a\":[1,2}"));
+	cr_assert(!valid("[1]"));
+	cr_assert(!valid(""));
+	cr_assert(!valid("{\"a\":[[[[[[[[[1]]]]]]]]]}"), "nested 9 deep");
+	cr_assert(valid("{\"a\":[[[[[[[1]]]]]]]}"), "nested 8 deep");
+	cr_assert(!gpsd_json_valid("{\"a\":1}\0", 9), "NUL byte");
+	cr_assert(!gpsd_json_valid("{\"a\":1}", 6), "cut short");
+}
+
 Test(gpsd, parse_rejects_non_messages)
 {
 	static char big[5000];
@@ -176,6 +206,7 @@ Test(gpsd, parse_rejects_non_messages)
 	cr_assert_eq(gpsd_msg_parse("{\"mode\":3}", 10, &m), -EINVAL);
 	cr_assert_eq(gpsd_msg_parse("hello", 5, &m), -EINVAL);
 	cr_assert_eq(gpsd_msg_parse("", 0, &m), -EINVAL);
+	cr_assert_eq(gpsd_msg_parse("{a\"class\":\"PPS\"", 16, &m), -EINVAL);
 	memset(big, ' ', sizeof(big));
 	cr_assert_eq(gpsd_msg_parse(big, sizeof(big), &m), -EMSGSIZE);
 }

@@ -112,7 +112,7 @@ static void accept_client(char *watch, size_t len)
 
 static void say(const char *fmt, ...)
 {
-	char buf[1024];
+	static char buf[10000];
 	va_list ap;
 	int n;
 
@@ -232,6 +232,25 @@ Test(source_gpsd, no_fix_and_silence_are_stale)
 	cr_assert_eq(source_poll(s, &t, &h), -EAGAIN);
 	cr_assert_eq(h.state, SOURCE_STALE);
 	cr_assert(strstr(h.text, "no report for 3 s"), "%s", h.text);
+	source_free(s);
+}
+
+Test(source_gpsd, hostile_lines_are_skipped)
+{
+	struct source *s = open_src();
+	struct source_health h = { 0 };
+	struct time_sample t;
+	static char big[9000];
+
+	say("{a\"class\":\"PPS\""); /* hangs libgps 3.22's unpacker */
+	say("{\"class\":\"PPS\",\"real_sec\":1e400}");
+	say("not json at all");
+	memset(big, 'x', sizeof(big) - 1);
+	say("%s", big); /* longer than the client's buffer */
+	say_tpv(3);
+	say_toff(rt_now() - 1000);
+	cr_assert_eq(source_poll(s, &t, &h), 0, "%s", h.text);
+	cr_assert_eq(h.state, SOURCE_DEGRADED);
 	source_free(s);
 }
 
