@@ -77,7 +77,6 @@ struct gpsd_msg {
 	bool has_leap;		  /* TPV/TOFF: "leapseconds" present */
 	int leap_s;		  /* GPS - UTC, s, 0..100 */
 	char release[64];	  /* VERSION: gpsd's release */
-	int ndevices;		  /* DEVICES: how many */
 };
 
 struct gps_data_t;
@@ -88,9 +87,7 @@ struct gps_data_t;
 /*
  * gpsd_json_valid() - true if @json (@len bytes) is exactly one JSON
  * object (RFC 8259 syntax, nesting up to GPSD_JSON_MAX_DEPTH, no NUL
- * bytes, surrounding whitespace allowed). libgps 3.22's gps_unpack()
- * loops forever on some malformed text (found by tests/fuzz/fuzz_gpsd.c,
- * e.g. {a"class":"PPS"), so nothing reaches it unchecked.
+ * bytes, surrounding whitespace allowed).
  */
 bool gpsd_json_valid(const char *json, size_t len);
 
@@ -115,11 +112,20 @@ int gpsd_msg_from(const struct gps_data_t *gd, const char *json, size_t len,
 
 /*
  * gpsd_msg_parse() - check one JSON message (@len bytes, at most
- * 4095: longer is -EMSGSIZE) with gpsd_json_valid(), unpack it with
- * libgps's gps_unpack() into a fresh gps_data_t and reduce it with
- * gpsd_msg_from(). The client reads every message through this.
- * Returns 0, -EMSGSIZE, -ENOMEM, or -EINVAL (not valid JSON, libgps
- * refused it, or it has no class).
+ * 4095: longer is -EMSGSIZE), unpack it with libgps's gps_unpack() into
+ * a fresh gps_data_t and reduce it with gpsd_msg_from(). The client
+ * reads every message through this.
+ *
+ * libgps 3.22's gps_unpack() loops forever on some text (found by
+ * tests/fuzz/fuzz_gpsd.c): malformed JSON such as {a"class":"PPS", and
+ * valid JSON whose nested objects carry a "class" it recognises by
+ * substring search. So it only ever sees text that passes
+ * gpsd_json_valid(), has "class" as its first key (as gpsd writes it),
+ * is of a class we use (TOFF, PPS, TPV, VERSION) and has no nested
+ * object or array (gpsd sends none in those). Other classes are
+ * reported by kind only, without being unpacked.
+ * Returns 0, -EMSGSIZE, -ENOMEM, or -EINVAL (not valid JSON, "class" not
+ * first, nesting in a class we unpack, or libgps refused it).
  */
 int gpsd_msg_parse(const char *json, size_t len, struct gpsd_msg *m);
 

@@ -374,9 +374,6 @@ int gpsd_msg_from(const struct gps_data_t *gd, const char *json, size_t len,
 		snprintf(m->release, sizeof(m->release), "%s",
 			 gd->version.release);
 		break;
-	case GPSD_MSG_DEVICES:
-		m->ndevices = gd->devices.ndevices;
-		break;
 	default:
 		break;
 	}
@@ -393,14 +390,77 @@ int gpsd_msg_from(const struct gps_data_t *gd, const char *json, size_t len,
 	return 0;
 }
 
+/* "class" is the first key, as gpsd always writes it. */
+static bool class_first(const char *json, size_t len)
+{
+	static const char key[] = "\"class\"";
+	const char *end = json + len, *p = skip_ws(json, end);
+
+	p = skip_ws(p + 1, end); /* past the '{' gpsd_json_valid() saw */
+	return (size_t)(end - p) >= sizeof(key) - 1 &&
+	       memcmp(p, key, sizeof(key) - 1) == 0;
+}
+
+/* One object, no nested object or array (outside strings). */
+static bool json_flat(const char *json, size_t len)
+{
+	const char *p = json, *end = json + len;
+	int opens = 0;
+
+	while (p < end) {
+		if (*p == '"') {
+			p = skip_string(p, end);
+			if (!p) {
+				return false;
+			}
+			continue;
+		}
+		if (*p == '{' || *p == '[') {
+			opens++;
+		}
+		p++;
+	}
+	return opens == 1;
+}
+
+static enum gpsd_msg_kind class_kind(const char *json, size_t len)
+{
+	char cls[16];
+
+	if (json_str(json, len, "class", cls, sizeof(cls)) < 0) {
+		return GPSD_MSG_OTHER;
+	}
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
+		if (strcmp(cls, classes[i].name) == 0) {
+			return classes[i].kind;
+		}
+	}
+	return GPSD_MSG_OTHER;
+}
+
 int gpsd_msg_parse(const char *json, size_t len, struct gpsd_msg *m)
 {
+	enum gpsd_msg_kind kind;
 	struct gps_data_t *gd;
 	char *buf;
 	int r;
 
 	if (len >= MSG_MAX) {
 		return -EMSGSIZE;
+	}
+	if (!gpsd_json_valid(json, len) || !class_first(json, len)) {
+		return -EINVAL;
+	}
+	kind = class_kind(json, len);
+	if (kind != GPSD_MSG_TOFF && kind != GPSD_MSG_PPS &&
+	    kind != GPSD_MSG_TPV && kind != GPSD_MSG_VERSION) {
+		/* not needed: libgps does not see it (gpsd.h) */
+		memset(m, 0, sizeof(*m));
+		m->kind = kind;
+		return 0;
+	}
+	if (!json_flat(json, len)) {
+		return -EINVAL;
 	}
 	gd = calloc(1, sizeof(*gd));
 	buf = malloc(len + 1);
@@ -411,11 +471,7 @@ int gpsd_msg_parse(const char *json, size_t len, struct gpsd_msg *m)
 	}
 	memcpy(buf, json, len);
 	buf[len] = '\0';
-	/* libgps 3.22 loops forever on some malformed text: check first */
-	r = gpsd_json_valid(buf, len) && gps_unpack(buf, gd) == 0 ? 0 : -EINVAL;
-	if (r == 0) {
-		r = gpsd_msg_from(gd, buf, len, m);
-	}
+	r = gps_unpack(buf, gd) == 0 ? gpsd_msg_from(gd, buf, len, m) : -EINVAL;
 	free(buf);
 	free(gd);
 	return r;
