@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gps.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,14 +31,29 @@ static int open_error(int saved_errno)
 	return saved_errno > 0 ? -saved_errno : -ECONNREFUSED;
 }
 
+/* libgps writes the path into ?WATCH's JSON without escaping it. */
+static bool device_ok(const char *device)
+{
+	size_t n = strlen(device);
+
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)device[i] < 0x20 || device[i] == '"' ||
+		    device[i] == '\\') {
+			return false;
+		}
+	}
+	return n > 0 && n < GPS_PATH_MAX;
+}
+
 int gpsd_client_new(const char *host, const char *port, const char *device,
 		    struct gpsd_client **out)
 {
 	unsigned int flags = WATCH_ENABLE | WATCH_JSON | WATCH_PPS;
 	struct gpsd_client *c;
+	char path[GPS_PATH_MAX];
 	int fl, r;
 
-	if (device && strlen(device) >= GPS_PATH_MAX) {
+	if (device && !device_ok(device)) {
 		return -EINVAL;
 	}
 	c = calloc(1, sizeof(*c));
@@ -55,8 +71,9 @@ int gpsd_client_new(const char *host, const char *port, const char *device,
 	if (device) {
 		flags |= WATCH_DEVICE;
 	}
-	/* gps_stream() takes a non-const path it does not modify */
-	if (gps_stream(&c->gd, flags, (void *)(uintptr_t)device) < 0) {
+	/* gps_stream() takes a non-const path */
+	snprintf(path, sizeof(path), "%s", device ? device : "");
+	if (gps_stream(&c->gd, flags, path) < 0) {
 		r = errno > 0 ? -errno : -ECONNRESET;
 		gpsd_client_free(c);
 		return r;

@@ -120,12 +120,13 @@ int gpsd_msg_from(const struct gps_data_t *gd, const char *json, size_t len,
  * tests/fuzz/fuzz_gpsd.c): malformed JSON such as {a"class":"PPS", and
  * valid JSON whose nested objects carry a "class" it recognises by
  * substring search. So it only ever sees text that passes
- * gpsd_json_valid(), has "class" as its first key (as gpsd writes it),
- * is of a class we use (TOFF, PPS, TPV, VERSION) and has no nested
+ * gpsd_json_valid(), has "class" as its first key (as gpsd writes it)
+ * and nowhere else (a TPV with a second "class":"VERSION" key hangs it
+ * too), is of a class we use (TOFF, PPS, TPV, VERSION) and has no nested
  * object or array (gpsd sends none in those). Other classes are
  * reported by kind only, without being unpacked.
  * Returns 0, -EMSGSIZE, -ENOMEM, or -EINVAL (not valid JSON, "class" not
- * first, nesting in a class we unpack, or libgps refused it).
+ * first or not alone, nesting in a class we unpack, or libgps refused it).
  */
 int gpsd_msg_parse(const char *json, size_t len, struct gpsd_msg *m);
 
@@ -178,7 +179,8 @@ struct gpsd_client;
  * defaults) and start the JSON watch with PPS, for @device only if it is
  * not NULL. The socket is then non-blocking.
  * Returns 0 with *@out, or -errno (-ECONNREFUSED and the like when gpsd
- * is not there, -EINVAL for an overlong @device).
+ * is not there, -EINVAL for a @device that is empty, 128 bytes or more,
+ * or has a quote, backslash or control character).
  */
 int gpsd_client_new(const char *host, const char *port, const char *device,
 		    struct gpsd_client **out);

@@ -390,15 +390,31 @@ int gpsd_msg_from(const struct gps_data_t *gd, const char *json, size_t len,
 	return 0;
 }
 
+static const char class_key[] = "\"class\"";
+#define CLASS_KEY_LEN (sizeof(class_key) - 1)
+
 /* "class" is the first key, as gpsd always writes it. */
-static bool class_first(const char *json, size_t len)
+static const char *class_first(const char *json, size_t len)
 {
-	static const char key[] = "\"class\"";
 	const char *end = json + len, *p = skip_ws(json, end);
 
 	p = skip_ws(p + 1, end); /* past the '{' gpsd_json_valid() saw */
-	return (size_t)(end - p) >= sizeof(key) - 1 &&
-	       memcmp(p, key, sizeof(key) - 1) == 0;
+	if ((size_t)(end - p) < CLASS_KEY_LEN ||
+	    memcmp(p, class_key, CLASS_KEY_LEN) != 0) {
+		return NULL;
+	}
+	return p;
+}
+
+/*
+ * ... and appears nowhere else, not even inside a string: libgps finds
+ * the class by substring search.
+ */
+static bool class_once(const char *json, size_t len)
+{
+	const char *p = class_first(json, len) + CLASS_KEY_LEN;
+
+	return !memmem(p, len - (size_t)(p - json), class_key, CLASS_KEY_LEN);
 }
 
 /* One object, no nested object or array (outside strings). */
@@ -459,7 +475,7 @@ int gpsd_msg_parse(const char *json, size_t len, struct gpsd_msg *m)
 		m->kind = kind;
 		return 0;
 	}
-	if (!json_flat(json, len)) {
+	if (!json_flat(json, len) || !class_once(json, len)) {
 		return -EINVAL;
 	}
 	gd = calloc(1, sizeof(*gd));

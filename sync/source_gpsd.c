@@ -217,7 +217,7 @@ static int gpsd_new_src(const struct source_conf *conf, struct source **out,
 			char *msg, size_t msg_len)
 {
 	struct source_gpsd *g = g_new0(struct source_gpsd, 1);
-	struct gpsd_now now;
+	struct gpsd_now now = { 0 };
 	int r;
 
 	g->cv.leaps = conf->leaps;
@@ -261,7 +261,7 @@ static int gpsd_poll_src(struct source *s, struct time_sample *out,
 			 struct source_health *h)
 {
 	struct source_gpsd *g = (struct source_gpsd *)s;
-	struct gpsd_now now;
+	struct gpsd_now now = { 0 };
 	int r;
 
 	r = read_now(g, &now);

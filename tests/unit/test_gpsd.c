@@ -216,6 +216,14 @@ Test(gpsd, parse_rejects_non_messages)
 				    "\"DEVICE\"}]}",
 				    40, &m),
 		     -EINVAL, "nesting in a class we unpack");
+	cr_assert_eq(gpsd_msg_parse("{\"class\":\"TPV\",\"mode\":3,\"class\":"
+				    "\"VERSION\"}",
+				    42, &m),
+		     -EINVAL, "a second class key");
+	cr_assert_eq(
+		gpsd_msg_parse("{\"class\":\"TPV\",\"device\":\"\\\"class\"}",
+			       34, &m),
+		-EINVAL, "class inside a string");
 	cr_assert_eq(gpsd_msg_parse("{\"class\":\"SKY\",\"x\":[{\"class\":"
 				    "\"DEVICE\"}]}",
 				    40, &m),

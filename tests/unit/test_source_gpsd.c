@@ -339,6 +339,10 @@ Test(source_gpsd, new_fails_clearly)
 	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, msg, sizeof(msg)),
 		     -ECONNREFUSED);
 	cr_assert(strstr(msg, server), "%s", msg);
+	conf.gpsd_device = "/dev/x\",\"raw\":2"; /* would inject into ?WATCH */
+	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, msg, sizeof(msg)),
+		     -EINVAL);
+	conf.gpsd_device = NULL;
 	conf.gpsd_server = "localhost:";
 	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, msg, sizeof(msg)),
 		     -EINVAL);
