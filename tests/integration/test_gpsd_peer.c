@@ -5,7 +5,9 @@
  * A pty plays a PPS-less NMEA receiver: each second, 50 ms after the
  * second it reports, a thread writes the cycle in
  * data/gpsd_fix.nmea (RMC, VTG, GGA, GSA, GLL, ZDA as a u-blox sends
- * them) re-stamped with the current UTC time, checksums recomputed.
+ * them) re-stamped with the current UTC time, checksums recomputed; or
+ * the same with the fix lost (void RMC/GLL, GGA quality 0, GSA 1), or
+ * nothing.
  * gpsd is started the way users do, `gpsd -N -n -b -s 9600 -S PORT -F
  * SOCK DEVICE`, on a free loopback port with its control socket in a temp
  * dir (no hot-plug socket in /var/run). -s fixes the line speed, as for a
@@ -49,7 +51,7 @@ static char tmpdir[64], ptsname_buf[64], nmea[2048];
 static int ptm = -1, pts = -1, port;
 static pid_t gpsd_pid;
 static pthread_t feeder;
-static atomic_bool feeding, feeder_stop;
+static atomic_bool feeding, feeder_stop, have_fix;
 static bool feeder_started;
 static struct leap_table *leaps;
 
@@ -111,6 +113,21 @@ static void restamp(const char *body, const struct tm *tm, char *out,
 	}
 	if (strstr(f[0], "GLL")) {
 		snprintf(f[5], sizeof(f[5]), "%s", hms);
+	}
+	if (!atomic_load(&have_fix)) {
+		/* as a receiver that lost its fix: void status, no quality */
+		if (strstr(f[0], "RMC")) {
+			snprintf(f[2], sizeof(f[2]), "V");
+		}
+		if (strstr(f[0], "GGA")) {
+			snprintf(f[6], sizeof(f[6]), "0");
+		}
+		if (strstr(f[0], "GSA")) {
+			snprintf(f[2], sizeof(f[2]), "1");
+		}
+		if (strstr(f[0], "GLL")) {
+			snprintf(f[6], sizeof(f[6]), "V");
+		}
 	}
 	if (strstr(f[0], "ZDA")) {
 		snprintf(f[2], sizeof(f[2]), "%s", d);
@@ -251,6 +268,7 @@ static void setup(void)
 	cfmakeraw(&t);
 	tcsetattr(pts, TCSANOW, &t);
 	atomic_store(&feeding, true);
+	atomic_store(&have_fix, true);
 	atomic_store(&feeder_stop, false);
 	cr_assert_eq(pthread_create(&feeder, NULL, feed, NULL), 0);
 	feeder_started = true;
@@ -512,6 +530,17 @@ Test(gpsd_peer, source_degraded_then_stale_error_and_recovery)
 	cr_assert(strstr(h.text, "no fix"), "%s", h.text);
 	cr_assert(strstr(h.text, server), "%s", h.text);
 	atomic_store(&feeding, true);
+	r = poll_until(s, SOURCE_DEGRADED, 6, &t, &h);
+	cr_assert_eq(r, 0, "%s", h.text);
+	check_toff_sample(&t, &h);
+
+	/* the receiver loses its fix but keeps talking: STALE, no fix */
+	atomic_store(&have_fix, false);
+	r = poll_until(s, SOURCE_STALE, 6, &t, &h);
+	cr_assert_eq(h.state, SOURCE_STALE, "%s", h.text);
+	cr_assert_eq(r, -EAGAIN);
+	cr_assert(strstr(h.text, "receiver has no fix"), "%s", h.text);
+	atomic_store(&have_fix, true);
 	r = poll_until(s, SOURCE_DEGRADED, 6, &t, &h);
 	cr_assert_eq(r, 0, "%s", h.text);
 	check_toff_sample(&t, &h);
