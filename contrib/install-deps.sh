@@ -9,7 +9,8 @@ build)
 	pkgs=(gcc make pkg-config libglib2.0-dev libcriterion-dev tzdata
 		clang libclang-rt-14-dev clang-format clang-tidy cppcheck
 		linuxptp iproute2 chrony libcairo2-dev
-		libcap-dev libseccomp-dev systemd)
+		libcap-dev libseccomp-dev systemd
+		libgps-dev gpsd gpsd-clients python3-gps)
 	;;
 e2e)
 	pkgs=(debootstrap flex bison bc libelf-dev libssl-dev busybox-static

@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: MIT
+/*
+ * gpsd as a time source: the receiver's PPS edges (OK) or, without PPS,
+ * its NMEA time of day (TOFF, DEGRADED, with the configured bound).
+ *
+ * Each poll drains the messages gpsd sent since the last poll (never
+ * waiting), keeps the newest TOFF, PPS and fix mode, reads the host's
+ * REALTIME bracketed by MONOTONIC_RAW and converts the newest usable
+ * report with gpsd_msg_to_sample(): PPS when one is fresh, else TOFF.
+ * A report is used again at the next poll if no newer one came; its
+ * bound then includes the longer age.
+ *
+ * When gpsd closes the connection (or cannot be reached), the source is
+ * in ERROR and reconnects at its polls with a back-off doubling from
+ * 0.5 s to 4 s. Only gpsd's JSON stream is read (gpsd.h).
+ */
+#include <errno.h>
+#include <glib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gpsd.h"
+#include "source.h"
+
+#define NS_PER_S 1000000000LL
+#define GPSD_READS 5
+/* messages taken per poll at most: gpsd sends a handful per second */
+#define GPSD_MAX_MSGS 256
+/* no fix report for this long: stale, ns */
+#define GPSD_FIX_TIMEOUT_NS (3 * NS_PER_S)
+#define BACKOFF_MIN_NS (NS_PER_S / 2)
+#define BACKOFF_MAX_NS (4 * NS_PER_S)
+
+struct source_gpsd {
+	struct source base;
+	struct gpsd_client *client; /* NULL while disconnected */
+	struct gpsd_conv cv;
+	const struct source_clock_ops *ops;
+	void *ctx;
+	char host[64], port[16];
+	char *device; /* NULL: every device */
+	int last_err; /* why we are disconnected */
+	uint64_t retry_at, backoff;
+	struct gpsd_msg toff, pps;
+	bool have_toff, have_pps;
+	int mode;	  /* latest TPV's */
+	uint64_t mode_at; /* counter when it came */
+	bool have_mode;
+	bool have_leap;
+	int leap_s;
+};
+
+static int sys_gettime(void *ctx, clockid_t clk, struct timespec *ts)
+{
+	return clock_gettime(clk, ts);
+}
+
+static const struct source_clock_ops sys_clock_ops = {
+	.gettime = sys_gettime,
+};
+
+static int64_t ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * NS_PER_S + ts->tv_nsec;
+}
+
+/* Bracketed REALTIME read: the narrowest of GPSD_READS. */
+static int read_now(struct source_gpsd *g, struct gpsd_now *now)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (int i = 0; i < GPSD_READS; i++) {
+		struct timespec a, b, d;
+		uint64_t ca, cd;
+
+		if (g->ops->gettime(g->ctx, CLOCK_MONOTONIC_RAW, &a) < 0 ||
+		    g->ops->gettime(g->ctx, CLOCK_REALTIME, &b) < 0 ||
+		    g->ops->gettime(g->ctx, CLOCK_MONOTONIC_RAW, &d) < 0) {
+			return errno > 0 ? -errno : -EIO;
+		}
+		ca = (uint64_t)ts_ns(&a);
+		cd = (uint64_t)ts_ns(&d);
+		if (cd < ca || cd - ca >= best) {
+			continue;
+		}
+		best = cd - ca;
+		now->raw_ns = ca + best / 2;
+		now->rt_ns = ts_ns(&b);
+	}
+	if (best == UINT64_MAX) {
+		return -EPROTO;
+	}
+	now->half_ns = best - best / 2;
+	return 0;
+}
+
+/* "host:port", "host", "[v6]:port" or NULL into host and port. */
+static int split_server(const char *server, char *host, size_t hlen, char *port,
+			size_t plen)
+{
+	const char *colon;
+	size_t n;
+
+	snprintf(host, hlen, "%s", GPSD_DEFAULT_HOST);
+	snprintf(port, plen, "%s", GPSD_DEFAULT_PORT);
+	if (!server || !*server) {
+		return 0;
+	}
+	if (server[0] == '[') {
+		colon = strchr(server, ']');
+		if (!colon) {
+			return -EINVAL;
+		}
+		n = (size_t)(colon - server - 1);
+		server++;
+		colon = colon[1] == ':' ? colon + 1 : NULL;
+	} else {
+		colon = strrchr(server, ':');
+		n = colon ? (size_t)(colon - server) : strlen(server);
+	}
+	if (n == 0 || n >= hlen ||
+	    (colon && (!colon[1] || strlen(colon + 1) >= plen))) {
+		return -EINVAL;
+	}
+	snprintf(host, hlen, "%.*s", (int)n, server);
+	if (colon) {
+		snprintf(port, plen, "%s", colon + 1);
+	}
+	return 0;
+}
+
+static void gpsd_free_src(struct source *s)
+{
+	struct source_gpsd *g = (struct source_gpsd *)s;
+
+	if (!g) {
+		return;
+	}
+	gpsd_client_free(g->client);
+	g_free(g->device);
+	g_free(g);
+}
+
+static void disconnect(struct source_gpsd *g, int err, uint64_t now)
+{
+	gpsd_client_free(g->client);
+	g->client = NULL;
+	g->last_err = err;
+	g->have_toff = g->have_pps = g->have_mode = false;
+	g->backoff = g->backoff ? MIN(2 * g->backoff, (uint64_t)BACKOFF_MAX_NS)
+				: BACKOFF_MIN_NS;
+	g->retry_at = now + g->backoff;
+}
+
+static void take(struct source_gpsd *g, const struct gpsd_msg *m, uint64_t now)
+{
+	if (g->device && m->device[0] && strcmp(m->device, g->device) != 0) {
+		return;
+	}
+	switch (m->kind) {
+	case GPSD_MSG_TOFF:
+		g->toff = *m;
+		g->have_toff = true;
+		break;
+	case GPSD_MSG_PPS:
+		g->pps = *m;
+		g->have_pps = true;
+		break;
+	case GPSD_MSG_TPV:
+		g->mode = m->mode;
+		g->mode_at = now;
+		g->have_mode = true;
+		break;
+	default:
+		break;
+	}
+	if (m->has_leap) {
+		g->have_leap = true;
+		g->leap_s = m->leap_s;
+	}
+}
+
+/* Connect if due, then drain what gpsd sent. */
+static void pump(struct source_gpsd *g, uint64_t now)
+{
+	struct gpsd_msg m;
+	int r;
+
+	if (!g->client) {
+		if (now < g->retry_at) {
+			return;
+		}
+		r = gpsd_client_new(g->host, g->port, g->device, &g->client);
+		if (r < 0) {
+			disconnect(g, r, now);
+			return;
+		}
+		g->backoff = 0;
+		g->last_err = 0;
+	}
+	for (int i = 0; i < GPSD_MAX_MSGS; i++) {
+		r = gpsd_client_read(g->client, &m);
+		if (r == -EAGAIN) {
+			break;
+		}
+		if (r == -ECONNRESET) {
+			disconnect(g, r, now);
+			break;
+		}
+		if (r == 0) {
+			take(g, &m, now);
+		}
+	}
+}
+
+static int gpsd_new_src(const struct source_conf *conf, struct source **out,
+			char *msg, size_t msg_len)
+{
+	struct source_gpsd *g = g_new0(struct source_gpsd, 1);
+	struct gpsd_now now = { 0 };
+	int r;
+
+	g->cv.leaps = conf->leaps;
+	g->cv.toff_err_ns = conf->gpsd_toff_err_ns ? conf->gpsd_toff_err_ns
+						   : GPSD_TOFF_ERR_NS;
+	g->cv.slew_ppb = GPSD_SLEW_PPB;
+	g->ops = conf->clock_ops ? conf->clock_ops : &sys_clock_ops;
+	g->ctx = conf->clock_ctx;
+	g->device = g_strdup(conf->gpsd_device);
+	if (split_server(conf->gpsd_server, g->host, sizeof(g->host), g->port,
+			 sizeof(g->port)) < 0) {
+		snprintf(msg, msg_len, "gpsd server \"%s\": not host:port",
+			 conf->gpsd_server);
+		gpsd_free_src(&g->base);
+		return -EINVAL;
+	}
+	r = read_now(g, &now);
+	if (r == 0) {
+		r = gpsd_client_new(g->host, g->port, g->device, &g->client);
+	}
+	if (r < 0) {
+		snprintf(msg, msg_len, "gpsd at %s:%s: %s", g->host, g->port,
+			 g_strerror(-r));
+		gpsd_free_src(&g->base);
+		return r;
+	}
+	*out = &g->base;
+	return 0;
+}
+
+static int stale(struct source_gpsd *g, struct source_health *h,
+		 const char *why)
+{
+	h->state = SOURCE_STALE;
+	snprintf(h->text, sizeof(h->text), "gpsd at %s:%s: no fix (%s)",
+		 g->host, g->port, why);
+	return -EAGAIN;
+}
+
+static int gpsd_poll_src(struct source *s, struct time_sample *out,
+			 struct source_health *h)
+{
+	struct source_gpsd *g = (struct source_gpsd *)s;
+	struct gpsd_now now = { 0 };
+	int r;
+
+	r = read_now(g, &now);
+	if (r < 0) {
+		h->state = SOURCE_ERROR;
+		snprintf(h->text, sizeof(h->text), "reading clocks: %s",
+			 g_strerror(-r));
+		return r;
+	}
+	pump(g, now.raw_ns);
+	if (!g->client) {
+		h->state = SOURCE_ERROR;
+		snprintf(h->text, sizeof(h->text),
+			 "gpsd at %s:%s: unreachable (%s), retrying", g->host,
+			 g->port, g_strerror(-g->last_err));
+		return g->last_err;
+	}
+	if (g->have_leap) {
+		h->tai_utc_known = true;
+		h->tai_utc_s = g->leap_s + GPSD_TAI_GPS_S;
+		h->leap_auth = LEAP_AUTH_GNSS;
+	}
+	if (!g->have_mode || now.raw_ns - g->mode_at > GPSD_FIX_TIMEOUT_NS) {
+		return stale(g, h, "no report for 3 s");
+	}
+	if (g->mode < 2) {
+		return stale(g, h, "receiver has no fix");
+	}
+	if (g->have_pps &&
+	    gpsd_msg_to_sample(&g->pps, g->mode, &now, &g->cv, out) == 0) {
+		h->state = SOURCE_OK;
+		snprintf(h->text, sizeof(h->text),
+			 "gpsd at %s:%s: PPS %.48s, bound %llu ns", g->host,
+			 g->port, g->pps.device,
+			 (unsigned long long)out->err_ns);
+		return 0;
+	}
+	if (g->have_toff &&
+	    gpsd_msg_to_sample(&g->toff, g->mode, &now, &g->cv, out) == 0) {
+		h->state = SOURCE_DEGRADED;
+		snprintf(h->text, sizeof(h->text),
+			 "gpsd at %s:%s: no PPS: NMEA timing only, bound %llu "
+			 "ms",
+			 g->host, g->port,
+			 (unsigned long long)(g->cv.toff_err_ns / 1000000));
+		return 0;
+	}
+	return stale(g, h, "no fresh TOFF or PPS report");
+}
+
+const struct source_ops source_gpsd_ops = {
+	.name = "gpsd",
+	.new = gpsd_new_src,
+	.free = gpsd_free_src,
+	.poll = gpsd_poll_src,
+};
