@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * The connection to gpsd: libgps connects and sends ?WATCH; the socket
- * is then non-blocking and read here, line by line, each line checked
- * and unpacked by gpsd_msg_parse() (gpsd.h says why not gps_read()).
+ * The connection to gpsd: we connect (to an address resolved once, at
+ * start-up, before the privilege drop) and send the ?WATCH libgps would;
+ * the socket is then non-blocking and read here, line by line, each line
+ * checked and unpacked by gpsd_msg_parse() (gpsd.h says why not
+ * gps_read()). libgps's gps_open() is not used: it resolves names on
+ * every reconnect, which after the drop the seccomp filter forbids.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "gpsd.h"
 
@@ -18,18 +24,11 @@
 #define MSG_MAX 4096
 
 struct gpsd_client {
-	struct gps_data_t gd;
-	bool open;
+	int fd;
 	bool skipping; /* dropping the rest of an overlong line */
 	size_t len;    /* bytes in buf */
 	char buf[2 * MSG_MAX];
 };
-
-/* libgps's gps_open() errors are its own negative codes, or errno. */
-static int open_error(int saved_errno)
-{
-	return saved_errno > 0 ? -saved_errno : -ECONNREFUSED;
-}
 
 /* libgps writes the path into ?WATCH's JSON without escaping it. */
 static bool device_ok(const char *device)
@@ -45,45 +44,106 @@ static bool device_ok(const char *device)
 	return n > 0 && n < GPS_PATH_MAX;
 }
 
+int gpsd_resolve(const char *host, const char *port, char *num_host,
+		 size_t host_len, char *num_port, size_t port_len)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	int r;
+
+	r = getaddrinfo(host ? host : GPSD_DEFAULT_HOST,
+			port ? port : GPSD_DEFAULT_PORT, &hints, &ai);
+	if (r != 0) {
+		return r == EAI_SYSTEM && errno ? -errno : -EHOSTUNREACH;
+	}
+	r = getnameinfo(ai->ai_addr, ai->ai_addrlen, num_host,
+			(socklen_t)host_len, num_port, (socklen_t)port_len,
+			NI_NUMERICHOST | NI_NUMERICSERV);
+	freeaddrinfo(ai);
+	return r == 0 ? 0 : -EHOSTUNREACH;
+}
+
+/* Blocking connect (bounded by SO_SNDTIMEO), then non-blocking. */
+static int connect_to(const char *host, const char *port)
+{
+	/* numeric only: no name service, no files, no netlink (the
+	 * seccomp filter allows none of them after the privilege drop) */
+	struct addrinfo hints = {
+		.ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+	};
+	struct timeval tv = { .tv_sec = GPSD_CONNECT_TIMEOUT_S };
+	struct addrinfo *ai = NULL;
+	int fd, r;
+
+	if (getaddrinfo(host, port, &hints, &ai) != 0) {
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		r = -errno;
+		freeaddrinfo(ai);
+		return r;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	r = connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 ? -errno : 0;
+	freeaddrinfo(ai);
+	if (r == 0) {
+		int fl = fcntl(fd, F_GETFL);
+
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+			r = -errno;
+		}
+	}
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 int gpsd_client_new(const char *host, const char *port, const char *device,
 		    struct gpsd_client **out)
 {
-	unsigned int flags = WATCH_ENABLE | WATCH_JSON | WATCH_PPS;
+	char watch[GPS_PATH_MAX + 96];
 	struct gpsd_client *c;
-	char path[GPS_PATH_MAX];
-	int fl, r;
+	size_t len;
+	ssize_t n;
+	int fd;
 
-	if (device && !device_ok(device)) {
+	if (!host || !port || (device && !device_ok(device))) {
 		return -EINVAL;
+	}
+	fd = connect_to(host, port);
+	if (fd < 0) {
+		return fd;
+	}
+	/* the watch libgps's gps_stream(WATCH_ENABLE | WATCH_JSON |
+	 * WATCH_PPS [| WATCH_DEVICE]) sends */
+	if (device) {
+		snprintf(watch, sizeof(watch),
+			 "?WATCH={\"enable\":true,\"json\":true,"
+			 "\"pps\":true,\"device\":\"%s\"};\n",
+			 device);
+	} else {
+		snprintf(watch, sizeof(watch),
+			 "?WATCH={\"enable\":true,\"json\":true,"
+			 "\"pps\":true};\n");
+	}
+	len = strlen(watch);
+	n = send(fd, watch, len, MSG_NOSIGNAL);
+	if (n != (ssize_t)len) {
+		/* a fresh socket takes a few dozen bytes at once, or failed */
+		int r = n < 0 ? -errno : -ECONNRESET;
+
+		close(fd);
+		return r;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
+		close(fd);
 		return -ENOMEM;
 	}
-	errno = 0;
-	if (gps_open(host ? host : GPSD_DEFAULT_HOST,
-		     port ? port : GPSD_DEFAULT_PORT, &c->gd) != 0) {
-		r = open_error(errno);
-		free(c);
-		return r;
-	}
-	c->open = true;
-	if (device) {
-		flags |= WATCH_DEVICE;
-	}
-	/* gps_stream() takes a non-const path */
-	snprintf(path, sizeof(path), "%s", device ? device : "");
-	if (gps_stream(&c->gd, flags, path) < 0) {
-		r = errno > 0 ? -errno : -ECONNRESET;
-		gpsd_client_free(c);
-		return r;
-	}
-	fl = fcntl(c->gd.gps_fd, F_GETFL);
-	if (fl < 0 || fcntl(c->gd.gps_fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		r = -errno;
-		gpsd_client_free(c);
-		return r;
-	}
+	c->fd = fd;
 	*out = c;
 	return 0;
 }
@@ -93,15 +153,13 @@ void gpsd_client_free(struct gpsd_client *c)
 	if (!c) {
 		return;
 	}
-	if (c->open) {
-		gps_close(&c->gd);
-	}
+	close(c->fd);
 	free(c);
 }
 
 int gpsd_client_fd(const struct gpsd_client *c)
 {
-	return c->gd.gps_fd;
+	return c->fd;
 }
 
 /* The first complete line in the buffer: its length, or -1 if none. */
@@ -129,7 +187,7 @@ int gpsd_client_read(struct gpsd_client *c, struct gpsd_msg *m)
 			c->len = 0;
 			c->skipping = true;
 		}
-		n = recv(c->gd.gps_fd, c->buf + c->len, sizeof(c->buf) - c->len,
+		n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len,
 			 MSG_DONTWAIT);
 		if (n == 0) {
 			return -ECONNRESET;

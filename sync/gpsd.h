@@ -17,7 +17,7 @@
  * fields are therefore read from the message text itself.
  *
  * The message and conversion functions are pure (no I/O, no clocks, no
- * GLib main loop). libgps opens the connection and sends ?WATCH; the
+ * GLib main loop). We connect and send ?WATCH ourselves; the
  * client then reads the socket itself, line by line, so that no text
  * reaches libgps's unpacker before gpsd_json_valid() has passed it. The
  * client is non-blocking once connected; only
@@ -174,13 +174,25 @@ int gpsd_msg_to_sample(const struct gpsd_msg *m, int mode,
 
 struct gpsd_client;
 
+/* connect() gives up after this long (a remote gpsd that is down) */
+#define GPSD_CONNECT_TIMEOUT_S 1
+
 /*
- * gpsd_client_new() - connect to gpsd at @host:@port (NULL: the
- * defaults) and start the JSON watch with PPS, for @device only if it is
- * not NULL. The socket is then non-blocking.
+ * gpsd_resolve() - resolve @host and @port (NULL: the defaults) once,
+ * into numeric strings for gpsd_client_new(): names are looked up only
+ * here, at start-up, before the privilege drop.
+ * Returns 0, or -errno (-EHOSTUNREACH for a name that does not resolve).
+ */
+int gpsd_resolve(const char *host, const char *port, char *num_host,
+		 size_t host_len, char *num_port, size_t port_len);
+
+/*
+ * gpsd_client_new() - connect to gpsd at numeric @host:@port (from
+ * gpsd_resolve()) and start the JSON watch with PPS, for @device only if
+ * it is not NULL. The socket is then non-blocking.
  * Returns 0 with *@out, or -errno (-ECONNREFUSED and the like when gpsd
- * is not there, -EINVAL for a @device that is empty, 128 bytes or more,
- * or has a quote, backslash or control character).
+ * is not there, -EINVAL for a non-numeric address or a @device that is empty,
+ * 128 bytes or more, or has a quote, backslash or control character).
  */
 int gpsd_client_new(const char *host, const char *port, const char *device,
 		    struct gpsd_client **out);

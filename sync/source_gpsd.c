@@ -38,8 +38,9 @@ struct source_gpsd {
 	const struct source_clock_ops *ops;
 	void *ctx;
 	char host[64], port[16];
-	char *device; /* NULL: every device */
-	int last_err; /* why we are disconnected */
+	char num_host[64], num_port[16]; /* resolved once, in new() */
+	char *device;			 /* NULL: every device */
+	int last_err;			 /* why we are disconnected */
 	uint64_t retry_at, backoff;
 	struct gpsd_msg toff, pps;
 	bool have_toff, have_pps;
@@ -190,7 +191,8 @@ static void pump(struct source_gpsd *g, uint64_t now)
 		if (now < g->retry_at) {
 			return;
 		}
-		r = gpsd_client_new(g->host, g->port, g->device, &g->client);
+		r = gpsd_client_new(g->num_host, g->num_port, g->device,
+				    &g->client);
 		if (r < 0) {
 			disconnect(g, r, now);
 			return;
@@ -234,9 +236,15 @@ static int gpsd_new_src(const struct source_conf *conf, struct source **out,
 		gpsd_free_src(&g->base);
 		return -EINVAL;
 	}
-	r = read_now(g, &now);
+	/* names are resolved here only, before the privilege drop */
+	r = gpsd_resolve(g->host, g->port, g->num_host, sizeof(g->num_host),
+			 g->num_port, sizeof(g->num_port));
 	if (r == 0) {
-		r = gpsd_client_new(g->host, g->port, g->device, &g->client);
+		r = read_now(g, &now);
+	}
+	if (r == 0) {
+		r = gpsd_client_new(g->num_host, g->num_port, g->device,
+				    &g->client);
 	}
 	if (r < 0) {
 		snprintf(msg, msg_len, "gpsd at %s:%s: %s", g->host, g->port,

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "gpsd.h"
+#include "itest.h"
 #include "leap.h"
 #include "source.h"
 
@@ -561,4 +562,49 @@ Test(gpsd_peer, source_degraded_then_stale_error_and_recovery)
 	cr_assert_eq(r, 0, "%s", h.text);
 	check_toff_sample(&t, &h);
 	source_free(s);
+}
+
+/*
+ * The real daemon following gpsd, under its seccomp filter (on by
+ * default): gpsd is killed and restarted, and the daemon must reconnect
+ * by itself (numeric address, resolved before the filter) without being
+ * killed by the filter, and follow gpsd again.
+ */
+Test(gpsd_peer, daemon_survives_gpsd_restart_under_seccomp)
+{
+	char server[32], log[32768];
+	struct vdaemon *d;
+	const char *p;
+	bool back = false;
+
+	itest_init();
+	snprintf(server, sizeof(server), "127.0.0.1:%d", port);
+	d = itest_startl("--gpsd", server, "--system-clock", "off",
+			 "--sync-interval-ms", "200");
+	for (int i = 0; i < 50; i++) {
+		vdaemon_read_log(d, log, sizeof(log));
+		if (strstr(log, "seccomp system-call filter installed") &&
+		    strstr(log, "following gpsd")) {
+			break;
+		}
+		itest_sleep_ms(100);
+	}
+	cr_assert(strstr(log, "following gpsd"), "log:\n%s", log);
+	cr_assert(strstr(log, "seccomp system-call filter installed"),
+		  "log:\n%s", log);
+	stop_gpsd();
+	itest_sleep_ms(1500);
+	start_gpsd();
+	for (int i = 0; i < 150 && !back; i++) {
+		itest_sleep_ms(100);
+		itest_alive(d);
+		vdaemon_read_log(d, log, sizeof(log));
+		/* after the ERROR, gpsd's TOFF reports are followed again */
+		p = strstr(log, "gpsd error");
+		back = p && strstr(p, "gpsd degraded");
+	}
+	cr_assert(back, "gpsd not followed again; log:\n%s", log);
+	cr_assert(!strstr(log, "seccomp denied"), "log:\n%s", log);
+	itest_stop(d);
+	itest_fini();
 }
