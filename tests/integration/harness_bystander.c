@@ -252,8 +252,8 @@ static void *by_worker_main(void *arg)
 static void by_finish_vm(struct bystanders *b, unsigned int i)
 {
 	struct by_vm *vm = &b->vm[i];
-	int64_t deadline = vuf_now_ns(CLOCK_MONOTONIC) +
-			   (int64_t)b->o.stall_ms * 1000000;
+	int64_t deadline =
+		vuf_now_ns(CLOCK_MONOTONIC) + (int64_t)b->o.stall_ms * 1000000;
 	uint64_t ns;
 
 	while (vuf_inflight(vm->v, 0) > 0) {
@@ -294,8 +294,8 @@ static struct bystanders *by_fail(struct bystanders *b, char *err, size_t len,
 	return NULL;
 }
 
-struct bystanders *bystanders_start(const struct bystanders_opts *o,
-				    char *err, size_t len)
+struct bystanders *bystanders_start(const struct bystanders_opts *o, char *err,
+				    size_t len)
 {
 	struct bystanders *b = calloc(1, sizeof(*b));
 	struct vuf_opts vo;

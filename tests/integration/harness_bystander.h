@@ -55,8 +55,8 @@ struct bystanders;
  * workers, and return once each VM has had one READ answered. Returns
  * NULL with the reason in @err on failure (nothing left running).
  */
-struct bystanders *bystanders_start(const struct bystanders_opts *o,
-				    char *err, size_t len);
+struct bystanders *bystanders_start(const struct bystanders_opts *o, char *err,
+				    size_t len);
 
 /*
  * bystanders_lap() - latency of the requests completed since the last

@@ -144,9 +144,11 @@ static void stops_reading_run(bool set_up)
 	t0 = vuf_now_ns(CLOCK_MONOTONIC);
 	deadline = t0 + 10000000000ll;
 	while (ret == 0) {
-		static const uint32_t reqs[] = { VHOST_USER_GET_FEATURES,
-						 VHOST_USER_GET_PROTOCOL_FEATURES,
-						 VHOST_USER_GET_QUEUE_NUM };
+		static const uint32_t reqs[] = {
+			VHOST_USER_GET_FEATURES,
+			VHOST_USER_GET_PROTOCOL_FEATURES,
+			VHOST_USER_GET_QUEUE_NUM
+		};
 		struct {
 			struct vhost_user_header h;
 			struct vhost_user_vring_state s;
