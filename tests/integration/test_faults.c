@@ -196,7 +196,7 @@ ITEST(faults, frontend_stops_reading_replies_mid_handshake)
 
 struct flooder {
 	pthread_t th;
-	struct vuf *v;
+	struct vuf *v; /* NULL: only burn CPU, as the control */
 	volatile int stop;
 	uint64_t kicks, done;
 	char err[256];
@@ -211,6 +211,9 @@ static void *flooder_main(void *arg)
 	int r;
 
 	vuf_rtc_req_read(&rd, 2);
+	while (!f->v && !f->stop) {
+		f->kicks++;
+	}
 	while (!f->stop) {
 		while (vuf_inflight(f->v, 0) < 8) {
 			vuf_submit(f->v, 0, &rd, sizeof(rd), 16, NULL, 0);
@@ -241,7 +244,7 @@ static void kick_flood_run(const char *poll_ns)
 {
 	struct vdaemon *d = itest_start_poll(poll_ns);
 	struct bystanders *b = itest_bystanders(d);
-	struct bystanders_lap quiet, flood;
+	struct bystanders_lap quiet, hog, flood;
 	struct flooder f = { 0 };
 	struct vuf_completion c;
 	struct itest_usage before;
@@ -253,6 +256,13 @@ static void kick_flood_run(const char *poll_ns)
 	bystanders_lap(b, &quiet); /* warm-up, dropped */
 	itest_sleep_ms(1500);
 	bystanders_lap(b, &quiet);
+	/* Control: the same CPU taken by a thread that leaves us alone. */
+	cr_assert_eq(pthread_create(&f.th, NULL, flooder_main, &f), 0);
+	itest_sleep_ms(3000);
+	bystanders_lap(b, &hog);
+	f.stop = 1;
+	pthread_join(f.th, NULL);
+	f = (struct flooder){ 0 };
 	f.v = itest_vm(vdaemon_socket(d, 0), NULL);
 	vuf_set_interrupts(f.v, 0, false);
 	bystanders_lap(b, &flood); /* the flooder's set-up, dropped */
@@ -272,16 +282,20 @@ static void kick_flood_run(const char *poll_ns)
 		    "us, max %.1f us",
 		    (unsigned long long)quiet.n, quiet.p50 / 1e3,
 		    quiet.p99 / 1e3, quiet.max / 1e3);
+	cr_log_info("bystander RTT with a CPU hog: %llu READs, p50 %.1f us, "
+		    "p99 %.1f us, max %.1f us",
+		    (unsigned long long)hog.n, hog.p50 / 1e3, hog.p99 / 1e3,
+		    hog.max / 1e3);
 	cr_log_info("bystander RTT during: %llu READs, p50 %.1f us, p99 %.1f "
 		    "us, max %.1f us",
 		    (unsigned long long)flood.n, flood.p50 / 1e3,
 		    flood.p99 / 1e3, flood.max / 1e3);
 	cr_assert_gt(f.kicks, 10000, "the flood did not happen");
 	cr_assert_gt(f.done, 0, "the flooding VM itself was not served");
-	/* Sane: served all along (>= 100 READs/s), p99 under 50 ms. */
+	/* Sane: served all along (>= 100 READs/s), p99 bounded. */
 	cr_assert_gt(flood.n, 300, "bystanders starved during the flood");
-	cr_assert_lt(flood.p99, 50e6, "bystander p99 %.1f ms during the flood",
-		     flood.p99 / 1e6);
+	cr_assert_lt(flood.p99, ITEST_SANE_P99_NS,
+		     "bystander p99 %.1f ms during the flood", flood.p99 / 1e6);
 	/* The flooder still works once it behaves. */
 	while (vuf_inflight(f.v, 0)) {
 		cr_assert_geq(vuf_spin(f.v, 0, &c, 2000), 0, "%s",
@@ -302,4 +316,123 @@ ITEST(faults, kick_flood)
 ITEST(faults, kick_flood_event_driven)
 {
 	kick_flood_run("0");
+}
+
+/*
+ * SIGTERM while VMs are connected with READs in flight (and one half
+ * through its handshake): the daemon frees every connection, exits 0
+ * within the 2 s of itest_stop(), and LSan finds nothing under ASan.
+ */
+ITEST(faults, sigterm_with_vms_connected)
+{
+	struct vdaemon *d = itest_start(NULL);
+	struct virtio_rtc_req_read rd;
+	struct vuf *v[8], *half;
+	unsigned int i, j;
+
+	vuf_rtc_req_read(&rd, 0);
+	for (i = 0; i < 8; i++) {
+		v[i] = itest_vm(vdaemon_socket(d, 0), NULL);
+		vuf_set_interrupts(v[i], 0, false);
+		for (j = 0; j < 32; j++) {
+			cr_assert_eq(vuf_submit(v[i], 0, &rd, sizeof(rd), 16,
+						NULL, j),
+				     0);
+		}
+		vuf_kick_force(v[i], 0);
+	}
+	half = itest_vm_init(vdaemon_socket(d, 0), NULL);
+	itest_stop(d);
+	for (i = 0; i < 8; i++) {
+		vuf_free(v[i]);
+	}
+	vuf_free(half);
+}
+
+/* Bystanders' latency over @ms while something else goes on. */
+static void lap_over(struct bystanders *b, int ms, const char *what)
+{
+	struct bystanders_lap lap;
+
+	bystanders_lap(b, &lap);
+	itest_sleep_ms(ms);
+	bystanders_lap(b, &lap);
+	cr_log_info("bystander RTT %s: %llu READs, p50 %.1f us, p99 %.1f us, "
+		    "max %.1f us",
+		    what, (unsigned long long)lap.n, lap.p50 / 1e3,
+		    lap.p99 / 1e3, lap.max / 1e3);
+	cr_assert_gt(lap.n, (uint64_t)ms / 10, "bystanders starved %s", what);
+	cr_assert_lt(lap.p99, ITEST_SANE_P99_NS, "bystander p99 %.1f ms %s",
+		     lap.p99 / 1e6, what);
+}
+
+/* A kick "eventfd" that is always readable (/dev/zero): a kick flood
+ * that costs the front-end nothing. */
+ITEST(faults, kick_fd_always_readable)
+{
+	struct vdaemon *d = itest_start(NULL);
+	struct bystanders *b = itest_bystanders(d);
+	struct itest_usage before;
+	uint64_t idx = 0;
+	struct vuf *v;
+	int zero;
+
+	itest_usage(d, &before);
+	v = itest_vm(vdaemon_socket(d, 0), NULL);
+	zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(zero, 0);
+	cr_assert_eq(vuf_msg_send(v, VHOST_USER_SET_VRING_KICK, 0, &idx,
+				  sizeof(idx), &zero, 1),
+		     0, "%s", vuf_error(v));
+	close(zero);
+	cr_assert_eq(vuf_ping(v), 0, "%s", vuf_error(v));
+	lap_over(b, 2000, "with /dev/zero as a kick fd");
+	itest_read(v, 0); /* served, by the endless "kicks" */
+	vuf_free(v);
+	itest_expect_no_leak(d, &before, "kick fd always readable");
+	itest_bystanders_stop(b);
+	itest_stop(d);
+}
+
+/*
+ * A front-end flooding the socket with messages that need no reply,
+ * each carrying an fd (SET_VRING_CALL, alternating two eventfds): the
+ * others keep their share, and no fd is left behind.
+ */
+ITEST(faults, message_flood_with_fds)
+{
+	struct vdaemon *d = itest_start(NULL);
+	struct bystanders *b = itest_bystanders(d);
+	struct bystanders_lap lap;
+	struct itest_usage before;
+	unsigned long sent = 0;
+	int64_t t0, end;
+	struct vuf *v;
+
+	itest_usage(d, &before);
+	v = itest_vm(vdaemon_socket(d, 0), NULL);
+	bystanders_lap(b, &lap);
+	t0 = vuf_now_ns(CLOCK_MONOTONIC);
+	end = t0 + 2000000000ll;
+	while (vuf_now_ns(CLOCK_MONOTONIC) < end) {
+		cr_assert_eq(vuf_mask_call(v, 0, sent % 2 == 0), 0, "%s",
+			     vuf_error(v));
+		sent++;
+	}
+	bystanders_lap(b, &lap);
+	cr_assert_eq(vuf_mask_call(v, 0, false), 0, "%s", vuf_error(v));
+	cr_assert_eq(vuf_ping(v), 0, "%s", vuf_error(v));
+	cr_log_info("%lu SET_VRING_CALL in %.1f s; bystander RTT meanwhile: "
+		    "%llu READs, p50 %.1f us, p99 %.1f us, max %.1f us",
+		    sent, (double)(vuf_now_ns(CLOCK_MONOTONIC) - t0) / 1e9,
+		    (unsigned long long)lap.n, lap.p50 / 1e3, lap.p99 / 1e3,
+		    lap.max / 1e3);
+	cr_assert_gt(lap.n, 200, "bystanders starved by the message flood");
+	cr_assert_lt(lap.p99, ITEST_SANE_P99_NS, "bystander p99 %.1f ms",
+		     lap.p99 / 1e6);
+	itest_read(v, 3);
+	vuf_free(v);
+	itest_expect_no_leak(d, &before, "message flood");
+	itest_bystanders_stop(b);
+	itest_stop(d);
 }
