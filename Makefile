@@ -5,6 +5,7 @@
 #                   and end-to-end tests, plain and under ASan/UBSan
 #   make demo       daemon serving a real QEMU guest, showing its view
 #   make bench      latency/throughput benchmark (see README)
+#   make soak       256 VMs with requests in flight for SOAK_SECONDS (600)
 #   make e2e        only the end-to-end test (real QEMU + Linux guest)
 #   make SAN=1 ...  the ASan/UBSan variant (build-asan/)
 
@@ -73,7 +74,7 @@ INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/tests/integration/%,$(INTEG_
 PROBE := $(B)/vhost-user-rtc-probe
 
 .PHONY: all check unit integration e2e demo bench deps format lint \
-	install clean check-plain check-asan fuzz
+	install clean check-plain check-asan fuzz soak
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -152,6 +153,16 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	tests/bench/run.sh $(abspath $(B))
+
+# 256 VMs keeping READs in flight for SOAK_SECONDS (the integration
+# suite runs the same test for 20 s); figures in $(B)/soak-results.txt.
+SOAK_SECONDS ?= 600
+soak: all
+	@rm -f $(B)/soak-results.txt
+	ulimit -n "$$(ulimit -Hn)"; SOAK_SECONDS=$(SOAK_SECONDS) \
+		SOAK_OUT=$(abspath $(B))/soak-results.txt \
+		VRTC_DAEMON=$(abspath $(DAEMON)) \
+		$(B)/tests/integration/test_soak --jobs 1 --short-filename
 
 install: $(DAEMON)
 	install -D -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/vhost-user-rtc
