@@ -175,7 +175,7 @@ install: $(DAEMON)
 # FUZZ_SECONDS on its seed corpus under ASan/UBSan.
 FUZZ_SECONDS ?= 60
 FB := build-fuzz
-FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Iinclude -Idevice -Isync -Isrc \
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -MMD -MP -D_GNU_SOURCE -Iinclude -Idevice -Isync -Isrc \
 	-I. $(GLIB_CFLAGS) $(GPS_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=undefined \
 	-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
