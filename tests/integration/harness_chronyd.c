@@ -62,15 +62,15 @@ static uint16_t free_port(void)
 	return ntohs(a.sin_port);
 }
 
-static pid_t spawn_chronyd(const char *exe, const char *name,
-			   const char *conf_text)
+pid_t chronyd_spawn(const char *exe, const char *in_dir, const char *name,
+		    const char *conf_text)
 {
 	char conf[128], log[128];
 	FILE *f;
 	pid_t pid;
 
-	snprintf(conf, sizeof(conf), "%s/%s.conf", dir, name);
-	snprintf(log, sizeof(log), "%s/%s.log", dir, name);
+	snprintf(conf, sizeof(conf), "%s/%s.conf", in_dir, name);
+	snprintf(log, sizeof(log), "%s/%s.log", in_dir, name);
 	f = fopen(conf, "w");
 	cr_assert(f);
 	fputs(conf_text, f);
@@ -138,13 +138,13 @@ void chronyd_pair_start(void)
 		 "allow 127.0.0.1\ncmdport %u\nbindcmdaddress 127.0.0.1\n"
 		 "bindcmdaddress %s/server.sock\npidfile %s/server.pid\n",
 		 ntp, srv_cmd, dir, dir);
-	pids[0] = spawn_chronyd(exe, "server", text);
+	pids[0] = chronyd_spawn(exe, dir, "server", text);
 	snprintf(text, sizeof(text),
 		 "server 127.0.0.1 port %u iburst minpoll -4 maxpoll -4\n"
 		 "port 0\ncmdport %u\nbindcmdaddress 127.0.0.1\n"
 		 "bindcmdaddress %s\npidfile %s/client.pid\n",
 		 ntp, chronyd_client_cmdport, chronyd_client_sock, dir);
-	pids[1] = spawn_chronyd(exe, "client", text);
+	pids[1] = chronyd_spawn(exe, dir, "client", text);
 	snprintf(client_exe, sizeof(client_exe), "%s", exe);
 	snprintf(client_conf, sizeof(client_conf), "%s", text);
 	wait_sockets();
@@ -183,7 +183,7 @@ void chronyd_client_stop(void)
 void chronyd_client_start(void)
 {
 	cr_assert_eq(pids[1], 0, "the client chronyd is running");
-	pids[1] = spawn_chronyd(client_exe, "client", client_conf);
+	pids[1] = chronyd_spawn(client_exe, dir, "client", client_conf);
 	wait_sockets();
 }
 

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "chrony.h"
 
@@ -18,6 +19,14 @@ extern uint16_t chronyd_client_cmdport;
 
 /* @name in the usual sbin/bin directories, into @buf; NULL if absent. */
 const char *chronyd_find_prog(const char *name, char *buf, size_t len);
+
+/*
+ * Start chronyd @exe -n -x (never touching the host clock) with
+ * @conf_text written to @dir/@name.conf, its output in @dir/@name.log,
+ * killed if the test dies. Returns its pid.
+ */
+pid_t chronyd_spawn(const char *exe, const char *dir, const char *name,
+		    const char *conf_text);
 
 /* Start both chronyd and wait for their command sockets. */
 void chronyd_pair_start(void);

@@ -24,8 +24,7 @@ static pid_t pid;
 
 static void lone_chronyd_start(void)
 {
-	char exe[64], conf[128], log[128];
-	FILE *f;
+	char exe[64], text[512];
 
 	itest_init();
 	cr_assert(chronyd_find_prog("chronyd", exe, sizeof(exe)),
@@ -33,36 +32,15 @@ static void lone_chronyd_start(void)
 	snprintf(dir, sizeof(dir), "/tmp/vrtc-unsync-it.XXXXXX");
 	cr_assert(mkdtemp(dir));
 	snprintf(sock, sizeof(sock), "%s/chronyd.sock", dir);
-	snprintf(conf, sizeof(conf), "%s/chronyd.conf", dir);
-	snprintf(log, sizeof(log), "%s/chronyd.log", dir);
-	f = fopen(conf, "w");
-	cr_assert(f);
 	/* port 9 (discard): nothing answers NTP there */
-	fprintf(f,
-		"server 127.0.0.1 port 9 iburst minpoll -4 maxpoll -4\n"
-		"port 0\ncmdport 0\nbindcmdaddress %s\npidfile %s/c.pid\n",
-		sock, dir);
-	fclose(f);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (!pid) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (geteuid() == 0) {
-			execl(exe, exe, "-n", "-x", "-u", "root", "-f", conf,
-			      (char *)NULL);
-		} else {
-			execl(exe, exe, "-n", "-x", "-U", "-f", conf,
-			      (char *)NULL);
-		}
-		_exit(127);
-	}
+	snprintf(text, sizeof(text),
+		 "server 127.0.0.1 port 9 iburst minpoll -4 maxpoll -4\n"
+		 "port 0\ncmdport 0\nbindcmdaddress %s\npidfile %s/c.pid\n",
+		 sock, dir);
+	pid = chronyd_spawn(exe, dir, "chronyd", text);
 	for (int i = 0; i < 100 && access(sock, F_OK); i++) {
 		cr_assert_neq(waitpid(pid, NULL, WNOHANG), pid,
-			      "chronyd exited; see %s", log);
+			      "chronyd exited; see %s/chronyd.log", dir);
 		usleep(50000);
 	}
 	cr_assert_eq(access(sock, F_OK), 0, "no chronyd command socket");
