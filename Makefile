@@ -35,16 +35,21 @@ GPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libgps 2>/dev/null) \
 	-DVRTC_HAVE_GPSD=1
 GPS_LIBS := $(shell $(PKG_CONFIG) --libs libgps 2>/dev/null || echo -lgps)
 
+# libcap and libseccomp: the privilege drop (src/privdrop.c).
+PRIV_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcap libseccomp 2>/dev/null)
+PRIV_LIBS := $(shell $(PKG_CONFIG) --libs libcap libseccomp 2>/dev/null)
+# json-glib: the control socket's JSON status (src/) and the probe's
+# reading of it.
+JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-glib-1.0 2>/dev/null)
+JSON_LIBS := $(shell $(PKG_CONFIG) --libs json-glib-1.0 2>/dev/null)
+
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
 	-Wstrict-prototypes -Wno-unused-parameter
 CFLAGS := -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE \
 	-DVRTC_VERSION='"$(VERSION)"' -Iinclude -MMD -MP $(GLIB_CFLAGS) $(PRIV_CFLAGS) \
-	$(GPS_CFLAGS) $(EXTRA_CFLAGS)
+	$(GPS_CFLAGS) $(JSON_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
-# libcap and libseccomp: the privilege drop (src/privdrop.c).
-PRIV_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcap libseccomp 2>/dev/null)
-PRIV_LIBS := $(shell $(PKG_CONFIG) --libs libcap libseccomp 2>/dev/null)
-LIBS := $(GLIB_LIBS) $(PRIV_LIBS) $(GPS_LIBS) -lm
+LIBS := $(GLIB_LIBS) $(PRIV_LIBS) $(GPS_LIBS) $(JSON_LIBS) -lm
 
 SYNC_SRCS := $(sort $(wildcard sync/*.c))
 DEVICE_SRCS := $(sort $(wildcard device/*.c))
@@ -176,7 +181,7 @@ install: $(DAEMON)
 FUZZ_SECONDS ?= 60
 FB := build-fuzz
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -MMD -MP -D_GNU_SOURCE -Iinclude -Idevice -Isync -Isrc \
-	-I. $(GLIB_CFLAGS) $(GPS_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined \
+	-I. $(GLIB_CFLAGS) $(GPS_CFLAGS) $(JSON_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=undefined \
 	-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -215,10 +220,10 @@ lint: $(DAEMON)
 		--suppress=missingIncludeSystem sync device src
 	clang-tidy --quiet $(filter %.c,$(SYNC_SRCS) $(DEVICE_SRCS) \
 		$(DAEMON_SRCS)) -- -std=gnu11 -D_GNU_SOURCE -Iinclude \
-		-Idevice -Isync -Isrc $(GLIB_CFLAGS) $(GPS_CFLAGS)
+		-Idevice -Isync -Isrc $(GLIB_CFLAGS) $(GPS_CFLAGS) $(JSON_CFLAGS)
 	clang-tidy --quiet $(PROBE_SRCS) -- -std=gnu11 -D_GNU_SOURCE \
 		-Iinclude -Idevice -Isync -Isrc -Itests/integration \
-		$(GLIB_CFLAGS) $(CAIRO_CFLAGS)
+		$(GLIB_CFLAGS) $(CAIRO_CFLAGS) $(JSON_CFLAGS)
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -10,7 +10,8 @@ build)
 		clang libclang-rt-14-dev clang-format clang-tidy cppcheck
 		linuxptp iproute2 chrony libcairo2-dev
 		libcap-dev libseccomp-dev systemd
-		libgps-dev gpsd gpsd-clients python3-gps)
+		libgps-dev gpsd gpsd-clients python3-gps
+		libjson-glib-dev)
 	;;
 e2e)
 	pkgs=(debootstrap flex bison bc libelf-dev libssl-dev busybox-static
