@@ -67,6 +67,7 @@ struct vu_sconn {
 	char *name;
 	struct vu_conn *proto;
 	struct vrtc_dev *dev;
+	uint64_t connected_ns; /* CLOCK_MONOTONIC at accept */
 	struct vu_queue_io q[VU_NUM_QUEUES];
 	guint alarm_id; /* idle source: send waiting alarm notifications */
 
@@ -102,6 +103,8 @@ struct vu_server {
 	GSource *poller;
 	struct alarm_timer *alarms; /* every device's alarms; NULL: none */
 	struct ratelimit rl;	    /* connection-level lines */
+	/* of the closed connections, for vu_server_get_stats() */
+	struct vu_server_stats gone;
 };
 
 static uint64_t now_ns(void)
@@ -288,6 +291,12 @@ static void sconn_free(struct vu_sconn *sc)
 			p99 == UINT64_MAX ? INFINITY : (double)p99 / 1e3,
 			(double)st->busy_ns / 1e3 / (double)st->requests);
 	}
+	if (st) {
+		s->gone.requests += st->requests;
+		s->gone.errors += st->errors;
+		s->gone.alarm_events += vrtc_dev_alarm_events(sc->dev);
+	}
+	s->gone.closed++;
 	remove_source(&sc->sock_id);
 	remove_source(&sc->alarm_id);
 	for (i = 0; i < VU_NUM_QUEUES; i++) {
@@ -569,6 +578,8 @@ static int sconn_new(struct vu_server *s, struct vu_listener *l, int fd)
 	sc->fd = fd;
 	sc->link.data = sc;
 	sc->name = g_strdup_printf("%s#%u", l->name, ++l->seq);
+	sc->connected_ns = now_ns();
+	s->gone.accepted++;
 	for (i = 0; i < VU_NUM_QUEUES; i++) {
 		sc->q[i].conn = sc;
 		sc->q[i].idx = i;
@@ -640,6 +651,7 @@ static gboolean listener_accept(gint fd, GIOCondition cond, gpointer data)
 			g_warning_ratelimited(
 				&s->rl, "%s: refusing a connection: %u open",
 				l->name, s->conns.length);
+			s->gone.refused++;
 			close(c);
 			continue;
 		}
@@ -724,4 +736,72 @@ void vu_server_free(struct vu_server *s)
 unsigned int vu_server_num_connections(const struct vu_server *s)
 {
 	return s->conns.length;
+}
+
+void vu_server_get_stats(const struct vu_server *s, struct vu_server_stats *out)
+{
+	const GList *l;
+
+	*out = s->gone;
+	out->connected = s->conns.length;
+	for (l = s->conns.head; l; l = l->next) {
+		const struct vu_sconn *sc = l->data;
+		const struct vrtc_stats *st;
+
+		if (!sc->dev) {
+			continue;
+		}
+		st = vrtc_dev_stats(sc->dev);
+		out->requests += st->requests;
+		out->errors += st->errors;
+		out->alarm_events += vrtc_dev_alarm_events(sc->dev);
+	}
+}
+
+static const char *queue_state(const struct vu_sconn *sc, unsigned int idx,
+			       char *buf, size_t len)
+{
+	const struct virtq *q =
+		sc->proto ? vu_conn_queue(sc->proto, idx) : NULL;
+
+	if (!q) {
+		return "stopped";
+	}
+	if (q->broken) {
+		snprintf(buf, len, "broken: %s",
+			 q->error ? q->error : "hostile ring");
+		return buf;
+	}
+	return virtq_ready(q) ? "running" : "stopped";
+}
+
+void vu_server_foreach_conn(const struct vu_server *s,
+			    void (*fn)(const struct vu_conn_status *st,
+				       void *ctx),
+			    void *ctx)
+{
+	char why[VU_NUM_QUEUES][96];
+	const GList *l;
+	unsigned int i;
+
+	for (l = s->conns.head; l; l = l->next) {
+		const struct vu_sconn *sc = l->data;
+		struct vu_conn_status cs = {
+			.name = sc->name,
+			.connected_ns = sc->connected_ns,
+		};
+
+		if (!sc->dev) {
+			continue;
+		}
+		cs.stats = vrtc_dev_stats(sc->dev);
+		cs.alarm_events = vrtc_dev_alarm_events(sc->dev);
+		cs.busy_p50_ns = vrtc_stats_busy_quantile(cs.stats, 0.5);
+		cs.busy_p99_ns = vrtc_stats_busy_quantile(cs.stats, 0.99);
+		for (i = 0; i < VU_NUM_QUEUES; i++) {
+			cs.queue_state[i] =
+				queue_state(sc, i, why[i], sizeof(why[i]));
+		}
+		fn(&cs, ctx);
+	}
 }

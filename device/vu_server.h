@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "clock_model.h"
+#include "vhost_user.h"
 #include "virtio_rtc.h"
 
 struct vu_server_config {
@@ -39,5 +40,37 @@ int vu_server_add_listener(struct vu_server *s, int listen_fd,
 
 /* Connections open now. */
 unsigned int vu_server_num_connections(const struct vu_server *s);
+
+/* Totals since the server started (closed connections included). */
+struct vu_server_stats {
+	unsigned int connected;	    /* open now */
+	uint64_t accepted, refused; /* refused: over max_connections */
+	uint64_t closed;
+	uint64_t requests, errors; /* virtio-rtc requests, non-OK answers */
+	uint64_t alarm_events;
+};
+
+void vu_server_get_stats(const struct vu_server *s,
+			 struct vu_server_stats *out);
+
+/* One open connection, as the operator sees it. */
+struct vu_conn_status {
+	const char *name;      /* "LISTENER#N"; valid during the callback */
+	uint64_t connected_ns; /* CLOCK_MONOTONIC at accept */
+	const struct vrtc_stats *stats; /* valid during the callback */
+	uint64_t alarm_events;
+	uint64_t busy_p50_ns, busy_p99_ns; /* UINT64_MAX: off scale */
+	/* per queue: "running", "stopped" or "broken: WHY" */
+	const char *queue_state[VU_NUM_QUEUES];
+};
+
+/*
+ * vu_server_foreach_conn() - call @fn for every open connection, oldest
+ * first. @fn must not close connections or re-enter the server.
+ */
+void vu_server_foreach_conn(const struct vu_server *s,
+			    void (*fn)(const struct vu_conn_status *st,
+				       void *ctx),
+			    void *ctx);
 
 #endif /* DEVICE_VU_SERVER_H */

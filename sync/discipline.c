@@ -506,13 +506,11 @@ void discipline_get_status(const struct discipline *d,
 	out->selected = d->selected;
 	snprintf(out->reason, sizeof(out->reason), "%s", d->reason);
 	out->contradiction = d->contradiction;
-	out->have_served = d->published;
-	if (d->published) {
-		out->served = d->served;
-		if (d->contradiction) {
-			out->served.status = CLOCK_STATUS_UNRELIABLE;
-		}
-		clock_snapshot_tai(&d->served, now, &served);
+	/* What readers see: the published model, generation included. */
+	out->have_served =
+		d->published && clock_model_get(d->m, &out->served) == 0;
+	if (out->have_served) {
+		clock_snapshot_tai(&out->served, now, &served);
 	}
 	estimator_get_stats(d->est, &out->stats);
 	leap_merge_get(d->lm, utc_now(d), &out->leap);
@@ -537,7 +535,7 @@ void discipline_get_status(const struct discipline *d,
 		clock_snapshot_tai(&ds->snap, now, &r);
 		o->status = ds->snap.status;
 		o->bound_ns = r.maxerr_ns;
-		if (d->published) {
+		if (out->have_served) {
 			o->have_offset = true;
 			o->offset_ns = r.ns - served.ns;
 		}
