@@ -77,13 +77,16 @@ DAEMON := $(B)/vhost-user-rtc
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
 INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/tests/integration/%,$(INTEG_SRCS))
 PROBE := $(B)/vhost-user-rtc-probe
+# The operator's client for the control socket.
+CTL_SRCS := $(sort $(wildcard src/ctl/*.c))
+CTL := $(B)/vhost-user-rtc-ctl
 
 .PHONY: all check unit integration e2e demo bench deps format lint \
 	install clean check-plain check-asan fuzz soak
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: $(DAEMON) $(PROBE) $(UNIT_BINS) $(INTEG_BINS)
+all: $(DAEMON) $(PROBE) $(CTL) $(UNIT_BINS) $(INTEG_BINS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -111,6 +114,9 @@ $(PROBE): $(call obj,$(PROBE_SRCS)) $(FRONTEND_OBJS) $(LIB_OBJS)
 
 $(B)/tests/integration/test_probe: LIBS += $(CAIRO_LIBS)
 
+$(CTL): $(call obj,$(CTL_SRCS))
+	$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(JSON_LIBS)
+
 # The probe's plot and log helpers, unit-tested without a daemon.
 $(B)/tests/unit/test_probe_tools: $(call obj,src/probe/plot.c src/probe/eval_ref.c)
 $(B)/tests/unit/test_probe_tools: LIBS += $(CAIRO_LIBS)
@@ -123,9 +129,9 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
 		$$t --jobs 2 --short-filename; done
 
-integration: $(DAEMON) $(PROBE) $(INTEG_BINS)
+integration: $(DAEMON) $(PROBE) $(CTL) $(INTEG_BINS)
 	@set -e; for t in $(INTEG_BINS); do echo "== $$t"; \
-		VRTC_DAEMON=$(abspath $(DAEMON)) \
+		VRTC_DAEMON=$(abspath $(DAEMON)) VRTC_CTL=$(abspath $(CTL)) \
 		VRTC_PROBE=$(abspath $(PROBE)) $$t --jobs 1 \
 		--short-filename; done
 
@@ -169,8 +175,9 @@ soak: all
 		VRTC_DAEMON=$(abspath $(DAEMON)) \
 		$(B)/tests/integration/test_soak --jobs 1 --short-filename
 
-install: $(DAEMON)
+install: $(DAEMON) $(CTL)
 	install -D -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/vhost-user-rtc
+	install -D -m 0755 $(CTL) $(DESTDIR)$(PREFIX)/bin/vhost-user-rtc-ctl
 	install -D -m 0644 conf/vhost-user-rtc.conf \
 		$(DESTDIR)/etc/vhost-user-rtc/vhost-user-rtc.conf
 	install -D -m 0644 conf/vhost-user-rtc@.service \
@@ -221,7 +228,7 @@ lint: $(DAEMON)
 	clang-tidy --quiet $(filter %.c,$(SYNC_SRCS) $(DEVICE_SRCS) \
 		$(DAEMON_SRCS)) -- -std=gnu11 -D_GNU_SOURCE -Iinclude \
 		-Idevice -Isync -Isrc $(GLIB_CFLAGS) $(GPS_CFLAGS) $(JSON_CFLAGS)
-	clang-tidy --quiet $(PROBE_SRCS) -- -std=gnu11 -D_GNU_SOURCE \
+	clang-tidy --quiet $(PROBE_SRCS) $(CTL_SRCS) -- -std=gnu11 -D_GNU_SOURCE \
 		-Iinclude -Idevice -Isync -Isrc -Itests/integration \
 		$(GLIB_CFLAGS) $(CAIRO_CFLAGS) $(JSON_CFLAGS)
 

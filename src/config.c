@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "control_parse.h"
 #include "config_table.h"
 
 #define CONFIG_MAX_BYTES ((size_t)64 * 1024)
@@ -478,6 +479,15 @@ int config_finish(struct config *c, GError **err)
 		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 			    "%s: only used with phc",
 			    c->origin[k - config_table_]);
+		return -EINVAL;
+	}
+	c->metrics_sa_len = 0;
+	if (c->metrics_address &&
+	    control_parse_address(c->metrics_address, &c->metrics_sa,
+				  &c->metrics_sa_len, msg, sizeof(msg))) {
+		k = config_lookup("metrics-address");
+		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "%s: %s", c->origin[k - config_table_], msg);
 		return -EINVAL;
 	}
 	c->vrtc.alarm = !strcmp(c->alarm, "on");

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "virtio_rtc.h"
 
@@ -68,14 +69,18 @@ struct config {
 	uint64_t min_samples, stale_intervals, max_drift_ppb, wander_ppt;
 	uint64_t slew_ms, step_ns, unreliable_ns; /* estimator tunables */
 	uint64_t max_connections;		  /* 0 = unlimited */
-	char *log_level; /* error | warning | info | debug */
-	char *user;	 /* NULL: see privdrop.h */
-	char *group;	 /* NULL: the user's primary group */
-	char *seccomp;	 /* on | off */
+	char *control_socket;			  /* NULL: no control socket */
+	char *metrics_address; /* NULL: no metrics endpoint */
+	char *log_level;       /* error | warning | info | debug */
+	char *user;	       /* NULL: see privdrop.h */
+	char *group;	       /* NULL: the user's primary group */
+	char *seccomp;	       /* on | off */
 
 	/* Derived by config_finish(). */
-	struct vrtc_config vrtc; /* the clock set served to guests */
-	uint8_t smear_id;	 /* VIRTIO_RTC_SMEAR_* */
+	struct vrtc_config vrtc;	    /* the clock set served to guests */
+	uint8_t smear_id;		    /* VIRTIO_RTC_SMEAR_* */
+	struct sockaddr_storage metrics_sa; /* from metrics_address */
+	socklen_t metrics_sa_len;	    /* 0: no metrics endpoint */
 
 	/* Private: where each key's value came from, for error messages. */
 	char *origin[40];

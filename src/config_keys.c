@@ -250,6 +250,22 @@ const struct config_key config_table_[] = {
 		.offset = CFG_OFF(max_connections),
 	},
 	{
+		.name = "control-socket",
+		.type = CONFIG_PATH,
+		.arg = "PATH",
+		.help = "Answer status and metrics requests on this AF_UNIX "
+			"socket (vhost-user-rtc-ctl; default: off)",
+		.offset = CFG_OFF(control_socket),
+	},
+	{
+		.name = "metrics-address",
+		.type = CONFIG_STRING,
+		.arg = "HOST:PORT",
+		.help = "Serve Prometheus metrics over HTTP on this loopback "
+			"address (e.g. 127.0.0.1:9688; default: off)",
+		.offset = CFG_OFF(metrics_address),
+	},
+	{
 		.name = "log-level",
 		.type = CONFIG_ENUM,
 		.def = "info",

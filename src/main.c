@@ -30,9 +30,11 @@
 #include "clock_model.h"
 #include "../sync/clock_model.h" /* writer side: new, free */
 #include "config.h"
+#include "control.h"
 #include "discipline.h"
 #include "leap.h"
 #include "privdrop.h"
+#include "status.h"
 #include "syscall_filter.h"
 #include "virtio_rtc.h"
 #include "vu_server.h"
@@ -71,7 +73,9 @@ struct app {
 	struct clock_model *model;
 	struct discipline *disc;
 	struct vu_server *server;
-	GArray *owned; /* struct owned_socket */
+	struct control *control; /* NULL: no control socket nor metrics */
+	uint64_t start_ns;	 /* CLOCK_MONOTONIC at start */
+	GArray *owned;		 /* struct owned_socket */
 	GMainLoop *loop;
 	guint sig_term, sig_int;
 };
@@ -614,6 +618,88 @@ static int start_listeners(struct app *a, GString *where, GError **err)
 	return 0;
 }
 
+/* The control socket and the metrics endpoint */
+
+static void control_answer(enum control_cmd cmd, GString *out, void *ctx)
+{
+	struct app *a = ctx;
+	struct status_report r;
+
+	status_collect(&r, a->disc, a->server, a->start_ns);
+	if (cmd == CONTROL_CMD_STATUS_JSON) {
+		status_render_json(&r, out);
+	} else if (cmd == CONTROL_CMD_METRICS) {
+		status_render_metrics(&r, out);
+	} else {
+		status_render_text(&r, out);
+	}
+	status_report_clear(&r);
+}
+
+static int listen_metrics(const struct config *c, GError **err)
+{
+	const char *what = config_origin(c, "metrics-address");
+	int fd, e, one = 1;
+
+	fd = socket(c->metrics_sa.ss_family,
+		    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		e = errno;
+		return set_error(err, e, "%s: socket: %s", what, g_strerror(e));
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&c->metrics_sa,
+		 c->metrics_sa_len) < 0 ||
+	    listen(fd, LISTEN_BACKLOG) < 0) {
+		e = errno;
+		close(fd);
+		return set_error(err, e, "%s: cannot listen on %s: %s", what,
+				 c->metrics_address, g_strerror(e));
+	}
+	return fd;
+}
+
+static int start_control(struct app *a, GError **err)
+{
+	const struct config *c = a->cfg;
+	int fd, r;
+
+	if (!c->control_socket && !c->metrics_sa_len) {
+		return 0;
+	}
+	a->control = control_new(control_answer, a);
+	if (c->control_socket) {
+		fd = listen_unix(a, c->control_socket, err);
+		if (fd < 0) {
+			return fd;
+		}
+		r = control_add_listener(a->control, fd, CONTROL_PROTO_LINE,
+					 c->control_socket);
+		if (r < 0) {
+			return set_error(err, -r, "control socket %s: %s",
+					 c->control_socket, g_strerror(-r));
+		}
+		g_message("control socket on %s (vhost-user-rtc-ctl --socket "
+			  "%s status)",
+			  c->control_socket, c->control_socket);
+	}
+	if (c->metrics_sa_len) {
+		fd = listen_metrics(c, err);
+		if (fd < 0) {
+			return fd;
+		}
+		r = control_add_listener(a->control, fd, CONTROL_PROTO_HTTP,
+					 c->metrics_address);
+		if (r < 0) {
+			return set_error(err, -r, "metrics on %s: %s",
+					 c->metrics_address, g_strerror(-r));
+		}
+		g_message("Prometheus metrics on http://%s/metrics",
+			  c->metrics_address);
+	}
+	return 0;
+}
+
 /* Start-up */
 
 static const char *clock_label(const struct vrtc_clock *c)
@@ -690,6 +776,23 @@ static int load_leaps(struct app *a)
 }
 
 /* Options, config file, their combination: everything --check-config does. */
+/* The control socket: a socket path like the others, but not one of them. */
+static int check_control_path(const struct config *c, GError **err)
+{
+	char *one[] = { c->control_socket, NULL };
+	char **p;
+
+	for (p = c->socket_paths; *p; p++) {
+		if (!strcmp(*p, c->control_socket)) {
+			return set_error(err, EINVAL,
+					 "%s: %s is also a socket-path",
+					 config_origin(c, "control-socket"),
+					 c->control_socket);
+		}
+	}
+	return check_socket_paths(one, err);
+}
+
 static int configure(struct app *a)
 {
 	GError *err = NULL;
@@ -723,6 +826,9 @@ static int configure(struct app *a)
 		return -EINVAL;
 	}
 	if (check_socket_paths(a->cfg->socket_paths, &err)) {
+		goto bad;
+	}
+	if (a->cfg->control_socket && check_control_path(a->cfg, &err)) {
 		goto bad;
 	}
 	if (privdrop_resolve(a->cfg->user, config_origin(a->cfg, "user"),
@@ -865,6 +971,10 @@ static int serve(struct app *a)
 		fail("%s", err->message);
 		goto out;
 	}
+	if (start_control(a, &err)) {
+		fail("%s", err->message);
+		goto out;
+	}
 	/*
 	 * Everything privileged is open: drop what is left while we have
 	 * one thread, then start GLib's signal thread, then the filter.
@@ -906,6 +1016,7 @@ static void cleanup(struct app *a)
 	if (a->sig_term) {
 		g_source_remove(a->sig_term);
 	}
+	control_free(a->control);
 	vu_server_free(a->server);
 	remove_owned_sockets(a);
 	discipline_free(a->disc);
@@ -937,6 +1048,7 @@ int main(int argc, char **argv)
 	setlocale(LC_CTYPE, "");
 	g_set_prgname("vhost-user-rtc");
 	g_log_writer_default_set_use_stderr(TRUE);
+	a.start_ns = (uint64_t)g_get_monotonic_time() * 1000u;
 	a.cli = g_ptr_array_new_with_free_func(g_free);
 	a.fds = g_array_new(FALSE, FALSE, sizeof(int));
 	a.owned = g_array_new(FALSE, FALSE, sizeof(struct owned_socket));

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The operator's view of the daemon, taken at one instant and rendered
+ * three ways for the control socket (control.h): text for people, JSON
+ * for programs (the probe's live bound), and the Prometheus text format.
+ *
+ * status_collect() reads the discipline and the vhost-user server (both
+ * cheap, nothing is polled); the renderers are pure functions of the
+ * report, so tests feed them made-up reports.
+ * Thread/loop: the default GLib main context (collect); renderers any.
+ */
+#ifndef SRC_STATUS_H
+#define SRC_STATUS_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "discipline.h"
+#include "vu_server.h"
+
+/* One VM (front-end connection). */
+struct status_vm {
+	char name[112];
+	double connected_s; /* since accept */
+	uint64_t requests, errors, alarm_events;
+	uint64_t by_status[8];		   /* by virtio-rtc status code */
+	uint64_t busy_p50_ns, busy_p99_ns; /* UINT64_MAX: off scale */
+	char queue[VU_NUM_QUEUES][96]; /* "running", "stopped", "broken: " */
+};
+
+struct status_report {
+	const char *version;
+	long pid;
+	double uptime_s;
+	bool have_disc; /* false: no discipline (tests) */
+	struct discipline_status disc;
+	uint64_t counter_now; /* the model's counter, when taken */
+	uint64_t bound_ns;    /* served TAI bound at counter_now */
+	int64_t tai_ns;	      /* served TAI at counter_now */
+	struct vu_server_stats vms;
+	struct status_vm *vm; /* vms.connected entries (g_new) */
+	unsigned int n_vm;
+};
+
+/*
+ * status_collect() - fill @r as of now. @d or @s may be NULL (left out).
+ * @start_ns is the daemon's start on CLOCK_MONOTONIC. Free with
+ * status_report_clear().
+ */
+void status_collect(struct status_report *r, const struct discipline *d,
+		    const struct vu_server *s, uint64_t start_ns);
+
+/* Free what status_collect() allocated; @r may then be reused. */
+void status_report_clear(struct status_report *r);
+
+/* Append the report to @out: text (several lines), JSON (one object
+ * and "\n", the schema in README "Status and metrics"), or Prometheus
+ * text exposition format 0.0.4. */
+void status_render_text(const struct status_report *r, GString *out);
+void status_render_json(const struct status_report *r, GString *out);
+void status_render_metrics(const struct status_report *r, GString *out);
+
+/* "OK", "EOPNOTSUPP", ... for a virtio-rtc status code; NULL if unused. */
+const char *status_code_name(unsigned int code);
+
+#endif /* SRC_STATUS_H */

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The operator's view in the Prometheus text exposition format 0.0.4:
+ * base units (seconds), _total for counters, one HELP and TYPE per
+ * family, label values escaped. Per-VM series carry the connection's
+ * name; they vanish when the VM disconnects, while the vhost_user_rtc_*
+ * totals keep counting.
+ */
+#include <inttypes.h>
+#include <math.h>
+
+#include "status.h"
+
+#define P "vhost_user_rtc_"
+
+static void family(GString *o, const char *name, const char *type,
+		   const char *help)
+{
+	g_string_append_printf(o, "# HELP " P "%s %s\n# TYPE " P "%s %s\n",
+			       name, help, name, type);
+}
+
+/* A label value: backslash, double quote and newline escaped. */
+static void label_value(GString *o, const char *v)
+{
+	for (; v && *v; v++) {
+		if (*v == '\\' || *v == '"') {
+			g_string_append_c(o, '\\');
+			g_string_append_c(o, *v);
+		} else if (*v == '\n') {
+			g_string_append(o, "\\n");
+		} else {
+			g_string_append_c(o, *v);
+		}
+	}
+}
+
+/* One sample; @lname NULL for none, else one label (and a second). */
+static void sample(GString *o, const char *name, const char *lname,
+		   const char *lval, const char *l2name, const char *l2val,
+		   double v)
+{
+	g_string_append_printf(o, P "%s", name);
+	if (lname) {
+		g_string_append_printf(o, "{%s=\"", lname);
+		label_value(o, lval);
+		if (l2name) {
+			g_string_append_printf(o, "\",%s=\"", l2name);
+			label_value(o, l2val);
+		}
+		g_string_append(o, "\"}");
+	}
+	if (isnan(v)) {
+		g_string_append(o, " NaN\n");
+	} else if (isinf(v)) {
+		g_string_append(o, v > 0 ? " +Inf\n" : " -Inf\n");
+	} else if (v == floor(v) && fabs(v) < 9e15) {
+		g_string_append_printf(o, " %.0f\n", v); /* counts: exact */
+	} else {
+		g_string_append_printf(o, " %.12g\n", v);
+	}
+}
+
+static void metric(GString *o, const char *name, const char *type,
+		   const char *help, double v)
+{
+	family(o, name, type, help);
+	sample(o, name, NULL, NULL, NULL, NULL, v);
+}
+
+static void model_metrics(const struct status_report *r, GString *o)
+{
+	const struct discipline_status *d = &r->disc;
+	const struct clock_snapshot *m = &d->served;
+	enum clock_status st =
+		d->have_served ? m->status : CLOCK_STATUS_UNKNOWN;
+	unsigned int i;
+
+	family(o, "model_status", "gauge",
+	       "1 for the served model's status, 0 for the others");
+	for (i = CLOCK_STATUS_UNKNOWN; i <= CLOCK_STATUS_UNRELIABLE; i++) {
+		sample(o, "model_status", "status", clock_status_name(i), NULL,
+		       NULL, st == i);
+	}
+	metric(o, "model_bound_seconds", "gauge",
+	       "Worst-case error of the served TAI now (NaN: no model)",
+	       d->have_served ? (double)r->bound_ns / 1e9 : NAN);
+	metric(o, "model_bound_growth_ratio", "gauge",
+	       "Growth of the worst-case error, seconds per second",
+	       d->have_served ? (double)m->rate_maxerr_ppb / 1e9 : NAN);
+	metric(o, "model_frequency_offset_ratio", "gauge",
+	       "Estimated frequency of TAI against the host counter, minus 1",
+	       d->stats.freq_ppb / 1e9);
+	metric(o, "model_last_offset_seconds", "gauge",
+	       "Last sample of the followed source minus the model",
+	       d->stats.last_resid_ns / 1e9);
+	metric(o, "model_generation", "gauge", "Models published since start",
+	       (double)m->generation);
+	metric(o, "model_steps_total", "counter",
+	       "Steps of the served time (discontinuities)", (double)m->steps);
+	metric(o, "model_samples_accepted_total", "counter",
+	       "Samples of the followed source used",
+	       (double)d->stats.accepted);
+	metric(o, "model_outliers_total", "counter",
+	       "Samples rejected as contradicting the model",
+	       (double)d->stats.outliers);
+	metric(o, "tai_utc_offset_seconds", "gauge",
+	       "TAI - UTC now, from the effective leap table",
+	       d->leap.tai_utc_s);
+	metric(o, "leap_pending", "gauge",
+	       "Leap second at the end of this UTC day: 1 insert, -1 delete, "
+	       "0 none",
+	       d->leap.pending == SOURCE_LEAP_INSERT   ? 1
+	       : d->leap.pending == SOURCE_LEAP_DELETE ? -1
+						       : 0);
+	metric(o, "sources_contradiction", "gauge",
+	       "1 while sources disagree without a majority", d->contradiction);
+}
+
+static void source_metrics(const struct status_report *r, GString *o)
+{
+	const struct discipline_status *d = &r->disc;
+	unsigned int i, k;
+
+	family(o, "source_selected", "gauge", "1 for the source followed");
+	for (i = 0; i < d->n_sources; i++) {
+		sample(o, "source_selected", "source", d->src[i].name, NULL,
+		       NULL, (int)i == d->selected);
+	}
+	family(o, "source_state", "gauge",
+	       "1 for each source's health state, 0 for the others");
+	for (i = 0; i < d->n_sources; i++) {
+		for (k = SOURCE_OK; k <= SOURCE_ERROR; k++) {
+			sample(o, "source_state", "source", d->src[i].name,
+			       "state", source_state_name(k),
+			       d->src[i].state == k);
+		}
+	}
+	family(o, "source_bound_seconds", "gauge",
+	       "Worst-case error of the source's own model now");
+	for (i = 0; i < d->n_sources; i++) {
+		sample(o, "source_bound_seconds", "source", d->src[i].name,
+		       NULL, NULL,
+		       d->src[i].bound_ns ? (double)d->src[i].bound_ns / 1e9
+					  : NAN);
+	}
+	family(o, "source_offset_seconds", "gauge",
+	       "The source's TAI now minus the served TAI now");
+	for (i = 0; i < d->n_sources; i++) {
+		sample(o, "source_offset_seconds", "source", d->src[i].name,
+		       NULL, NULL,
+		       d->src[i].have_offset ? (double)d->src[i].offset_ns / 1e9
+					     : NAN);
+	}
+	family(o, "source_samples_total", "counter",
+	       "Samples by the source's own estimator's verdict");
+	for (i = 0; i < d->n_sources; i++) {
+		sample(o, "source_samples_total", "source", d->src[i].name,
+		       "verdict", "accepted", (double)d->src[i].accepted);
+		sample(o, "source_samples_total", "source", d->src[i].name,
+		       "verdict", "rejected", (double)d->src[i].rejected);
+	}
+}
+
+static void vm_metrics(const struct status_report *r, GString *o)
+{
+	const struct vu_server_stats *v = &r->vms;
+	unsigned int i, k;
+
+	metric(o, "vms_connected", "gauge", "Front-end connections open",
+	       v->connected);
+	metric(o, "vm_connections_accepted_total", "counter",
+	       "Front-end connections accepted", (double)v->accepted);
+	metric(o, "vm_connections_refused_total", "counter",
+	       "Front-end connections refused (max-connections)",
+	       (double)v->refused);
+	metric(o, "vm_connections_closed_total", "counter",
+	       "Front-end connections closed", (double)v->closed);
+	metric(o, "requests_total", "counter",
+	       "virtio-rtc requests from every VM, closed ones included",
+	       (double)v->requests);
+	metric(o, "request_errors_total", "counter",
+	       "virtio-rtc requests answered with an error, every VM",
+	       (double)v->errors);
+	family(o, "vm_requests_total", "counter",
+	       "virtio-rtc requests of a connected VM, by answer");
+	for (i = 0; i < r->n_vm; i++) {
+		for (k = 0; k < G_N_ELEMENTS(r->vm[i].by_status); k++) {
+			if (status_code_name(k)) {
+				sample(o, "vm_requests_total", "vm",
+				       r->vm[i].name, "status",
+				       status_code_name(k),
+				       (double)r->vm[i].by_status[k]);
+			}
+		}
+	}
+	family(o, "vm_alarm_events_total", "counter",
+	       "Alarm expirations sent to a connected VM");
+	for (i = 0; i < r->n_vm; i++) {
+		sample(o, "vm_alarm_events_total", "vm", r->vm[i].name, NULL,
+		       NULL, (double)r->vm[i].alarm_events);
+	}
+	family(o, "vm_connected_seconds", "gauge",
+	       "Time since the VM's front-end connected");
+	for (i = 0; i < r->n_vm; i++) {
+		sample(o, "vm_connected_seconds", "vm", r->vm[i].name, NULL,
+		       NULL, r->vm[i].connected_s);
+	}
+}
+
+void status_render_metrics(const struct status_report *r, GString *out)
+{
+	family(out, "info", "gauge", "Version of the daemon");
+	sample(out, "info", "version", r->version, NULL, NULL, 1);
+	metric(out, "uptime_seconds", "gauge", "Time since the daemon started",
+	       r->uptime_s);
+	if (r->have_disc) {
+		model_metrics(r, out);
+		source_metrics(r, out);
+	}
+	vm_metrics(r, out);
+}
