@@ -39,6 +39,7 @@ EOF
 e2e_start_daemon "$DAEMON" "$WORK/vrtc.sock" "$WORK/daemon.log"
 e2e_run_qemu "$WORK" "$TIMEOUT" 1 \
 	"quiet loglevel=3 vrtc.mode=demo vrtc.ours=$VRTC_OURS_PCI vrtc.ref=$VRTC_REF_PCI"
+DAEMON_STATUS=$(e2e_daemon_status "$DAEMON" "$WORK/vrtc.sock" 2>&1 || true)
 e2e_stop_daemon
 
 echo
@@ -46,6 +47,9 @@ echo "==================== guest console ===================="
 tr -d '\r' <"$WORK/console.log" | sed -n '/^VRTC-GUEST-START/,$p' |
 	grep -v '^VRTC-GUEST-' || true
 echo "================= end of guest console ================"
+echo
+echo "==== The daemon's view after the VM left (vhost-user-rtc-ctl status) ===="
+printf '%s\n' "$DAEMON_STATUS"
 echo
 echo "==== Daemon log (last 15 lines) ===="
 tail -n 15 "$WORK/daemon.log" || true

@@ -460,8 +460,8 @@ e2e_start_daemon() {
 	local daemon=$1 sock=$2 log=$3 i
 	[ -x "$daemon" ] || e2e_die "daemon $daemon is not an executable"
 	# shellcheck disable=SC2086 # VRTC_DAEMON_ARGS: extra words, split
-	"$daemon" --socket-path "$sock" -v ${VRTC_DAEMON_ARGS:-} \
-		</dev/null >"$log" 2>&1 &
+	"$daemon" --socket-path "$sock" --control-socket "${sock%.sock}.ctl" \
+		-v ${VRTC_DAEMON_ARGS:-} </dev/null >"$log" 2>&1 &
 	DAEMON_PID=$!
 	for i in $(seq 1 100); do
 		[ -S "$sock" ] && break
@@ -477,6 +477,16 @@ e2e_start_daemon() {
 		e2e_die "the daemon did not create $sock within 10 s"
 	}
 	e2e_log "daemon: pid $DAEMON_PID listening on $sock"
+}
+
+# What the daemon says over its control socket (next to SOCK, as .ctl),
+# with vhost-user-rtc-ctl from beside the daemon binary.
+#   e2e_daemon_status DAEMON SOCK [--json]
+e2e_daemon_status() {
+	local ctl
+	ctl="$(dirname "$1")/vhost-user-rtc-ctl"
+	[ -x "$ctl" ] || { echo "no $ctl (run make)"; return 1; }
+	"$ctl" --socket "${2%.sock}.ctl" status "${@:3}"
 }
 
 # Stop the daemon with SIGTERM; sets DAEMON_RESULT to "ok" or to why not.

@@ -65,6 +65,10 @@ if [ $REF_ONLY = 0 ]; then
 fi
 e2e_run_qemu "$WORK" "$TIMEOUT" $((1 - REF_ONLY)) "$APPEND"
 if [ $REF_ONLY = 0 ]; then
+	# The daemon's own count of what the guest asked, over its control
+	# socket, before it stops.
+	e2e_daemon_status "$DAEMON" "$WORK/vrtc.sock" --json \
+		>"$WORK/status.json" 2>&1 || true
 	e2e_stop_daemon
 fi
 
@@ -135,6 +139,18 @@ if grep -qiE 'vhost|virtio|error|fail' "$WORK/qemu.log"; then
 fi
 
 if [ $REF_ONLY = 0 ]; then
+	# The guest's driver and tools sent requests: the daemon counted them.
+	st_acc=$(grep -o '"accepted_total":[0-9]*' "$WORK/status.json" | cut -d: -f2 || true)
+	st_req=$(grep -o '"requests_total":[0-9]*' "$WORK/status.json" | cut -d: -f2 || true)
+	st_err=$(grep -o '"errors_total":[0-9]*' "$WORK/status.json" | cut -d: -f2 || true)
+	if [ -n "$st_req" ] && [ "$st_req" -gt 0 ] && [ "${st_acc:-0}" -ge 1 ]; then
+		passed=$((passed + 1))
+		echo "  PASS control_status: the daemon counted $st_req requests from the guest ($st_err answered with an error status), $st_acc front-end connection(s)"
+	else
+		failed=$((failed + 1))
+		problems+=("control socket status: $(head -c 300 "$WORK/status.json")")
+		echo "  FAIL control_status: $(head -c 300 "$WORK/status.json")"
+	fi
 	if [ "$DAEMON_RESULT" = ok ]; then
 		passed=$((passed + 1))
 		echo "  PASS daemon: alive through the run, exit status 0 on SIGTERM"
