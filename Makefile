@@ -114,6 +114,8 @@ $(B)/tests/integration/test_probe: LIBS += $(CAIRO_LIBS)
 # The probe's plot and log helpers, unit-tested without a daemon.
 $(B)/tests/unit/test_probe_tools: $(call obj,src/probe/plot.c src/probe/eval_ref.c)
 $(B)/tests/unit/test_probe_tools: LIBS += $(CAIRO_LIBS)
+# The probe's reading of the control socket's `status json`.
+$(B)/tests/unit/test_probe_live: $(call obj,src/probe/eval_live.c)
 
 # Debian build and test dependencies, installed when missing.
 deps:
