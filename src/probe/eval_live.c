@@ -250,17 +250,20 @@ static int exchange(int fd, int64_t deadline_ms, char **buf, size_t *n)
 		if (*n == cap) {
 			char *nb;
 
-			if (cap >= EVAL_LIVE_MAX_REPLY) {
+			/* room for one byte more than allowed, to see it */
+			if (cap > EVAL_LIVE_MAX_REPLY) {
 				ret = -EMSGSIZE;
 				goto out;
 			}
-			nb = realloc(b, cap * 2);
+			cap = cap * 2 > EVAL_LIVE_MAX_REPLY
+				      ? EVAL_LIVE_MAX_REPLY + 1
+				      : cap * 2;
+			nb = realloc(b, cap);
 			if (!nb) {
 				ret = -ENOMEM;
 				goto out;
 			}
 			b = nb;
-			cap *= 2;
 		}
 		r = recv(fd, b + *n, cap - *n, MSG_DONTWAIT);
 		if (r == 0) {
