@@ -147,10 +147,26 @@ void eval_report(const struct eval_clock *c, size_t n,
 	}
 }
 
+/* @ns in the largest unit that keeps it >= 1: "1.7 µs", "16 s". */
+static void fmt_ns(double ns, char *buf, size_t len)
+{
+	static const struct {
+		double div;
+		const char *unit;
+	} u[] = { { 1e9, "s" }, { 1e6, "ms" }, { 1e3, "µs" }, { 1, "ns" } };
+	size_t i = 0;
+
+	while (i < 3 && fabs(ns) < u[i].div) {
+		i++;
+	}
+	snprintf(buf, len, "%.3g %s", ns / u[i].div, u[i].unit);
+}
+
 /* The band's label: its range, for the legend. */
 static void band_label(const struct eval_clock *c, char *buf, size_t len)
 {
 	double lo = INFINITY, hi = -INFINITY;
+	char a[24], b[24];
 
 	for (size_t j = 0; j < c->n; j++) {
 		if (isfinite(c->bound_ns[j])) {
@@ -160,9 +176,11 @@ static void band_label(const struct eval_clock *c, char *buf, size_t len)
 	}
 	if (lo > hi) {
 		snprintf(buf, len, "live bound (none known)");
-	} else {
-		snprintf(buf, len, "live bound (%.3g .. %.3g ns)", lo, hi);
+		return;
 	}
+	fmt_ns(lo, a, sizeof(a));
+	fmt_ns(hi, b, sizeof(b));
+	snprintf(buf, len, "live bound (%s .. %s)", a, b);
 }
 
 int eval_plots(const struct eval_clock *c, size_t n, const struct eval_ref *ref,
