@@ -198,6 +198,9 @@ $(FB)/obj/%.o: %.c
 $(FB)/fuzz_%: $(FB)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
 	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
+# The probe's status json reader is not in the daemon's objects.
+$(FB)/fuzz_probe_live: $(FB)/obj/src/probe/eval_live.o
+
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; \
 		mkdir -p $(FB)/corpus/$$n; echo "== fuzz $$n ($(FUZZ_SECONDS) s)"; \

@@ -18,7 +18,7 @@
 
 #include "eval_live.h"
 
-#define QUERY "status json\n"
+static const char query[] = "status json\n";
 
 static int fail(char *msg, size_t len, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -230,8 +230,8 @@ static int exchange(int fd, int64_t deadline_ms, char **buf, size_t *n)
 	if (!b) {
 		return -ENOMEM;
 	}
-	while (sent < sizeof(QUERY) - 1) {
-		ssize_t w = send(fd, QUERY + sent, sizeof(QUERY) - 1 - sent,
+	while (sent < sizeof(query) - 1) {
+		ssize_t w = send(fd, &query[sent], sizeof(query) - 1 - sent,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (w < 0 && errno != EAGAIN && errno != EINTR) {
