@@ -68,6 +68,10 @@ static void report_live(const struct eval_clock *c, const struct eval_opts *o)
 	struct plot_mark m[12];
 	size_t k = status_marks(c, m, 12);
 
+	printf("model: %u answers, %u with a new generation (the larger "
+	       "bound of the two used across each), %" PRIu64
+	       " publishes between answers not seen\n",
+	       l->queries, l->changes, l->unseen);
 	if (l->failed) {
 		printf("bound: WARNING: the control socket failed at t=%.1f s "
 		       "(%s); later samples use the last snapshot "
