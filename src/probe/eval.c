@@ -191,9 +191,9 @@ static int sample(struct vuf *v, struct eval_ref *ref, struct eval_clock *c,
 }
 
 /*
- * Give rounds [@from, c[0].n) their bound: the constant one, or from the
- * snapshots @a (before) and @b (after, or NULL); count coverage and
- * write their CSV rows.
+ * Give rounds [@from, c[0].n) their bound: from the snapshots @a (before)
+ * and @b (after, or NULL), or without @a the constant one; count
+ * coverage and write their CSV rows.
  */
 static void resolve(struct eval_clock *c, size_t n, size_t from,
 		    const struct eval_opts *o, const struct eval_live_snap *a,
@@ -206,7 +206,7 @@ static void resolve(struct eval_clock *c, size_t n, size_t from,
 			uint64_t bound = 0;
 			bool known;
 
-			if (o->live.path) {
+			if (a) {
 				known = !eval_live_bound(a, b, s->c_lo, s->c_hi,
 							 &bound);
 			} else {
@@ -218,7 +218,7 @@ static void resolve(struct eval_clock *c, size_t n, size_t from,
 				r->counted++;
 				r->covered += fabs(r->off_ns[j]) <=
 					      (double)bound +
-						      (double)(s->win_ns / 2) +
+						      (double)s->win_ns / 2 +
 						      (double)s->err_ns;
 			}
 			if (!csv) {

@@ -7,7 +7,6 @@
 #include <inttypes.h>
 #include <json-glib/json-glib.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,18 +19,8 @@
 
 static const char query[] = "status json\n";
 
-static int fail(char *msg, size_t len, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *msg, size_t len, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, len, fmt, ap);
-	va_end(ap);
-	return err;
-}
+/* Fill @msg and give -errno @err. */
+#define fail(msg, len, err, ...) (snprintf(msg, len, __VA_ARGS__), (err))
 
 /* Member @name of @o as a JSON integer; NULL node, double, string: no. */
 static int get_int(JsonObject *o, const char *name, int64_t *v, char *msg,
@@ -54,7 +43,7 @@ static int get_int(JsonObject *o, const char *name, int64_t *v, char *msg,
 static int get_uint(JsonObject *o, const char *name, uint64_t *v, char *msg,
 		    size_t len)
 {
-	int64_t x;
+	int64_t x = 0;
 	int ret = get_int(o, name, &x, msg, len);
 
 	if (ret) {
@@ -100,7 +89,7 @@ static int parse_model(JsonObject *m, struct eval_live_snap *out, char *msg,
 {
 	struct clock_snapshot *s = &out->model;
 	JsonNode *pub = json_object_get_member(m, "published");
-	const char *str;
+	const char *str = NULL;
 	int ret;
 
 	if (!pub || !JSON_NODE_HOLDS_VALUE(pub) ||
@@ -303,21 +292,21 @@ int eval_live_query(const char *path, int timeout_ms,
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		return fail(msg, msg_len, -errno, "socket: %s",
-			    strerror(errno));
+		ret = -errno;
+		return fail(msg, msg_len, ret, "socket: %s", strerror(-ret));
 	}
 	/* non-blocking: a full backlog (a stuck daemon) is EAGAIN here,
 	 * not a wait without end */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		ret = fail(msg, msg_len, -errno, "connect: %s",
-			   strerror(errno));
+		ret = -errno;
+		snprintf(msg, msg_len, "connect: %s", strerror(-ret));
 		goto out;
 	}
 	ret = exchange(fd, deadline, &reply, &n);
 	if (ret) {
-		fail(msg, msg_len, ret, "status json: %s",
-		     ret == -ETIMEDOUT ? "no whole reply within the timeout"
-				       : strerror(-ret));
+		snprintf(msg, msg_len, "status json: %s",
+			 ret == -ETIMEDOUT ? "no whole reply within the timeout"
+					   : strerror(-ret));
 		goto out;
 	}
 	ret = eval_live_parse(reply, n, out, msg, msg_len);
