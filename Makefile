@@ -120,6 +120,8 @@ $(CTL): $(call obj,$(CTL_SRCS))
 # The probe's plot and log helpers, unit-tested without a daemon.
 $(B)/tests/unit/test_probe_tools: $(call obj,src/probe/plot.c src/probe/eval_ref.c)
 $(B)/tests/unit/test_probe_tools: LIBS += $(CAIRO_LIBS)
+# The probe's reading of the control socket's `status json`.
+$(B)/tests/unit/test_probe_live: $(call obj,src/probe/eval_live.c)
 
 # Debian build and test dependencies, installed when missing.
 deps:
@@ -202,6 +204,9 @@ $(FB)/obj/%.o: %.c
 
 $(FB)/fuzz_%: $(FB)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
 	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+# The probe's status json reader is not in the daemon's objects.
+$(FB)/fuzz_probe_live: $(FB)/obj/src/probe/eval_live.o
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; \

@@ -6,6 +6,7 @@
 #include <cairo.h>
 #include <errno.h>
 #include <fontconfig/fontconfig.h>
+#include <glib.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -60,12 +61,41 @@ static void text(cairo_t *cr, double x, double y, double size, double align,
 	cairo_show_text(cr, s);
 }
 
+enum band_state {
+	BAND_NONE, /* no bound known */
+	BAND_OFF,  /* known, off scale everywhere: not drawn */
+	BAND_ON,   /* drawn, all of it on scale */
+	BAND_PART, /* drawn, clipped where off scale */
+};
+
+/* The bound's smallest and largest known values; false if none. */
+static bool bound_extent(const struct plot_spec *sp, double *lo, double *hi)
+{
+	bool any = false;
+
+	if (!sp->band) {
+		*lo = *hi = sp->bound_ns;
+		return sp->bound_ns >= 0;
+	}
+	for (size_t i = 0; i < sp->band->n; i++) {
+		double b = sp->band->bound_ns[i];
+
+		if (!isfinite(b) || b < 0) {
+			continue;
+		}
+		*lo = any ? fmin(*lo, b) : b;
+		*hi = any ? fmax(*hi, b) : b;
+		any = true;
+	}
+	return any;
+}
+
 /* Data ranges: the offsets with 10 % headroom, and the bound band if it
  * is within 20x the largest offset (otherwise it is noted, off scale). */
-static bool ranges(const struct plot_spec *sp, struct frame *f)
+static enum band_state ranges(const struct plot_spec *sp, struct frame *f)
 {
-	double amax = 0, tmax = 0;
-	bool bound_on_scale;
+	double amax = 0, tmax = 0, lo, hi;
+	enum band_state st = BAND_NONE;
 
 	for (size_t i = 0; i < sp->nseries; i++) {
 		for (size_t j = 0; j < sp->series[i].n; j++) {
@@ -76,9 +106,16 @@ static bool ranges(const struct plot_spec *sp, struct frame *f)
 	if (amax <= 0) {
 		amax = 1;
 	}
-	bound_on_scale = sp->bound_ns >= 0 && sp->bound_ns <= 20 * amax;
-	if (bound_on_scale) {
-		amax = fmax(amax, sp->bound_ns);
+	if (bound_extent(sp, &lo, &hi)) {
+		if (hi <= 20 * amax) {
+			st = BAND_ON;
+			amax = fmax(amax, hi);
+		} else if (lo <= 20 * amax) {
+			st = BAND_PART;
+			amax = fmax(amax, lo);
+		} else {
+			st = BAND_OFF;
+		}
 	}
 	f->x0 = 0;
 	f->x1 = tmax > 0 ? tmax : 1;
@@ -88,7 +125,71 @@ static bool ranges(const struct plot_spec *sp, struct frame *f)
 	f->px1 = PLOT_WIDTH - M_RIGHT;
 	f->py0 = M_TOP;
 	f->py1 = PLOT_HEIGHT - M_BOTTOM;
-	return bound_on_scale;
+	return st;
+}
+
+/* The varying band, one filled polygon per run of known values; values
+ * far off scale are clamped first (cairo's fixed point would overflow). */
+static void draw_band(cairo_t *cr, const struct frame *f,
+		      const struct plot_band *b)
+{
+	double cap = 2 * f->y1;
+	size_t i = 0;
+
+	while (i < b->n) {
+		size_t j = i;
+
+		if (!isfinite(b->bound_ns[i]) || b->bound_ns[i] < 0) {
+			i++;
+			continue;
+		}
+		while (j < b->n && isfinite(b->bound_ns[j]) &&
+		       b->bound_ns[j] >= 0) {
+			double y = fmin(b->bound_ns[j], cap);
+
+			cairo_line_to(cr, map_x(f, b->t_s[j]), map_y(f, y));
+			j++;
+		}
+		for (size_t k = j; k-- > i;) {
+			double y = fmin(b->bound_ns[k], cap);
+
+			cairo_line_to(cr, map_x(f, b->t_s[k]), map_y(f, -y));
+		}
+		cairo_close_path(cr);
+		cairo_new_sub_path(cr);
+		i = j;
+	}
+	cairo_fill(cr);
+}
+
+/* Vertical marks with their label along the line, reading upwards. */
+static void draw_marks(cairo_t *cr, const struct frame *f,
+		       const struct plot_spec *sp)
+{
+	static const double dash[] = { 5, 4 };
+	char buf[96];
+
+	for (size_t i = 0; i < sp->nmarks && i < PLOT_MAX_MARKS; i++) {
+		const struct plot_mark *m = &sp->marks[i];
+		double x = map_x(f, fmin(fmax(m->t_s, f->x0), f->x1));
+
+		cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+		cairo_set_line_width(cr, 1);
+		cairo_set_dash(cr, dash, 2, 0);
+		cairo_move_to(cr, x, f->py0);
+		cairo_line_to(cr, x, f->py1);
+		cairo_stroke(cr);
+		cairo_set_dash(cr, NULL, 0, 0);
+		snprintf(buf, sizeof(buf), "%s (t=%.1f s)",
+			 m->label ? m->label : "", m->t_s);
+		cairo_save(cr);
+		/* glyphs to the right of the line, or left at the edge */
+		cairo_translate(cr, x + 14 < f->px1 ? x + 13 : x - 3,
+				f->py1 - 6);
+		cairo_rotate(cr, -M_PI / 2);
+		text(cr, 0, 0, 11, 0, buf);
+		cairo_restore(cr);
+	}
 }
 
 static void axes(cairo_t *cr, const struct frame *f)
@@ -142,24 +243,57 @@ static void axes(cairo_t *cr, const struct frame *f)
 	cairo_restore(cr);
 }
 
+/* The legend's line about the bound, also in the SVG's <desc>. */
+static void bound_text(const struct plot_spec *sp, enum band_state st,
+		       char *buf, size_t len)
+{
+	const char *l = sp->bound_label ? sp->bound_label : "bound";
+
+	switch (st) {
+	case BAND_ON:
+		snprintf(buf, len, "shaded: ±%s", l);
+		break;
+	case BAND_PART:
+		snprintf(buf, len,
+			 "shaded: ±%s (off scale where it fills the plot)", l);
+		break;
+	case BAND_OFF:
+		snprintf(buf, len, "±%s: off scale, not drawn", l);
+		break;
+	default:
+		snprintf(buf, len, "bound: none known, not drawn");
+		break;
+	}
+}
+
 static void draw(cairo_t *cr, const struct plot_spec *sp)
 {
 	struct frame f;
-	bool band = ranges(sp, &f);
-	char buf[160];
+	enum band_state band = ranges(sp, &f);
+	char buf[200];
 
 	cairo_set_source_rgb(cr, 1, 1, 1);
 	cairo_paint(cr);
 	cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL,
 			       CAIRO_FONT_WEIGHT_NORMAL);
-	if (band) {
+	if (band == BAND_ON || band == BAND_PART) {
+		cairo_save(cr);
+		cairo_rectangle(cr, f.px0, f.py0, f.px1 - f.px0, f.py1 - f.py0);
+		cairo_clip(cr);
 		cairo_set_source_rgba(cr, 0.2, 0.6, 0.2, 0.12);
-		cairo_rectangle(
-			cr, f.px0, map_y(&f, sp->bound_ns), f.px1 - f.px0,
-			map_y(&f, -sp->bound_ns) - map_y(&f, sp->bound_ns));
-		cairo_fill(cr);
+		if (sp->band) {
+			draw_band(cr, &f, sp->band);
+		} else {
+			cairo_rectangle(cr, f.px0, map_y(&f, sp->bound_ns),
+					f.px1 - f.px0,
+					map_y(&f, -sp->bound_ns) -
+						map_y(&f, sp->bound_ns));
+			cairo_fill(cr);
+		}
+		cairo_restore(cr);
 	}
 	axes(cr, &f);
+	draw_marks(cr, &f, sp);
 	cairo_set_source_rgb(cr, 0, 0, 0);
 	text(cr, PLOT_WIDTH / 2.0, 26, 17, 0.5, sp->title ? sp->title : "");
 	text(cr, PLOT_WIDTH / 2.0, 47, 11, 0.5, sp->note ? sp->note : "");
@@ -187,25 +321,9 @@ static void draw(cairo_t *cr, const struct plot_spec *sp)
 	}
 	cairo_restore(cr);
 	/* legend, top left inside the plot area */
-	for (size_t i = 0; i <= sp->nseries; i++) {
+	for (size_t i = 0; i < sp->nseries; i++) {
 		double y = f.py0 + 18 + 17.0 * (double)i;
 
-		if (i == sp->nseries) {
-			if (band) {
-				snprintf(buf, sizeof(buf), "shaded: ±%s",
-					 sp->bound_label);
-			} else if (sp->bound_ns >= 0) {
-				snprintf(buf, sizeof(buf),
-					 "±%s: off scale, not drawn",
-					 sp->bound_label);
-			} else {
-				snprintf(buf, sizeof(buf),
-					 "bound: none known, not drawn");
-			}
-			cairo_set_source_rgb(cr, 0.1, 0.4, 0.1);
-			text(cr, f.px0 + 12, y, 12, 0, buf);
-			break;
-		}
 		cairo_set_source_rgb(cr, colours[i][0], colours[i][1],
 				     colours[i][2]);
 		cairo_rectangle(cr, f.px0 + 12, y - 9, 18, 9);
@@ -213,27 +331,110 @@ static void draw(cairo_t *cr, const struct plot_spec *sp)
 		cairo_set_source_rgb(cr, 0, 0, 0);
 		text(cr, f.px0 + 36, y, 12, 0, sp->series[i].label);
 	}
+	bound_text(sp, band, buf, sizeof(buf));
+	cairo_set_source_rgb(cr, 0.1, 0.4, 0.1);
+	text(cr, f.px0 + 12, f.py0 + 18 + 17.0 * (double)sp->nseries, 12, 0,
+	     buf);
+	if (sp->nmarks > PLOT_MAX_MARKS) {
+		snprintf(buf, sizeof(buf),
+			 "dashed: status changes, the first %d of %zu drawn",
+			 PLOT_MAX_MARKS, sp->nmarks);
+	} else if (sp->nmarks) {
+		snprintf(buf, sizeof(buf),
+			 "dashed: status (at start, then "
+			 "changes)");
+	}
+	if (sp->nmarks) {
+		cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+		text(cr, f.px0 + 12,
+		     f.py0 + 18 + 17.0 * (double)(sp->nseries + 1), 12, 0, buf);
+	}
+}
+
+/* The plot's text as lines, for the SVG's <desc>. */
+static char *describe(const struct plot_spec *sp)
+{
+	struct frame f;
+	GString *d = g_string_new(NULL);
+	char buf[200];
+
+	g_string_append_printf(d, "%s\n%s\n", sp->note ? sp->note : "",
+			       sp->note2 ? sp->note2 : "");
+	for (size_t i = 0; i < sp->nseries; i++) {
+		g_string_append_printf(d, "series: %s\n", sp->series[i].label);
+	}
+	bound_text(sp, ranges(sp, &f), buf, sizeof(buf));
+	g_string_append_printf(d, "%s\n", buf);
+	for (size_t i = 0; i < sp->nmarks; i++) {
+		g_string_append_printf(d, "mark: %s at t=%.1f s\n",
+				       sp->marks[i].label ? sp->marks[i].label
+							  : "",
+				       sp->marks[i].t_s);
+	}
+	return g_string_free(d, FALSE);
+}
+
+static cairo_status_t to_gstring(void *closure, const unsigned char *data,
+				 unsigned int len)
+{
+	g_string_append_len(closure, (const char *)data, len);
+	return CAIRO_STATUS_SUCCESS;
+}
+
+/* Write cairo's SVG @svg to @path with <title> and <desc> added after
+ * the <svg ...> tag. */
+static int write_svg(const struct plot_spec *sp, GString *svg, const char *path)
+{
+	const char *tag = strstr(svg->str, "<svg");
+	const char *end = tag ? strchr(tag, '>') : NULL;
+	char *title, *desc, *raw;
+	GString *meta;
+	bool ok;
+
+	if (!end) {
+		return -EIO;
+	}
+	raw = describe(sp);
+	title = g_markup_escape_text(sp->title ? sp->title : "", -1);
+	desc = g_markup_escape_text(raw, -1);
+	meta = g_string_new(NULL);
+	g_string_printf(meta, "\n<title>%s</title>\n<desc>%s</desc>", title,
+			desc);
+	g_string_insert_len(svg, end - svg->str + 1, meta->str,
+			    (gssize)meta->len);
+	ok = g_file_set_contents(path, svg->str, (gssize)svg->len, NULL);
+	g_string_free(meta, TRUE);
+	g_free(raw);
+	g_free(title);
+	g_free(desc);
+	return ok ? 0 : -EIO;
 }
 
 int plot_write(const struct plot_spec *spec, enum plot_format fmt,
 	       const char *path)
 {
+	GString *svg = NULL;
 	cairo_surface_t *s;
 	cairo_status_t st;
 	cairo_t *cr;
+	int ret;
 
-	if (!spec || !spec->nseries || spec->nseries > PLOT_MAX_SERIES) {
+	if (!spec || !spec->nseries || spec->nseries > PLOT_MAX_SERIES ||
+	    (spec->nmarks && !spec->marks)) {
 		return -EINVAL;
 	}
 	if (fmt == PLOT_SVG) {
-		s = cairo_svg_surface_create(path, PLOT_WIDTH, PLOT_HEIGHT);
+		svg = g_string_new(NULL);
+		s = cairo_svg_surface_create_for_stream(
+			to_gstring, svg, PLOT_WIDTH, PLOT_HEIGHT);
 	} else {
 		s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, PLOT_WIDTH,
 					       PLOT_HEIGHT);
 	}
 	if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
 		cairo_surface_destroy(s);
-		return -EIO;
+		ret = -EIO;
+		goto out;
 	}
 	cr = cairo_create(s);
 	draw(cr, spec);
@@ -247,7 +448,15 @@ int plot_write(const struct plot_spec *spec, enum plot_format fmt,
 		st = cairo_surface_status(s);
 	}
 	cairo_surface_destroy(s);
-	return st == CAIRO_STATUS_SUCCESS ? 0 : -EIO;
+	ret = st == CAIRO_STATUS_SUCCESS ? 0 : -EIO;
+	if (!ret && svg) {
+		ret = write_svg(spec, svg, path);
+	}
+out:
+	if (svg) {
+		g_string_free(svg, TRUE);
+	}
+	return ret;
 }
 
 void plot_exit(void)

@@ -2,8 +2,11 @@
 /*
  * Offset-over-time plots of the probe's eval, drawn with cairo as PNG or
  * SVG: one series per served clock, the ±bound band when a bound is
- * known (or a note saying it is off scale or unknown), axes labelled with
- * units. Single-threaded; no state between calls.
+ * known, constant or following a per-sample bound (or a note saying it is
+ * off scale or unknown), vertical marks where the daemon's status changed,
+ * axes labelled with units. The SVG also carries the plot's text in its
+ * <title> and <desc> (cairo draws text as glyph outlines), so it can be
+ * searched. Single-threaded; no state between calls.
  */
 #ifndef PROBE_PLOT_H
 #define PROBE_PLOT_H
@@ -14,6 +17,7 @@
 #define PLOT_WIDTH 1200
 #define PLOT_HEIGHT 700
 #define PLOT_MAX_SERIES 8
+#define PLOT_MAX_MARKS 24 /* drawn; the legend counts the rest */
 
 struct plot_series {
 	const char *label; /* legend text, e.g. "clock 0 UTC" */
@@ -22,12 +26,28 @@ struct plot_series {
 	size_t n;
 };
 
+/* A bound that varies: ±bound_ns[i] at t_s[i]; NAN where unknown. */
+struct plot_band {
+	const double *t_s; /* s since the start of the run, ascending */
+	const double *bound_ns;
+	size_t n;
+};
+
+/* A vertical mark, e.g. where the daemon's status changed. */
+struct plot_mark {
+	double t_s;	   /* s since the start of the run */
+	const char *label; /* e.g. "synchronized"; the time is added */
+};
+
 struct plot_spec {
 	const char *title;
 	const char *note;  /* second title line (the reference) */
 	const char *note2; /* third title line (the bound's source) */
-	double bound_ns;   /* < 0: no bound known */
+	double bound_ns;   /* < 0: no bound known (ignored with @band) */
+	const struct plot_band *band; /* NULL: the constant @bound_ns */
 	const char *bound_label;
+	const struct plot_mark *marks; /* in time order, or NULL */
+	size_t nmarks;
 	const struct plot_series *series;
 	size_t nseries; /* <= PLOT_MAX_SERIES */
 };
@@ -39,8 +59,10 @@ enum plot_format {
 
 /*
  * plot_write() - draw @spec into @path (PLOT_WIDTH x PLOT_HEIGHT pixels
- * for PNG, points for SVG). Returns 0, -EINVAL for an empty or oversized
- * spec, or -EIO when cairo cannot write the file.
+ * for PNG, points for SVG). A bound too large for the offsets' scale
+ * (more than 20x the largest offset) is not drawn and the legend says so;
+ * a varying one partly on scale is drawn clipped. Returns 0, -EINVAL for
+ * an empty or oversized spec, or -EIO when the file cannot be written.
  */
 int plot_write(const struct plot_spec *spec, enum plot_format fmt,
 	       const char *path);

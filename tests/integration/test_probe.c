@@ -2,7 +2,8 @@
 /*
  * vhost-user-rtc-probe against the real daemon: `check` passes (and is
  * how CI runs the conformance check), `eval` writes a CSV with data rows
- * and PNG/SVG plots of the expected size (read back with cairo).
+ * and PNG/SVG plots of the expected size (read back with cairo), and
+ * with --control a live bound and status per sample.
  * The probe is $VRTC_PROBE, default build/vhost-user-rtc-probe.
  */
 #include <cairo.h>
@@ -163,4 +164,67 @@ Test(probe, eval_writes_csv_and_plots)
 	cr_expect(strstr(text, "<svg"), "not an SVG");
 	free(text);
 	itest_stop(d);
+}
+
+/*
+ * eval --control against the daemon's control socket: every sample gets
+ * a live bound (> 0) and the daemon's status, and all are covered.
+ * Needs the daemon's --control-socket (status json, built on main).
+ */
+Test(probe, eval_with_the_live_bound_from_the_control_socket)
+{
+	char ctl_dir[] = "/tmp/vrtc-probe-ctl-XXXXXX";
+	char ctl[128], csv[512], out[512];
+	struct vdaemon *d;
+	unsigned int rows = 0, bounded = 0, with_status = 0;
+	char *text, *line, *save = NULL;
+	int rc;
+
+	cr_assert(mkdtemp(ctl_dir));
+	snprintf(ctl, sizeof(ctl), "%s/ctl.sock", ctl_dir);
+	d = itest_startl("--control-socket", ctl);
+	snprintf(csv, sizeof(csv), "%s/live.csv", vdaemon_dir(d));
+	snprintf(out, sizeof(out), "%s/live.out", vdaemon_dir(d));
+	rc = run_probe((const char *const[]){ "eval", "--socket",
+					      vdaemon_socket(d, 0), "--control",
+					      ctl, "--ref-clock", "tai",
+					      "--duration", "3", "--rate", "20",
+					      "--csv", csv, NULL },
+		       out);
+	text = slurp(out);
+	cr_expect_eq(rc, 0, "probe eval exit %d:\n%s", rc, text);
+	cr_expect(strstr(text, "bound: live, from the daemon's control socket"),
+		  "%s", text);
+	cr_expect(!strstr(text, "WARNING"), "%s", text);
+	/* UTC, TAI and UTC_SMEARED covered; MONOTONIC (relative) n/a */
+	cr_expect_eq(count(text, "100.000%\n"), 3, "%s", text);
+	free(text);
+
+	text = slurp(csv);
+	line = strtok_r(text, "\n", &save);
+	cr_assert(line && strstr(line, ",bound_ns,status") ==
+				  line + strlen(line) - 16,
+		  "header %s", line ? line : "(none)");
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		/* ...,bound_ns,status: the last two fields */
+		char *st = strrchr(line, ',');
+		char *b;
+
+		cr_assert(st, "%s", line);
+		*st++ = '\0';
+		b = strrchr(line, ',');
+		cr_assert(b, "%s", line);
+		rows++;
+		bounded += strtoll(b + 1, NULL, 10) > 0;
+		with_status += *st != '\0';
+	}
+	cr_expect_geq(rows, 40, "%u data rows", rows);
+	cr_expect_eq(bounded, rows, "%u of %u rows with a bound", bounded,
+		     rows);
+	cr_expect_eq(with_status, rows, "%u of %u rows with a status",
+		     with_status, rows);
+	free(text);
+	itest_stop(d);
+	unlink(ctl);
+	rmdir(ctl_dir);
 }

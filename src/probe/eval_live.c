@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The probe's eval, live bound: `status json` over the daemon's control
+ * socket, parsed with json-glib into a struct clock_snapshot.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <json-glib/json-glib.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "eval_live.h"
+
+static const char query[] = "status json\n";
+
+/* Fill @msg and give -errno @err. */
+#define fail(msg, len, err, ...) (snprintf(msg, len, __VA_ARGS__), (err))
+
+/* Member @name of @o as a JSON integer; NULL node, double, string: no. */
+static int get_int(JsonObject *o, const char *name, int64_t *v, char *msg,
+		   size_t len)
+{
+	JsonNode *n = json_object_get_member(o, name);
+
+	if (!n) {
+		return fail(msg, len, -EINVAL, "model.%s: missing", name);
+	}
+	if (!JSON_NODE_HOLDS_VALUE(n) ||
+	    json_node_get_value_type(n) != G_TYPE_INT64) {
+		return fail(msg, len, -EINVAL, "model.%s: not an integer",
+			    name);
+	}
+	*v = json_node_get_int(n);
+	return 0;
+}
+
+static int get_uint(JsonObject *o, const char *name, uint64_t *v, char *msg,
+		    size_t len)
+{
+	int64_t x = 0;
+	int ret = get_int(o, name, &x, msg, len);
+
+	if (ret) {
+		return ret;
+	}
+	if (x < 0) {
+		return fail(msg, len, -EINVAL,
+			    "model.%s: negative (%" PRId64 ")", name, x);
+	}
+	*v = (uint64_t)x;
+	return 0;
+}
+
+static int get_string(JsonObject *o, const char *name, const char **v,
+		      char *msg, size_t len)
+{
+	JsonNode *n = json_object_get_member(o, name);
+
+	if (!n) {
+		return fail(msg, len, -EINVAL, "model.%s: missing", name);
+	}
+	if (!JSON_NODE_HOLDS_VALUE(n) ||
+	    json_node_get_value_type(n) != G_TYPE_STRING) {
+		return fail(msg, len, -EINVAL, "model.%s: not a string", name);
+	}
+	*v = json_node_get_string(n);
+	return 0;
+}
+
+static int parse_status(const char *name, enum clock_status *st)
+{
+	for (int i = CLOCK_STATUS_UNKNOWN; i <= CLOCK_STATUS_UNRELIABLE; i++) {
+		if (!strcmp(name, clock_status_name((enum clock_status)i))) {
+			*st = (enum clock_status)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int parse_model(JsonObject *m, struct eval_live_snap *out, char *msg,
+		       size_t len)
+{
+	struct clock_snapshot *s = &out->model;
+	JsonNode *pub = json_object_get_member(m, "published");
+	const char *str = NULL;
+	int ret;
+
+	if (!pub || !JSON_NODE_HOLDS_VALUE(pub) ||
+	    json_node_get_value_type(pub) != G_TYPE_BOOLEAN) {
+		return fail(msg, len, -EINVAL,
+			    "model.published: missing or not a boolean");
+	}
+	out->published = json_node_get_boolean(pub);
+	if (!out->published) {
+		return 0;
+	}
+	if ((ret = get_string(m, "status", &str, msg, len))) {
+		return ret;
+	}
+	if (parse_status(str, &s->status)) {
+		return fail(msg, len, -EINVAL, "model.status: unknown '%.40s'",
+			    str);
+	}
+	if ((ret = get_string(m, "counter", &str, msg, len))) {
+		return ret;
+	}
+	if (strcmp(str, "monotonic-raw") != 0) {
+		return fail(msg, len, -EINVAL,
+			    "model.counter: '%.40s', only monotonic-raw is "
+			    "known",
+			    str);
+	}
+	s->counter = CLOCK_COUNTER_MONOTONIC_RAW;
+	if ((ret = get_uint(m, "generation", &s->generation, msg, len)) ||
+	    (ret = get_uint(m, "steps", &s->steps, msg, len)) ||
+	    (ret = get_uint(m, "c0", &s->c0, msg, len)) ||
+	    (ret = get_int(m, "tai0_ns", &s->tai0_ns, msg, len)) ||
+	    (ret = get_int(m, "mono0_ns", &s->mono0_ns, msg, len)) ||
+	    (ret = get_uint(m, "period_q", &s->period_q, msg, len)) ||
+	    (ret = get_uint(m, "time_maxerr_ns", &s->time_maxerr_ns, msg,
+			    len)) ||
+	    (ret = get_uint(m, "rate_maxerr_ppb", &s->rate_maxerr_ppb, msg,
+			    len)) ||
+	    (ret = get_uint(m, "time_esterr_ns", &s->time_esterr_ns, msg,
+			    len)) ||
+	    (ret = get_uint(m, "rate_esterr_ppb", &s->rate_esterr_ppb, msg,
+			    len)) ||
+	    (ret = get_uint(m, "counter_now", &out->counter_now, msg, len)) ||
+	    (ret = get_uint(m, "bound_ns", &out->bound_ns, msg, len))) {
+		return ret;
+	}
+	if (!s->generation) {
+		return fail(msg, len, -EINVAL,
+			    "model.generation: 0 for a published model");
+	}
+	return 0;
+}
+
+int eval_live_parse(const char *json, size_t len, struct eval_live_snap *out,
+		    char *msg, size_t msg_len)
+{
+	JsonParser *p = json_parser_new();
+	GError *err = NULL;
+	JsonNode *root, *model;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (len > EVAL_LIVE_MAX_REPLY || len > G_MAXSSIZE) {
+		ret = fail(msg, msg_len, -EINVAL, "reply too long");
+		goto out;
+	}
+	if (!json_parser_load_from_data(p, json, (gssize)len, &err)) {
+		/* the daemon's "error: ..." line is not JSON: show it */
+		ret = fail(msg, msg_len, -EINVAL, "not JSON (%s): %.*s",
+			   err->message, (int)(len < 60 ? len : 60), json);
+		g_error_free(err);
+		goto out;
+	}
+	root = json_parser_get_root(p);
+	if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+		ret = fail(msg, msg_len, -EINVAL, "not a JSON object");
+		goto out;
+	}
+	model = json_object_get_member(json_node_get_object(root), "model");
+	if (!model || !JSON_NODE_HOLDS_OBJECT(model)) {
+		ret = fail(msg, msg_len, -EINVAL,
+			   "model: missing or not an object");
+		goto out;
+	}
+	ret = parse_model(json_node_get_object(model), out, msg, msg_len);
+out:
+	if (ret) {
+		memset(out, 0, sizeof(*out));
+	}
+	g_object_unref(p);
+	return ret;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for @ev on @fd until @deadline_ms; 0, -ETIMEDOUT or -errno. */
+static int wait_fd(int fd, short ev, int64_t deadline_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = ev };
+	int64_t left = deadline_ms - mono_ms();
+	int r;
+
+	if (left <= 0) {
+		return -ETIMEDOUT;
+	}
+	r = poll(&pfd, 1, (int)left);
+	if (r < 0) {
+		return -errno;
+	}
+	return r ? 0 : -ETIMEDOUT;
+}
+
+/* The exchange: the whole reply into @buf (malloc'd), its length @n. */
+static int exchange(int fd, int64_t deadline_ms, char **buf, size_t *n)
+{
+	size_t sent = 0, cap = 4096;
+	char *b = malloc(cap);
+	int ret = 0;
+
+	*n = 0;
+	if (!b) {
+		return -ENOMEM;
+	}
+	while (sent < sizeof(query) - 1) {
+		ssize_t w = send(fd, &query[sent], sizeof(query) - 1 - sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0 && errno != EAGAIN && errno != EINTR) {
+			ret = -errno;
+			goto out;
+		}
+		if (w > 0) {
+			sent += (size_t)w;
+		} else if ((ret = wait_fd(fd, POLLOUT, deadline_ms))) {
+			goto out;
+		}
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (*n == cap) {
+			char *nb;
+
+			/* room for one byte more than allowed, to see it */
+			if (cap > EVAL_LIVE_MAX_REPLY) {
+				ret = -EMSGSIZE;
+				goto out;
+			}
+			cap = cap * 2 > EVAL_LIVE_MAX_REPLY
+				      ? EVAL_LIVE_MAX_REPLY + 1
+				      : cap * 2;
+			nb = realloc(b, cap);
+			if (!nb) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			b = nb;
+		}
+		r = recv(fd, b + *n, cap - *n, MSG_DONTWAIT);
+		if (r == 0) {
+			break;
+		}
+		if (r > 0) {
+			*n += (size_t)r;
+		} else if (errno != EAGAIN && errno != EINTR) {
+			ret = -errno;
+			goto out;
+		} else if ((ret = wait_fd(fd, POLLIN, deadline_ms))) {
+			goto out;
+		}
+	}
+out:
+	if (ret) {
+		free(b);
+		b = NULL;
+	}
+	*buf = b;
+	return ret;
+}
+
+int eval_live_query(const char *path, int timeout_ms,
+		    struct eval_live_snap *out, char *msg, size_t msg_len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int64_t deadline = mono_ms() + timeout_ms;
+	char *reply = NULL;
+	size_t n = 0;
+	int fd, ret;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		return fail(msg, msg_len, -ENAMETOOLONG, "path too long");
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		ret = -errno;
+		return fail(msg, msg_len, ret, "socket: %s", strerror(-ret));
+	}
+	/* non-blocking: a full backlog (a stuck daemon) is EAGAIN here,
+	 * not a wait without end */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = -errno;
+		snprintf(msg, msg_len, "connect: %s", strerror(-ret));
+		goto out;
+	}
+	ret = exchange(fd, deadline, &reply, &n);
+	if (ret) {
+		snprintf(msg, msg_len, "status json: %s",
+			 ret == -ETIMEDOUT ? "no whole reply within the timeout"
+					   : strerror(-ret));
+		goto out;
+	}
+	ret = eval_live_parse(reply, n, out, msg, msg_len);
+out:
+	free(reply);
+	close(fd);
+	return ret;
+}
+
+static void widen(const struct eval_live_snap *s, uint64_t c_lo, uint64_t c_hi,
+		  uint64_t *max)
+{
+	struct clock_reading lo, hi;
+
+	clock_snapshot_tai(&s->model, c_lo, &lo);
+	clock_snapshot_tai(&s->model, c_hi, &hi);
+	if (lo.maxerr_ns > *max) {
+		*max = lo.maxerr_ns;
+	}
+	if (hi.maxerr_ns > *max) {
+		*max = hi.maxerr_ns;
+	}
+}
+
+int eval_live_bound(const struct eval_live_snap *a,
+		    const struct eval_live_snap *b, uint64_t c_lo,
+		    uint64_t c_hi, uint64_t *bound_ns)
+{
+	bool any = false;
+	uint64_t max = 0;
+
+	if (a->published) {
+		widen(a, c_lo, c_hi, &max);
+		any = true;
+	}
+	if (b && b->published &&
+	    (!a->published || b->model.generation != a->model.generation)) {
+		widen(b, c_lo, c_hi, &max);
+		any = true;
+	}
+	if (!any) {
+		return -ENODATA;
+	}
+	*bound_ns = max;
+	return 0;
+}
+
+const char *eval_live_status(const struct eval_live_snap *s)
+{
+	return s->published ? clock_status_name(s->model.status)
+			    : "unpublished";
+}
