@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "eval.h"
 #include "frontend.h"
@@ -293,6 +294,64 @@ static void live_step(struct eval_clock *c, size_t n, size_t *resolved,
 	l->last = snap;
 }
 
+#define FIRST_MODEL_WAIT_S 60
+
+/*
+ * A daemon without a model yet (its source has not synchronised) answers
+ * READ with EIO: wait for its first model, up to FIRST_MODEL_WAIT_S,
+ * rather than fail. Returns 0 once clock @id reads, else -1 (said why).
+ */
+static int wait_first_model(struct vuf *v, uint16_t id)
+{
+	int64_t t0 = vuf_now_ns(CLOCK_MONOTONIC);
+	struct virtio_rtc_req_read rd;
+	struct vuf_rtc_reply r;
+	bool said = false;
+
+	vuf_rtc_req_read(&rd, id);
+	for (;;) {
+		int ret = vuf_rtc_call(v, &rd, sizeof(rd),
+				       sizeof(struct virtio_rtc_resp_read),
+				       NULL, &r);
+
+		if (ret) {
+			fprintf(stderr, "eval: READ clock %u: %s\n", id,
+				vuf_error(v));
+			return -1;
+		}
+		if (r.status == VIRTIO_RTC_S_OK) {
+			break;
+		}
+		if (r.status != VIRTIO_RTC_S_EIO) {
+			fprintf(stderr, "eval: READ clock %u: status %u\n", id,
+				r.status);
+			return -1;
+		}
+		if (vuf_now_ns(CLOCK_MONOTONIC) - t0 >
+		    FIRST_MODEL_WAIT_S * NS_PER_S) {
+			fprintf(stderr,
+				"eval: the daemon served no time for %d s "
+				"(READ answers EIO: no model yet)\n",
+				FIRST_MODEL_WAIT_S);
+			return -1;
+		}
+		if (!said) {
+			fprintf(stderr,
+				"eval: the daemon has no time to serve yet "
+				"(READ answers EIO: its source has given no "
+				"model); waiting up to %d s\n",
+				FIRST_MODEL_WAIT_S);
+			said = true;
+		}
+		usleep(100000);
+	}
+	if (said) {
+		fprintf(stderr, "eval: first model after %.1f s\n",
+			(double)(vuf_now_ns(CLOCK_MONOTONIC) - t0) / 1e9);
+	}
+	return 0;
+}
+
 /* Sample at @o->rate_hz rounds per second for @o->duration_s. */
 static int run(struct vuf *v, struct eval_ref *ref, struct eval_clock *c,
 	       size_t n, struct eval_opts *o, FILE *csv)
@@ -541,7 +600,7 @@ int probe_eval_main(int argc, char **argv)
 			v ? vuf_error(v) : strerror(errno));
 		goto out;
 	}
-	if (discover(v, c, &n)) {
+	if (discover(v, c, &n) || wait_first_model(v, c[0].id)) {
 		goto out;
 	}
 	csv = fopen(o.csv, "we");
