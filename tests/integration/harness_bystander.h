@@ -8,8 +8,9 @@
  * near CLOCK_REALTIME, TAI near CLOCK_REALTIME + 37 s, every clock
  * non-decreasing per VM, and no VM silent for longer than the stall
  * limit (or, around a source that steps, near REALTIME plus one of the
- * offsets the test names, MONOTONIC alone non-decreasing). Round-trip latencies (made available -> used entry seen, in
- * ns) go into a log-linear histogram read in "laps".
+ * offsets the test names, MONOTONIC alone non-decreasing). Round-trip
+ * latencies (made available -> used entry seen, in ns) go into a
+ * log-linear histogram read in "laps".
  *
  * Not Criterion-specific: errors come back as text. All functions are
  * called from one controlling thread; the workers are internal.

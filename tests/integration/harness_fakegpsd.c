@@ -58,8 +58,8 @@ static void fg_drop(struct fake_gpsd *g, int i)
 
 static void fg_send(struct fake_gpsd *g, int i, const char *buf, size_t n)
 {
-	if (g->cfd[i] >= 0 &&
-	    send(g->cfd[i], buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)n) {
+	if (g->cfd[i] >= 0 && send(g->cfd[i], buf, n,
+				   MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)n) {
 		fg_drop(g, i); /* gone, or not reading: as gpsd does */
 	}
 }
@@ -129,6 +129,7 @@ static void *fg_thread(void *arg)
 		struct pollfd p[1 + FAKE_GPSD_CLIENTS];
 		int64_t wait = next - fg_now(CLOCK_MONOTONIC);
 		char junk[512];
+		int ms;
 
 		if (wait <= 0) {
 			fg_report(g);
@@ -144,9 +145,8 @@ static void *fg_thread(void *arg)
 						    .events = POLLIN };
 		}
 		/* wake at least every 50 ms to see the stop flag */
-		if (poll(p, 1 + FAKE_GPSD_CLIENTS,
-			 (int)(wait > 50 * NS_PER_MS ? 50 : wait / NS_PER_MS +
-								    1)) <= 0) {
+		ms = wait > 50 * NS_PER_MS ? 50 : (int)(wait / NS_PER_MS) + 1;
+		if (poll(p, 1 + FAKE_GPSD_CLIENTS, ms) <= 0) {
 			continue;
 		}
 		if (p[0].revents & POLLIN) {
@@ -165,8 +165,7 @@ static void *fg_thread(void *arg)
 	return NULL;
 }
 
-struct fake_gpsd *fake_gpsd_start(unsigned int period_ms, char *err,
-				  size_t len)
+struct fake_gpsd *fake_gpsd_start(unsigned int period_ms, char *err, size_t len)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET,
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };

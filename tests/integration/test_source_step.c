@@ -82,8 +82,7 @@ static size_t log_len(struct vdaemon *d)
 }
 
 /* Wait up to @ms for @needle in the log after @from; false if not. */
-static bool wait_log(struct vdaemon *d, size_t from, const char *needle,
-		     int ms)
+static bool wait_log(struct vdaemon *d, size_t from, const char *needle, int ms)
 {
 	int64_t end = now_ns(CLOCK_MONOTONIC) + ms * MS;
 
@@ -114,8 +113,8 @@ static struct vdaemon *rig_start(void)
 	return d;
 }
 
-static struct bystanders *rig_bystanders(struct vdaemon *d,
-					 const int64_t *offs, unsigned int n)
+static struct bystanders *rig_bystanders(struct vdaemon *d, const int64_t *offs,
+					 unsigned int n)
 {
 	struct bystanders_opts o;
 	struct bystanders *b;
@@ -146,9 +145,9 @@ static struct vuf *alarm_vm(struct vdaemon *d)
 	v = itest_vm(vdaemon_socket(d, 0), &o);
 	cr_assert(vuf_features_acked(v) & F_ALARM, "F_ALARM not negotiated");
 	for (uint64_t i = 1; i <= 8; i++) {
-		cr_assert_eq(vuf_submit(v, VIRTIO_RTC_ALARMQ, NULL, 0, 16, NULL,
-					i),
-			     0, "%s", vuf_error(v));
+		cr_assert_eq(
+			vuf_submit(v, VIRTIO_RTC_ALARMQ, NULL, 0, 16, NULL, i),
+			0, "%s", vuf_error(v));
 	}
 	cr_assert_geq(vuf_kick(v, VIRTIO_RTC_ALARMQ), 0);
 	return v;
@@ -198,8 +197,8 @@ static int wait_notif(struct vuf *v, int ms)
 	memcpy(&n, c.resp, sizeof(n));
 	cr_assert_eq(le16toh(n.head.msg_type), VIRTIO_RTC_NOTIF_ALARM);
 	/* give the buffer back, as the Linux driver does */
-	cr_assert_eq(vuf_submit(v, VIRTIO_RTC_ALARMQ, NULL, 0, 16, NULL, 99),
-		     0, "%s", vuf_error(v));
+	cr_assert_eq(vuf_submit(v, VIRTIO_RTC_ALARMQ, NULL, 0, 16, NULL, 99), 0,
+		     "%s", vuf_error(v));
 	cr_assert_geq(vuf_kick(v, VIRTIO_RTC_ALARMQ), 0);
 	return le16toh(n.clock_id);
 }
@@ -263,8 +262,10 @@ static void wait_offset(struct watch *w, int64_t off, int ms, bool quiet)
 		if (quiet) {
 			int id = wait_notif(w->v, 20);
 
-			cr_assert_eq(id, -1, "notification for clock %d while "
-					     "the step was pending", id);
+			cr_assert_eq(id, -1,
+				     "notification for clock %d while "
+				     "the step was pending",
+				     id);
 		} else {
 			itest_sleep_ms(20);
 		}
@@ -274,8 +275,7 @@ static void wait_offset(struct watch *w, int64_t off, int ms, bool quiet)
 }
 
 /* The model stepped by about @step_ns since @from, logged as such. */
-static void expect_step_logged(struct vdaemon *d, size_t from,
-			       int64_t step_ns)
+static void expect_step_logged(struct vdaemon *d, size_t from, int64_t step_ns)
 {
 	const char *l, *p;
 	double by;
@@ -486,8 +486,7 @@ STEP_TEST(flapping_source_then_settles)
 	expect_status_walk(d, from);
 	/* the source is still connected and followed */
 	cr_assert_gt(fake_gpsd_reports(gps), reports);
-	for (p = log_from(d, 0); (p = strstr(p, "stepped the model by"));
-	     p++) {
+	for (p = log_from(d, 0); (p = strstr(p, "stepped the model by")); p++) {
 		steps++;
 	}
 	cr_log_info("%u source changes, %u model steps logged", k, steps);
