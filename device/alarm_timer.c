@@ -159,10 +159,44 @@ unsigned int alarm_heap_run(struct alarm_heap *h, int64_t now_tai_ns)
 struct alarm_timer {
 	const struct clock_model *model;
 	struct alarm_heap heap;
+	struct alarm_entry *watch; /* reached entries, for a step back */
+	size_t nwatch;
 	int fd;
 	guint src_id;
 	uint64_t wakeups;
 };
+
+static void unwatch(struct alarm_timer *t, struct alarm_entry *e)
+{
+	if (!e->wprev) {
+		return;
+	}
+	*e->wprev = e->wnext;
+	if (e->wnext) {
+		e->wnext->wprev = e->wprev;
+	}
+	e->wnext = NULL;
+	e->wprev = NULL;
+	t->nwatch--;
+}
+
+/* Arm again every watched entry whose deadline is after @now_tai_ns. */
+static void rewind_watched(struct alarm_timer *t, int64_t now_tai_ns)
+{
+	struct alarm_entry *e = t->watch, *next;
+
+	for (; e; e = next) {
+		next = e->wnext;
+		if (e->key_tai_ns <= now_tai_ns) {
+			continue;
+		}
+		unwatch(t, e);
+		(void)alarm_heap_insert(&t->heap, e, e->key_tai_ns);
+		if (e->rewound) {
+			e->rewound(e);
+		}
+	}
+}
 
 /* TAI now from the model, as the READ path computes it. */
 static int now_tai(const struct alarm_timer *t, struct clock_snapshot *snap,
@@ -198,7 +232,7 @@ static void rearm(struct alarm_timer *t)
 			delay = d < 1 ? 1 : d > delay ? delay : (int64_t)d;
 		}
 	}
-	if (top) {
+	if (top || t->watch) {
 		its.it_value.tv_sec = delay / 1000000000LL;
 		its.it_value.tv_nsec = delay % 1000000000LL;
 	}
@@ -213,6 +247,7 @@ unsigned int alarm_timer_poll(struct alarm_timer *t)
 	int64_t now;
 
 	if (now_tai(t, &snap, &now) == 0) {
+		rewind_watched(t, now);
 		n = alarm_heap_run(&t->heap, now);
 	}
 	rearm(t);
@@ -273,6 +308,7 @@ void alarm_timer_unreserve(struct alarm_timer *t, size_t n)
 void alarm_timer_arm(struct alarm_timer *t, struct alarm_entry *e,
 		     int64_t key_tai_ns)
 {
+	unwatch(t, e);
 	if (alarm_heap_insert(&t->heap, e, key_tai_ns)) {
 		rearm(t);
 	}
@@ -282,11 +318,39 @@ void alarm_timer_cancel(struct alarm_timer *t, struct alarm_entry *e)
 {
 	/* A cancelled top leaves the timer set: a spare wake-up re-arms. */
 	alarm_heap_remove(&t->heap, e);
+	unwatch(t, e);
+}
+
+void alarm_timer_watch(struct alarm_timer *t, struct alarm_entry *e,
+		       int64_t key_tai_ns)
+{
+	bool first = !t->watch;
+
+	if (e->wprev) {
+		return;
+	}
+	alarm_heap_remove(&t->heap, e);
+	e->key_tai_ns = key_tai_ns;
+	e->wnext = t->watch;
+	e->wprev = &t->watch;
+	if (t->watch) {
+		t->watch->wprev = &e->wnext;
+	}
+	t->watch = e;
+	t->nwatch++;
+	if (first) {
+		rearm(t); /* the timer may have been off: nothing armed */
+	}
 }
 
 size_t alarm_timer_armed(const struct alarm_timer *t)
 {
 	return t->heap.n;
+}
+
+size_t alarm_timer_watched(const struct alarm_timer *t)
+{
+	return t->nwatch;
 }
 
 uint64_t alarm_timer_wakeups(const struct alarm_timer *t)

@@ -16,6 +16,14 @@
  * otherwise the timer is re-armed. Host wall-clock steps change nothing:
  * only monotonic timers are used.
  *
+ * An owner may also watch an entry whose deadline was reached (an
+ * enabled alarm that fired): if the model's TAI goes back before the
+ * deadline (a backward model step), the entry is armed again and its
+ * @rewound callback runs, so the alarm fires again when the clock
+ * reaches its time once more (VIRTIO 1.4 5.23.7: every such progression
+ * is a new expiration). While any entry is watched the timer wakes at
+ * least every ALARM_TIMER_MAX_SLEEP_NS to look.
+ *
  * Arm and cancel are O(log n) and never allocate: capacity is reserved
  * up front (per device, at its creation) with alarm_timer_reserve().
  *
@@ -38,11 +46,16 @@ struct alarm_entry;
 /* Called when the entry's deadline is reached; it is no longer armed. */
 typedef void (*alarm_fire_fn)(struct alarm_entry *e);
 
-/* Embed in the owner's state; zero-initialise, then set @fire. */
+/* Embed in the owner's state; zero-initialise, then set @fire (and
+ * @rewound if the entry is ever watched). */
 struct alarm_entry {
 	int64_t key_tai_ns; /* deadline, TAI ns since 1970 */
 	size_t pos;	    /* heap index + 1; 0 = not armed */
 	alarm_fire_fn fire;
+	/* Watched and re-armed because the clock went back before the
+	 * deadline; may be NULL. */
+	alarm_fire_fn rewound;
+	struct alarm_entry *wnext, **wprev; /* watch list; wprev NULL: not */
 };
 
 /* The heap alone, usable without a main loop (unit tests, bench). */
@@ -106,17 +119,31 @@ void alarm_timer_unreserve(struct alarm_timer *t, size_t n);
 void alarm_timer_arm(struct alarm_timer *t, struct alarm_entry *e,
 		     int64_t key_tai_ns);
 
-/* Disarm @e; no-op if not armed. */
+/* Disarm or stop watching @e; no-op if neither. */
 void alarm_timer_cancel(struct alarm_timer *t, struct alarm_entry *e);
 
 /*
- * alarm_timer_poll() - fire every due entry now and re-arm the timerfd
- * (what a wake-up does). Returns the number fired.
+ * alarm_timer_watch() - watch @e, whose deadline @key_tai_ns has been
+ * reached (disarming it if armed): at a wake-up that finds the model's
+ * TAI before the deadline, @e is armed again for it and e->rewound
+ * runs. Never allocates (the entry's reserved heap slot is kept free for
+ * it). No-op if already watched.
+ */
+void alarm_timer_watch(struct alarm_timer *t, struct alarm_entry *e,
+		       int64_t key_tai_ns);
+
+/*
+ * alarm_timer_poll() - re-arm every watched entry the clock went back
+ * before, fire every due entry now and re-arm the timerfd (what a
+ * wake-up does). Returns the number fired.
  */
 unsigned int alarm_timer_poll(struct alarm_timer *t);
 
-/* Armed entries. */
+/* Armed entries (watched ones not counted). */
 size_t alarm_timer_armed(const struct alarm_timer *t);
+
+/* Watched entries. */
+size_t alarm_timer_watched(const struct alarm_timer *t);
 
 /* Wake-ups so far (for tests and the idle benchmark). */
 uint64_t alarm_timer_wakeups(const struct alarm_timer *t);

@@ -5,7 +5,9 @@
  * notifications waiting for alarmq buffers.
  *
  * States of an alarm: disabled; enabled and armed (its TAI deadline is in
- * the process's alarm timer); enabled and reached (fired, not armed).
+ * the process's alarm timer); enabled and reached (fired, not armed, but
+ * watched: a model step back before its time arms it again, so the clock
+ * reaching the time once more is a new expiration, as the spec says).
  * An expiration event sets `pending`: the clock then owes the guest one
  * VIRTIO_RTC_NOTIF_ALARM. A newer event while one is pending merges into
  * it (the older one is obsolete); SET_ALARM and disabling clear it
@@ -63,9 +65,14 @@ static int deadline(const struct vrtc_dev *d, const struct clock_snapshot *s,
 					   a->time_ns, key);
 }
 
-/* An expiration event for @a. */
-static void raise_event(struct vrtc_dev *d, struct vrtc_alarm *a)
+/*
+ * An expiration event for @a, whose deadline @key has been reached: it
+ * is watched from now on, to be armed again if the clock steps back
+ * before @key (alarm_timer.h).
+ */
+static void raise_event(struct vrtc_dev *d, struct vrtc_alarm *a, int64_t key)
 {
+	alarm_timer_watch(d->timer, &a->entry, key);
 	d->alarm_events++;
 	a->pending = true;
 	if (!a->queued) {
@@ -92,7 +99,14 @@ static void alarm_fire(struct alarm_entry *e)
 {
 	struct vrtc_alarm *a = container_of(e, struct vrtc_alarm, entry);
 
-	raise_event(a->dev, a);
+	raise_event(a->dev, a, e->key_tai_ns);
+}
+
+/* The clock went back before the reached alarm's time: armed again, and
+ * an event not yet notified is obsolete (the spec allows dropping it). */
+static void alarm_rewound(struct alarm_entry *e)
+{
+	container_of(e, struct vrtc_alarm, entry)->pending = false;
 }
 
 /*
@@ -108,7 +122,7 @@ static uint8_t start(struct vrtc_dev *d, struct vrtc_alarm *a)
 		return VIRTIO_RTC_S_EIO;
 	}
 	if (key <= now) {
-		raise_event(d, a);
+		raise_event(d, a, key);
 	} else {
 		alarm_timer_arm(d->timer, &a->entry, key);
 	}
@@ -253,6 +267,7 @@ int vrtc_dev_attach_alarms(struct vrtc_dev *d, struct alarm_timer *t,
 		d->alarms[i].dev = d;
 		d->alarms[i].clock_id = (uint16_t)i;
 		d->alarms[i].entry.fire = alarm_fire;
+		d->alarms[i].entry.rewound = alarm_rewound;
 	}
 	d->timer = t;
 	d->num_alarms = cap;

@@ -133,6 +133,26 @@ static void by_error(struct bystanders *b, const char *fmt, ...)
 	pthread_mutex_unlock(&b->lock);
 }
 
+/* Is @utc within [@t0, @t1] (REALTIME ns), plus 0 or a step offset? */
+static bool by_near(const struct bystanders *b, int64_t utc, int64_t t0,
+		    int64_t t1)
+{
+	unsigned int n = b->o.n_step_offsets;
+
+	if (utc >= t0 - BY_SLACK_NS && utc <= t1 + BY_SLACK_NS) {
+		return true;
+	}
+	for (unsigned int k = 0; k < n && k < BYSTANDERS_MAX_OFFSETS; k++) {
+		int64_t off = b->o.step_offsets_ns[k];
+
+		if (utc >= t0 + off - BY_SLACK_NS &&
+		    utc <= t1 + off + BY_SLACK_NS) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Check one reading of @id taken between @t0 and @t1 (REALTIME ns). */
 static int by_check(struct bystanders *b, unsigned int i, uint16_t id,
 		    uint64_t ns, int64_t t0, int64_t t1)
@@ -143,12 +163,13 @@ static int by_check(struct bystanders *b, unsigned int i, uint16_t id,
 	if (id == 1) {
 		utc -= BY_TAI_UTC_NS;
 	}
-	if (id != 2 && (utc < t0 - BY_SLACK_NS || utc > t1 + BY_SLACK_NS)) {
-		by_error(b, "VM %u clock %u: %lld outside [%lld, %lld]", i, id,
-			 (long long)utc, (long long)t0, (long long)t1);
+	if (id != 2 && !by_near(b, utc, t0, t1)) {
+		by_error(b, "VM %u clock %u: %lld outside [%lld, %lld]%s", i,
+			 id, (long long)utc, (long long)t0, (long long)t1,
+			 b->o.n_step_offsets ? " plus every step offset" : "");
 		return -1;
 	}
-	if (ns < vm->last[id]) {
+	if (ns < vm->last[id] && (id == 2 || !b->o.n_step_offsets)) {
 		by_error(b, "VM %u clock %u went back %llu -> %llu", i, id,
 			 (unsigned long long)vm->last[id],
 			 (unsigned long long)ns);

@@ -7,8 +7,10 @@
  * completion is checked: status OK, used length 16, UTC and UTC_SMEARED
  * near CLOCK_REALTIME, TAI near CLOCK_REALTIME + 37 s, every clock
  * non-decreasing per VM, and no VM silent for longer than the stall
- * limit. Round-trip latencies (made available -> used entry seen, in
- * ns) go into a log-linear histogram read in "laps".
+ * limit (or, around a source that steps, near REALTIME plus one of the
+ * offsets the test names, MONOTONIC alone non-decreasing). Round-trip
+ * latencies (made available -> used entry seen, in ns) go into a
+ * log-linear histogram read in "laps".
  *
  * Not Criterion-specific: errors come back as text. All functions are
  * called from one controlling thread; the workers are internal.
@@ -18,6 +20,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Step offsets a bystander may accept, at most. */
+#define BYSTANDERS_MAX_OFFSETS 4
 
 struct bystanders_opts {
 	const char *sock;	 /* the daemon's vhost-user socket */
@@ -30,6 +35,14 @@ struct bystanders_opts {
 	unsigned int stall_ms;
 	/* Pause between polling passes, in us; 0 (default) spins. */
 	unsigned int pause_us;
+	/*
+	 * For a daemon whose time source steps: the offsets (ns) the served
+	 * UTC may have from CLOCK_REALTIME, besides 0. With any set, a UTC,
+	 * TAI or smeared reading must be near REALTIME plus one of them
+	 * (or 0), and only MONOTONIC is checked for going back.
+	 */
+	int64_t step_offsets_ns[BYSTANDERS_MAX_OFFSETS];
+	unsigned int n_step_offsets;
 };
 
 void bystanders_opts_init(struct bystanders_opts *o);

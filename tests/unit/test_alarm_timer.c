@@ -180,3 +180,54 @@ Test(alarm_timer, poll_fires_only_what_the_model_reached)
 	alarm_timer_free(t);
 	clock_model_free(m);
 }
+
+static unsigned int nrewound;
+
+static void count_rewound(struct alarm_entry *e)
+{
+	nrewound++;
+}
+
+/* A watched, reached entry is armed again when the model steps back. */
+Test(alarm_timer, watched_entry_rearms_after_a_step_back)
+{
+	struct clock_model *m = clock_model_new();
+	struct alarm_timer *t;
+	struct alarm_entry a = { .fire = record, .rewound = count_rewound };
+	struct alarm_entry b = { .fire = record, .rewound = count_rewound };
+
+	cr_assert_not_null(m);
+	t = alarm_timer_new(m);
+	cr_assert_not_null(t);
+	nfired = 0;
+	nrewound = 0;
+	cr_assert_eq(alarm_timer_reserve(t, 2), 0);
+	publish_frozen(m, 5000);
+	alarm_timer_watch(t, &a, 1000);
+	alarm_timer_watch(t, &a, 1000); /* already watched: no-op */
+	alarm_timer_watch(t, &b, 4000);
+	cr_assert_eq(alarm_timer_watched(t), 2);
+	cr_assert_eq(alarm_timer_armed(t), 0);
+	cr_assert_eq(alarm_timer_poll(t), 0, "reached: nothing to fire");
+	cr_assert_eq(alarm_timer_watched(t), 2);
+	/* back before b's deadline only: b is armed again, a not */
+	publish_frozen(m, 3000);
+	cr_assert_eq(alarm_timer_poll(t), 0);
+	cr_assert_eq(nrewound, 1);
+	cr_assert_eq(alarm_timer_armed(t), 1);
+	cr_assert_eq(alarm_timer_watched(t), 1);
+	/* reaching it again fires it */
+	publish_frozen(m, 4000);
+	cr_assert_eq(alarm_timer_poll(t), 1);
+	cr_assert_eq(fired_key[0], 4000);
+	/* cancel stops watching too */
+	alarm_timer_cancel(t, &a);
+	cr_assert_eq(alarm_timer_watched(t), 0);
+	publish_frozen(m, 0);
+	cr_assert_eq(alarm_timer_poll(t), 0);
+	cr_assert_eq(nrewound, 1);
+	cr_assert_eq(alarm_timer_armed(t), 0);
+	alarm_timer_unreserve(t, 2);
+	alarm_timer_free(t);
+	clock_model_free(m);
+}

@@ -207,6 +207,50 @@ Test(alarm, reaching_the_time_by_progress_and_by_step)
 	cr_assert_eq(take(), -1);
 }
 
+/*
+ * After a backward model step to before a reached alarm's time, reaching
+ * the time again is a new expiration (VIRTIO 1.4 5.23.7: "every such
+ * event is a new expiration"); the step itself is not one, and makes an
+ * event not yet notified obsolete.
+ */
+Test(alarm, backward_step_makes_a_reached_alarm_expire_again)
+{
+	int64_t a = (T_UTC_S + 10) * NS;
+
+	cr_assert_eq(set_alarm(0, (uint64_t)a, true), VIRTIO_RTC_S_OK);
+	publish_tai(utc(a));
+	cr_assert_eq(alarm_timer_poll(timer), 1);
+	cr_assert_eq(take(), 0);
+	publish_tai(utc(a + NS));
+	cr_assert_eq(alarm_timer_poll(timer), 0, "still reached: no event");
+	cr_assert_eq(take(), -1);
+	publish_tai(utc(a - 5 * NS));
+	cr_assert_eq(alarm_timer_poll(timer), 0, "a step back is no event");
+	cr_assert_eq(take(), -1);
+	cr_assert_eq(alarm_timer_armed(timer), 1, "armed again");
+	publish_tai(utc(a) - 1);
+	cr_assert_eq(alarm_timer_poll(timer), 0, "1 ns early");
+	publish_tai(utc(a));
+	cr_assert_eq(alarm_timer_poll(timer), 1);
+	cr_assert_eq(take(), 0, "reached again: a new expiration");
+	/* not yet notified when the clock goes back: obsolete */
+	publish_tai(utc(a - NS));
+	cr_assert_eq(alarm_timer_poll(timer), 0);
+	publish_tai(utc(a));
+	cr_assert_eq(alarm_timer_poll(timer), 1);
+	publish_tai(utc(a - NS));
+	cr_assert_eq(alarm_timer_poll(timer), 0);
+	cr_assert(!vrtc_dev_alarm_pending(dev), "obsolete event still owed");
+	cr_assert_eq(take(), -1);
+	/* disabled, it is neither armed nor watched */
+	cr_assert_eq(set_enabled(0, false), VIRTIO_RTC_S_OK);
+	cr_assert_eq(alarm_timer_armed(timer), 0);
+	cr_assert_eq(alarm_timer_watched(timer), 0);
+	publish_tai(utc(a + NS));
+	cr_assert_eq(alarm_timer_poll(timer), 0);
+	cr_assert_eq(take(), -1);
+}
+
 Test(alarm, set_with_reached_time_and_enabling_when_reached)
 {
 	uint64_t t;
