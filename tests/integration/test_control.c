@@ -187,7 +187,7 @@ ITEST(control, status_counts_what_a_vm_sent)
 	cr_assert(strstr(text, "following  system clock"), "%s", text);
 	g_free(text);
 
-	vuf_close(v);
+	vuf_free(v);
 	for (i = 0; i < 250; i++) {
 		root = status_json(p, e.ctl);
 		if (member(root, "vms.connected") == 0) {
@@ -310,7 +310,7 @@ ITEST(control, prometheus_over_http)
 	cr_assert(g_str_has_prefix(r, "HTTP/1.1 405 "), "%s", r);
 	cr_assert(strstr(r, "Allow: GET, HEAD\r\n"), "%s", r);
 	g_free(r);
-	vuf_close(v);
+	vuf_free(v);
 	itest_stop(d);
 	env_free(&e);
 }
