@@ -139,21 +139,6 @@ void bench_alarm_costs(struct alarm_cost r[3])
 	}
 }
 
-static uint8_t set_alarm(struct vuf *v, uint16_t clock, uint64_t t)
-{
-	struct virtio_rtc_req_set_alarm q = { 0 };
-	struct vuf_rtc_reply r;
-
-	q.head.msg_type = htole16(VIRTIO_RTC_REQ_SET_ALARM);
-	q.alarm_time = htole64(t);
-	q.clock_id = htole16(clock);
-	q.flags = VIRTIO_RTC_FLAG_ALARM_ENABLED;
-	if (vuf_rtc_call(v, &q, sizeof(q), 8, NULL, &r)) {
-		return 0xff;
-	}
-	return r.status;
-}
-
 void bench_alarm_idle(double idle_s, struct alarm_idle *r)
 {
 	char *clocks = malloc(IDLE_CLOCKS * 4 + 1);
@@ -199,10 +184,10 @@ void bench_alarm_idle(double idle_s, struct alarm_idle *r)
 		}
 		for (k = 0; k < IDLE_CLOCKS; k++) {
 			/* An hour ahead, spread over a minute. */
-			if (set_alarm(v[i], (uint16_t)k,
-				      now + 3600 * NS +
-					      (k * 997 + i) % 60 * NS) !=
-			    VIRTIO_RTC_S_OK) {
+			if (vuf_rtc_set_alarm(v[i], (uint16_t)k,
+					      now + 3600 * NS +
+						      (k * 997 + i) % 60 * NS,
+					      true, NULL)) {
 				fprintf(stderr, "alarms: SET_ALARM failed\n");
 				goto out;
 			}

@@ -350,6 +350,10 @@ int vuf_rtc_clock_cap(struct vuf *v, uint16_t clock_id,
 int vuf_rtc_cross_cap(struct vuf *v, uint16_t clock_id, uint8_t counter,
 		      struct virtio_rtc_resp_cross_cap *out, uint8_t *status);
 
+/* SET_ALARM of @clock_id to @alarm_time, enabled or not. */
+int vuf_rtc_set_alarm(struct vuf *v, uint16_t clock_id, uint64_t alarm_time,
+		      bool enabled, uint8_t *status);
+
 /* Build a READ request for @clock_id into @req. */
 void vuf_rtc_req_read(struct virtio_rtc_req_read *req, uint16_t clock_id);
 

@@ -126,6 +126,19 @@ int vuf_rtc_clock_cap(struct vuf *v, uint16_t clock_id,
 	return vuf_rtc_simple(v, &req, sizeof(req), out, sizeof(*out), status);
 }
 
+int vuf_rtc_set_alarm(struct vuf *v, uint16_t clock_id, uint64_t alarm_time,
+		      bool enabled, uint8_t *status)
+{
+	struct virtio_rtc_req_set_alarm req = { 0 };
+
+	req.head.msg_type = htole16(VIRTIO_RTC_REQ_SET_ALARM);
+	req.alarm_time = htole64(alarm_time);
+	req.clock_id = htole16(clock_id);
+	req.flags = enabled ? VIRTIO_RTC_FLAG_ALARM_ENABLED : 0;
+	return vuf_rtc_simple(v, &req, sizeof(req), NULL,
+			      sizeof(struct virtio_rtc_resp_set_alarm), status);
+}
+
 int vuf_rtc_cross_cap(struct vuf *v, uint16_t clock_id, uint8_t counter,
 		      struct virtio_rtc_resp_cross_cap *out, uint8_t *status)
 {

@@ -140,20 +140,6 @@ static void check_threads(pid_t pid, uid_t uid, gid_t gid, const char *seccomp)
 	cr_assert_geq(threads, 1);
 }
 
-static uint8_t set_alarm(struct vuf *v, uint16_t clock, uint64_t t)
-{
-	struct virtio_rtc_req_set_alarm q = { 0 };
-	struct vuf_rtc_reply r;
-
-	q.head.msg_type = htole16(VIRTIO_RTC_REQ_SET_ALARM);
-	q.alarm_time = htole64(t);
-	q.clock_id = htole16(clock);
-	q.flags = VIRTIO_RTC_FLAG_ALARM_ENABLED;
-	cr_assert_eq(vuf_rtc_call(v, &q, sizeof(q), 8, NULL, &r), 0, "%s",
-		     vuf_error(v));
-	return r.status;
-}
-
 /* READ, an alarm that fires, and a second VM, all after the drop. */
 static void check_serving(struct vdaemon *d)
 {
@@ -170,7 +156,8 @@ static void check_serving(struct vdaemon *d)
 	cr_assert_eq(vuf_submit(v, VIRTIO_RTC_ALARMQ, NULL, 0, 16, NULL, 1), 0,
 		     "%s", vuf_error(v));
 	cr_assert_geq(vuf_kick(v, VIRTIO_RTC_ALARMQ), 0);
-	cr_assert_eq(set_alarm(v, 0, t), VIRTIO_RTC_S_OK);
+	cr_assert_eq(vuf_rtc_set_alarm(v, 0, t, true, NULL), 0, "%s",
+		     vuf_error(v));
 	cr_assert_eq(vuf_wait(v, VIRTIO_RTC_ALARMQ, &c, 3000), 0,
 		     "no alarm notification after the drop");
 	cr_assert_geq(itest_read(v, 0), t);

@@ -153,20 +153,6 @@ static struct vuf *alarm_vm(struct vdaemon *d)
 	return v;
 }
 
-static void set_alarm(struct vuf *v, uint16_t clock, uint64_t t)
-{
-	struct virtio_rtc_req_set_alarm q = { 0 };
-	struct vuf_rtc_reply r;
-
-	q.head.msg_type = htole16(VIRTIO_RTC_REQ_SET_ALARM);
-	q.alarm_time = htole64(t);
-	q.clock_id = htole16(clock);
-	q.flags = VIRTIO_RTC_FLAG_ALARM_ENABLED;
-	cr_assert_eq(vuf_rtc_call(v, &q, sizeof(q), 8, NULL, &r), 0, "%s",
-		     vuf_error(v));
-	cr_assert_eq(r.status, VIRTIO_RTC_S_OK);
-}
-
 /* The alarm of @clock is still enabled, at @t. */
 static void expect_alarm_enabled(struct vuf *v, uint16_t clock, uint64_t t)
 {
@@ -335,8 +321,10 @@ STEP_TEST(forward_step_follows_and_fires_passed_alarm)
 	from = log_len(d);
 	near_alarm = itest_read(v, CLK_SMEARED) + 3 * NS;
 	far_alarm = itest_read(v, CLK_UTC) + 60 * NS;
-	set_alarm(v, CLK_SMEARED, near_alarm);
-	set_alarm(v, CLK_UTC, far_alarm);
+	cr_assert_eq(vuf_rtc_set_alarm(v, CLK_SMEARED, near_alarm, true, NULL),
+		     0, "%s", vuf_error(v));
+	cr_assert_eq(vuf_rtc_set_alarm(v, CLK_UTC, far_alarm, true, NULL), 0,
+		     "%s", vuf_error(v));
 	fake_gpsd_set_offset(gps, STEP_NS);
 
 	wait_offset(&w, STEP_NS, 10000, false);
@@ -392,11 +380,13 @@ STEP_TEST(backward_step_rearms_a_fired_alarm)
 	b = rig_bystanders(d, offs, 1);
 	v = alarm_vm(d);
 	alarm = itest_read(v, CLK_SMEARED) + NS / 2;
-	set_alarm(v, CLK_SMEARED, alarm);
+	cr_assert_eq(vuf_rtc_set_alarm(v, CLK_SMEARED, alarm, true, NULL), 0,
+		     "%s", vuf_error(v));
 	cr_assert_eq(wait_notif(v, 5000), CLK_SMEARED, "first expiration");
 	cr_assert_geq(itest_read(v, CLK_SMEARED), alarm);
 	far_alarm = itest_read(v, CLK_UTC) + 60 * NS;
-	set_alarm(v, CLK_UTC, far_alarm);
+	cr_assert_eq(vuf_rtc_set_alarm(v, CLK_UTC, far_alarm, true, NULL), 0,
+		     "%s", vuf_error(v));
 	watch_start(&w, v);
 	from = log_len(d);
 	fake_gpsd_set_offset(gps, -STEP_NS);
