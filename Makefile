@@ -61,6 +61,8 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
 # The probe tool (eval, bench, check), built on the test front-end.
 PROBE_SRCS := $(sort $(wildcard src/probe/*.c))
+# The control socket's client side: vhost-user-rtc-ctl and eval --control.
+CONTROL_CLIENT_SRCS := src/ctl/control_client.c
 CAIRO_CFLAGS := $(shell $(PKG_CONFIG) --cflags cairo fontconfig 2>/dev/null)
 CAIRO_LIBS := $(shell $(PKG_CONFIG) --libs cairo fontconfig 2>/dev/null)
 
@@ -109,7 +111,8 @@ $(INTEG_BINS): $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
 
-$(PROBE): $(call obj,$(PROBE_SRCS)) $(FRONTEND_OBJS) $(LIB_OBJS)
+$(PROBE): $(call obj,$(PROBE_SRCS) $(CONTROL_CLIENT_SRCS)) $(FRONTEND_OBJS) \
+		$(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(CAIRO_LIBS)
 
 $(B)/tests/integration/test_probe: LIBS += $(CAIRO_LIBS)
@@ -121,7 +124,8 @@ $(CTL): $(call obj,$(CTL_SRCS))
 $(B)/tests/unit/test_probe_tools: $(call obj,src/probe/plot.c src/probe/eval_ref.c)
 $(B)/tests/unit/test_probe_tools: LIBS += $(CAIRO_LIBS)
 # The probe's reading of the control socket's `status json`.
-$(B)/tests/unit/test_probe_live: $(call obj,src/probe/eval_live.c)
+$(B)/tests/unit/test_probe_live: $(call obj,src/probe/eval_live.c \
+	$(CONTROL_CLIENT_SRCS))
 
 # Debian build and test dependencies, installed when missing.
 deps:
@@ -206,7 +210,8 @@ $(FB)/fuzz_%: $(FB)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
 	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
 # The probe's status json reader is not in the daemon's objects.
-$(FB)/fuzz_probe_live: $(FB)/obj/src/probe/eval_live.o
+$(FB)/fuzz_probe_live: $(FB)/obj/src/probe/eval_live.o \
+	$(FB)/obj/src/ctl/control_client.o
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; \

@@ -8,14 +8,11 @@
 #include <errno.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "control_client.h"
 
 #define RUN_DIR "/run/vhost-user-rtc"
 #define REPLY_MAX (16u << 20)
@@ -93,98 +90,14 @@ static char *find_socket(void)
 	return path;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait for @ev on @fd until @deadline; 0, or -ETIMEDOUT / -errno. */
-static int wait_fd(int fd, short ev, int64_t deadline)
-{
-	struct pollfd p = { .fd = fd, .events = ev };
-	int r;
-
-	do {
-		int64_t left = deadline - now_ms();
-
-		if (left <= 0) {
-			return -ETIMEDOUT;
-		}
-		r = poll(&p, 1, (int)left);
-	} while (r < 0 && errno == EINTR);
-	return r < 0 ? -errno : r == 0 ? -ETIMEDOUT : 0;
-}
-
-/* Send @cmd to @path and read the whole reply into @out. */
-static int ask(const char *path, const char *cmd, GString *out)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int64_t deadline = now_ms() + opt_timeout_ms;
-	char buf[65536];
-	size_t off = 0, len = strlen(cmd);
-	int fd, r = 0;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		goto out;
-	}
-	while (off < len) {
-		ssize_t n = send(fd, cmd + off, len - off, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EAGAIN) {
-			r = wait_fd(fd, POLLOUT, deadline);
-		} else if (n < 0) {
-			r = -errno;
-		} else {
-			off += (size_t)n;
-		}
-		if (r) {
-			goto out;
-		}
-	}
-	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-
-		if (n == 0) {
-			break;
-		}
-		if (n < 0 && errno == EAGAIN) {
-			r = wait_fd(fd, POLLIN, deadline);
-		} else if (n < 0) {
-			r = -errno;
-		} else if (out->len + (size_t)n > REPLY_MAX) {
-			r = -EMSGSIZE;
-		} else {
-			g_string_append_len(out, buf, n);
-		}
-		if (r) {
-			goto out;
-		}
-	}
-out:
-	if (fd >= 0) {
-		close(fd);
-	}
-	return r;
-}
-
-static int print_pretty(const GString *reply)
+static int print_pretty(const char *reply, size_t len)
 {
 	JsonParser *p = json_parser_new();
 	JsonGenerator *g;
 	GError *e = NULL;
 	char *text;
 
-	if (!json_parser_load_from_data(p, reply->str, (gssize)reply->len,
-					&e)) {
+	if (!json_parser_load_from_data(p, reply, (gssize)len, &e)) {
 		fprintf(stderr, "the daemon's JSON does not parse: %s\n",
 			e->message);
 		g_error_free(e);
@@ -206,7 +119,8 @@ int main(int argc, char **argv)
 {
 	GOptionContext *ctx = g_option_context_new(
 		"status|metrics|help - ask a running vhost-user-rtc");
-	GString *reply = g_string_new(NULL);
+	char *reply = NULL;
+	size_t len = 0;
 	GError *e = NULL;
 	const char *cmd;
 	char *path = NULL;
@@ -246,26 +160,27 @@ int main(int argc, char **argv)
 		      ? (opt_json || opt_pretty ? "status json\n" : "status\n")
 	      : !strcmp(argv[1], "metrics") ? "metrics\n"
 					    : "help\n";
-	r = ask(path, cmd, reply);
+	r = control_ask(path, cmd, opt_timeout_ms, REPLY_MAX, &reply, &len,
+			NULL);
 	if (r) {
 		fprintf(stderr, "%s: %s\n", path,
 			r == -ETIMEDOUT ? "no answer in time" : strerror(-r));
 		goto out;
 	}
-	if (g_str_has_prefix(reply->str, "error: ")) {
-		fputs(reply->str, stderr);
+	if (g_str_has_prefix(reply, "error: ")) {
+		fputs(reply, stderr);
 		goto out;
 	}
 	if (opt_pretty) {
-		status = print_pretty(reply);
+		status = print_pretty(reply, len);
 	} else {
-		fwrite(reply->str, 1, reply->len, stdout);
+		fwrite(reply, 1, len, stdout);
 		status = 0;
 	}
 out:
 	g_free(path);
 	g_free(opt_socket);
-	g_string_free(reply, TRUE);
+	free(reply);
 	g_option_context_free(ctx);
 	return status;
 }

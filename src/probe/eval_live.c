@@ -6,15 +6,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <json-glib/json-glib.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "ctl/control_client.h"
 #include "eval_live.h"
 
 static const char query[] = "status json\n";
@@ -183,136 +179,28 @@ out:
 	return ret;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait for @ev on @fd until @deadline_ms; 0, -ETIMEDOUT or -errno. */
-static int wait_fd(int fd, short ev, int64_t deadline_ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = ev };
-	int64_t left = deadline_ms - mono_ms();
-	int r;
-
-	if (left <= 0) {
-		return -ETIMEDOUT;
-	}
-	r = poll(&pfd, 1, (int)left);
-	if (r < 0) {
-		return -errno;
-	}
-	return r ? 0 : -ETIMEDOUT;
-}
-
-/* The exchange: the whole reply into @buf (malloc'd), its length @n. */
-static int exchange(int fd, int64_t deadline_ms, char **buf, size_t *n)
-{
-	size_t sent = 0, cap = 4096;
-	char *b = malloc(cap);
-	int ret = 0;
-
-	*n = 0;
-	if (!b) {
-		return -ENOMEM;
-	}
-	while (sent < sizeof(query) - 1) {
-		ssize_t w = send(fd, &query[sent], sizeof(query) - 1 - sent,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (w < 0 && errno != EAGAIN && errno != EINTR) {
-			ret = -errno;
-			goto out;
-		}
-		if (w > 0) {
-			sent += (size_t)w;
-		} else if ((ret = wait_fd(fd, POLLOUT, deadline_ms))) {
-			goto out;
-		}
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (*n == cap) {
-			char *nb;
-
-			/* room for one byte more than allowed, to see it */
-			if (cap > EVAL_LIVE_MAX_REPLY) {
-				ret = -EMSGSIZE;
-				goto out;
-			}
-			cap = cap * 2 > EVAL_LIVE_MAX_REPLY
-				      ? EVAL_LIVE_MAX_REPLY + 1
-				      : cap * 2;
-			nb = realloc(b, cap);
-			if (!nb) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			b = nb;
-		}
-		r = recv(fd, b + *n, cap - *n, MSG_DONTWAIT);
-		if (r == 0) {
-			break;
-		}
-		if (r > 0) {
-			*n += (size_t)r;
-		} else if (errno != EAGAIN && errno != EINTR) {
-			ret = -errno;
-			goto out;
-		} else if ((ret = wait_fd(fd, POLLIN, deadline_ms))) {
-			goto out;
-		}
-	}
-out:
-	if (ret) {
-		free(b);
-		b = NULL;
-	}
-	*buf = b;
-	return ret;
-}
-
 int eval_live_query(const char *path, int timeout_ms,
 		    struct eval_live_snap *out, char *msg, size_t msg_len)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int64_t deadline = mono_ms() + timeout_ms;
-	char *reply = NULL;
-	size_t n = 0;
-	int fd, ret;
+	char *reply;
+	size_t n;
+	bool connected;
+	int ret;
 
 	memset(out, 0, sizeof(*out));
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		return fail(msg, msg_len, -ENAMETOOLONG, "path too long");
+	ret = control_ask(path, query, timeout_ms, EVAL_LIVE_MAX_REPLY, &reply,
+			  &n, &connected);
+	if (ret && !connected) {
+		return fail(msg, msg_len, ret, "connect: %s", strerror(-ret));
 	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		ret = -errno;
-		return fail(msg, msg_len, ret, "socket: %s", strerror(-ret));
-	}
-	/* non-blocking: a full backlog (a stuck daemon) is EAGAIN here,
-	 * not a wait without end */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		ret = -errno;
-		snprintf(msg, msg_len, "connect: %s", strerror(-ret));
-		goto out;
-	}
-	ret = exchange(fd, deadline, &reply, &n);
 	if (ret) {
-		snprintf(msg, msg_len, "status json: %s",
-			 ret == -ETIMEDOUT ? "no whole reply within the timeout"
-					   : strerror(-ret));
-		goto out;
+		return fail(msg, msg_len, ret, "status json: %s",
+			    ret == -ETIMEDOUT
+				    ? "no whole reply within the timeout"
+				    : strerror(-ret));
 	}
 	ret = eval_live_parse(reply, n, out, msg, msg_len);
-out:
 	free(reply);
-	close(fd);
 	return ret;
 }
 
