@@ -149,13 +149,6 @@ static const char *human_age(char *buf, size_t len, double s)
 	return buf;
 }
 
-static const char *leap_name(enum source_leap l)
-{
-	return l == SOURCE_LEAP_INSERT	 ? "insert"
-	       : l == SOURCE_LEAP_DELETE ? "delete"
-					 : "none";
-}
-
 static void text_model(const struct status_report *r, GString *o)
 {
 	const struct discipline_status *d = &r->disc;
@@ -202,7 +195,7 @@ static void text_sources(const struct status_report *r, GString *o)
 						    : "leap tonight: ",
 		d->leap.pending == SOURCE_LEAP_NONE
 			? ""
-			: leap_name(d->leap.pending),
+			: source_leap_name(d->leap.pending),
 		d->leap.from ? d->leap.from : "?",
 		d->leap.derived ? ", a derived table" : "");
 	if (d->selected >= 0) {

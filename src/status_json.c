@@ -54,13 +54,6 @@ static void set_null(JsonBuilder *b, const char *k)
 	json_builder_add_null_value(b);
 }
 
-static const char *leap_name(enum source_leap l)
-{
-	return l == SOURCE_LEAP_INSERT	 ? "insert"
-	       : l == SOURCE_LEAP_DELETE ? "delete"
-					 : "none";
-}
-
 static void json_model(const struct status_report *r, JsonBuilder *b)
 {
 	static const char *const absent[] = {
@@ -119,7 +112,7 @@ static void json_model(const struct status_report *r, JsonBuilder *b)
 	json_builder_set_member_name(b, "leap");
 	json_builder_begin_object(b);
 	set_int(b, "tai_utc_s", d->leap.tai_utc_s);
-	set_str(b, "pending", leap_name(d->leap.pending));
+	set_str(b, "pending", source_leap_name(d->leap.pending));
 	set_str(b, "from", d->leap.from);
 	set_bool(b, "derived", d->leap.derived);
 	json_builder_end_object(b);

@@ -63,3 +63,16 @@ const char *source_state_name(enum source_state st)
 	}
 	return "?";
 }
+
+const char *source_leap_name(enum source_leap l)
+{
+	switch (l) {
+	case SOURCE_LEAP_INSERT:
+		return "insert";
+	case SOURCE_LEAP_DELETE:
+		return "delete";
+	case SOURCE_LEAP_NONE:
+		break;
+	}
+	return "none";
+}

@@ -149,5 +149,7 @@ int source_poll(struct source *s, struct time_sample *out,
 void source_set_leaps(struct source *s, const struct leap_table *t);
 const char *source_name(const struct source *s);
 const char *source_state_name(enum source_state st);
+/* "none", "insert", "delete". */
+const char *source_leap_name(enum source_leap l);
 
 #endif /* SYNC_SOURCE_H */
