@@ -7,6 +7,7 @@
 #define G_LOG_DOMAIN "vrtc-sync"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -88,13 +89,62 @@ const char *discipline_role_name(enum discipline_role r)
 	return "?";
 }
 
-/* Publish the served estimator's model, UNRELIABLE on a contradiction. */
+static double ppb_of(const struct clock_snapshot *s)
+{
+	return ((double)s->period_q - (double)(1ULL << CLOCK_PERIOD_SHIFT)) *
+	       1e9 / (double)(1ULL << CLOCK_PERIOD_SHIFT);
+}
+
+/*
+ * While sources contradict each other nobody knows which is right, so
+ * the served bound must hold whichever is: at every t, for every
+ * source i with a meant bound, |served(t) - tai_i(t)| + bound_i(t).
+ * Taken at the snapshot's anchor c0 with the rate difference on top,
+ * that holds for all t (bound_i(t) <= bound_i(c0) + rate_i |t - c0|).
+ */
+static void widen_for_contradiction(const struct discipline *d,
+				    struct clock_snapshot *s)
+{
+	struct clock_reading rs, ri;
+	double f = ppb_of(s);
+
+	clock_snapshot_tai(s, s->c0, &rs);
+	for (unsigned int i = 0; i < d->n; i++) {
+		const struct disc_source *ds = &d->s[i];
+		double dt, rate;
+		uint64_t need;
+
+		if (!ds->have_snap ||
+		    (ds->snap.status != CLOCK_STATUS_SYNCHRONIZED &&
+		     ds->snap.status != CLOCK_STATUS_INITIALIZING)) {
+			continue;
+		}
+		clock_snapshot_tai(&ds->snap, s->c0, &ri);
+		dt = fabs((double)rs.ns - (double)ri.ns) + (double)ri.maxerr_ns;
+		need = dt >= 1.8e19 ? UINT64_MAX : (uint64_t)ceil(dt);
+		if (need > s->time_maxerr_ns) {
+			s->time_maxerr_ns = need;
+		}
+		rate = fabs(f - ppb_of(&ds->snap)) +
+		       (double)ds->snap.rate_maxerr_ppb + 1;
+		need = rate >= 1.8e19 ? UINT64_MAX : (uint64_t)ceil(rate);
+		if (need > s->rate_maxerr_ppb) {
+			s->rate_maxerr_ppb = need;
+		}
+	}
+}
+
+/*
+ * Publish the served estimator's model; on a contradiction UNRELIABLE,
+ * with a bound that covers every contradicting source.
+ */
 static void publish(struct discipline *d)
 {
 	struct clock_snapshot s = d->served;
 
 	if (d->contradiction) {
 		s.status = CLOCK_STATUS_UNRELIABLE;
+		widen_for_contradiction(d, &s);
 	}
 	clock_model_publish(d->m, &s);
 	if (!d->published || s.status != d->pub_status) {

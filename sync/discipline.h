@@ -20,8 +20,10 @@
  *                (Marzullo-style). With a strict majority, the others
  *                are falsetickers (not eligible, logged once per
  *                change); without one (two that disagree) it is a
- *                contradiction: the served status is UNRELIABLE and the
- *                best-ranked source is still followed (logged once);
+ *                contradiction: the served status is UNRELIABLE, the
+ *                best-ranked source is still followed (logged once) and
+ *                the published bound is widened to cover every
+ *                SYNCHRONIZED or INITIALIZING source's interval;
  *   rank         SYNCHRONIZED, then INITIALIZING, then UNRELIABLE; then
  *                the smaller bound now; then configured order;
  *   hysteresis   the current selection stays while it is eligible and

@@ -13,6 +13,7 @@
 
 #include "../sync/clock_model.h" /* writer side: new, publish, free */
 #include "alarm_timer.h"
+#include "test_seed.h"
 
 #define N 2000
 
@@ -53,11 +54,10 @@ static void check_heap(const struct alarm_heap *h)
 
 Test(alarm_heap, random_against_reference)
 {
-	unsigned int seed = (unsigned int)time(NULL), i, step;
+	unsigned int seed = test_seed("alarm_heap"), i, step;
 	struct alarm_heap h = { 0 };
 	int64_t last = INT64_MIN, now;
 
-	printf("alarm_heap seed %u\n", seed);
 	srand(seed);
 	memset(ents, 0, sizeof(ents));
 	nfired = 0;

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "chrony.h"
+#include "test_seed.h"
 
 /* chronyd 4.3 (-x, synchronised to a local stratum-8 chronyd over
  * loopback) answering TRACKING with sequence 0x12345678; chronyc -c
@@ -98,9 +99,8 @@ Test(chrony_float, encode_edges)
 
 Test(chrony_float, random_round_trips)
 {
-	unsigned int seed = (unsigned int)time(NULL), i;
+	unsigned int seed = test_seed("chrony_float"), i;
 
-	printf("chrony_float seed %u\n", seed);
 	srand(seed);
 	for (i = 0; i < 200000; i++) {
 		double m = (double)rand() / RAND_MAX + 0.5;
@@ -355,10 +355,9 @@ Test(chrony_parse, field_ranges)
 
 Test(chrony_parse, random_bytes_never_crash)
 {
-	unsigned int seed = (unsigned int)time(NULL), i, j;
+	unsigned int seed = test_seed("chrony_parse"), i, j;
 	struct chrony_tracking t;
 
-	printf("chrony_parse seed %u\n", seed);
 	srand(seed);
 	for (i = 0; i < 100000; i++) {
 		make_good();

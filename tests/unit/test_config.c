@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "test_seed.h"
 
 static char path[64];
 
@@ -206,7 +207,7 @@ Test(config, missing_file)
 Test(config, hostile_bytes)
 {
 	static const char nul[] = "[vhost-user-rtc]\npoll-ns=1\0\nsmear=x\n";
-	unsigned int seed = (unsigned int)time(NULL);
+	unsigned int seed = test_seed("config hostile_bytes");
 	char buf[512];
 	struct config *c;
 	GError *err = NULL;
@@ -216,7 +217,6 @@ Test(config, hostile_bytes)
 	g_clear_error(&err);
 	config_free(c);
 
-	cr_log_info("config hostile_bytes seed %u", seed);
 	srand(seed);
 	for (int round = 0; round < 300; round++) {
 		size_t n = (size_t)rand() % sizeof(buf);

@@ -22,6 +22,7 @@
 #include "discipline.h"
 #include "leap.h"
 #include "source.h"
+#include "test_seed.h"
 
 #define NS 1000000000LL
 #define TAI0 (1750000037LL * NS)
@@ -123,8 +124,7 @@ static void setup(void)
 
 	memset(&fs, 0, sizeof(fs));
 	fs.now = 5000 * NS;
-	fs.rnd = (uint32_t)time(NULL);
-	printf("discipline seed %u\n", fs.rnd);
+	fs.rnd = test_seed("discipline");
 	leaps = leap_table_new(e, 1, 4200000000LL);
 	cr_assert_not_null(leaps);
 	model = clock_model_new();

@@ -21,6 +21,7 @@
 #include "discipline.h"
 #include "leap.h"
 #include "source.h"
+#include "test_seed.h"
 
 #define NS 1000000000LL
 #define TAI0 (1750000037LL * NS)
@@ -147,8 +148,7 @@ static void setup(void)
 
 	memset(&fs, 0, sizeof(fs));
 	fs.now = 5000 * NS;
-	fs.rnd = (uint32_t)time(NULL);
-	printf("discipline_multi seed %u\n", fs.rnd);
+	fs.rnd = test_seed("discipline_multi");
 	for (int i = 0; i < NSRC; i++) {
 		fs.k[i].err_ns = 1000;
 	}
@@ -224,17 +224,24 @@ static void ticks(struct discipline *d, unsigned int n)
 	}
 }
 
+/* Every reading taken stayed within its own bound of truth + @bias. */
+static void check_readings_of(int64_t bias)
+{
+	for (unsigned int i = 0; i < nread; i++) {
+		int64_t e = readings[i].ns - truth(readings[i].c) - bias;
+
+		cr_assert_leq((uint64_t)llabs(e), readings[i].bound,
+			      "reading %u off by %lld ns from truth%+lld, "
+			      "bound %llu",
+			      i, (long long)e, (long long)bias,
+			      (unsigned long long)readings[i].bound);
+	}
+}
+
 /* Every reading taken stayed within its own bound of the truth. */
 static void check_readings(void)
 {
-	for (unsigned int i = 0; i < nread; i++) {
-		int64_t e = readings[i].ns - truth(readings[i].c);
-
-		cr_assert_leq((uint64_t)llabs(e), readings[i].bound,
-			      "reading %u off by %lld ns, bound %llu", i,
-			      (long long)e,
-			      (unsigned long long)readings[i].bound);
-	}
+	check_readings_of(0);
 	nread = 0;
 }
 
@@ -416,6 +423,27 @@ Test(multi, two_disagreeing_sources_are_a_contradiction)
 	cr_assert_eq(clock_model_get(model, &s), 0);
 	cr_assert_eq(s.status, CLOCK_STATUS_SYNCHRONIZED);
 	check_readings();
+	discipline_free(d);
+}
+
+/*
+ * Nobody knows which of two contradicting sources is right, so the
+ * served bound must hold for either one (B's truth is truth + its bias),
+ * every second, whichever source is followed.
+ */
+Test(multi, a_contradictions_bound_covers_every_source)
+{
+	struct discipline *d;
+
+	fs.k[1].bias_ns = 1000000;
+	fs.k[1].err_ns = 2000;
+	d = start(2);
+	ticks(d, 40);
+	cr_assert(tick(d).contradiction);
+	cr_assert_gt(nread, 30);
+	check_readings_of(0);
+	check_readings_of(fs.k[1].bias_ns);
+	nread = 0;
 	discipline_free(d);
 }
 

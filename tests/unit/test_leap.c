@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "leap.h"
+#include "test_seed.h"
 
 #define HDR "#\tsynthetic\n#$\t3900000000\n#@\t4000000000\n"
 #define DATA3                                                                  \
@@ -383,10 +384,9 @@ Test(leap, load_errors)
 Test(leap, random_garbage)
 {
 	static const char alphabet[] = "0123456789 \t\n#$@habcdef-x\r";
-	unsigned int seed = (unsigned int)time(NULL);
+	unsigned int seed = test_seed("leap random_garbage");
 	char buf[512];
 
-	fprintf(stderr, "test_leap random_garbage: seed %u\n", seed);
 	srand(seed);
 	for (int iter = 0; iter < 20000; iter++) {
 		size_t len = (size_t)rand() % sizeof(buf);

@@ -28,6 +28,7 @@
 #include "chrony.h"
 #include "leap.h"
 #include "source.h"
+#include "test_seed.h"
 
 /*
  * A poll must not block (its peers are asked with short timeouts). The
@@ -264,7 +265,7 @@ static void setup(void)
 	good.last_update_interval = 64;
 	atomic_store(&handled, 0);
 	atomic_store(&hostile_n, 0);
-	srand((unsigned int)time(NULL));
+	srand(test_seed("source_chrony"));
 }
 
 static void teardown(void)

@@ -13,6 +13,7 @@
 
 #include "leap.h"
 #include "timescale.h"
+#include "test_seed.h"
 
 #define NS 1000000000LL
 #define MP 4102444800LL /* 2100-01-01, TAI-UTC 37 -> 38 */
@@ -329,13 +330,11 @@ static int64_t rnd64(void)
 
 Test(timescale, random_points_and_inverse)
 {
-	unsigned int seed = (unsigned int)time(NULL);
+	unsigned int seed = test_seed("timescale random_points_and_inverse");
 	const struct leap_case *cs[] = { &pos, &neg };
 	enum timescale tss[] = { TIMESCALE_UTC_NOON_LINEAR, TIMESCALE_UTC_SLS,
 				 TIMESCALE_UTC };
 
-	fprintf(stderr, "test_timescale random_points_and_inverse: seed %u\n",
-		seed);
 	srand(seed);
 	for (int iter = 0; iter < 200000; iter++) {
 		const struct leap_case *c = cs[iter % 2];

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "vu_test.h"
+#include "test_seed.h"
 
 TestSuite(vhost_user, .init = setup, .fini = teardown);
 
@@ -492,10 +493,9 @@ static void quiet(const gchar *domain, GLogLevelFlags level,
 /* Random garbage: nothing crashes, every fd is accounted for. */
 LTest(vhost_user, random_messages)
 {
-	unsigned int seed = (unsigned int)time(NULL) ^ (unsigned int)getpid();
+	unsigned int seed = test_seed("vhost_user random_messages");
 	static uint8_t buf[VHOST_USER_PAYLOAD_MAX + 64];
 
-	cr_log_info("random_messages seed %u", seed);
 	srandom(seed);
 	g_log_set_handler("vrtc-device", G_LOG_LEVEL_MASK, quiet, NULL);
 	for (int iter = 0; iter < 20000; iter++) {

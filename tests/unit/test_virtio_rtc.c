@@ -22,6 +22,7 @@
 #include "../sync/clock_model.h" /* writer side: new, publish, free */
 #include "leap.h"
 #include "virtio_rtc.h"
+#include "test_seed.h"
 
 #define NS 1000000000LL
 #define FILL 0xaa
@@ -815,9 +816,7 @@ static const struct msg_spec *spec_of(uint16_t type)
 
 Test(vrtc, random_garbage)
 {
-	const char *env = getenv("VRTC_TEST_SEED");
-	uint32_t seed = env ? (uint32_t)strtoul(env, NULL, 0)
-			    : (uint32_t)time(NULL) ^ (uint32_t)getpid();
+	uint32_t seed = test_seed("vrtc random_garbage");
 	uint8_t req[VIRTIO_RTC_REQ_MAX], resp[VIRTIO_RTC_RESP_MAX];
 	const int iters = 200000;
 	int it;
@@ -825,9 +824,6 @@ Test(vrtc, random_garbage)
 	if (!seed) {
 		seed = 1;
 	}
-	printf("vrtc random_garbage: seed %u (VRTC_TEST_SEED=%u repeats)\n",
-	       seed, seed);
-	fflush(stdout);
 	rng_state = seed;
 	vrtc_dev_set_features(dev, rnd() & 1);
 	for (it = 0; it < iters; it++) {

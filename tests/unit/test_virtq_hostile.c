@@ -6,6 +6,7 @@
  * guest's, looping or allocating.
  */
 #include "virtq_fake.h"
+#include "test_seed.h"
 
 /* ---- hostile rings ---- */
 
@@ -457,16 +458,11 @@ static void check_elem(const struct virtq_elem *e, unsigned int num)
 
 Test(virtq, random_rings, .timeout = 60)
 {
-	const char *env = getenv("VIRTQ_SEED");
-	unsigned int seed =
-		env ? (unsigned int)strtoul(env, NULL, 0)
-		    : (unsigned int)time(NULL) ^ (unsigned int)getpid();
+	unsigned int seed = test_seed("virtq random_rings");
 	unsigned int round, i, num, pops, broken = 0, total = 0;
 	uint8_t *region0 = gpa_view(0);
 	int rc = 0;
 
-	fprintf(stderr, "virtq random_rings: seed %u (VIRTQ_SEED=%u)\n", seed,
-		seed);
 	rng_state = 0x9e3779b97f4a7c15ull ^ seed;
 	for (round = 0; round < 3000; round++) {
 		uint16_t start = (uint16_t)rnd();
