@@ -193,8 +193,9 @@ const struct config_key config_table_[] = {
 		.min = 1,
 		.max = 500000,
 		.arg = "PPB",
-		.help = "Assumed worst frequency change of the host counter "
-			"(the bound's growth in holdover)",
+		.help = "Assumed worst frequency change of the host counter, "
+			"or of a PHC ptp4l no longer steers (the bound's "
+			"growth in holdover)",
 		.offset = CFG_OFF(max_drift_ppb),
 	},
 	{

@@ -889,6 +889,10 @@ static int start_sync(struct app *a, GError **err)
 					 : PHC_TIMESCALE_UTC,
 		.chrony_socket = c->chrony_socket,
 		.chrony_port = (uint16_t)c->chrony_port,
+		/* the host counter drives the system clock chronyd steers;
+		 * a PHC left unsteered is an oscillator of the same class */
+		.chrony_drift_ppb = (uint32_t)c->max_drift_ppb,
+		.phc_drift_ppb = (uint32_t)c->max_drift_ppb,
 		.gpsd_server = c->gpsd,
 		.gpsd_device = c->gpsd_device,
 	};

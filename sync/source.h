@@ -78,6 +78,8 @@ struct source_conf {
 	const char *ptp4l_socket;	  /* NULL: no ptp4l companion */
 	const char *ptp4l_bind_dir;	  /* NULL: g_get_tmp_dir() */
 	const struct phc_ops *phc_ops;	  /* NULL: real system calls */
+	uint32_t phc_drift_ppb; /* ageing of ptp4l's last budget once it
+				 * no longer vouches; 0: 1000 (1 ppm) */
 	void *phc_ctx;
 
 	/* chronyd */

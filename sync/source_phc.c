@@ -8,13 +8,22 @@
  * the next GET in turn (one outstanding at a time), so each data set is
  * refreshed every four polls. ptp4l_error_budget_ns() of the cached sets
  * is added to each sample's err_ns and the UTC offset and leap flags go
- * into the health. When a set is older than PTP4L_STALE_POLLS polls, or
- * ptp4l cannot be reached, the PHC keeps being served, degraded: its
- * samples then carry only the read error, since nothing says how well
- * ptp4l disciplines it. A currentUtcOffset outside 0..1000 s makes
- * ptp4l's answers unusable in the same way (DEGRADED, nothing passed on).
- * ptp4l restarting: the send to its old socket fails, the client is
- * dropped and opened again at the next poll (DEGRADED meanwhile).
+ * into the health. A currentUtcOffset outside 0..1000 s makes ptp4l's
+ * answers unusable (nothing passed on).
+ *
+ * The PHC's time is only worth what ptp4l says of it: when a set is
+ * older than PTP4L_STALE_POLLS polls, ptp4l cannot be reached, has no
+ * grandmaster or answers absurdly, nothing vouches for the PHC any more;
+ * it runs on at ptp4l's last frequency. Its samples are then DEGRADED,
+ * their err_ns the read error plus ptp4l's last good budget aged by
+ * drift_ppb times the time since the last answer that came with it (so
+ * the samples taken while staleness was being detected are covered
+ * too), until that is PHC_UNVOUCHED_NS old: STALE, no sample, and the
+ * discipline holds over or follows another source. Before ptp4l has
+ * vouched once, STALE too: an unsteered PHC may be anywhere (at boot it
+ * counts from 1970). ptp4l restarting: the send to its old socket fails,
+ * the client is dropped and opened again at the next poll. Without a
+ * ptp4l socket the operator vouches for the PHC: read error only.
  * A failing read (the device erring, or gone: ENODEV) is SOURCE_ERROR
  * naming the device; phc_read() probes the methods again each time, so
  * the source recovers by itself when reads work again.
@@ -46,6 +55,9 @@ static const uint16_t ptp4l_ids[] = {
  */
 #define PTP4L_MIN_UTC_OFFSET_S 0
 #define PTP4L_MAX_UTC_OFFSET_S 1000
+/* An unvouched PHC's aged budget is used for this long, ns. */
+#define PHC_UNVOUCHED_NS (16 * 1000000000ULL)
+#define PHC_DEFAULT_DRIFT_PPB 1000
 
 struct source_phc {
 	struct source base;
@@ -58,8 +70,15 @@ struct source_phc {
 	struct ptp4l_reply cache[PTP4L_SETS];
 	uint64_t cache_poll[PTP4L_SETS]; /* poll that filled it; 0 = never */
 	uint64_t polls;
-	unsigned int next; /* index of the next set to ask for */
-	int outstanding;   /* index asked and not answered, or -1 */
+	unsigned int next;  /* index of the next set to ask for */
+	int outstanding;    /* index asked and not answered, or -1 */
+	bool answered;	    /* a reply came in this poll */
+	uint64_t prev_c;    /* the previous poll's sample counter */
+	uint64_t answer_c;  /* a reply's counter, at the latest (prev_c) */
+	bool vouched;	    /* ptp4l's budget was good once */
+	uint64_t budget_ns; /* its last good budget ... */
+	uint64_t budget_c;  /* ... and the newest answer it came with */
+	uint32_t drift_ppb;
 	char dev[64];
 };
 
@@ -113,6 +132,8 @@ static int phc_new_src(const struct source_conf *c, struct source **out,
 		/* until ptp4l says otherwise: the table's latest offset */
 		phc_set_tai_utc(p->phc, c->leaps->e[c->leaps->n - 1].dtai);
 	}
+	p->drift_ppb =
+		c->phc_drift_ppb ? c->phc_drift_ppb : PHC_DEFAULT_DRIFT_PPB;
 	p->ptp4l_path = g_strdup(c->ptp4l_socket);
 	p->ptp4l_bind_dir = g_strdup(c->ptp4l_bind_dir);
 	*out = &p->base;
@@ -144,6 +165,7 @@ static int ptp4l_exchange(struct source_phc *p)
 			p->cache[p->outstanding] = r;
 			p->cache_poll[p->outstanding] = p->polls;
 			p->outstanding = -1;
+			p->answered = true;
 			continue;
 		}
 		if (rc == -EAGAIN || rc == -EALREADY) {
@@ -220,6 +242,56 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
+/* Why ptp4l does not vouch for the PHC now (ask_ptp4l() failed). */
+static void unvouched_why(const struct source_phc *p, int pr, char *buf,
+			  size_t len)
+{
+	if (pr == -ENOLINK) {
+		snprintf(buf, len, "ptp4l has no grandmaster");
+	} else if (pr == -ERANGE) {
+		snprintf(buf, len, "ptp4l's currentUtcOffset %d s is absurd",
+			 p->cache[3].tp.current_utc_offset_s);
+	} else if (pr == -ETIMEDOUT) {
+		snprintf(buf, len, "no recent answer from ptp4l at %s",
+			 p->ptp4l_path);
+	} else {
+		snprintf(buf, len, "ptp4l at %s unreachable: %s", p->ptp4l_path,
+			 g_strerror(-pr));
+	}
+}
+
+/* @out's err_ns once ptp4l stopped vouching; 0, or -EAGAIN (STALE). */
+static int unvouched(struct source_phc *p, int pr, struct time_sample *out,
+		     struct source_health *h)
+{
+	const char *m = phc_method_name(phc_method(p->phc));
+	uint64_t age, aged;
+	char why[200];
+	char *t;
+
+	unvouched_why(p, pr, why, sizeof(why));
+	age = out->counter > p->budget_c ? out->counter - p->budget_c : 0;
+	if (!p->vouched || age > PHC_UNVOUCHED_NS) {
+		h->state = SOURCE_STALE;
+		t = g_strdup_printf("PHC %s (%s): no sample, %s: %s", p->dev, m,
+				    p->vouched ? "ptp4l vouched too long ago"
+					       : "ptp4l never vouched for it",
+				    why);
+		g_strlcpy(h->text, t, sizeof(h->text));
+		g_free(t);
+		return -EAGAIN;
+	}
+	/* ceil(drift * age / 1e9), age < 17 s: no overflow */
+	aged = ((uint64_t)p->drift_ppb * age + 999999999) / 1000000000;
+	out->err_ns = sat_add(out->err_ns, sat_add(p->budget_ns, aged));
+	h->state = SOURCE_DEGRADED;
+	t = g_strdup_printf("PHC %s (%s): ptp4l's budget aged %.1f s: %s",
+			    p->dev, m, (double)age / 1e9, why);
+	g_strlcpy(h->text, t, sizeof(h->text));
+	g_free(t);
+	return 0;
+}
+
 static int phc_poll_src(struct source *s, struct time_sample *out,
 			struct source_health *h)
 {
@@ -227,6 +299,7 @@ static int phc_poll_src(struct source *s, struct time_sample *out,
 	uint64_t budget = 0;
 	int r, pr = 0;
 
+	p->answered = false;
 	if (p->ptp4l_path) {
 		pr = ask_ptp4l(p, &budget, h);
 	}
@@ -237,36 +310,24 @@ static int phc_poll_src(struct source *s, struct time_sample *out,
 			 g_strerror(-r));
 		return r;
 	}
-	if (pr == -ENOLINK) {
-		h->state = SOURCE_DEGRADED;
-		snprintf(h->text, sizeof(h->text),
-			 "PHC %s (%s): ptp4l has no grandmaster", p->dev,
-			 phc_method_name(phc_method(p->phc)));
-	} else if (pr == -ERANGE) {
-		h->state = SOURCE_DEGRADED;
-		snprintf(h->text, sizeof(h->text),
-			 "PHC %s (%s): ptp4l's currentUtcOffset %d s is absurd",
-			 p->dev, phc_method_name(phc_method(p->phc)),
-			 p->cache[3].tp.current_utc_offset_s);
-	} else if (pr == -ETIMEDOUT) {
-		h->state = SOURCE_DEGRADED;
-		snprintf(h->text, sizeof(h->text),
-			 "PHC %s (%s): no recent answer from ptp4l at %s",
-			 p->dev, phc_method_name(phc_method(p->phc)),
-			 p->ptp4l_path);
-	} else if (pr < 0) {
-		h->state = SOURCE_DEGRADED;
-		snprintf(h->text, sizeof(h->text),
-			 "PHC %s (%s): ptp4l at %s unreachable: %s", p->dev,
-			 phc_method_name(phc_method(p->phc)), p->ptp4l_path,
-			 g_strerror(-pr));
-	} else {
-		out->err_ns = sat_add(out->err_ns, budget);
-		h->state = SOURCE_OK;
-		snprintf(h->text, sizeof(h->text), "PHC %s (%s)%s", p->dev,
-			 phc_method_name(phc_method(p->phc)),
-			 p->ptp4l_path ? ", ptp4l budget added" : "");
+	/* a reply read now was sent after the previous poll, at the latest */
+	if (p->answered) {
+		p->answer_c = p->prev_c ? p->prev_c : out->counter;
 	}
+	p->prev_c = out->counter;
+	if (p->ptp4l_path && pr < 0) {
+		return unvouched(p, pr, out, h);
+	}
+	if (p->ptp4l_path) {
+		p->vouched = true;
+		p->budget_ns = budget;
+		p->budget_c = p->answer_c;
+		out->err_ns = sat_add(out->err_ns, budget);
+	}
+	h->state = SOURCE_OK;
+	snprintf(h->text, sizeof(h->text), "PHC %s (%s)%s", p->dev,
+		 phc_method_name(phc_method(p->phc)),
+		 p->ptp4l_path ? ", ptp4l budget added" : "");
 	return 0;
 }
 

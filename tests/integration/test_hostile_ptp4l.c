@@ -507,11 +507,13 @@ static void expect_budget(unsigned int garbage)
 	struct time_sample t;
 	struct source_health h;
 
-	/* four polls fill the four data sets; the fifth uses them all */
+	/* four polls fill the four data sets; the fifth uses them all;
+	 * until then nothing vouches for the PHC: no sample */
 	for (int i = 0; i < 4; i++) {
-		cr_assert_eq(poll_answer(s, &t, &h, garbage), 0, "%s", h.text);
-		cr_assert_eq(h.state, SOURCE_DEGRADED, "%s", h.text);
-		cr_assert_eq(t.err_ns, FAKE_PHC_ERR_NS, "no budget yet");
+		cr_assert_eq(poll_answer(s, &t, &h, garbage), -EAGAIN, "%s",
+			     h.text);
+		cr_assert_eq(h.state, SOURCE_STALE, "%s", h.text);
+		cr_assert(strstr(h.text, "never vouched"), "%s", h.text);
 	}
 	for (int i = 0; i < 8; i++) {
 		cr_assert_eq(poll_answer(s, &t, &h, garbage), 0, "%s", h.text);
@@ -548,9 +550,9 @@ Test(hostile_ptp4l, phc_source_rejects_absurd_utc_offset)
 		utc_offset_s = bad[k];
 		s = source_open();
 		for (int i = 0; i < 8; i++) {
-			cr_assert_eq(poll_answer(s, &t, &h, 0), 0, "%s",
+			cr_assert_eq(poll_answer(s, &t, &h, 0), -EAGAIN, "%s",
 				     h.text);
-			cr_assert_eq(h.state, SOURCE_DEGRADED, "%s", h.text);
+			cr_assert_eq(h.state, SOURCE_STALE, "%s", h.text);
 			cr_assert_not(h.tai_utc_known, "offset %d passed on",
 				      bad[k]);
 			cr_assert_eq(h.leap_auth, LEAP_AUTH_NONE);
@@ -559,5 +561,79 @@ Test(hostile_ptp4l, phc_source_rejects_absurd_utc_offset)
 		source_free(s);
 		leap_table_free(leaps);
 	}
+	expect_no_fd_leak();
+}
+
+/* One poll, and the fake takes the GET it sent without answering. */
+static int poll_silent(struct source *s, struct time_sample *t,
+		       struct source_health *h)
+{
+	uint16_t id;
+	int r;
+
+	memset(h, 0, sizeof(*h));
+	r = source_poll(s, t, h);
+	take_get(&id);
+	return r;
+}
+
+/*
+ * ptp4l falls silent: the PHC runs on unsteered, so once the silence is
+ * noticed its samples carry ptp4l's last budget aged at 1 ppm (the
+ * default) from the poll before the last answer was read, growing poll
+ * by poll; when ptp4l answers again the plain budget is back.
+ */
+Test(hostile_ptp4l, phc_source_ages_the_budget_once_ptp4l_is_silent)
+{
+	struct source *s = source_open();
+	struct time_sample t;
+	struct source_health h;
+	int64_t last_t0 = 0, last_t1 = 0, t0, t1;
+	uint64_t prev_err = 0;
+	int degraded = 0;
+
+	for (int i = 0; i < 6; i++) {
+		last_t0 = fake_peer_mono_ns();
+		poll_answer(s, &t, &h, 0);
+		last_t1 = fake_peer_mono_ns();
+	}
+	cr_assert_eq(h.state, SOURCE_OK, "%s", h.text);
+	cr_assert_eq(t.err_ns, FAKE_PHC_ERR_NS + BUDGET_NS);
+	/* the last answer is read by the next poll, the rest go unanswered */
+	for (int i = 0; i < 20 && degraded < 4; i++) {
+		usleep(100000);
+		t0 = fake_peer_mono_ns();
+		cr_assert_eq(poll_silent(s, &t, &h), 0, "%s", h.text);
+		t1 = fake_peer_mono_ns();
+		if (h.state == SOURCE_OK) {
+			cr_assert_eq(t.err_ns, FAKE_PHC_ERR_NS + BUDGET_NS);
+			continue;
+		}
+		cr_assert_eq(h.state, SOURCE_DEGRADED, "%s", h.text);
+		cr_assert(strstr(h.text, "no recent answer"), "%s", h.text);
+		cr_assert(strstr(h.text, "budget aged"), "%s", h.text);
+		/* 1 ppm of the time since the poll before the answer's read */
+		cr_assert_geq(t.err_ns,
+			      FAKE_PHC_ERR_NS + BUDGET_NS +
+				      (uint64_t)(t0 - last_t1) / 1000000,
+			      "err %llu", (unsigned long long)t.err_ns);
+		cr_assert_leq(t.err_ns,
+			      FAKE_PHC_ERR_NS + BUDGET_NS +
+				      (uint64_t)(t1 - last_t0) / 1000000 + 1,
+			      "err %llu", (unsigned long long)t.err_ns);
+		cr_assert_gt(t.err_ns, prev_err, "the aged bound grows");
+		prev_err = t.err_ns;
+		degraded++;
+	}
+	cr_assert_eq(degraded, 4, "never noticed the silence: %s", h.text);
+	/* ptp4l answers again: all four sets fresh, the plain budget */
+	for (int i = 0; i < 5; i++) {
+		poll_answer(s, &t, &h, 0);
+	}
+	poll_answer(s, &t, &h, 0);
+	cr_assert_eq(h.state, SOURCE_OK, "%s", h.text);
+	cr_assert_eq(t.err_ns, FAKE_PHC_ERR_NS + BUDGET_NS);
+	source_free(s);
+	leap_table_free(leaps);
 	expect_no_fd_leak();
 }

@@ -9,8 +9,9 @@
  *   read's own error plus ptp4l_error_budget_ns() of ptp4l's answers,
  *   compared with what pmc prints; the UTC offset and the leap authority
  *   are ptp4l's. The slave is stopped: DEGRADED, saying ptp4l is
- *   unreachable, samples carrying the read error only; started again on
- *   the same socket: OK again, without reopening the source.
+ *   unreachable, samples carrying ptp4l's last budget aged; STALE (no
+ *   sample) 16 s on; started again on the same socket: OK again,
+ *   without reopening the source.
  * - the chronyd source (source_chrony_ops) on the real client chronyd of
  *   harness_chronyd.h, stopped: DEGRADED at once, STALE (no sample) once
  *   its last reply is 16 s old; started again: OK again.
@@ -167,6 +168,7 @@ Test(peer_restart_ptp4l, phc_source_budget_and_ptp4l_restart)
 	struct source_health h;
 	struct time_sample t;
 	struct source *s = NULL;
+	int64_t stopped_ms;
 	int fds;
 
 	ptp4l_pair_start();
@@ -183,8 +185,10 @@ Test(peer_restart_ptp4l, phc_source_budget_and_ptp4l_restart)
 		     0, "%s", msg);
 	expect_ptp4l_budget(s);
 
-	/* ptp4l goes away: the PHC is still served, degraded, no budget */
+	/* ptp4l goes away: the PHC runs on unsteered; its samples carry
+	 * ptp4l's last budget, aged, then (16 s on) there are none */
 	ptp4l_slave_stop();
+	stopped_ms = ptp4l_now_ms();
 	for (int i = 0; i < 5; i++) {
 		cr_assert_eq(poll_src(s, &t, &h), 0, "%s", h.text);
 		usleep(POLL_GAP_US);
@@ -193,8 +197,17 @@ Test(peer_restart_ptp4l, phc_source_budget_and_ptp4l_restart)
 	cr_assert(strstr(h.text, "ptp4l at ") && strstr(h.text, sock), "%s",
 		  h.text);
 	cr_assert(strstr(h.text, "unreachable"), "%s", h.text);
-	cr_assert_eq(t.err_ns, FAKE_PHC_ERR_NS, "no stale budget invented");
+	cr_assert(strstr(h.text, "budget aged"), "%s", h.text);
+	cr_assert_gt(t.err_ns, FAKE_PHC_ERR_NS + 100, "the last budget, aged");
 	fprintf(stderr, "ptp4l stopped: %s\n", h.text);
+	cr_assert_eq(poll_until(s, SOURCE_STALE, &t, &h), -EAGAIN, "%s",
+		     h.text);
+	cr_assert(strstr(h.text, "vouched too long ago"), "%s", h.text);
+	/* 16 s from the last answer, which came up to a second or so before
+	 * the stop */
+	cr_assert_geq(ptp4l_now_ms() - stopped_ms, 14000, "STALE too soon");
+	fprintf(stderr, "ptp4l stopped %lld ms: %s\n",
+		(long long)(ptp4l_now_ms() - stopped_ms), h.text);
 
 	/* ... and comes back on the same socket: OK, budget again */
 	ptp4l_slave_start();
