@@ -7,7 +7,7 @@ set -euo pipefail
 case "${1:-build}" in
 build)
 	pkgs=(gcc make pkg-config libglib2.0-dev libcriterion-dev tzdata
-		clang libclang-rt-14-dev clang-format clang-tidy cppcheck
+		clang libclang-rt-14-dev clang-format clang-tidy cppcheck shellcheck
 		linuxptp iproute2 chrony libcairo2-dev
 		libcap-dev libseccomp-dev systemd
 		libgps-dev gpsd gpsd-clients python3-gps

@@ -19,16 +19,17 @@ log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 
 suites=()
-for src in $(grep -l '"test_seed.h"' "$here"/unit/test_*.c); do
+while read -r src; do
 	suites+=("$b/tests/unit/$(basename "$src" .c)")
-done
+done < <(grep -l '"test_seed.h"' "$here"/unit/test_*.c)
 for s in "${suites[@]}"; do
 	[[ -x $s ]] || { echo "seed-sweep: $s is not built" >&2; exit 2; }
 done
 
 # one suite under one seed; prints nothing unless it fails
 run_one() { # seed suite
-	local out="$log/$1.$(basename "$2")"
+	local out
+	out="$log/$1.$(basename "$2")"
 	if ! VRTC_TEST_SEED=$1 "$2" --jobs 1 --short-filename >"$out" 2>&1; then
 		echo "FAIL: VRTC_TEST_SEED=$1 $2"
 		grep -E 'Assertion|FAIL|CRASH' "$out" | head -5
@@ -41,6 +42,7 @@ export log
 last=$((first + count - 1))
 echo "seed-sweep: ${#suites[@]} suites x $count seeds ($first..$last)"
 for ((seed = first; seed <= last; seed++)); do
+	# shellcheck disable=SC2016 # $0 and $1 are the inner bash's
 	printf '%s\n' "${suites[@]}" |
 		xargs -P 2 -I{} bash -c 'run_one "$0" "$1"' "$seed" {} |
 		tee -a "$log/failures"
