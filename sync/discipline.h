@@ -28,7 +28,9 @@
  *                the smaller bound now; then configured order;
  *   hysteresis   the current selection stays while it is eligible and
  *                in the best rank class, unless another's bound is below
- *                half of its own.
+ *                half of its own; in a contradiction, whatever the
+ *                bounds (switching would move the served time between
+ *                sources that disagree).
  * No eligible source: nothing is fed; the served estimator holds over
  * (FREERUNNING after its stale intervals, the bound growing).
  *

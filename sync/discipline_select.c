@@ -135,10 +135,16 @@ void select_run(struct select_cand *c, unsigned int n, int current,
 		out->why = SELECT_ONLY;
 		return;
 	}
+	/*
+	 * Switching between sources that contradict each other only makes
+	 * the served time travel between them: in a contradiction the
+	 * current one stays whatever the bounds say.
+	 */
 	if (current >= 0 && (unsigned int)current < n && current != b &&
 	    c[current].eligible &&
 	    rank_class(c[current].status) == rank_class(c[b].status) &&
-	    !(c[b].bound_ns < c[current].bound_ns / 2)) {
+	    (out->contradiction ||
+	     !(c[b].bound_ns < c[current].bound_ns / 2))) {
 		out->selected = current;
 		out->why = SELECT_KEPT;
 		return;
@@ -168,8 +174,10 @@ void select_reason(const struct select_cand *c, unsigned int n,
 		snprintf(buf, len, "only source with samples");
 		break;
 	case SELECT_KEPT:
-		snprintf(buf, len, "kept (bound %llu ns), no other below half",
-			 (unsigned long long)s->bound_ns);
+		snprintf(buf, len, "kept (bound %llu ns), %s",
+			 (unsigned long long)s->bound_ns,
+			 res->contradiction ? "sources contradict each other"
+					    : "no other below half");
 		break;
 	case SELECT_BOUND:
 		if (res->agreeing >= 2 && !res->contradiction) {
