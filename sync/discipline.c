@@ -435,6 +435,7 @@ static int open_sources(struct discipline *d, const struct discipline_conf *c,
 			const struct estimator_config *ec, GError **err)
 {
 	GString *names = g_string_new(NULL);
+	struct estimator_config sec;
 	char msg[256] = "";
 	int r = 0;
 
@@ -451,7 +452,9 @@ static int open_sources(struct discipline *d, const struct discipline_conf *c,
 			break;
 		}
 		d->n++;
-		ds->shadow = estimator_new(ec, c->src->leaps);
+		sec = *ec;
+		sec.name = source_name(ds->src);
+		ds->shadow = estimator_new(&sec, c->src->leaps);
 		if (!ds->shadow) {
 			r = -errno;
 			g_set_error(err, discipline_error_quark(), errno,
@@ -495,6 +498,7 @@ struct discipline *discipline_new(struct clock_model *m,
 	d->selected = -1;
 	d->file = c->src->leaps;
 	d->lm = leap_merge_new(c->src->leaps);
+	ec.name = "served";
 	d->est = estimator_new(&ec, c->src->leaps);
 	if (!d->est) {
 		g_set_error(err, discipline_error_quark(), errno,

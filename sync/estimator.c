@@ -10,6 +10,7 @@
 #include <glib.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,7 @@ struct est_point {
 
 struct estimator {
 	struct estimator_config cfg;
+	char who[48]; /* "estimator (NAME)", in log lines */
 	const struct leap_table *leaps;
 
 	bool have_snap;
@@ -98,6 +100,12 @@ struct estimator *estimator_new(const struct estimator_config *cfg,
 		return NULL;
 	}
 	e->cfg = *cfg;
+	e->cfg.name = NULL; /* not kept: the caller's string may go */
+	if (cfg->name) {
+		snprintf(e->who, sizeof(e->who), "estimator (%s)", cfg->name);
+	} else {
+		snprintf(e->who, sizeof(e->who), "estimator");
+	}
 	e->leaps = leaps;
 	return e;
 }
@@ -288,9 +296,9 @@ static void build(struct estimator *e, const struct est_point *p, uint64_t c0,
 			n.tai0_ns = old.ns + (int64_t)nearbyint(resid);
 			n.steps++;
 			e->st.steps++;
-			g_message("estimator: stepped the model by %.0f ns "
-				  "(step %" G_GUINT64_FORMAT ")",
-				  resid, (guint64)n.steps);
+			g_message("%s: stepped the model by %.0f ns (step "
+				  "%" G_GUINT64_FORMAT ")",
+				  e->who, resid, (guint64)n.steps);
 			tmax = xerr + 0.5;
 			resid = 0;
 		} else {
@@ -358,9 +366,9 @@ static void restart(struct estimator *e)
 	e->last_good_c = e->streak[e->nstreak - 1].c;
 	e->nstreak = 0;
 	e->st.reinits++;
-	g_message("estimator: %u samples in a row contradict the model: "
+	g_message("%s: %u samples in a row contradict the model: "
 		  "restarting from them",
-		  e->cfg.outlier_reinit);
+		  e->who, e->cfg.outlier_reinit);
 }
 
 /* Does @p agree with the streak's last sample? */

@@ -73,6 +73,7 @@ struct estimator_config {
 	uint64_t max_freq_ppb;	      /* counter frequency error, unmeasured */
 	uint64_t unreliable_ns;	      /* bound above this -> UNRELIABLE */
 	double wander_ppb;	      /* frequency random walk, ppb/sqrt(s) */
+	const char *name; /* for its log lines (copied); NULL: none */
 };
 
 struct estimator_stats {
