@@ -158,6 +158,7 @@ unsigned int alarm_heap_run(struct alarm_heap *h, int64_t now_tai_ns)
 
 struct alarm_timer {
 	const struct clock_model *model;
+	const struct leap_table *leaps; /* the table keys were made with */
 	struct alarm_heap heap;
 	struct alarm_entry *watch; /* reached entries, for a step back */
 	size_t nwatch;
@@ -194,6 +195,29 @@ static void rewind_watched(struct alarm_timer *t, int64_t now_tai_ns)
 		(void)alarm_heap_insert(&t->heap, e, e->key_tai_ns);
 		if (e->rewound) {
 			e->rewound(e);
+		}
+	}
+}
+
+/* Every entry's deadline again, from @snap with its new leap table. */
+static void rekey_all(struct alarm_timer *t, const struct clock_snapshot *snap)
+{
+	struct alarm_heap *h = &t->heap;
+	int64_t key;
+
+	for (size_t i = 0; i < h->n; i++) {
+		struct alarm_entry *e = h->v[i];
+
+		if (e->rekey && e->rekey(e, snap, &key) == 0) {
+			e->key_tai_ns = key;
+		}
+	}
+	for (size_t i = h->n / 2; i-- > 0;) {
+		sift_down(h, i); /* heapify: keys moved by up to a few s */
+	}
+	for (struct alarm_entry *e = t->watch; e; e = e->wnext) {
+		if (e->rekey && e->rekey(e, snap, &key) == 0) {
+			e->key_tai_ns = key;
 		}
 	}
 }
@@ -247,6 +271,12 @@ unsigned int alarm_timer_poll(struct alarm_timer *t)
 	int64_t now;
 
 	if (now_tai(t, &snap, &now) == 0) {
+		if (snap.leaps != t->leaps) {
+			if (t->leaps) {
+				rekey_all(t, &snap);
+			}
+			t->leaps = snap.leaps;
+		}
 		rewind_watched(t, now);
 		n = alarm_heap_run(&t->heap, now);
 	}
@@ -305,9 +335,20 @@ void alarm_timer_unreserve(struct alarm_timer *t, size_t n)
 	alarm_heap_unreserve(&t->heap, n);
 }
 
+/* The table the first keys are made with, before any wake-up saw one. */
+static void note_leaps(struct alarm_timer *t)
+{
+	struct clock_snapshot snap;
+
+	if (!t->leaps && clock_model_get(t->model, &snap) == 0) {
+		t->leaps = snap.leaps;
+	}
+}
+
 void alarm_timer_arm(struct alarm_timer *t, struct alarm_entry *e,
 		     int64_t key_tai_ns)
 {
+	note_leaps(t);
 	unwatch(t, e);
 	if (alarm_heap_insert(&t->heap, e, key_tai_ns)) {
 		rearm(t);
@@ -329,6 +370,7 @@ void alarm_timer_watch(struct alarm_timer *t, struct alarm_entry *e,
 	if (e->wprev) {
 		return;
 	}
+	note_leaps(t);
 	alarm_heap_remove(&t->heap, e);
 	e->key_tai_ns = key_tai_ns;
 	e->wnext = t->watch;

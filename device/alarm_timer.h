@@ -24,6 +24,16 @@
  * is a new expiration). While any entry is watched the timer wakes at
  * least every ALARM_TIMER_MAX_SLEEP_NS to look.
  *
+ * A change of the leap table (a leap second announced, or a table
+ * merged from the sources) moves the TAI instant at which a UTC or
+ * smeared clock reads a given time: at the first wake-up that sees the
+ * snapshot's table change, every armed and watched entry with a @rekey
+ * callback gets its deadline again from the new snapshot, armed entries
+ * are re-ordered, and a watched entry whose new deadline is ahead is
+ * armed again as after a step back (its @rewound runs). The timer wakes
+ * at least every ALARM_TIMER_MAX_SLEEP_NS while anything is armed or
+ * watched, so a new table is seen within that.
+ *
  * Arm and cancel are O(log n) and never allocate: capacity is reserved
  * up front (per device, at its creation) with alarm_timer_reserve().
  *
@@ -55,6 +65,10 @@ struct alarm_entry {
 	/* Watched and re-armed because the clock went back before the
 	 * deadline; may be NULL. */
 	alarm_fire_fn rewound;
+	/* The deadline from snapshot @s (its leap table changed): 0 with
+	 * *@key, or -errno to keep the old one. May be NULL: never moves. */
+	int (*rekey)(struct alarm_entry *e, const struct clock_snapshot *s,
+		     int64_t *key);
 	struct alarm_entry *wnext, **wprev; /* watch list; wprev NULL: not */
 };
 
@@ -133,9 +147,10 @@ void alarm_timer_watch(struct alarm_timer *t, struct alarm_entry *e,
 		       int64_t key_tai_ns);
 
 /*
- * alarm_timer_poll() - re-arm every watched entry the clock went back
- * before, fire every due entry now and re-arm the timerfd (what a
- * wake-up does). Returns the number fired.
+ * alarm_timer_poll() - re-key every entry if the leap table changed,
+ * re-arm every watched entry the clock went back before, fire every due
+ * entry now and re-arm the timerfd (what a wake-up does). Returns the
+ * number fired.
  */
 unsigned int alarm_timer_poll(struct alarm_timer *t);
 

@@ -20,7 +20,11 @@
  * An event fires only when the model's TAI now has reached the deadline,
  * the earliest TAI instant at which the clock's served value reads the
  * alarm time or more (timescale_to_tai()), so every READ after the
- * notification returns at least the alarm time.
+ * notification returns at least the alarm time. That instant depends on
+ * the leap table for the UTC and smeared clocks: when the table changes
+ * (a leap second announced), every alarm's deadline is taken again from
+ * it (alarm_timer.h), so an alarm after the leap moves by its second and
+ * one reached by the old table but not by the new is armed again.
  *
  * Retention: alarm time and enabled state survive device reset (the
  * Linux driver relies on it across suspend and never clears them);
@@ -100,6 +104,15 @@ static void alarm_fire(struct alarm_entry *e)
 	struct vrtc_alarm *a = container_of(e, struct vrtc_alarm, entry);
 
 	raise_event(a->dev, a, e->key_tai_ns);
+}
+
+/* The leap table changed: the deadline from the new one. */
+static int alarm_rekey(struct alarm_entry *e, const struct clock_snapshot *s,
+		       int64_t *key)
+{
+	struct vrtc_alarm *a = container_of(e, struct vrtc_alarm, entry);
+
+	return deadline(a->dev, s, a, key);
 }
 
 /* The clock went back before the reached alarm's time: armed again, and
@@ -268,6 +281,7 @@ int vrtc_dev_attach_alarms(struct vrtc_dev *d, struct alarm_timer *t,
 		d->alarms[i].clock_id = (uint16_t)i;
 		d->alarms[i].entry.fire = alarm_fire;
 		d->alarms[i].entry.rewound = alarm_rewound;
+		d->alarms[i].entry.rekey = alarm_rekey;
 	}
 	d->timer = t;
 	d->num_alarms = cap;

@@ -137,7 +137,8 @@ Test(alarm_heap, fire_callback_may_rearm_and_top_is_reported)
 
 static struct leap_table *fake_leaps = (struct leap_table *)&fake_leaps;
 
-static void publish_frozen(struct clock_model *m, int64_t tai_ns)
+static void publish_frozen_with(struct clock_model *m, int64_t tai_ns,
+				const struct leap_table *leaps)
 {
 	struct clock_snapshot s;
 
@@ -146,8 +147,13 @@ static void publish_frozen(struct clock_model *m, int64_t tai_ns)
 	s.status = CLOCK_STATUS_SYNCHRONIZED;
 	s.c0 = clock_counter_now(CLOCK_COUNTER_MONOTONIC_RAW);
 	s.tai0_ns = tai_ns;
-	s.leaps = fake_leaps; /* never read by the timer */
+	s.leaps = leaps; /* only compared by the timer, never read */
 	clock_model_publish(m, &s);
+}
+
+static void publish_frozen(struct clock_model *m, int64_t tai_ns)
+{
+	publish_frozen_with(m, tai_ns, fake_leaps);
 }
 
 Test(alarm_timer, poll_fires_only_what_the_model_reached)
@@ -228,6 +234,85 @@ Test(alarm_timer, watched_entry_rearms_after_a_step_back)
 	cr_assert_eq(nrewound, 1);
 	cr_assert_eq(alarm_timer_armed(t), 0);
 	alarm_timer_unreserve(t, 2);
+	alarm_timer_free(t);
+	clock_model_free(m);
+}
+
+static int cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Even entries move by +1 s minus their index, odd ones keep theirs. */
+static int shift_even(struct alarm_entry *e, const struct clock_snapshot *s,
+		      int64_t *key)
+{
+	size_t i = (size_t)(e - ents);
+
+	if (i % 2) {
+		return -1;
+	}
+	*key = e->key_tai_ns + 1000000000 - (int64_t)i;
+	return 0;
+}
+
+/*
+ * A new leap table re-keys every armed and watched entry with a rekey
+ * callback, keeps the heap in order (they fire sorted by their new
+ * keys), and arms again a watched entry whose new deadline is ahead.
+ */
+Test(alarm_timer, a_new_leap_table_rekeys_in_order)
+{
+	static struct leap_table *other = (struct leap_table *)&other;
+	struct clock_model *m = clock_model_new();
+	unsigned int seed = test_seed("alarm_timer rekey");
+	const unsigned int n = 500;
+	struct alarm_timer *t;
+	int64_t want[500];
+
+	cr_assert_not_null(m);
+	t = alarm_timer_new(m);
+	cr_assert_not_null(t);
+	cr_assert_eq(alarm_timer_reserve(t, n), 0);
+	srand(seed);
+	memset(ents, 0, sizeof(ents));
+	nfired = 0;
+	nrewound = 0;
+	publish_frozen(m, 10000000000LL);
+	for (unsigned int i = 0; i < n; i++) {
+		int64_t k = 20000000000LL + (int64_t)(rand() % 2000000) * 1000;
+
+		ents[i] = (struct alarm_entry){ .fire = record,
+						.rewound = count_rewound,
+						.rekey = shift_even };
+		alarm_timer_arm(t, &ents[i], k);
+		want[i] = i % 2 ? k : k + 1000000000 - (int64_t)i;
+	}
+	/* one reached, watched entry that the new table moves ahead */
+	ents[n] = (struct alarm_entry){ .fire = record,
+					.rewound = count_rewound,
+					.rekey = shift_even };
+	alarm_timer_watch(t, &ents[n], 9500000000LL);
+	cr_assert_eq(n % 2, 0, "ents[n] is even: it moves");
+	cr_assert_eq(alarm_timer_poll(t), 0);
+	publish_frozen_with(m, 10000000000LL, other);
+	cr_assert_eq(alarm_timer_poll(t), 0);
+	cr_assert_eq(nrewound, 1, "the watched one is ahead again");
+	cr_assert_eq(alarm_timer_armed(t), n + 1);
+	publish_frozen_with(m, 10500000000LL - (int64_t)n, other);
+	cr_assert_eq(alarm_timer_poll(t), 1, "the moved watched one");
+	publish_frozen_with(m, INT64_MAX / 2, other);
+	cr_assert_eq(alarm_timer_poll(t), n);
+	for (unsigned int i = 2; i <= n; i++) {
+		cr_assert_leq(fired_key[i - 1], fired_key[i], "order at %u", i);
+	}
+	qsort(want, n, sizeof(want[0]), cmp64);
+	for (unsigned int i = 0; i < n; i++) {
+		cr_assert_eq(fired_key[i + 1], want[i], "key %u", i);
+	}
+	alarm_timer_unreserve(t, n);
 	alarm_timer_free(t);
 	clock_model_free(m);
 }

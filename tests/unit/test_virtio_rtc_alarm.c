@@ -28,7 +28,7 @@ static struct vrtc_config cfg;
 static struct vrtc_dev *dev;
 static unsigned int pending_calls;
 
-static void publish_tai(int64_t tai_ns)
+static void publish_tai_with(int64_t tai_ns, const struct leap_table *t)
 {
 	struct clock_snapshot s;
 
@@ -37,8 +37,13 @@ static void publish_tai(int64_t tai_ns)
 	s.status = CLOCK_STATUS_SYNCHRONIZED;
 	s.c0 = clock_counter_now(CLOCK_COUNTER_MONOTONIC_RAW);
 	s.tai0_ns = tai_ns;
-	s.leaps = leaps;
+	s.leaps = t;
 	clock_model_publish(model, &s);
+}
+
+static void publish_tai(int64_t tai_ns)
+{
+	publish_tai_with(tai_ns, leaps);
 }
 
 /* UTC (no leap nearby) as TAI. */
@@ -357,6 +362,83 @@ Test(alarm, stepping_utc_maps_through_the_leap_table)
 	publish_tai((LEAP_M + 37) * NS);
 	cr_assert_eq(alarm_timer_poll(timer), 1);
 	cr_assert_eq(take(), 0);
+}
+
+/* The setup's table and a leap second (+1 or -1) at 2025-07-01. */
+#define LEAP_N (T_UTC_S + 30 * 86400)
+static struct leap_table *announce(int dir)
+{
+	const struct leap_entry e[] = {
+		{ 63072000, 10 },
+		{ 1435708800, 36 },
+		{ LEAP_M, 37 },
+		{ LEAP_N, 37 + dir },
+	};
+	struct leap_table *t = leap_table_new(e, 4, T_EXPIRES_S);
+
+	cr_assert_not_null(t);
+	return t;
+}
+
+/*
+ * A leap second announced after a UTC alarm was set moves its TAI
+ * deadline: inserted, an armed alarm after it fires a second later than
+ * the old table said, and one already reached no longer is (the clock
+ * reads a second less): armed again, no event, a new expiration when the
+ * time comes.
+ */
+Test(alarm, an_inserted_leap_second_moves_armed_and_reached_alarms)
+{
+	struct leap_table *l2 = announce(+1);
+	int64_t a = (LEAP_N + 3600) * NS; /* UTC, an hour after it */
+
+	publish_tai(utc(a) - 5 * NS);
+	cr_assert_eq(set_alarm(0, (uint64_t)a, true), VIRTIO_RTC_S_OK);
+	cr_assert_eq(alarm_timer_poll(timer), 0);
+	publish_tai_with(utc(a), l2); /* the old deadline */
+	cr_assert_eq(alarm_timer_poll(timer), 0, "fired a second early");
+	publish_tai_with(utc(a) + NS - 1, l2);
+	cr_assert_eq(alarm_timer_poll(timer), 0, "fired 1 ns early");
+	publish_tai_with(utc(a) + NS, l2);
+	cr_assert_eq(alarm_timer_poll(timer), 1);
+	cr_assert_eq(take(), 0);
+
+	/* reached by the old table, then the announcement */
+	publish_tai(utc(a) + 2 * NS);
+	cr_assert_eq(alarm_timer_poll(timer), 0);
+	cr_assert_eq(set_alarm(0, (uint64_t)a, true), VIRTIO_RTC_S_OK);
+	cr_assert_eq(take(), 0, "set when reached: an event");
+	publish_tai(utc(a) + NS / 2);
+	cr_assert_eq(alarm_timer_poll(timer), 0);
+	publish_tai_with(utc(a) + NS / 2, l2);
+	cr_assert_eq(alarm_timer_poll(timer), 0, "no longer reached: no event");
+	cr_assert_eq(alarm_timer_armed(timer), 1, "armed again");
+	cr_assert_eq(take(), -1);
+	publish_tai_with(utc(a) + NS, l2);
+	cr_assert_eq(alarm_timer_poll(timer), 1);
+	cr_assert_eq(take(), 0, "reached again: a new expiration");
+	cr_assert_eq(set_enabled(0, false), VIRTIO_RTC_S_OK);
+	publish_tai(utc(a));
+	leap_table_free(l2);
+}
+
+/* A deleted leap second: the smeared clock's alarm a day after it fires
+ * a second earlier than the old table said. */
+Test(alarm, a_deleted_leap_second_brings_alarms_forward)
+{
+	struct leap_table *l2 = announce(-1);
+	int64_t a = (LEAP_N + 86400) * NS;
+
+	publish_tai(utc(a) - 10 * NS);
+	cr_assert_eq(set_alarm(3, (uint64_t)a, true), VIRTIO_RTC_S_OK);
+	publish_tai_with(utc(a) - NS - 1, l2);
+	cr_assert_eq(alarm_timer_poll(timer), 0, "fired 1 ns early");
+	publish_tai_with(utc(a) - NS, l2);
+	cr_assert_eq(alarm_timer_poll(timer), 1, "a second early is on time");
+	cr_assert_eq(take(), 3);
+	cr_assert_eq(set_enabled(3, false), VIRTIO_RTC_S_OK);
+	publish_tai(utc(a));
+	leap_table_free(l2);
 }
 
 Test(alarm, alarm_clock_config)
