@@ -74,6 +74,8 @@ struct config {
 	char *log_level;       /* error | warning | info | debug */
 	char *user;	       /* NULL: see privdrop.h */
 	char *group;	       /* NULL: the user's primary group */
+	char *socket_group;    /* NULL: the sockets keep root's group */
+	char *control_group;   /* NULL: the control socket likewise */
 	char *seccomp;	       /* on | off */
 
 	/* Derived by config_finish(). */

@@ -294,6 +294,23 @@ const struct config_key config_table_[] = {
 		.offset = CFG_OFF(group),
 	},
 	{
+		.name = "socket-group",
+		.type = CONFIG_STRING,
+		.arg = "NAME",
+		.help = "Give the vhost-user sockets to this group, mode 0660, "
+			"so a VMM running in it (kvm, libvirt-qemu) can "
+			"connect (default: the creator's group and umask)",
+		.offset = CFG_OFF(socket_group),
+	},
+	{
+		.name = "control-group",
+		.type = CONFIG_STRING,
+		.arg = "NAME",
+		.help = "Give the control socket to this group, mode 0660, so "
+			"its members can run vhost-user-rtc-ctl without root",
+		.offset = CFG_OFF(control_group),
+	},
+	{
 		.name = "seccomp",
 		.type = CONFIG_ENUM,
 		.def = "on",

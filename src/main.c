@@ -32,7 +32,9 @@
 #include "config.h"
 #include "control.h"
 #include "discipline.h"
+#include "error.h"
 #include "leap.h"
+#include "listen.h"
 #include "privdrop.h"
 #include "status.h"
 #include "syscall_filter.h"
@@ -47,15 +49,6 @@ enum {
 	EXIT_OK = 0,
 	EXIT_FAIL = 1,	/* bad configuration, start-up failure */
 	EXIT_USAGE = 2, /* command line not parsable */
-};
-
-#define LISTEN_BACKLOG 16
-
-/* A socket file we created, removed at exit if it is still ours. */
-struct owned_socket {
-	char *path;
-	dev_t dev;
-	ino_t ino;
 };
 
 struct app {
@@ -73,9 +66,10 @@ struct app {
 	struct clock_model *model;
 	struct discipline *disc;
 	struct vu_server *server;
-	struct control *control; /* NULL: no control socket nor metrics */
-	uint64_t start_ns;	 /* CLOCK_MONOTONIC at start */
-	GArray *owned;		 /* struct owned_socket */
+	struct control *control;       /* NULL: no control socket nor metrics */
+	uint64_t start_ns;	       /* CLOCK_MONOTONIC at start */
+	struct listen_set *listeners;  /* the socket files we made */
+	gid_t socket_gid, control_gid; /* LISTEN_NO_GROUP: unset */
 	GMainLoop *loop;
 	guint sig_term, sig_int;
 };
@@ -208,21 +202,6 @@ static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
 	g_free(msg);
 }
 
-/* Sets @err to the formatted message; returns -@e. */
-static int __attribute__((format(printf, 3, 4)))
-set_error(GError **err, int e, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
-
-	va_start(ap, fmt);
-	msg = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	g_set_error_literal(err, G_FILE_ERROR, g_file_error_from_errno(e), msg);
-	g_free(msg);
-	return -e;
-}
-
 /* Options */
 
 static gboolean on_table_option(const gchar *name, const gchar *value,
@@ -349,37 +328,6 @@ static void print_capabilities(void)
 
 /* Listeners */
 
-/* Check that @fd is a listening AF_UNIX stream socket; no changes. */
-static int check_listen_fd(int fd, GError **err)
-{
-	int acc = 0, type = 0, domain = 0;
-	socklen_t len = sizeof(int);
-
-	if (fcntl(fd, F_GETFD) < 0) {
-		return set_error(err, EBADF,
-				 "--fd %d: not an open file descriptor", fd);
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) < 0) {
-		return set_error(err, EINVAL, "--fd %d: not a socket (%s)", fd,
-				 g_strerror(errno));
-	}
-	len = sizeof(int);
-	getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
-	len = sizeof(int);
-	getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
-	if (domain != AF_UNIX || type != SOCK_STREAM) {
-		return set_error(err, EINVAL,
-				 "--fd %d: not an AF_UNIX stream socket", fd);
-	}
-	if (!acc) {
-		return set_error(err, EINVAL,
-				 "--fd %d: socket is not listening (call "
-				 "listen() before passing it)",
-				 fd);
-	}
-	return 0;
-}
-
 static int parse_fds(struct app *a, GError **err)
 {
 	char **p;
@@ -389,18 +337,18 @@ static int parse_fds(struct app *a, GError **err)
 		guint i;
 
 		if (!g_ascii_string_to_signed(*p, 10, 0, INT_MAX, &v, NULL)) {
-			return set_error(
+			return error_set(
 				err, EINVAL,
 				"--fd: \"%s\" is not a file descriptor number",
 				*p);
 		}
 		for (i = 0; i < a->fds->len; i++) {
 			if (g_array_index(a->fds, int, i) == (int)v) {
-				return set_error(err, EINVAL,
+				return error_set(err, EINVAL,
 						 "--fd %d given twice", (int)v);
 			}
 		}
-		if (check_listen_fd((int)v, err)) {
+		if (listen_check_fd((int)v, err)) {
 			return -EINVAL;
 		}
 		{
@@ -412,170 +360,6 @@ static int parse_fds(struct app *a, GError **err)
 	return 0;
 }
 
-/*
- * Before anything starts: the directory of socket @path must exist, and
- * @path must not be something other than a socket.
- */
-static int check_socket_dir(const char *path, GError **err)
-{
-	char *dir = g_path_get_dirname(path);
-	struct stat st;
-	int r = 0;
-
-	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-		r = set_error(
-			err, EEXIST,
-			"refusing to replace %s: it exists and is not a socket",
-			path);
-	} else if (stat(dir, &st) < 0) {
-		r = set_error(err, errno, "socket path %s: directory %s: %s",
-			      path, dir, g_strerror(errno));
-	} else if (!S_ISDIR(st.st_mode)) {
-		r = set_error(err, ENOTDIR,
-			      "socket path %s: %s is not a directory", path,
-			      dir);
-	}
-	g_free(dir);
-	return r;
-}
-
-static int check_socket_paths(char **paths, GError **err)
-{
-	struct sockaddr_un sa;
-	size_t i, j;
-
-	for (i = 0; paths[i]; i++) {
-		if (strlen(paths[i]) >= sizeof(sa.sun_path)) {
-			return set_error(
-				err, ENAMETOOLONG,
-				"socket path %s: longer than %zu bytes",
-				paths[i], sizeof(sa.sun_path) - 1);
-		}
-		if (check_socket_dir(paths[i], err)) {
-			return -ENOENT;
-		}
-		for (j = 0; j < i; j++) {
-			if (!strcmp(paths[i], paths[j])) {
-				return set_error(err, EINVAL,
-						 "socket path %s given twice",
-						 paths[i]);
-			}
-		}
-	}
-	return 0;
-}
-
-/*
- * An existing file at @path: refuse anything but a socket, refuse a
- * socket somebody listens on, remove a stale one (nobody listening).
- */
-static int clear_stale_socket(const struct sockaddr_un *sa, GError **err)
-{
-	const char *path = sa->sun_path;
-	struct stat st;
-	int fd, r, e;
-
-	if (lstat(path, &st) < 0) {
-		if (errno == ENOENT) {
-			return 0;
-		}
-		e = errno;
-		return set_error(err, e, "socket path %s: %s", path,
-				 g_strerror(e));
-	}
-	if (!S_ISSOCK(st.st_mode)) {
-		return set_error(
-			err, EEXIST,
-			"refusing to replace %s: it exists and is not a socket",
-			path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		e = errno;
-		return set_error(err, e, "socket: %s", g_strerror(e));
-	}
-	r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
-	e = errno;
-	close(fd);
-	if (r == 0 || e == EAGAIN || e == EINPROGRESS) {
-		return set_error(err, EADDRINUSE,
-				 "socket %s is in use by a running process",
-				 path);
-	}
-	if (e != ECONNREFUSED) {
-		return set_error(err, e, "cannot check existing socket %s: %s",
-				 path, g_strerror(e));
-	}
-	if (unlink(path) < 0 && errno != ENOENT) {
-		e = errno;
-		return set_error(err, e, "cannot remove stale socket %s: %s",
-				 path, g_strerror(e));
-	}
-	g_message("removed stale socket %s", path);
-	return 0;
-}
-
-/* Create, bind and listen on @path; returns the fd or -errno. */
-static int listen_unix(struct app *a, const char *path, GError **err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct owned_socket o;
-	struct stat st;
-	int fd, e, r;
-
-	/* check_socket_paths() checked the length */
-	strcpy(sa.sun_path, path);
-	r = clear_stale_socket(&sa, err);
-	if (r) {
-		return r;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		e = errno;
-		return set_error(err, e, "socket: %s", g_strerror(e));
-	}
-	if (bind(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		e = errno;
-		close(fd);
-		return set_error(err, e, "cannot bind %s: %s", path,
-				 g_strerror(e));
-	}
-	if (lstat(path, &st) == 0) {
-		o.path = g_strdup(path);
-		o.dev = st.st_dev;
-		o.ino = st.st_ino;
-		g_array_append_val(a->owned, o);
-	}
-	if (listen(fd, LISTEN_BACKLOG) < 0) {
-		e = errno;
-		close(fd);
-		return set_error(err, e, "cannot listen on %s: %s", path,
-				 g_strerror(e));
-	}
-	return fd;
-}
-
-/* Remove the socket files we made, unless someone replaced them. */
-static void remove_owned_sockets(struct app *a)
-{
-	struct stat st;
-	guint i;
-
-	for (i = 0; a->owned && i < a->owned->len; i++) {
-		struct owned_socket *o =
-			&g_array_index(a->owned, struct owned_socket, i);
-
-		if (lstat(o->path, &st) == 0 && st.st_dev == o->dev &&
-		    st.st_ino == o->ino) {
-			unlink(o->path);
-		}
-		g_free(o->path);
-	}
-	if (a->owned) {
-		g_array_set_size(a->owned, 0);
-	}
-}
-
 static int start_listeners(struct app *a, GString *where, GError **err)
 {
 	char **p;
@@ -583,14 +367,14 @@ static int start_listeners(struct app *a, GString *where, GError **err)
 	int fd, r;
 
 	for (p = a->cfg->socket_paths; *p; p++) {
-		fd = listen_unix(a, *p, err);
+		fd = listen_unix(a->listeners, *p, a->socket_gid, err);
 		if (fd < 0) {
 			return fd;
 		}
 		/* On failure the server may or may not own @fd: leave it. */
 		r = vu_server_add_listener(a->server, fd, *p);
 		if (r < 0) {
-			return set_error(err, -r, "cannot serve %s: %s", *p,
+			return error_set(err, -r, "cannot serve %s: %s", *p,
 					 g_strerror(-r));
 		}
 		g_string_append_printf(where, "%s%s", where->len ? ", " : "",
@@ -604,12 +388,12 @@ static int start_listeners(struct app *a, GString *where, GError **err)
 		if (!g_unix_set_fd_nonblocking(fd, TRUE, NULL) ||
 		    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
 			r = -errno;
-			return set_error(err, -r, "--fd %d: %s", fd,
+			return error_set(err, -r, "--fd %d: %s", fd,
 					 g_strerror(-r));
 		}
 		r = vu_server_add_listener(a->server, fd, name);
 		if (r < 0) {
-			return set_error(err, -r, "cannot serve %s: %s", name,
+			return error_set(err, -r, "cannot serve %s: %s", name,
 					 g_strerror(-r));
 		}
 		g_string_append_printf(where, "%s%s", where->len ? ", " : "",
@@ -636,29 +420,6 @@ static void control_answer(enum control_cmd cmd, GString *out, void *ctx)
 	status_report_clear(&r);
 }
 
-static int listen_metrics(const struct config *c, GError **err)
-{
-	const char *what = config_origin(c, "metrics-address");
-	int fd, e, one = 1;
-
-	fd = socket(c->metrics_sa.ss_family,
-		    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		e = errno;
-		return set_error(err, e, "%s: socket: %s", what, g_strerror(e));
-	}
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&c->metrics_sa,
-		 c->metrics_sa_len) < 0 ||
-	    listen(fd, LISTEN_BACKLOG) < 0) {
-		e = errno;
-		close(fd);
-		return set_error(err, e, "%s: cannot listen on %s: %s", what,
-				 c->metrics_address, g_strerror(e));
-	}
-	return fd;
-}
-
 static int start_control(struct app *a, GError **err)
 {
 	const struct config *c = a->cfg;
@@ -669,14 +430,15 @@ static int start_control(struct app *a, GError **err)
 	}
 	a->control = control_new(control_answer, a);
 	if (c->control_socket) {
-		fd = listen_unix(a, c->control_socket, err);
+		fd = listen_unix(a->listeners, c->control_socket,
+				 a->control_gid, err);
 		if (fd < 0) {
 			return fd;
 		}
 		r = control_add_listener(a->control, fd, CONTROL_PROTO_LINE,
 					 c->control_socket);
 		if (r < 0) {
-			return set_error(err, -r, "control socket %s: %s",
+			return error_set(err, -r, "control socket %s: %s",
 					 c->control_socket, g_strerror(-r));
 		}
 		g_message("control socket on %s (vhost-user-rtc-ctl --socket "
@@ -684,14 +446,17 @@ static int start_control(struct app *a, GError **err)
 			  c->control_socket, c->control_socket);
 	}
 	if (c->metrics_sa_len) {
-		fd = listen_metrics(c, err);
+		fd = listen_tcp((const struct sockaddr *)&c->metrics_sa,
+				c->metrics_sa_len,
+				config_origin(c, "metrics-address"),
+				c->metrics_address, err);
 		if (fd < 0) {
 			return fd;
 		}
 		r = control_add_listener(a->control, fd, CONTROL_PROTO_HTTP,
 					 c->metrics_address);
 		if (r < 0) {
-			return set_error(err, -r, "metrics on %s: %s",
+			return error_set(err, -r, "metrics on %s: %s",
 					 c->metrics_address, g_strerror(-r));
 		}
 		g_message("Prometheus metrics on http://%s/metrics",
@@ -784,13 +549,13 @@ static int check_control_path(const struct config *c, GError **err)
 
 	for (p = c->socket_paths; *p; p++) {
 		if (!strcmp(*p, c->control_socket)) {
-			return set_error(err, EINVAL,
+			return error_set(err, EINVAL,
 					 "%s: %s is also a socket-path",
 					 config_origin(c, "control-socket"),
 					 c->control_socket);
 		}
 	}
-	return check_socket_paths(one, err);
+	return listen_check_paths(one, err);
 }
 
 static int configure(struct app *a)
@@ -825,7 +590,7 @@ static int configure(struct app *a)
 		     "(or socket-path= in the config file)");
 		return -EINVAL;
 	}
-	if (check_socket_paths(a->cfg->socket_paths, &err)) {
+	if (listen_check_paths(a->cfg->socket_paths, &err)) {
 		goto bad;
 	}
 	if (a->cfg->control_socket && check_control_path(a->cfg, &err)) {
@@ -834,6 +599,16 @@ static int configure(struct app *a)
 	if (privdrop_resolve(a->cfg->user, config_origin(a->cfg, "user"),
 			     a->cfg->group, config_origin(a->cfg, "group"),
 			     &a->priv, &err)) {
+		goto bad;
+	}
+	if ((a->cfg->socket_group &&
+	     privdrop_group_id(a->cfg->socket_group,
+			       config_origin(a->cfg, "socket-group"),
+			       &a->socket_gid, &err)) ||
+	    (a->cfg->control_group &&
+	     privdrop_group_id(a->cfg->control_group,
+			       config_origin(a->cfg, "control-group"),
+			       &a->control_gid, &err))) {
 		goto bad;
 	}
 	return load_leaps(a);
@@ -1022,15 +797,12 @@ static void cleanup(struct app *a)
 	}
 	control_free(a->control);
 	vu_server_free(a->server);
-	remove_owned_sockets(a);
+	listen_set_free(a->listeners);
 	discipline_free(a->disc);
 	clock_model_free(a->model);
 	leap_table_free(a->leaps);
 	if (a->loop) {
 		g_main_loop_unref(a->loop);
-	}
-	if (a->owned) {
-		g_array_unref(a->owned);
 	}
 	if (a->fds) {
 		g_array_unref(a->fds);
@@ -1055,7 +827,9 @@ int main(int argc, char **argv)
 	a.start_ns = (uint64_t)g_get_monotonic_time() * 1000u;
 	a.cli = g_ptr_array_new_with_free_func(g_free);
 	a.fds = g_array_new(FALSE, FALSE, sizeof(int));
-	a.owned = g_array_new(FALSE, FALSE, sizeof(struct owned_socket));
+	a.listeners = listen_set_new();
+	a.socket_gid = LISTEN_NO_GROUP;
+	a.control_gid = LISTEN_NO_GROUP;
 
 	status = parse_options(&a, &argc, &argv);
 	if (status != EXIT_OK) {

@@ -75,13 +75,28 @@ static int user_from_config(const char *user, const char *origin,
 	return r ? -EINVAL : 0;
 }
 
+int privdrop_group_id(const char *name, const char *origin, gid_t *gid,
+		      GError **err)
+{
+	int r = lookup_group(name, gid);
+
+	if (r) {
+		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "%s: %s \"%s\"", origin,
+			    r == -ENOENT ? "no such group"
+					 : "cannot look up group",
+			    name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int privdrop_resolve(const char *user, const char *user_origin,
 		     const char *group, const char *group_origin,
 		     struct privdrop_target *t, GError **err)
 {
 	bool root = geteuid() == 0;
 	gid_t gid = 0;
-	int r;
 
 	memset(t, 0, sizeof(*t));
 	t->uid = geteuid();
@@ -106,14 +121,7 @@ int privdrop_resolve(const char *user, const char *user_origin,
 		g_free(buf);
 	}
 	if (group) {
-		r = lookup_group(group, &gid);
-		if (r) {
-			g_set_error(err, G_OPTION_ERROR,
-				    G_OPTION_ERROR_BAD_VALUE, "%s: %s \"%s\"",
-				    group_origin,
-				    r == -ENOENT ? "no such group"
-						 : "cannot look up group",
-				    group);
+		if (privdrop_group_id(group, group_origin, &gid, err)) {
 			return -EINVAL;
 		}
 		t->gid = gid;

@@ -49,6 +49,13 @@ int privdrop_resolve(const char *user, const char *user_origin,
 		     struct privdrop_target *t, GError **err);
 
 /*
+ * privdrop_group_id() - the id of group @name, or -EINVAL with @err set
+ * to one line naming it and @origin ("FILE:LINE: socket-group").
+ */
+int privdrop_group_id(const char *name, const char *origin, gid_t *gid,
+		      GError **err);
+
+/*
  * privdrop_apply() - drop privileges as @t says: bounding and ambient
  * capability sets emptied (when allowed), PR_SET_KEEPCAPS off,
  * setgroups/setresgid/setresuid, then every capability set emptied and

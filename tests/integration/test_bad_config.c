@@ -39,6 +39,16 @@ static const char long_path[] =
 	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.sock";
 
 static const struct bad_case cases[] = {
+	{ "unknown socket group",
+	  { SOCK, "--socket-group", "no-such-group-x" },
+	  NULL,
+	  1,
+	  "--socket-group: no such group \"no-such-group-x\"" },
+	{ "unknown control group in the file",
+	  { SOCK, "--control-socket", "@/ctl.sock", "--config", "@CONF" },
+	  CONF_HEAD "control-group=no-such-group-y\n",
+	  1,
+	  "bad.conf:3: control-group: no such group \"no-such-group-y\"" },
 	{ "metrics on a public address",
 	  { SOCK, "--metrics-address", "0.0.0.0:9688" },
 	  NULL,

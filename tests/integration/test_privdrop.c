@@ -8,14 +8,22 @@
  * chronyd through the socket it opened before the drop. A call outside
  * the allow-list (the hidden --debug-seccomp-selftest) is named in the
  * log and ends the daemon with status 3; with seccomp=off it is not.
+ * socket-group and control-group give the sockets to their groups, mode
+ * 0660: a process of user nobody connects with the group and is refused
+ * without it.
  * Needs root (CI runs as root); creates the user TEST_USER if missing.
  */
 #include <dirent.h>
 #include <endian.h>
+#include <grp.h>
+#include <libgen.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -314,4 +322,72 @@ Test(privdrop, chronyd_restart_after_drop_recovers_over_udp,
 	cr_assert(back, "no recovery over UDP; log:\n%s", log);
 	cr_assert(!strstr(log, "seccomp denied"), "log:\n%s", log);
 	itest_stop(d);
+}
+
+/* Connect to @path as user nobody with only group @gid: 0 or errno. */
+static int connect_as_nobody(const char *path, gid_t gid)
+{
+	pid_t pid = fork();
+	int st;
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int fd;
+
+		if (setgroups(1, &gid) || setresgid(gid, gid, gid) ||
+		    setresuid(65534, 65534, 65534)) {
+			_exit(100);
+		}
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			_exit(0);
+		}
+		_exit(errno > 0 && errno < 100 ? errno : 99);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 100, "setuid failed");
+	return WEXITSTATUS(st);
+}
+
+static void expect_group(const char *path, gid_t gid)
+{
+	struct stat st;
+
+	cr_assert_eq(stat(path, &st), 0, "%s: %s", path, strerror(errno));
+	cr_assert_eq(st.st_gid, gid, "%s: group %u, not %u", path,
+		     (unsigned int)st.st_gid, (unsigned int)gid);
+	cr_assert_eq(st.st_mode & 07777, 0660, "%s: mode %o", path,
+		     (unsigned int)(st.st_mode & 07777));
+}
+
+ITEST(privdrop, sockets_given_to_their_groups)
+{
+	struct passwd pw = test_user();
+	struct group *ng = getgrnam("nogroup");
+	char ctl[128], dir[128];
+	struct vdaemon *d;
+
+	cr_assert_not_null(ng, "no group nogroup");
+	snprintf(ctl, sizeof(ctl), "/tmp/vrtc-privdrop-%d.ctl", (int)getpid());
+	d = itest_startl("--user", TEST_USER, "--socket-group", "nogroup",
+			 "--control-socket", ctl, "--control-group", TEST_USER);
+	wait_serving(d);
+	expect_group(vdaemon_socket(d, 0), ng->gr_gid);
+	expect_group(ctl, pw.pw_gid);
+	/* nobody may reach the socket directory; the socket decides */
+	snprintf(dir, sizeof(dir), "%s", vdaemon_socket(d, 0));
+	cr_assert_eq(chmod(dirname(dir), 0711), 0);
+	cr_assert_eq(connect_as_nobody(vdaemon_socket(d, 0), ng->gr_gid), 0,
+		     "a member of socket-group cannot connect");
+	cr_assert_eq(connect_as_nobody(vdaemon_socket(d, 0), pw.pw_gid), EACCES,
+		     "a non-member connects");
+	cr_assert_eq(connect_as_nobody(ctl, pw.pw_gid), 0,
+		     "a member of control-group cannot connect");
+	cr_assert_eq(connect_as_nobody(ctl, ng->gr_gid), EACCES,
+		     "a non-member reaches the control socket");
+	check_serving(d);
+	itest_stop(d);
+	unlink(ctl); /* the dropped user may not remove it from /tmp */
 }
