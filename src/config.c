@@ -131,6 +131,7 @@ struct config *config_new(void)
 
 	c->socket_paths = g_new0(char *, 1);
 	c->phc = g_new0(char *, 1);
+	c->ptp4l_socket = g_new0(char *, 1);
 	for (i = 0; i < config_n_keys_; i++) {
 		const struct config_key *k = &config_table_[i];
 
@@ -474,11 +475,14 @@ int config_finish(struct config *c, GError **err)
 			    c->origin[k - config_table_]);
 		return -EINVAL;
 	}
-	if (c->ptp4l_socket && !c->phc[0]) {
+	if (g_strv_length(c->ptp4l_socket) > g_strv_length(c->phc)) {
 		k = config_lookup("ptp4l-socket");
-		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			    "%s: only used with phc",
-			    c->origin[k - config_table_]);
+		g_set_error(
+			err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			"%s: %u given for %u phc (the Nth goes with the Nth "
+			"phc)",
+			c->origin[k - config_table_],
+			g_strv_length(c->ptp4l_socket), g_strv_length(c->phc));
 		return -EINVAL;
 	}
 	c->metrics_sa_len = 0;

@@ -59,7 +59,7 @@ struct config {
 	uint64_t sync_interval_ms;
 	char **phc;	     /* PHC sources; NULL-terminated, never NULL */
 	char *phc_timescale; /* tai | utc */
-	char *ptp4l_socket;  /* NULL: no ptp4l companion */
+	char **ptp4l_socket; /* the Nth for the Nth phc; may be shorter */
 	char *chrony;	     /* on | off: follow chronyd's system clock */
 	char *chrony_socket;
 	uint64_t chrony_port; /* UDP fallback after the drop; 0: none */

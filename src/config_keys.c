@@ -103,10 +103,11 @@ const struct config_key config_table_[] = {
 	},
 	{
 		.name = "ptp4l-socket",
-		.type = CONFIG_PATH,
+		.type = CONFIG_PATH_LIST,
 		.arg = "PATH",
-		.help = "ptp4l's management socket, for the first PHC's "
-			"error budget and UTC offset (optional)",
+		.help = "ptp4l's management socket, for the error budget and "
+			"UTC offset of the PHC it disciplines (repeatable: the "
+			"Nth goes with the Nth phc)",
 		.offset = CFG_OFF(ptp4l_socket),
 	},
 	{

@@ -127,15 +127,16 @@ static const char description[] =
 	"Time sources (several at once; the best healthy one is followed, "
 	"the log says\n"
 	"which and why): --phc /dev/ptp0 (repeatable; with ptp4l, add "
-	"--ptp4l-socket),\n"
-	"--chrony (the system clock as chronyd disciplines it), --gpsd "
-	"localhost:2947,\n"
-	"and the system clock itself, always last as the fallback "
-	"(--system-clock off\n"
-	"to leave it out). Sources that disagree beyond their bounds are "
-	"outvoted\n"
-	"(falsetickers) or, without a majority, make the status "
-	"UNRELIABLE. Example:\n"
+	"--ptp4l-socket,\n"
+	"the Nth for the Nth PHC), --chrony (the system clock as chronyd "
+	"disciplines it),\n"
+	"--gpsd localhost:2947, and the system clock itself, always last as "
+	"the fallback\n"
+	"(--system-clock off to leave it out). Sources that disagree beyond "
+	"their bounds\n"
+	"are outvoted (falsetickers) or, without a majority, make the status "
+	"UNRELIABLE.\n"
+	"Example:\n"
 	"  vhost-user-rtc --phc /dev/ptp0 --ptp4l-socket /var/run/ptp4l "
 	"--chrony \\\n"
 	"    --socket-path /run/vhost-user-rtc/vm1.sock\n"
@@ -638,7 +639,7 @@ static gboolean on_sigint(gpointer data)
 
 /*
  * The time sources, in order of preference among equals: every --phc
- * (ptp4l's socket goes with the first), chronyd, gpsd, then the system
+ * (the Nth --ptp4l-socket with the Nth), chronyd, gpsd, then the system
  * clock as the fallback unless system-clock=off.
  */
 static void estimator_conf(const struct config *c, struct estimator_config *e)
@@ -684,7 +685,9 @@ static int start_sync(struct app *a, GError **err)
 	for (char **p = c->phc; *p && n < DISCIPLINE_MAX_SOURCES; p++, n++) {
 		phc[n] = base;
 		phc[n].phc = *p;
-		phc[n].ptp4l_socket = n == 0 ? c->ptp4l_socket : NULL;
+		phc[n].ptp4l_socket = n < g_strv_length(c->ptp4l_socket)
+					      ? c->ptp4l_socket[n]
+					      : NULL;
 		dc.src_of[n] = &phc[n];
 		dc.ops[n] = &source_phc_ops;
 	}

@@ -19,6 +19,10 @@ int source_new(const struct source_ops *ops, const struct source_conf *conf,
 	r = ops->new (conf, out, msg, msg_len);
 	if (r == 0) {
 		(*out)->ops = ops;
+		if (!(*out)->name[0]) {
+			snprintf((*out)->name, sizeof((*out)->name), "%s",
+				 ops->name);
+		}
 	}
 	return r;
 }
@@ -46,7 +50,7 @@ void source_set_leaps(struct source *s, const struct leap_table *t)
 
 const char *source_name(const struct source *s)
 {
-	return s->ops->name;
+	return s->name;
 }
 
 const char *source_state_name(enum source_state st)

@@ -134,6 +134,7 @@ struct source_ops {
 /* Every source starts with this member, so the generic calls find it. */
 struct source {
 	const struct source_ops *ops;
+	char name[48]; /* set by new(), else ops->name: "PHC /dev/ptp0" */
 };
 
 extern const struct source_ops source_phc_ops;

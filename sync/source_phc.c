@@ -134,6 +134,8 @@ static int phc_new_src(const struct source_conf *c, struct source **out,
 	}
 	p->drift_ppb =
 		c->phc_drift_ppb ? c->phc_drift_ppb : PHC_DEFAULT_DRIFT_PPB;
+	/* several PHCs are told apart in the log and the status */
+	snprintf(p->base.name, sizeof(p->base.name), "PHC %s", c->phc);
 	p->ptp4l_path = g_strdup(c->ptp4l_socket);
 	p->ptp4l_bind_dir = g_strdup(c->ptp4l_bind_dir);
 	*out = &p->base;

@@ -238,7 +238,13 @@ static const struct bad_case cases[] = {
 	  { SOCK, "--ptp4l-socket", "@/ptp4l" },
 	  NULL,
 	  1,
-	  "--ptp4l-socket: only used with phc" },
+	  "--ptp4l-socket: 1 given for 0 phc" },
+	{ "more ptp4l sockets than PHCs",
+	  { SOCK, "--phc", "/dev/ptp-none", "--ptp4l-socket", "@/a",
+	    "--ptp4l-socket", "@/b" },
+	  NULL,
+	  1,
+	  "--ptp4l-socket: 2 given for 1 phc" },
 };
 
 /* Files left in @dir other than the config file: none may be sockets. */

@@ -207,6 +207,8 @@ Test(source_phc, no_companion_is_ok)
 
 	cr_assert_eq(source_poll(s, &t, &h), 0);
 	cr_expect_eq(h.state, SOURCE_OK, "%s", h.text);
+	/* several PHCs are told apart by their device */
+	cr_expect_str_eq(source_name(s), "PHC /dev/ptp-fake");
 	source_free(s);
 }
 
