@@ -4,11 +4,11 @@
  * receiver time a test sets: the daemon's gpsd source (--gpsd
  * 127.0.0.1:PORT) connects to it as to gpsd, gets VERSION, sends its
  * ?WATCH, and from then on receives, every @period_ms, a TPV (3D fix,
- * "leapseconds" GPS - UTC, FAKE_GPSD_LEAP_S unless set) and a PPS whose host time ("clock") is
- * CLOCK_REALTIME when it is sent and whose receiver time ("real") is
- * that plus the offset the test set, precision 2^-20 s. Setting the
- * offset to +5 s therefore makes the source step by +5 s at once, as a
- * receiver that jumped (or a spoofed one) would.
+ * "leapseconds" FAKE_GPSD_LEAP_S unless set) and a PPS whose host time
+ * ("clock") is CLOCK_REALTIME when it is sent and whose receiver time
+ * ("real") is that plus the offset the test set, precision 2^-20 s.
+ * Setting the offset to +5 s therefore makes the source step by +5 s at once,
+ * as a receiver that jumped (or a spoofed one) would.
  *
  * The server runs in its own thread and serves up to FAKE_GPSD_CLIENTS
  * connections at a time (the daemon reconnects on its own after an

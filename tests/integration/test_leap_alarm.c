@@ -271,8 +271,8 @@ LEAP_TEST(gnss_tai_utc_change_moves_armed_utc_alarm)
 		  (long long)utc_offset(v));
 	cr_assert(wait_log(d, from, "says TAI-UTC 38 s", 5000),
 		  "the merge did not log the change:\n%s", log_from(d, from));
-	cr_assert(strstr(log_from(d, from), "(expired) 37 s; gpsd wins"),
-		  "%s", log_from(d, from));
+	cr_assert(strstr(log_from(d, from), "(expired) 37 s; gpsd wins"), "%s",
+		  log_from(d, from));
 
 	/* the notification, then at once the clock: at or past the alarm */
 	id = wait_notif(v, (int)((ALARM_AHEAD_NS + 6 * NS) / MS));
