@@ -28,6 +28,10 @@
  * before the change was keyed at TAI T + 37 s; it must now fire at
  * T + 38 s, when served UTC reaches T, i.e. REALTIME T + 1 s. Keyed by
  * the old table it would fire at REALTIME T, reading UTC T - 1 s.
+ * (Were the gpsd source to take the merged table, as the PHC, chronyd
+ * and system-clock sources do, served UTC would stay on REALTIME and TAI
+ * would step +1 s instead: the -1 s check here would change, the alarm
+ * check not.)
  */
 #include <criterion/criterion.h>
 #include <endian.h>
