@@ -28,6 +28,7 @@ struct fake_gpsd {
 	pthread_t th;
 	atomic_bool stop;
 	atomic_llong offset_ns;
+	atomic_int leap_s; /* the TPV's "leapseconds" (GPS - UTC) */
 	atomic_ullong reports;
 };
 
@@ -103,13 +104,13 @@ static void fg_report(struct fake_gpsd *g)
 	n = snprintf(buf, sizeof(buf),
 		     "{\"class\":\"TPV\",\"device\":\"%s\",\"mode\":3,"
 		     "\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.000Z\","
-		     "\"leapseconds\":18}\n"
+		     "\"leapseconds\":%d}\n"
 		     "{\"class\":\"PPS\",\"device\":\"%s\",\"real_sec\":%lld,"
 		     "\"real_nsec\":%ld,\"clock_sec\":%lld,\"clock_nsec\":%ld,"
 		     "\"precision\":-20}\n",
 		     FG_DEVICE, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		     tm.tm_hour, tm.tm_min, tm.tm_sec, FG_DEVICE, rs, rn, cs,
-		     cn);
+		     tm.tm_hour, tm.tm_min, tm.tm_sec, atomic_load(&g->leap_s),
+		     FG_DEVICE, rs, rn, cs, cn);
 	for (int i = 0; i < FAKE_GPSD_CLIENTS; i++) {
 		if (g->cfd[i] >= 0) {
 			fg_send(g, i, buf, (size_t)n);
@@ -182,6 +183,7 @@ struct fake_gpsd *fake_gpsd_start(unsigned int period_ms, char *err, size_t len)
 		g->cfd[i] = -1;
 	}
 	g->period_ns = (int64_t)period_ms * NS_PER_MS;
+	atomic_init(&g->leap_s, FAKE_GPSD_LEAP_S);
 	g->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (g->lfd < 0 || bind(g->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    listen(g->lfd, 4) < 0 ||
@@ -211,6 +213,11 @@ int fake_gpsd_port(const struct fake_gpsd *g)
 void fake_gpsd_set_offset(struct fake_gpsd *g, int64_t offset_ns)
 {
 	atomic_store(&g->offset_ns, offset_ns);
+}
+
+void fake_gpsd_set_leapseconds(struct fake_gpsd *g, int leap_s)
+{
+	atomic_store(&g->leap_s, leap_s);
 }
 
 uint64_t fake_gpsd_reports(const struct fake_gpsd *g)
