@@ -320,9 +320,18 @@ static int gpsd_poll_src(struct source *s, struct time_sample *out,
 	return stale(g, h, "no fresh TOFF or PPS report");
 }
 
+/* The receiver's UTC becomes TAI through the merged table, as the
+ * discipline serves it: a TAI - UTC the merge took from gpsd itself (an
+ * expired file) then applies to gpsd's own samples too. */
+static void source_gpsd_set_leaps(struct source *s, const struct leap_table *t)
+{
+	((struct source_gpsd *)s)->cv.leaps = t;
+}
+
 const struct source_ops source_gpsd_ops = {
 	.name = "gpsd",
 	.new = gpsd_new_src,
 	.free = gpsd_free_src,
 	.poll = gpsd_poll_src,
+	.set_leaps = source_gpsd_set_leaps,
 };
