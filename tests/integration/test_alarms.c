@@ -10,32 +10,13 @@
 #include <endian.h>
 #include <string.h>
 
-#include "itest.h"
+#include "itest_alarm.h"
 
-#define F_ALARM (1ull << VIRTIO_RTC_F_ALARM)
+#define F_ALARM ITEST_F_ALARM
 #define CLK_UTC 0
 #define CLK_TAI 1
 #define CLK_SMEARED 3
 #define NS_PER_MS 1000000ull
-
-static struct vuf_opts alarm_opts(void)
-{
-	struct vuf_opts o;
-
-	vuf_opts_init(&o);
-	o.device_features = F_ALARM;
-	o.started_queues = 2;
-	return o;
-}
-
-static struct vuf *alarm_vm(struct vdaemon *d, unsigned int sock)
-{
-	struct vuf_opts o = alarm_opts();
-	struct vuf *v = itest_vm(vdaemon_socket(d, sock), &o);
-
-	cr_assert(vuf_features_acked(v) & F_ALARM, "F_ALARM not negotiated");
-	return v;
-}
 
 static uint8_t set_alarm(struct vuf *v, uint16_t clock, uint64_t t,
 			 bool enabled)
@@ -88,39 +69,9 @@ static uint8_t read_alarm(struct vuf *v, uint16_t clock, uint64_t *t,
 	return r.status;
 }
 
-/* Make @n 16-byte alarmq buffers available and kick as a guest would. */
-static void post_buffers(struct vuf *v, unsigned int n)
-{
-	static uint64_t cookie = 1000;
-	unsigned int i;
-
-	for (i = 0; i < n; i++) {
-		cr_assert_eq(vuf_submit(v, VIRTIO_RTC_ALARMQ, NULL, 0, 16, NULL,
-					++cookie),
-			     0, "%s", vuf_error(v));
-	}
-	cr_assert_geq(vuf_kick(v, VIRTIO_RTC_ALARMQ), 0);
-}
-
-/* Wait up to @ms for one notification; returns its clock id, or -1. */
-static int wait_notif(struct vuf *v, int ms)
-{
-	struct vuf_completion c;
-	struct virtio_rtc_notif_alarm n;
-
-	if (vuf_wait(v, VIRTIO_RTC_ALARMQ, &c, ms)) {
-		return -1;
-	}
-	cr_assert_eq(c.len, 16, "used len %u", c.len);
-	memcpy(&n, c.resp, sizeof(n));
-	cr_assert_eq(le16toh(n.head.msg_type), VIRTIO_RTC_NOTIF_ALARM);
-	cr_assert_eq(n.reserved[0] | n.reserved[5], 0);
-	return le16toh(n.clock_id);
-}
-
 static void expect_none(struct vuf *v, int ms)
 {
-	int id = wait_notif(v, ms);
+	int id = itest_wait_notif(v, ms, false);
 
 	cr_assert_eq(id, -1, "unexpected notification for clock %d", id);
 }
@@ -129,7 +80,7 @@ ITEST(alarms, caps_follow_feature_and_config)
 {
 	struct vdaemon *d = itest_start(NULL);
 	struct vuf_opts old;
-	struct vuf *v = alarm_vm(d, 0), *o;
+	struct vuf *v = itest_alarm_vm(d, 0, 0), *o;
 	struct virtio_rtc_resp_clock_cap cap;
 	uint64_t t;
 	uint8_t fl, want[] = { 1, 0, 0, 1 };
@@ -170,7 +121,7 @@ ITEST(alarms, options_withdraw_feature_and_pick_clocks)
 	itest_stop(d);
 
 	d = itest_startl("--alarm-clocks", "tai");
-	v = alarm_vm(d, 0);
+	v = itest_alarm_vm(d, 0, 0);
 	cr_assert_eq(vuf_rtc_clock_cap(v, CLK_TAI, &cap, NULL), 0);
 	cr_assert_eq(cap.flags, VIRTIO_RTC_FLAG_ALARM_CAP);
 	cr_assert_eq(vuf_rtc_clock_cap(v, CLK_SMEARED, &cap, NULL), 0);
@@ -182,7 +133,7 @@ ITEST(alarms, options_withdraw_feature_and_pick_clocks)
 ITEST(alarms, requests_keep_time_and_accept_any_value)
 {
 	struct vdaemon *d = itest_start(NULL);
-	struct vuf *v = alarm_vm(d, 0);
+	struct vuf *v = itest_alarm_vm(d, 0, 0);
 	uint64_t t = 0;
 	uint8_t fl = 0xff;
 
@@ -198,7 +149,7 @@ ITEST(alarms, requests_keep_time_and_accept_any_value)
 	cr_assert_eq(read_alarm(v, CLK_SMEARED, &t, &fl), VIRTIO_RTC_S_OK);
 	cr_assert_eq(t, UINT64_MAX, "SET_ALARM_ENABLED keeps the time");
 	cr_assert_eq(fl, 0);
-	post_buffers(v, 1);
+	itest_post_alarm_buffers(v, 1);
 	expect_none(v, 200);
 	vuf_free(v);
 	itest_stop(d);
@@ -207,17 +158,17 @@ ITEST(alarms, requests_keep_time_and_accept_any_value)
 ITEST(alarms, fires_when_the_served_clock_reaches_it)
 {
 	struct vdaemon *d = itest_start(NULL);
-	struct vuf *v = alarm_vm(d, 0);
+	struct vuf *v = itest_alarm_vm(d, 0, 0);
 	uint16_t clocks[] = { CLK_SMEARED, CLK_UTC };
 	unsigned int i;
 
-	post_buffers(v, 2);
+	itest_post_alarm_buffers(v, 2);
 	for (i = 0; i < 2; i++) {
 		uint64_t a = itest_read(v, clocks[i]) + 300 * NS_PER_MS;
 
 		cr_assert_eq(set_alarm(v, clocks[i], a, true), VIRTIO_RTC_S_OK);
 		expect_none(v, 150);
-		cr_assert_eq(wait_notif(v, 3000), clocks[i]);
+		cr_assert_eq(itest_wait_notif(v, 3000, false), clocks[i]);
 		/* Never early: every read after it is at least A. */
 		cr_assert_geq(itest_read(v, clocks[i]), a);
 		cr_assert_lt(itest_read(v, clocks[i]), a + 200 * NS_PER_MS,
@@ -231,13 +182,13 @@ ITEST(alarms, fires_when_the_served_clock_reaches_it)
 ITEST(alarms, reached_time_fires_at_once_and_enabling_fires)
 {
 	struct vdaemon *d = itest_start(NULL);
-	struct vuf *v = alarm_vm(d, 0);
+	struct vuf *v = itest_alarm_vm(d, 0, 0);
 	uint64_t past = itest_read(v, CLK_SMEARED) - 1000 * NS_PER_MS;
 
-	post_buffers(v, 4);
+	itest_post_alarm_buffers(v, 4);
 	/* SET_ALARM with a reached time and the flag: an event. */
 	cr_assert_eq(set_alarm(v, CLK_SMEARED, past, true), VIRTIO_RTC_S_OK);
-	cr_assert_eq(wait_notif(v, 500), CLK_SMEARED);
+	cr_assert_eq(itest_wait_notif(v, 500, false), CLK_SMEARED);
 	expect_none(v, 100);
 	/* Re-enabling an enabled alarm is no new event. */
 	cr_assert_eq(set_enabled(v, CLK_SMEARED, true), VIRTIO_RTC_S_OK);
@@ -246,7 +197,7 @@ ITEST(alarms, reached_time_fires_at_once_and_enabling_fires)
 	cr_assert_eq(set_alarm(v, CLK_UTC, 0, false), VIRTIO_RTC_S_OK);
 	expect_none(v, 100);
 	cr_assert_eq(set_enabled(v, CLK_UTC, true), VIRTIO_RTC_S_OK);
-	cr_assert_eq(wait_notif(v, 500), CLK_UTC);
+	cr_assert_eq(itest_wait_notif(v, 500, false), CLK_UTC);
 	expect_none(v, 100);
 	vuf_free(v);
 	itest_stop(d);
@@ -255,19 +206,20 @@ ITEST(alarms, reached_time_fires_at_once_and_enabling_fires)
 ITEST(alarms, events_wait_for_buffers_without_duplicates)
 {
 	struct vdaemon *d = itest_start(NULL);
-	struct vuf *v = alarm_vm(d, 0);
+	struct vuf *v = itest_alarm_vm(d, 0, 0);
 
 	/* Two events on one clock, one on another, no buffers yet. */
 	cr_assert_eq(set_alarm(v, CLK_SMEARED, 1, true), VIRTIO_RTC_S_OK);
 	cr_assert_eq(set_alarm(v, CLK_UTC, 1, true), VIRTIO_RTC_S_OK);
 	cr_assert_eq(set_alarm(v, CLK_SMEARED, 2, true), VIRTIO_RTC_S_OK);
 	itest_sleep_ms(100);
-	post_buffers(v, 1);
+	itest_post_alarm_buffers(v, 1);
 	/* A newer event takes the place of the pending one it obsoletes. */
-	cr_assert_eq(wait_notif(v, 500), CLK_SMEARED, "oldest slot first");
+	cr_assert_eq(itest_wait_notif(v, 500, false), CLK_SMEARED,
+		     "oldest slot first");
 	expect_none(v, 100);
-	post_buffers(v, 3);
-	cr_assert_eq(wait_notif(v, 500), CLK_UTC);
+	itest_post_alarm_buffers(v, 3);
+	cr_assert_eq(itest_wait_notif(v, 500, false), CLK_UTC);
 	/* The older CLK_SMEARED event was obsolete: one notification. */
 	expect_none(v, 200);
 	vuf_free(v);
@@ -277,17 +229,17 @@ ITEST(alarms, events_wait_for_buffers_without_duplicates)
 ITEST(alarms, disable_cancels_pending_notifications)
 {
 	struct vdaemon *d = itest_start(NULL);
-	struct vuf *v = alarm_vm(d, 0);
+	struct vuf *v = itest_alarm_vm(d, 0, 0);
 
 	cr_assert_eq(set_alarm(v, CLK_SMEARED, 1, true), VIRTIO_RTC_S_OK);
 	cr_assert_eq(set_enabled(v, CLK_SMEARED, false), VIRTIO_RTC_S_OK);
 	cr_assert_eq(set_alarm(v, CLK_UTC, 1, true), VIRTIO_RTC_S_OK);
 	cr_assert_eq(set_alarm(v, CLK_UTC, 1, false), VIRTIO_RTC_S_OK);
-	post_buffers(v, 2);
+	itest_post_alarm_buffers(v, 2);
 	expect_none(v, 300);
 	/* Positive control: the same sequence without the disable. */
 	cr_assert_eq(set_alarm(v, CLK_UTC, 1, true), VIRTIO_RTC_S_OK);
-	cr_assert_eq(wait_notif(v, 500), CLK_UTC);
+	cr_assert_eq(itest_wait_notif(v, 500, false), CLK_UTC);
 	vuf_free(v);
 	itest_stop(d);
 }
@@ -295,26 +247,26 @@ ITEST(alarms, disable_cancels_pending_notifications)
 ITEST(alarms, retained_across_reset)
 {
 	struct vdaemon *d = itest_start(NULL);
-	struct vuf *v = alarm_vm(d, 0);
+	struct vuf *v = itest_alarm_vm(d, 0, 0);
 	uint64_t t, fut = itest_read(v, CLK_UTC) + 700 * NS_PER_MS;
 	uint8_t fl;
 
-	post_buffers(v, 1);
+	itest_post_alarm_buffers(v, 1);
 	cr_assert_eq(set_alarm(v, CLK_SMEARED, 5, true), VIRTIO_RTC_S_OK);
-	cr_assert_eq(wait_notif(v, 500), CLK_SMEARED);
+	cr_assert_eq(itest_wait_notif(v, 500, false), CLK_SMEARED);
 	cr_assert_eq(set_alarm(v, CLK_UTC, fut, true), VIRTIO_RTC_S_OK);
 	/* Guest reset: rings stop, the guest starts afresh (no CFG,
 	 * no SET_ALARM: Linux restore) and posts its buffers. */
 	cr_assert_eq(vuf_reset(v, NULL), 0, "%s", vuf_error(v));
 	cr_assert_eq(vuf_driver_ok(v), 0, "%s", vuf_error(v));
-	post_buffers(v, 2);
+	itest_post_alarm_buffers(v, 2);
 	/* The reached enabled alarm expires again at reset. */
-	cr_assert_eq(wait_notif(v, 500), CLK_SMEARED);
+	cr_assert_eq(itest_wait_notif(v, 500, false), CLK_SMEARED);
 	cr_assert_eq(read_alarm(v, CLK_SMEARED, &t, &fl), VIRTIO_RTC_S_OK);
 	cr_assert_eq(t, 5);
 	cr_assert_eq(fl, VIRTIO_RTC_FLAG_ALARM_ENABLED);
 	/* The armed one still fires at its time. */
-	cr_assert_eq(wait_notif(v, 3000), CLK_UTC);
+	cr_assert_eq(itest_wait_notif(v, 3000, false), CLK_UTC);
 	cr_assert_geq(itest_read(v, CLK_UTC), fut);
 	expect_none(v, 200);
 	vuf_free(v);
@@ -333,8 +285,8 @@ ITEST(alarms, many_vms_at_once)
 	o.nsockets = VDAEMON_MAX_SOCKETS;
 	d = itest_start(&o);
 	for (i = 0; i < VDAEMON_MAX_SOCKETS; i++) {
-		v[i] = alarm_vm(d, i);
-		post_buffers(v[i], 2);
+		v[i] = itest_alarm_vm(d, i, 0);
+		itest_post_alarm_buffers(v[i], 2);
 	}
 	for (i = 0; i < VDAEMON_MAX_SOCKETS; i++) {
 		a = itest_read(v[i], CLK_SMEARED) + (200 + 20 * i) * NS_PER_MS;
@@ -345,7 +297,8 @@ ITEST(alarms, many_vms_at_once)
 			     VIRTIO_RTC_S_OK);
 	}
 	for (i = 0; i < VDAEMON_MAX_SOCKETS; i++) {
-		int a1 = wait_notif(v[i], 3000), a2 = wait_notif(v[i], 3000);
+		int a1 = itest_wait_notif(v[i], 3000, false),
+		    a2 = itest_wait_notif(v[i], 3000, false);
 
 		cr_assert(a1 >= 0 && a2 >= 0, "VM %u: notifications %d %d", i,
 			  a1, a2);

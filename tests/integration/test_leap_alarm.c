@@ -38,13 +38,13 @@
 #include <unistd.h>
 
 #include "harness_fakegpsd.h"
+#include "itest_alarm.h"
 #include "itest_faults.h"
 
 #define NS 1000000000LL
 #define MS 1000000LL
 #define CLK_UTC 0
 #define CLK_TAI 1
-#define F_ALARM (1ull << VIRTIO_RTC_F_ALARM)
 #define GPSD_PERIOD_MS 50
 #define SYNC_MS "100"
 /* the alarm's distance from UTC now when armed */
@@ -59,7 +59,6 @@
 static struct fake_gpsd *gps;
 static char tmpdir[64];
 static char leap_path[96];
-static char logbuf[1 << 20];
 
 static void rig_fini(void)
 {
@@ -108,35 +107,6 @@ static void write_expired_leap_file(void)
 	cr_assert_eq(fclose(f), 0, "%s: %s", leap_path, strerror(errno));
 }
 
-/* The daemon's log from byte @from on (the whole log is < 1 MiB). */
-static const char *log_from(struct vdaemon *d, size_t from)
-{
-	size_t n = vdaemon_read_log(d, logbuf, sizeof(logbuf));
-
-	cr_assert_lt(n, sizeof(logbuf) - 1, "log too long to follow");
-	return from <= n ? logbuf + from : logbuf + n;
-}
-
-static size_t log_len(struct vdaemon *d)
-{
-	return vdaemon_read_log(d, logbuf, sizeof(logbuf));
-}
-
-/* Wait up to @ms for @needle in the log after @from; false if not. */
-static bool wait_log(struct vdaemon *d, size_t from, const char *needle, int ms)
-{
-	int64_t end = now_ns(CLOCK_MONOTONIC) + ms * MS;
-
-	while (!strstr(log_from(d, from), needle)) {
-		if (now_ns(CLOCK_MONOTONIC) > end) {
-			return false;
-		}
-		itest_alive(d);
-		itest_sleep_ms(50);
-	}
-	return true;
-}
-
 /* The daemon on the expired file, following the fake gpsd, synchronized. */
 static struct vdaemon *rig_start(void)
 {
@@ -150,51 +120,13 @@ static struct vdaemon *rig_start(void)
 	d = itest_startl("--gpsd", server, "--system-clock", "off",
 			 "--sync-interval-ms", SYNC_MS, "--leap-file",
 			 leap_path);
-	cr_assert(wait_log(d, 0, "model synchronized", 20000),
+	cr_assert(itest_wait_log(d, 0, "model synchronized", 20000),
 		  "never synchronized on the fake gpsd; log:\n%s",
-		  log_from(d, 0));
-	cr_assert(strstr(log_from(d, 0), "expired on"),
+		  itest_log_from(d, 0));
+	cr_assert(strstr(itest_log_from(d, 0), "expired on"),
 		  "the leap file was not taken as expired:\n%s",
-		  log_from(d, 0));
+		  itest_log_from(d, 0));
 	return d;
-}
-
-/* A VM with F_ALARM and 8 buffers on the alarm queue. */
-static struct vuf *alarm_vm(struct vdaemon *d)
-{
-	struct vuf_opts o;
-	struct vuf *v;
-
-	vuf_opts_init(&o);
-	o.device_features = F_ALARM;
-	o.started_queues = 2;
-	v = itest_vm(vdaemon_socket(d, 0), &o);
-	cr_assert(vuf_features_acked(v) & F_ALARM, "F_ALARM not negotiated");
-	for (uint64_t i = 1; i <= 8; i++) {
-		cr_assert_eq(
-			vuf_submit(v, VIRTIO_RTC_ALARMQ, NULL, 0, 16, NULL, i),
-			0, "%s", vuf_error(v));
-	}
-	cr_assert_geq(vuf_kick(v, VIRTIO_RTC_ALARMQ), 0);
-	return v;
-}
-
-/* Wait up to @ms for a notification; its clock id, or -1. */
-static int wait_notif(struct vuf *v, int ms)
-{
-	struct vuf_completion c;
-	struct virtio_rtc_notif_alarm n;
-
-	if (vuf_wait(v, VIRTIO_RTC_ALARMQ, &c, ms)) {
-		return -1;
-	}
-	cr_assert_eq(c.len, 16, "used len %u", c.len);
-	memcpy(&n, c.resp, sizeof(n));
-	cr_assert_eq(le16toh(n.head.msg_type), VIRTIO_RTC_NOTIF_ALARM);
-	cr_assert_eq(vuf_submit(v, VIRTIO_RTC_ALARMQ, NULL, 0, 16, NULL, 99), 0,
-		     "%s", vuf_error(v));
-	cr_assert_geq(vuf_kick(v, VIRTIO_RTC_ALARMQ), 0);
-	return le16toh(n.clock_id);
 }
 
 /* Served TAI - UTC now, ns (two READs a few microseconds apart). */
@@ -236,7 +168,7 @@ LEAP_TEST(gnss_tai_utc_change_moves_armed_utc_alarm)
 	int id;
 
 	itest_usage(d, &before);
-	v = alarm_vm(d);
+	v = itest_alarm_vm(d, 0, 8);
 	cr_assert(near(served_tai_utc(v), 37 * NS), "TAI - UTC %lld ns",
 		  (long long)served_tai_utc(v));
 	cr_assert(near(utc_offset(v), 0), "served UTC %+lld ns from REALTIME",
@@ -245,13 +177,13 @@ LEAP_TEST(gnss_tai_utc_change_moves_armed_utc_alarm)
 	alarm = itest_read(v, CLK_UTC) + ALARM_AHEAD_NS;
 	cr_assert_eq(vuf_rtc_set_alarm(v, CLK_UTC, alarm, true, NULL), 0, "%s",
 		     vuf_error(v));
-	from = log_len(d);
+	from = itest_log_len(d);
 	fake_gpsd_set_leapseconds(gps, FAKE_GPSD_LEAP_S + 1);
 
 	/* the new table reaches the served clocks; no alarm meanwhile */
 	end = now_ns(CLOCK_MONOTONIC) + 3 * NS;
 	while (now_ns(CLOCK_MONOTONIC) < end) {
-		id = wait_notif(v, 20);
+		id = itest_wait_notif(v, 20, true);
 		cr_assert_eq(id, -1,
 			     "alarm (clock %d) before the leap change was "
 			     "served",
@@ -268,13 +200,14 @@ LEAP_TEST(gnss_tai_utc_change_moves_armed_utc_alarm)
 	/* else an early alarm could not be told from a right one */
 	cr_assert_lt(changed_rt, (int64_t)alarm - NS / 2,
 		     "the change came too late to test the alarm");
-	cr_assert(wait_log(d, from, "says TAI-UTC 38 s", 5000),
-		  "the merge did not log the change:\n%s", log_from(d, from));
-	cr_assert(strstr(log_from(d, from), "(expired) 37 s; gpsd wins"), "%s",
-		  log_from(d, from));
+	cr_assert(itest_wait_log(d, from, "says TAI-UTC 38 s", 5000),
+		  "the merge did not log the change:\n%s",
+		  itest_log_from(d, from));
+	cr_assert(strstr(itest_log_from(d, from), "(expired) 37 s; gpsd wins"),
+		  "%s", itest_log_from(d, from));
 
 	/* the notification, then at once the clock: at or past the alarm */
-	id = wait_notif(v, (int)((ALARM_AHEAD_NS + 6 * NS) / MS));
+	id = itest_wait_notif(v, (int)((ALARM_AHEAD_NS + 6 * NS) / MS), true);
 	utc = itest_read(v, CLK_UTC);
 	fired_rt = now_ns(CLOCK_REALTIME);
 	cr_assert_eq(id, CLK_UTC, "notification: clock %d", id);
@@ -284,7 +217,8 @@ LEAP_TEST(gnss_tai_utc_change_moves_armed_utc_alarm)
 	cr_assert_geq(utc, alarm,
 		      "alarm fired with served UTC %.3f s before its time",
 		      (double)((int64_t)alarm - (int64_t)utc) / NS);
-	cr_assert_eq(wait_notif(v, 500), -1, "a second notification");
+	cr_assert_eq(itest_wait_notif(v, 500, true), -1,
+		     "a second notification");
 	cr_assert(near(served_tai_utc(v), 38 * NS), "TAI - UTC %lld ns",
 		  (long long)served_tai_utc(v));
 	/* gpsd's UTC through the merged table: served UTC on REALTIME again

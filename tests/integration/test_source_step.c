@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "harness_fakegpsd.h"
+#include "itest_alarm.h"
 #include "itest_faults.h"
 
 #define NS 1000000000LL
@@ -41,7 +42,6 @@
 #define CLK_TAI 1
 #define CLK_MONO 2
 #define CLK_SMEARED 3
-#define F_ALARM (1ull << VIRTIO_RTC_F_ALARM)
 /* the fake's report period and the daemon's sampling interval */
 #define GPSD_PERIOD_MS 50
 #define SYNC_MS "100"
@@ -49,7 +49,6 @@
 #define NEAR_NS (50 * MS)
 
 static struct fake_gpsd *gps;
-static char logbuf[1 << 20];
 
 static void rig_fini(void)
 {
@@ -67,35 +66,6 @@ static int64_t now_ns(int clk)
 	return vuf_now_ns(clk);
 }
 
-/* The daemon's log from byte @from on (the whole log is < 1 MiB). */
-static const char *log_from(struct vdaemon *d, size_t from)
-{
-	size_t n = vdaemon_read_log(d, logbuf, sizeof(logbuf));
-
-	cr_assert_lt(n, sizeof(logbuf) - 1, "log too long to follow");
-	return from <= n ? logbuf + from : logbuf + n;
-}
-
-static size_t log_len(struct vdaemon *d)
-{
-	return vdaemon_read_log(d, logbuf, sizeof(logbuf));
-}
-
-/* Wait up to @ms for @needle in the log after @from; false if not. */
-static bool wait_log(struct vdaemon *d, size_t from, const char *needle, int ms)
-{
-	int64_t end = now_ns(CLOCK_MONOTONIC) + ms * MS;
-
-	while (!strstr(log_from(d, from), needle)) {
-		if (now_ns(CLOCK_MONOTONIC) > end) {
-			return false;
-		}
-		itest_alive(d);
-		itest_sleep_ms(50);
-	}
-	return true;
-}
-
 /* The fake gpsd, and the daemon following it alone, synchronized. */
 static struct vdaemon *rig_start(void)
 {
@@ -107,9 +77,9 @@ static struct vdaemon *rig_start(void)
 	snprintf(server, sizeof(server), "127.0.0.1:%d", fake_gpsd_port(gps));
 	d = itest_startl("--gpsd", server, "--system-clock", "off",
 			 "--sync-interval-ms", SYNC_MS);
-	cr_assert(wait_log(d, 0, "model synchronized", 20000),
+	cr_assert(itest_wait_log(d, 0, "model synchronized", 20000),
 		  "never synchronized on the fake gpsd; log:\n%s",
-		  log_from(d, 0));
+		  itest_log_from(d, 0));
 	return d;
 }
 
@@ -132,27 +102,6 @@ static struct bystanders *rig_bystanders(struct vdaemon *d, const int64_t *offs,
 	return b;
 }
 
-/* ---- the test VM: alarms as test_alarms.c drives them */
-
-static struct vuf *alarm_vm(struct vdaemon *d)
-{
-	struct vuf_opts o;
-	struct vuf *v;
-
-	vuf_opts_init(&o);
-	o.device_features = F_ALARM;
-	o.started_queues = 2;
-	v = itest_vm(vdaemon_socket(d, 0), &o);
-	cr_assert(vuf_features_acked(v) & F_ALARM, "F_ALARM not negotiated");
-	for (uint64_t i = 1; i <= 8; i++) {
-		cr_assert_eq(
-			vuf_submit(v, VIRTIO_RTC_ALARMQ, NULL, 0, 16, NULL, i),
-			0, "%s", vuf_error(v));
-	}
-	cr_assert_geq(vuf_kick(v, VIRTIO_RTC_ALARMQ), 0);
-	return v;
-}
-
 /* The alarm of @clock is still enabled, at @t. */
 static void expect_alarm_enabled(struct vuf *v, uint16_t clock, uint64_t t)
 {
@@ -168,25 +117,6 @@ static void expect_alarm_enabled(struct vuf *v, uint16_t clock, uint64_t t)
 	memcpy(&a, r.resp, sizeof(a));
 	cr_assert_eq(le64toh(a.alarm_time), t);
 	cr_assert_eq(a.flags, VIRTIO_RTC_FLAG_ALARM_ENABLED);
-}
-
-/* Wait up to @ms for a notification; its clock id, or -1. */
-static int wait_notif(struct vuf *v, int ms)
-{
-	struct vuf_completion c;
-	struct virtio_rtc_notif_alarm n;
-
-	if (vuf_wait(v, VIRTIO_RTC_ALARMQ, &c, ms)) {
-		return -1;
-	}
-	cr_assert_eq(c.len, 16, "used len %u", c.len);
-	memcpy(&n, c.resp, sizeof(n));
-	cr_assert_eq(le16toh(n.head.msg_type), VIRTIO_RTC_NOTIF_ALARM);
-	/* give the buffer back, as the Linux driver does */
-	cr_assert_eq(vuf_submit(v, VIRTIO_RTC_ALARMQ, NULL, 0, 16, NULL, 99), 0,
-		     "%s", vuf_error(v));
-	cr_assert_geq(vuf_kick(v, VIRTIO_RTC_ALARMQ), 0);
-	return le16toh(n.clock_id);
 }
 
 /* ---- what the test VM sees */
@@ -246,7 +176,7 @@ static void wait_offset(struct watch *w, int64_t off, int ms, bool quiet)
 			return;
 		}
 		if (quiet) {
-			int id = wait_notif(w->v, 20);
+			int id = itest_wait_notif(w->v, 20, true);
 
 			cr_assert_eq(id, -1,
 				     "notification for clock %d while "
@@ -266,9 +196,9 @@ static void expect_step_logged(struct vdaemon *d, size_t from, int64_t step_ns)
 	const char *l, *p;
 	double by;
 
-	cr_assert(wait_log(d, from, "stepped the model by", 5000),
-		  "no step logged:\n%s", log_from(d, from));
-	l = log_from(d, from);
+	cr_assert(itest_wait_log(d, from, "stepped the model by", 5000),
+		  "no step logged:\n%s", itest_log_from(d, from));
+	l = itest_log_from(d, from);
 	p = strstr(l, "stepped the model by");
 	cr_assert_eq(sscanf(p, "stepped the model by %lf", &by), 1);
 	cr_log_info("logged: %.40s", p);
@@ -285,9 +215,9 @@ static void expect_status_walk(struct vdaemon *d, size_t from)
 {
 	const char *l, *u, *i, *s;
 
-	cr_assert(wait_log(d, from, "model synchronized", 15000),
-		  "not synchronized again:\n%s", log_from(d, from));
-	l = log_from(d, from);
+	cr_assert(itest_wait_log(d, from, "model synchronized", 15000),
+		  "not synchronized again:\n%s", itest_log_from(d, from));
+	l = itest_log_from(d, from);
 	u = strstr(l, "model unreliable");
 	i = u ? strstr(u, "model initializing") : NULL;
 	s = i ? strstr(i, "model synchronized") : NULL;
@@ -316,9 +246,9 @@ STEP_TEST(forward_step_follows_and_fires_passed_alarm)
 
 	itest_usage(d, &before);
 	b = rig_bystanders(d, offs, 1);
-	v = alarm_vm(d);
+	v = itest_alarm_vm(d, 0, 8);
 	watch_start(&w, v);
-	from = log_len(d);
+	from = itest_log_len(d);
 	near_alarm = itest_read(v, CLK_SMEARED) + 3 * NS;
 	far_alarm = itest_read(v, CLK_UTC) + 60 * NS;
 	cr_assert_eq(vuf_rtc_set_alarm(v, CLK_SMEARED, near_alarm, true, NULL),
@@ -328,7 +258,7 @@ STEP_TEST(forward_step_follows_and_fires_passed_alarm)
 	fake_gpsd_set_offset(gps, STEP_NS);
 
 	wait_offset(&w, STEP_NS, 10000, false);
-	id = wait_notif(v, 5000);
+	id = itest_wait_notif(v, 5000, true);
 	fired_rt = now_ns(CLOCK_REALTIME);
 	cr_assert_eq(id, CLK_SMEARED, "notification: clock %d", id);
 	smeared = itest_read(v, CLK_SMEARED);
@@ -348,7 +278,8 @@ STEP_TEST(forward_step_follows_and_fires_passed_alarm)
 	watch_expect_continuous(&w);
 	expect_status_walk(d, from);
 	wait_offset(&w, STEP_NS, 1000, false);
-	cr_assert_eq(wait_notif(v, 500), -1, "the 60 s alarm fired");
+	cr_assert_eq(itest_wait_notif(v, 500, true), -1,
+		     "the 60 s alarm fired");
 	expect_alarm_enabled(v, CLK_UTC, far_alarm);
 
 	itest_bystanders_stop(b);
@@ -378,17 +309,18 @@ STEP_TEST(backward_step_rearms_a_fired_alarm)
 
 	itest_usage(d, &before);
 	b = rig_bystanders(d, offs, 1);
-	v = alarm_vm(d);
+	v = itest_alarm_vm(d, 0, 8);
 	alarm = itest_read(v, CLK_SMEARED) + NS / 2;
 	cr_assert_eq(vuf_rtc_set_alarm(v, CLK_SMEARED, alarm, true, NULL), 0,
 		     "%s", vuf_error(v));
-	cr_assert_eq(wait_notif(v, 5000), CLK_SMEARED, "first expiration");
+	cr_assert_eq(itest_wait_notif(v, 5000, true), CLK_SMEARED,
+		     "first expiration");
 	cr_assert_geq(itest_read(v, CLK_SMEARED), alarm);
 	far_alarm = itest_read(v, CLK_UTC) + 60 * NS;
 	cr_assert_eq(vuf_rtc_set_alarm(v, CLK_UTC, far_alarm, true, NULL), 0,
 		     "%s", vuf_error(v));
 	watch_start(&w, v);
-	from = log_len(d);
+	from = itest_log_len(d);
 	fake_gpsd_set_offset(gps, -STEP_NS);
 
 	wait_offset(&w, -STEP_NS, 10000, true);
@@ -400,7 +332,7 @@ STEP_TEST(backward_step_rearms_a_fired_alarm)
 	/* progressing to the alarm time again is a new expiration */
 	end = now_ns(CLOCK_MONOTONIC) + 15 * NS;
 	while (id < 0 && now_ns(CLOCK_MONOTONIC) < end) {
-		id = wait_notif(v, 100);
+		id = itest_wait_notif(v, 100, true);
 		smeared = itest_read(v, CLK_SMEARED);
 		(void)watch_offset(&w);
 	}
@@ -411,7 +343,8 @@ STEP_TEST(backward_step_rearms_a_fired_alarm)
 	cr_assert_geq(smeared, alarm, "notified %lld ns before the alarm time",
 		      (long long)(alarm - smeared));
 	expect_status_walk(d, from);
-	cr_assert_eq(wait_notif(v, 500), -1, "a spurious notification");
+	cr_assert_eq(itest_wait_notif(v, 500, true), -1,
+		     "a spurious notification");
 	expect_alarm_enabled(v, CLK_UTC, far_alarm);
 
 	itest_bystanders_stop(b);
@@ -468,7 +401,7 @@ STEP_TEST(flapping_source_then_settles)
 	/* end at +5 s, then settle at 0: at least one more step */
 	fake_gpsd_set_offset(gps, STEP_NS);
 	wait_offset(&w, STEP_NS, 10000, false);
-	from = log_len(d);
+	from = itest_log_len(d);
 	reports = fake_gpsd_reports(gps);
 	fake_gpsd_set_offset(gps, 0);
 	wait_offset(&w, 0, 10000, false);
@@ -476,7 +409,8 @@ STEP_TEST(flapping_source_then_settles)
 	expect_status_walk(d, from);
 	/* the source is still connected and followed */
 	cr_assert_gt(fake_gpsd_reports(gps), reports);
-	for (p = log_from(d, 0); (p = strstr(p, "stepped the model by")); p++) {
+	for (p = itest_log_from(d, 0); (p = strstr(p, "stepped the model by"));
+	     p++) {
 		steps++;
 	}
 	cr_log_info("%u source changes, %u model steps logged", k, steps);
