@@ -45,6 +45,7 @@
 
 #include "chrony.h"
 #include "source.h"
+#include "sysclock.h"
 
 #define CHRONY_READS 5
 #define CHRONY_FIRST_TIMEOUT_MS 1000
@@ -251,37 +252,18 @@ static void refresh_tracking(struct source_chrony *c)
 	}
 }
 
-/* Bracketed REALTIME read: counter midpoint, REALTIME ns, half-window. */
+/* Bracketed REALTIME read: counter midpoint, REALTIME, half-window. */
 static int read_realtime(struct source_chrony *c, uint64_t *counter,
 			 struct timespec *rt, uint64_t *half_ns)
 {
-	uint64_t best = UINT64_MAX;
+	uint64_t width = 0;
+	int r = sysclock_bracket(c->ops->gettime, c->ctx, CLOCK_REALTIME,
+				 CHRONY_READS, counter, rt, &width);
 
-	for (int i = 0; i < CHRONY_READS; i++) {
-		struct timespec a, b, d;
-		uint64_t ca, cd;
-
-		if (c->ops->gettime(c->ctx, CLOCK_MONOTONIC_RAW, &a) < 0 ||
-		    c->ops->gettime(c->ctx, CLOCK_REALTIME, &b) < 0 ||
-		    c->ops->gettime(c->ctx, CLOCK_MONOTONIC_RAW, &d) < 0) {
-			return errno > 0 ? -errno : -EIO;
-		}
-		ca = (uint64_t)ts_ns(&a);
-		cd = (uint64_t)ts_ns(&d);
-		if (cd < ca) {
-			continue;
-		}
-		if (cd - ca < best) {
-			best = cd - ca;
-			*counter = ca + best / 2;
-			*rt = b;
-		}
+	if (r == 0) {
+		*half_ns = width - width / 2 + 1;
 	}
-	if (best == UINT64_MAX) {
-		return -EPROTO;
-	}
-	*half_ns = best - best / 2 + 1;
-	return 0;
+	return r;
 }
 
 static int chrony_poll_src(struct source *s, struct time_sample *out,

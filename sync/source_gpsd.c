@@ -21,6 +21,7 @@
 
 #include "gpsd.h"
 #include "source.h"
+#include "sysclock.h"
 
 #define NS_PER_S 1000000000LL
 #define GPSD_READS 5
@@ -68,31 +69,16 @@ static int64_t ts_ns(const struct timespec *ts)
 /* Bracketed REALTIME read: the narrowest of GPSD_READS. */
 static int read_now(struct source_gpsd *g, struct gpsd_now *now)
 {
-	uint64_t best = UINT64_MAX;
+	struct timespec rt = { 0 };
+	uint64_t width = 0;
+	int r = sysclock_bracket(g->ops->gettime, g->ctx, CLOCK_REALTIME,
+				 GPSD_READS, &now->raw_ns, &rt, &width);
 
-	for (int i = 0; i < GPSD_READS; i++) {
-		struct timespec a, b, d;
-		uint64_t ca, cd;
-
-		if (g->ops->gettime(g->ctx, CLOCK_MONOTONIC_RAW, &a) < 0 ||
-		    g->ops->gettime(g->ctx, CLOCK_REALTIME, &b) < 0 ||
-		    g->ops->gettime(g->ctx, CLOCK_MONOTONIC_RAW, &d) < 0) {
-			return errno > 0 ? -errno : -EIO;
-		}
-		ca = (uint64_t)ts_ns(&a);
-		cd = (uint64_t)ts_ns(&d);
-		if (cd < ca || cd - ca >= best) {
-			continue;
-		}
-		best = cd - ca;
-		now->raw_ns = ca + best / 2;
-		now->rt_ns = ts_ns(&b);
+	if (r == 0) {
+		now->rt_ns = ts_ns(&rt);
+		now->half_ns = width - width / 2;
 	}
-	if (best == UINT64_MAX) {
-		return -EPROTO;
-	}
-	now->half_ns = best - best / 2;
-	return 0;
+	return r;
 }
 
 /* "host:port", "host", "[v6]:port" or NULL into host and port. */

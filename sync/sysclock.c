@@ -39,12 +39,45 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
+int sysclock_bracket(int (*gettime)(void *ctx, clockid_t clk,
+				    struct timespec *ts),
+		     void *ctx, clockid_t clk, unsigned int reads,
+		     uint64_t *counter, struct timespec *at, uint64_t *width_ns)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (unsigned int i = 0; i < reads; i++) {
+		struct timespec a, b, c;
+		uint64_t ca, cc;
+
+		if (gettime(ctx, CLOCK_MONOTONIC_RAW, &a) < 0 ||
+		    gettime(ctx, clk, &b) < 0 ||
+		    gettime(ctx, CLOCK_MONOTONIC_RAW, &c) < 0) {
+			return errno > 0 ? -errno : -EIO;
+		}
+		ca = (uint64_t)ts_ns(&a);
+		cc = (uint64_t)ts_ns(&c);
+		if (cc >= ca && cc - ca < best) {
+			best = cc - ca;
+			*counter = ca + best / 2;
+			*at = b;
+		}
+	}
+	if (best == UINT64_MAX) {
+		return -EPROTO; /* the counter ran backwards every time */
+	}
+	*width_ns = best;
+	return 0;
+}
+
 int sysclock_read(const struct sysclock_ops *ops, void *ctx,
 		  const struct leap_table *leaps, struct sysclock_reading *out)
 {
+	struct timespec at = { 0 };
+	uint64_t width = 0;
 	clockid_t clk;
-	uint64_t best = UINT64_MAX;
-	int64_t t = 0;
+	int64_t t;
+	int r;
 
 	*out = (struct sysclock_reading){ 0 };
 	out->state = ops->adjtime(ctx, &out->tx);
@@ -54,27 +87,13 @@ int sysclock_read(const struct sysclock_ops *ops, void *ctx,
 	}
 	out->dtai_kernel = out->state >= 0 && out->tx.tai > 0;
 	clk = out->dtai_kernel ? CLOCK_TAI : CLOCK_REALTIME;
-	for (int i = 0; i < SYSCLOCK_READS; i++) {
-		struct timespec a, b, c;
-		uint64_t ca, cc;
-
-		if (ops->gettime(ctx, CLOCK_MONOTONIC_RAW, &a) < 0 ||
-		    ops->gettime(ctx, clk, &b) < 0 ||
-		    ops->gettime(ctx, CLOCK_MONOTONIC_RAW, &c) < 0) {
-			return errno > 0 ? -errno : -EIO;
-		}
-		ca = (uint64_t)ts_ns(&a);
-		cc = (uint64_t)ts_ns(&c);
-		if (cc >= ca && cc - ca < best) {
-			best = cc - ca;
-			out->counter = ca + best / 2;
-			t = ts_ns(&b);
-		}
+	r = sysclock_bracket(ops->gettime, ctx, clk, SYSCLOCK_READS,
+			     &out->counter, &at, &width);
+	if (r < 0) {
+		return r;
 	}
-	if (best == UINT64_MAX) {
-		return -EPROTO; /* the counter ran backwards every time */
-	}
-	out->half_ns = best - best / 2 + 1;
+	t = ts_ns(&at);
+	out->half_ns = width - width / 2 + 1;
 	if (out->dtai_kernel) {
 		out->tai_ns = t;
 		out->dtai = out->tx.tai;

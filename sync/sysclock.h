@@ -49,6 +49,21 @@ struct sysclock_reading {
 };
 
 /*
+ * sysclock_bracket() - @reads reads of @clk, each between two
+ * CLOCK_MONOTONIC_RAW reads, through @gettime (as clock_gettime(): 0, or
+ * -1 with errno); the narrowest bracket wins: *@counter is its midpoint
+ * (MONOTONIC_RAW ns), *@at the @clk reading inside it, *@width_ns its
+ * width. Brackets where the counter ran backwards are skipped.
+ * Returns 0, -errno when a clock cannot be read, or -EPROTO when every
+ * bracket ran backwards.
+ */
+int sysclock_bracket(int (*gettime)(void *ctx, clockid_t clk,
+				    struct timespec *ts),
+		     void *ctx, clockid_t clk, unsigned int reads,
+		     uint64_t *counter, struct timespec *at,
+		     uint64_t *width_ns);
+
+/*
  * sysclock_read() - one reading of the system clock.
  * @ops, @ctx: the clocks (&sysclock_sys_ops, NULL for the real ones)
  * @leaps:     TAI - UTC when the kernel has no TAI offset
