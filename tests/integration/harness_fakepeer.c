@@ -4,9 +4,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/ptp_clock.h>
 
@@ -90,6 +93,19 @@ int fake_peer_fd_count(void)
 	}
 	closedir(d);
 	return n - 1; /* the directory's own fd */
+}
+
+int fake_peer_sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 int64_t fake_peer_mono_ns(void)

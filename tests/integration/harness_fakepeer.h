@@ -74,4 +74,7 @@ int fake_peer_fd_count(void);
 /* CLOCK_MONOTONIC in ns. */
 int64_t fake_peer_mono_ns(void);
 
+/* Run a shell command (a peer daemon's set-up): its exit status, or -1. */
+int fake_peer_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif /* TEST_HARNESS_FAKEPEER_H */

@@ -15,27 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness_fakepeer.h"
 #include "harness_ptp4l.h"
 
 char ptp4l_tmpdir[64];
 static char ns_m[32], ns_s[32], if_m[16], if_s[16];
 static pid_t pid_m, pid_s;
 static bool ns_made[2];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void stop(pid_t *pid)
 {
@@ -63,7 +49,7 @@ void ptp4l_dump_log(const char *name)
 
 	snprintf(path, sizeof(path), "%s/%s.log", ptp4l_tmpdir, name);
 	fprintf(stderr, "---- %s\n", path);
-	sh("tail -n 20 %s >&2", path);
+	fake_peer_sh("tail -n 20 %s >&2", path);
 }
 
 void ptp4l_pair_stop(void)
@@ -71,19 +57,19 @@ void ptp4l_pair_stop(void)
 	stop(&pid_s);
 	stop(&pid_m);
 	if (ns_made[0]) {
-		sh("ip netns del %s", ns_m);
+		fake_peer_sh("ip netns del %s", ns_m);
 	}
 	if (ns_made[1]) {
-		sh("ip netns del %s", ns_s);
+		fake_peer_sh("ip netns del %s", ns_s);
 	}
 	if (ptp4l_tmpdir[0]) {
-		sh("rm -rf %s", ptp4l_tmpdir);
+		fake_peer_sh("rm -rf %s", ptp4l_tmpdir);
 	}
 }
 
 static void need(const char *tool)
 {
-	cr_assert_eq(sh("command -v %s >/dev/null 2>&1", tool), 0,
+	cr_assert_eq(fake_peer_sh("command -v %s >/dev/null 2>&1", tool), 0,
 		     "%s not found: install linuxptp and iproute2", tool);
 }
 
@@ -150,17 +136,21 @@ void ptp4l_pair_start(void)
 	snprintf(ns_s, sizeof(ns_s), "vrtc-ptps-%d", p);
 	snprintf(if_m, sizeof(if_m), "vpm%d", p);
 	snprintf(if_s, sizeof(if_s), "vps%d", p);
-	cr_assert_eq(sh("ip netns add %s", ns_m), 0);
+	cr_assert_eq(fake_peer_sh("ip netns add %s", ns_m), 0);
 	ns_made[0] = true;
-	cr_assert_eq(sh("ip netns add %s", ns_s), 0);
+	cr_assert_eq(fake_peer_sh("ip netns add %s", ns_s), 0);
 	ns_made[1] = true;
 	/* create the pair inside the master's namespace: never in ours */
-	cr_assert_eq(sh("ip -n %s link add %s type veth peer name %s netns %s",
+	cr_assert_eq(
+		fake_peer_sh(
+			"ip -n %s link add %s type veth peer name %s netns %s",
 			ns_m, if_m, if_s, ns_s),
-		     0);
-	cr_assert_eq(sh("ip -n %s link set %s up && ip -n %s link set %s up",
+		0);
+	cr_assert_eq(
+		fake_peer_sh(
+			"ip -n %s link set %s up && ip -n %s link set %s up",
 			ns_m, if_m, ns_s, if_s),
-		     0);
+		0);
 	write_cfg("master", true);
 	write_cfg("slave", false);
 	pid_m = spawn_ptp4l("master", ns_m, if_m);

@@ -80,6 +80,29 @@ static inline struct vuf *itest_alarm_vm(struct vdaemon *d, unsigned int sock,
 	return v;
 }
 
+/* READ_ALARM of @clock: its status; on OK *@t and *@flags, checked to the
+ * byte. */
+static inline uint8_t itest_read_alarm(struct vuf *v, uint16_t clock,
+				       uint64_t *t, uint8_t *flags)
+{
+	struct virtio_rtc_req_read_alarm q = { 0 };
+	struct virtio_rtc_resp_read_alarm a;
+	struct vuf_rtc_reply r;
+
+	q.head.msg_type = htole16(VIRTIO_RTC_REQ_READ_ALARM);
+	q.clock_id = htole16(clock);
+	cr_assert_eq(vuf_rtc_call(v, &q, sizeof(q), 24, NULL, &r), 0, "%s",
+		     vuf_error(v));
+	if (r.status == VIRTIO_RTC_S_OK) {
+		cr_assert_eq(r.used_len, 24);
+		memcpy(&a, r.resp, sizeof(a));
+		*t = le64toh(a.alarm_time);
+		*flags = a.flags;
+		cr_assert_eq(a.reserved[0] | a.reserved[6], 0);
+	}
+	return r.status;
+}
+
 /*
  * Wait up to @ms for one alarm notification, checked to the byte; its
  * clock id, or -1. @give_back posts the buffer again, as the Linux

@@ -102,19 +102,33 @@ static inline void itest_expect_no_leak(struct vdaemon *d,
 		      before->rss_kb, now.rss_kb, ITEST_RSS_SLACK_KB);
 }
 
-static inline struct bystanders *itest_bystanders(struct vdaemon *d)
+/* The bystanders' usual options on the daemon's first socket. */
+static inline void itest_bystanders_opts(struct vdaemon *d,
+					 struct bystanders_opts *o)
 {
-	struct bystanders_opts o;
+	bystanders_opts_init(o);
+	o->sock = vdaemon_socket(d, 0);
+	o->vms = ITEST_BYSTANDERS;
+	o->inflight = 2;
+}
+
+static inline struct bystanders *
+itest_bystanders_start(const struct bystanders_opts *o)
+{
 	struct bystanders *b;
 	char err[256];
 
-	bystanders_opts_init(&o);
-	o.sock = vdaemon_socket(d, 0);
-	o.vms = ITEST_BYSTANDERS;
-	o.inflight = 2;
-	b = bystanders_start(&o, err, sizeof(err));
+	b = bystanders_start(o, err, sizeof(err));
 	cr_assert(b, "%s", err);
 	return b;
+}
+
+static inline struct bystanders *itest_bystanders(struct vdaemon *d)
+{
+	struct bystanders_opts o;
+
+	itest_bystanders_opts(d, &o);
+	return itest_bystanders_start(&o);
 }
 
 /* Stop the bystanders: they must have been served throughout. */

@@ -48,27 +48,6 @@ static uint8_t set_enabled(struct vuf *v, uint16_t clock, bool enabled)
 	return r.status;
 }
 
-static uint8_t read_alarm(struct vuf *v, uint16_t clock, uint64_t *t,
-			  uint8_t *flags)
-{
-	struct virtio_rtc_req_read_alarm q = { 0 };
-	struct virtio_rtc_resp_read_alarm a;
-	struct vuf_rtc_reply r;
-
-	q.head.msg_type = htole16(VIRTIO_RTC_REQ_READ_ALARM);
-	q.clock_id = htole16(clock);
-	cr_assert_eq(vuf_rtc_call(v, &q, sizeof(q), 24, NULL, &r), 0, "%s",
-		     vuf_error(v));
-	if (r.status == VIRTIO_RTC_S_OK) {
-		cr_assert_eq(r.used_len, 24);
-		memcpy(&a, r.resp, sizeof(a));
-		*t = le64toh(a.alarm_time);
-		*flags = a.flags;
-		cr_assert_eq(a.reserved[0] | a.reserved[6], 0);
-	}
-	return r.status;
-}
-
 static void expect_none(struct vuf *v, int ms)
 {
 	int id = itest_wait_notif(v, ms, false);
@@ -93,7 +72,8 @@ ITEST(alarms, caps_follow_feature_and_config)
 			     "clock %u flags 0x%x", i, cap.flags);
 	}
 	/* A clock without an alarm: ENODEV for all three. */
-	cr_assert_eq(read_alarm(v, CLK_TAI, &t, &fl), VIRTIO_RTC_S_ENODEV);
+	cr_assert_eq(itest_read_alarm(v, CLK_TAI, &t, &fl),
+		     VIRTIO_RTC_S_ENODEV);
 	cr_assert_eq(set_alarm(v, CLK_TAI, 1, true), VIRTIO_RTC_S_ENODEV);
 	cr_assert_eq(set_enabled(v, 2, true), VIRTIO_RTC_S_ENODEV);
 	/* An old guest (no F_ALARM, queue 1 never set up) keeps working. */
@@ -102,7 +82,8 @@ ITEST(alarms, caps_follow_feature_and_config)
 	cr_assert(!(vuf_features_acked(o) & F_ALARM));
 	cr_assert_eq(vuf_rtc_clock_cap(o, CLK_SMEARED, &cap, NULL), 0);
 	cr_assert_eq(cap.flags, 0);
-	cr_assert_eq(read_alarm(o, CLK_SMEARED, &t, &fl), VIRTIO_RTC_S_ENODEV);
+	cr_assert_eq(itest_read_alarm(o, CLK_SMEARED, &t, &fl),
+		     VIRTIO_RTC_S_ENODEV);
 	cr_assert_eq(set_alarm(o, CLK_UTC, 1, true), VIRTIO_RTC_S_ENODEV);
 	itest_read(o, CLK_SMEARED);
 	vuf_free(o);
@@ -137,16 +118,19 @@ ITEST(alarms, requests_keep_time_and_accept_any_value)
 	uint64_t t = 0;
 	uint8_t fl = 0xff;
 
-	cr_assert_eq(read_alarm(v, CLK_SMEARED, &t, &fl), VIRTIO_RTC_S_OK);
+	cr_assert_eq(itest_read_alarm(v, CLK_SMEARED, &t, &fl),
+		     VIRTIO_RTC_S_OK);
 	cr_assert_eq(t, 0, "initial alarm time");
 	cr_assert_eq(fl, 0, "initially disabled");
 	cr_assert_eq(set_alarm(v, CLK_SMEARED, UINT64_MAX, true),
 		     VIRTIO_RTC_S_OK);
-	cr_assert_eq(read_alarm(v, CLK_SMEARED, &t, &fl), VIRTIO_RTC_S_OK);
+	cr_assert_eq(itest_read_alarm(v, CLK_SMEARED, &t, &fl),
+		     VIRTIO_RTC_S_OK);
 	cr_assert_eq(t, UINT64_MAX);
 	cr_assert_eq(fl, VIRTIO_RTC_FLAG_ALARM_ENABLED);
 	cr_assert_eq(set_enabled(v, CLK_SMEARED, false), VIRTIO_RTC_S_OK);
-	cr_assert_eq(read_alarm(v, CLK_SMEARED, &t, &fl), VIRTIO_RTC_S_OK);
+	cr_assert_eq(itest_read_alarm(v, CLK_SMEARED, &t, &fl),
+		     VIRTIO_RTC_S_OK);
 	cr_assert_eq(t, UINT64_MAX, "SET_ALARM_ENABLED keeps the time");
 	cr_assert_eq(fl, 0);
 	itest_post_alarm_buffers(v, 1);
@@ -262,7 +246,8 @@ ITEST(alarms, retained_across_reset)
 	itest_post_alarm_buffers(v, 2);
 	/* The reached enabled alarm expires again at reset. */
 	cr_assert_eq(itest_wait_notif(v, 500, false), CLK_SMEARED);
-	cr_assert_eq(read_alarm(v, CLK_SMEARED, &t, &fl), VIRTIO_RTC_S_OK);
+	cr_assert_eq(itest_read_alarm(v, CLK_SMEARED, &t, &fl),
+		     VIRTIO_RTC_S_OK);
 	cr_assert_eq(t, 5);
 	cr_assert_eq(fl, VIRTIO_RTC_FLAG_ALARM_ENABLED);
 	/* The armed one still fires at its time. */

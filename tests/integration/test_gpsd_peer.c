@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "gpsd.h"
+#include "harness_fakepeer.h"
 #include "itest.h"
 #include "leap.h"
 #include "source.h"
@@ -55,21 +56,6 @@ static pthread_t feeder;
 static atomic_bool feeding, feeder_stop, have_fix;
 static bool feeder_started;
 static struct leap_table *leaps;
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static int64_t now_ns(clockid_t c)
 {
@@ -246,8 +232,8 @@ static void setup(void)
 	size_t n;
 
 	signal(SIGPIPE, SIG_IGN);
-	cr_assert_eq(sh("command -v gpsd >/dev/null && "
-			"command -v gpspipe >/dev/null"),
+	cr_assert_eq(fake_peer_sh("command -v gpsd >/dev/null && "
+				  "command -v gpspipe >/dev/null"),
 		     0, "gpsd/gpspipe not found: install gpsd, gpsd-clients");
 	leaps = leap_table_new(e, 1, 4200000000LL);
 	f = fopen(NMEA_FILE, "r");
@@ -293,7 +279,7 @@ static void teardown(void)
 	}
 	pts = ptm = -1;
 	if (tmpdir[0]) {
-		sh("rm -rf %s", tmpdir);
+		fake_peer_sh("rm -rf %s", tmpdir);
 	}
 	leap_table_free(leaps);
 }
@@ -302,7 +288,7 @@ TestSuite(gpsd_peer, .init = setup, .fini = teardown, .timeout = 90);
 
 static void dump_gpsd_log(void)
 {
-	sh("tail -n 20 %s/gpsd.log >&2", tmpdir);
+	fake_peer_sh("tail -n 20 %s/gpsd.log >&2", tmpdir);
 }
 
 /* Connect, retrying while gpsd starts up. */
@@ -373,9 +359,10 @@ Test(gpsd_peer, client_values_match_gpspipe)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/pipe.json", tmpdir);
-	cr_assert_eq(sh("timeout 7 gpspipe -w -P 127.0.0.1:%d > %s 2>&1 &",
-			port, path),
-		     0);
+	cr_assert_eq(
+		fake_peer_sh("timeout 7 gpspipe -w -P 127.0.0.1:%d > %s 2>&1 &",
+			     port, path),
+		0);
 	end = now_ns(CLOCK_MONOTONIC) + 6 * NS;
 	while (now_ns(CLOCK_MONOTONIC) < end && nmsg < 64) {
 		int r = gpsd_client_read(c, &msgs[nmsg]);
@@ -460,7 +447,7 @@ Test(gpsd_peer, client_values_match_gpspipe)
 	}
 	if (tpv < 3 || toff < 3) {
 		dump_gpsd_log();
-		sh("head -c 3000 %s >&2", path);
+		fake_peer_sh("head -c 3000 %s >&2", path);
 	}
 	cr_assert_geq(tpv, 3, "TPV matched: %d of %d messages", tpv, nmsg);
 	cr_assert_geq(toff, 3, "TOFF matched: %d of %d messages", toff, nmsg);

@@ -87,36 +87,23 @@ static struct bystanders *rig_bystanders(struct vdaemon *d, const int64_t *offs,
 					 unsigned int n)
 {
 	struct bystanders_opts o;
-	struct bystanders *b;
-	char err[256];
 
-	bystanders_opts_init(&o);
-	o.sock = vdaemon_socket(d, 0);
-	o.vms = ITEST_BYSTANDERS;
-	o.inflight = 2;
+	itest_bystanders_opts(d, &o);
 	o.pause_us = 1000; /* leave the 2 shared CPUs to the daemon */
 	memcpy(o.step_offsets_ns, offs, n * sizeof(*offs));
 	o.n_step_offsets = n;
-	b = bystanders_start(&o, err, sizeof(err));
-	cr_assert(b, "%s", err);
-	return b;
+	return itest_bystanders_start(&o);
 }
 
 /* The alarm of @clock is still enabled, at @t. */
 static void expect_alarm_enabled(struct vuf *v, uint16_t clock, uint64_t t)
 {
-	struct virtio_rtc_req_read_alarm q = { 0 };
-	struct virtio_rtc_resp_read_alarm a;
-	struct vuf_rtc_reply r;
+	uint64_t at = 0;
+	uint8_t flags = 0;
 
-	q.head.msg_type = htole16(VIRTIO_RTC_REQ_READ_ALARM);
-	q.clock_id = htole16(clock);
-	cr_assert_eq(vuf_rtc_call(v, &q, sizeof(q), 24, NULL, &r), 0, "%s",
-		     vuf_error(v));
-	cr_assert_eq(r.status, VIRTIO_RTC_S_OK);
-	memcpy(&a, r.resp, sizeof(a));
-	cr_assert_eq(le64toh(a.alarm_time), t);
-	cr_assert_eq(a.flags, VIRTIO_RTC_FLAG_ALARM_ENABLED);
+	cr_assert_eq(itest_read_alarm(v, clock, &at, &flags), VIRTIO_RTC_S_OK);
+	cr_assert_eq(at, t);
+	cr_assert_eq(flags, VIRTIO_RTC_FLAG_ALARM_ENABLED);
 }
 
 /* ---- what the test VM sees */
