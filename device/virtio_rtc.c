@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * virtio-rtc request handling: decode, check in the order of VIRTIO 1.4
- * section 5.23.6 (see research/virtio_rtc.md §2.2), execute, encode.
+ * section 5.23.6 (its device requirements on the status field), execute,
+ * encode.
  *
  * Precedence decisions not fixed by the spec:
  * - Non-zero reserved bytes, and flag bits the spec does not define, in a
@@ -226,7 +227,11 @@ static uint8_t vrtc_exec(struct vrtc_dev *d, const struct vrtc_msg_desc *m,
 						 : 0;
 		return VIRTIO_RTC_S_OK;
 	case VIRTIO_RTC_REQ_CROSS_CAP:
-		/* flags: no CROSS_CAP, READ_CROSS is not supported yet */
+		/* flags: no CROSS_CAP, READ_CROSS is not supported yet; the
+		 * counter is ARM_VCT or X86_TSC (vrtc_check), counted so the
+		 * log shows what a guest driver asked at probe */
+		d->stats.cross_cap[req[m->counter_off] ==
+				   VIRTIO_RTC_COUNTER_X86_TSC]++;
 		return VIRTIO_RTC_S_OK;
 	case VIRTIO_RTC_REQ_READ:
 		return vrtc_read(d, id, out);
@@ -327,235 +332,6 @@ const struct vrtc_stats *vrtc_dev_stats(const struct vrtc_dev *d)
 	return &d->stats;
 }
 
-/* Clock set configuration. */
-
-struct vrtc_clock_name {
-	const char *name;
-	uint8_t type;
-	uint8_t smearing; /* 0xff: take the caller's smearing variant */
-	enum timescale ts;
-};
-
-#define SMEAR_FROM_ARG 0xff
-
-static const struct vrtc_clock_name vrtc_clock_names[] = {
-	{ "utc", VIRTIO_RTC_CLOCK_UTC, VIRTIO_RTC_SMEAR_UNSPECIFIED,
-	  TIMESCALE_UTC },
-	{ "tai", VIRTIO_RTC_CLOCK_TAI, VIRTIO_RTC_SMEAR_UNSPECIFIED,
-	  TIMESCALE_TAI },
-	{ "monotonic", VIRTIO_RTC_CLOCK_MONOTONIC, VIRTIO_RTC_SMEAR_UNSPECIFIED,
-	  TIMESCALE_MONOTONIC },
-	{ "utc-smeared", VIRTIO_RTC_CLOCK_UTC_SMEARED, SMEAR_FROM_ARG,
-	  TIMESCALE_UTC_NOON_LINEAR },
-	{ "utc-noon-linear", VIRTIO_RTC_CLOCK_UTC_SMEARED,
-	  VIRTIO_RTC_SMEAR_NOON_LINEAR, TIMESCALE_UTC_NOON_LINEAR },
-	{ "utc-sls", VIRTIO_RTC_CLOCK_UTC_SMEARED, VIRTIO_RTC_SMEAR_UTC_SLS,
-	  TIMESCALE_UTC_SLS },
-};
-
-#define N_CLOCK_NAMES (sizeof(vrtc_clock_names) / sizeof(vrtc_clock_names[0]))
-
-static void vrtc_clock_set(struct vrtc_clock *c,
-			   const struct vrtc_clock_name *n, uint8_t smear)
-{
-	c->type = n->type;
-	c->smearing = n->smearing;
-	c->ts = n->ts;
-	if (n->smearing == SMEAR_FROM_ARG) {
-		c->smearing = smear;
-		c->ts = smear == VIRTIO_RTC_SMEAR_UTC_SLS
-				? TIMESCALE_UTC_SLS
-				: TIMESCALE_UTC_NOON_LINEAR;
-	}
-}
-
-void vrtc_config_default(struct vrtc_config *cfg, uint8_t smear)
-{
-	/* Only the smears the model computes; anything else is noon-linear. */
-	if (smear != VIRTIO_RTC_SMEAR_UTC_SLS) {
-		smear = VIRTIO_RTC_SMEAR_NOON_LINEAR;
-	}
-	memset(cfg, 0, sizeof(*cfg));
-	vrtc_clock_set(&cfg->clocks[0], &vrtc_clock_names[0], smear);
-	vrtc_clock_set(&cfg->clocks[1], &vrtc_clock_names[1], smear);
-	vrtc_clock_set(&cfg->clocks[2], &vrtc_clock_names[2], smear);
-	vrtc_clock_set(&cfg->clocks[3], &vrtc_clock_names[3], smear);
-	cfg->num_clocks = 4;
-	cfg->alarm = true;
-	(void)vrtc_config_set_alarm_clocks(cfg, "default", NULL, 0);
-}
-
-static bool is_blank(char ch)
-{
-	return ch == ' ' || ch == '\t';
-}
-
-int vrtc_config_parse(struct vrtc_config *cfg, const char *list, uint8_t smear,
-		      char *err, size_t errlen)
-{
-	struct vrtc_config out;
-	const char *p = list;
-	size_t i;
-
-	if (!err || !errlen) {
-		err = NULL;
-		errlen = 0;
-	}
-	if (smear != VIRTIO_RTC_SMEAR_NOON_LINEAR &&
-	    smear != VIRTIO_RTC_SMEAR_UTC_SLS) {
-		snprintf(err, errlen, "unsupported smearing variant %u", smear);
-		return -EINVAL;
-	}
-	memset(&out, 0, sizeof(out));
-	if (!list || !list[strspn(list, " \t")]) {
-		snprintf(err, errlen, "empty clock list");
-		return -EINVAL;
-	}
-	for (;;) {
-		const char *start, *end, *comma;
-
-		while (is_blank(*p)) {
-			p++;
-		}
-		start = p;
-		comma = strchr(p, ',');
-		end = comma ? comma : p + strlen(p);
-		while (end > start && is_blank(end[-1])) {
-			end--;
-		}
-		if (end == start) {
-			snprintf(err, errlen, "empty clock name in \"%s\"",
-				 list);
-			return -EINVAL;
-		}
-		for (i = 0; i < N_CLOCK_NAMES; i++) {
-			const char *n = vrtc_clock_names[i].name;
-
-			if (strlen(n) == (size_t)(end - start) &&
-			    !strncasecmp(n, start, end - start)) {
-				break;
-			}
-		}
-		if (i == N_CLOCK_NAMES) {
-			snprintf(err, errlen,
-				 "unknown clock \"%.*s\" (known: utc, tai, "
-				 "monotonic, utc-smeared, utc-noon-linear, "
-				 "utc-sls)",
-				 (int)(end - start), start);
-			return -EINVAL;
-		}
-		if (out.num_clocks == VRTC_MAX_CLOCKS) {
-			snprintf(err, errlen, "more than %d clocks",
-				 VRTC_MAX_CLOCKS);
-			return -EINVAL;
-		}
-		vrtc_clock_set(&out.clocks[out.num_clocks++],
-			       &vrtc_clock_names[i], smear);
-		if (!comma) {
-			break;
-		}
-		p = comma + 1;
-	}
-	out.alarm = true;
-	(void)vrtc_config_set_alarm_clocks(&out, "default", NULL, 0);
-	*cfg = out;
-	return 0;
-}
-
-/* Apply one alarm-clock list item; -EINVAL if it names no clock. */
-static int alarm_item(struct vrtc_config *cfg, bool *cap, const char *s,
-		      size_t len)
-{
-	unsigned int i, hits = 0;
-	char buf[24];
-	char *end;
-	unsigned long id;
-
-	if (len == 0 || len >= sizeof(buf)) {
-		return -EINVAL;
-	}
-	memcpy(buf, s, len);
-	buf[len] = 0;
-	if (buf[0] >= '0' && buf[0] <= '9') {
-		id = strtoul(buf, &end, 10);
-		if (*end || id >= cfg->num_clocks ||
-		    cfg->clocks[id].type == VIRTIO_RTC_CLOCK_MONOTONIC) {
-			return -EINVAL;
-		}
-		cap[id] = true;
-		return 0;
-	}
-	for (i = 0; i < cfg->num_clocks; i++) {
-		uint8_t t = cfg->clocks[i].type;
-
-		if ((!strcasecmp(buf, "utc") && t == VIRTIO_RTC_CLOCK_UTC) ||
-		    (!strcasecmp(buf, "tai") && t == VIRTIO_RTC_CLOCK_TAI) ||
-		    (!strcasecmp(buf, "utc-smeared") &&
-		     t == VIRTIO_RTC_CLOCK_UTC_SMEARED)) {
-			cap[i] = true;
-			hits++;
-		}
-	}
-	return hits ? 0 : -EINVAL;
-}
-
-int vrtc_config_set_alarm_clocks(struct vrtc_config *cfg, const char *list,
-				 char *err, size_t errlen)
-{
-	bool cap[VRTC_MAX_CLOCKS] = { false };
-	const char *p = list;
-	unsigned int i;
-
-	if (!err || !errlen) {
-		err = NULL;
-		errlen = 0;
-	}
-	if (!list) {
-		list = p = "default";
-	}
-	if (!strcasecmp(list, "default")) {
-		for (i = 0; i < cfg->num_clocks; i++) {
-			uint8_t t = cfg->clocks[i].type;
-
-			cfg->clocks[i].alarm_cap =
-				t == VIRTIO_RTC_CLOCK_UTC ||
-				t == VIRTIO_RTC_CLOCK_UTC_SMEARED;
-		}
-		return 0;
-	}
-	if (strcasecmp(list, "none") != 0) {
-		for (;;) {
-			const char *start, *end, *comma;
-
-			while (is_blank(*p)) {
-				p++;
-			}
-			start = p;
-			comma = strchr(p, ',');
-			end = comma ? comma : p + strlen(p);
-			while (end > start && is_blank(end[-1])) {
-				end--;
-			}
-			if (alarm_item(cfg, cap, start, end - start) < 0) {
-				snprintf(err, errlen,
-					 "alarm clock \"%.*s\" is not a "
-					 "served utc, tai or utc-smeared "
-					 "clock (name or id)",
-					 (int)(end - start), start);
-				return -EINVAL;
-			}
-			if (!comma) {
-				break;
-			}
-			p = comma + 1;
-		}
-	}
-	for (i = 0; i < cfg->num_clocks; i++) {
-		cfg->clocks[i].alarm_cap = cap[i];
-	}
-	return 0;
-}
-
 void vrtc_dev_add_busy(struct vrtc_dev *d, uint64_t ns, unsigned int nreq)
 {
 	uint64_t b;
@@ -591,4 +367,19 @@ uint64_t vrtc_stats_busy_quantile(const struct vrtc_stats *st, double q)
 		}
 	}
 	return UINT64_MAX;
+}
+
+const char *vrtc_stats_busy_text(const struct vrtc_stats *st, double q,
+				 char *buf, size_t len)
+{
+	uint64_t ns = vrtc_stats_busy_quantile(st, q);
+
+	if (ns == UINT64_MAX) {
+		snprintf(buf, len, "> %.2f us",
+			 (double)(VRTC_BUSY_BUCKETS - 1) * VRTC_BUSY_BUCKET_NS /
+				 1e3);
+	} else {
+		snprintf(buf, len, "<= %.2f us", (double)ns / 1e3);
+	}
+	return buf;
 }

@@ -36,30 +36,6 @@ struct vrtc_config {
 	struct vrtc_clock clocks[VRTC_MAX_CLOCKS];
 };
 
-/*
- * vrtc_config_parse() - build a clock set from a comma-separated list of
- * names: utc, tai, monotonic, utc-smeared (uses @smear), utc-noon-linear,
- * utc-sls. F_ALARM is offered and the default alarm clocks are set (see
- * vrtc_config_set_alarm_clocks()).
- * Returns 0, or -EINVAL with a message in @err.
- */
-int vrtc_config_parse(struct vrtc_config *cfg, const char *list, uint8_t smear,
-		      char *err, size_t errlen);
-
-/* The default set: 0 UTC, 1 TAI, 2 MONOTONIC, 3 UTC_SMEARED(@smear),
- * F_ALARM offered, alarms on clocks 0 and 3. */
-void vrtc_config_default(struct vrtc_config *cfg, uint8_t smear);
-
-/*
- * vrtc_config_set_alarm_clocks() - which clocks have an alarm: @list is
- * "default" (every UTC and UTC_SMEARED clock), "none", or a
- * comma-separated list of clock ids and names (utc, tai, utc-smeared:
- * every clock of that type). MONOTONIC clocks cannot have one.
- * Returns 0, or -EINVAL with a message in @err (@cfg unchanged then).
- */
-int vrtc_config_set_alarm_clocks(struct vrtc_config *cfg, const char *list,
-				 char *err, size_t errlen);
-
 #define VRTC_BUSY_BUCKETS 128
 #define VRTC_BUSY_BUCKET_NS 250
 
@@ -68,6 +44,9 @@ struct vrtc_stats {
 	uint64_t requests;
 	uint64_t errors; /* non-OK responses */
 	uint64_t by_status[8];
+	/* CROSS_CAP answered OK, by hw_counter: [0] ARM_VCT, [1] X86_TSC
+	 * (the flag is clear for both today: no guest counter mapping). */
+	uint64_t cross_cap[2];
 	uint64_t busy_ns; /* time spent serving the rings (transport-timed) */
 	/* Requests by their share of a batch's time, VRTC_BUSY_BUCKET_NS
 	 * wide; the last bucket takes everything above. */
@@ -149,5 +128,13 @@ void vrtc_dev_add_busy(struct vrtc_dev *d, uint64_t ns, unsigned int nreq);
  * edge; UINT64_MAX if it lies beyond the last bucket). 0 if no requests.
  */
 uint64_t vrtc_stats_busy_quantile(const struct vrtc_stats *st, double q);
+
+/*
+ * vrtc_stats_busy_text() - the quantile @q for a log line, in @buf:
+ * "<= 18.50 us", or "> 31.75 us" when it lies beyond the histogram
+ * (never "inf"). Returns @buf.
+ */
+const char *vrtc_stats_busy_text(const struct vrtc_stats *st, double q,
+				 char *buf, size_t len);
 
 #endif /* DEVICE_VIRTIO_RTC_H */

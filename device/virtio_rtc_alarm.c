@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * virtio-rtc alarms (VIRTIO 1.4 section 5.23.7, research/virtio_rtc.md
- * §2.5): per-clock alarm state, expiration events, and the FIFO of
- * notifications waiting for alarmq buffers.
+ * virtio-rtc alarms (VIRTIO 1.4 section 5.23.7, Alarm Operation and its
+ * device requirements): per-clock alarm state, expiration events, and the FIFO
+ * of notifications waiting for alarmq buffers.
  *
  * States of an alarm: disabled; enabled and armed (its TAI deadline is in
  * the process's alarm timer); enabled and reached (fired, not armed, but

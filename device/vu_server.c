@@ -49,6 +49,8 @@
 
 struct vu_sconn;
 
+struct vu_listener;
+
 struct vu_queue_io {
 	struct vu_sconn *conn;
 	unsigned int idx;
@@ -61,7 +63,8 @@ struct vu_queue_io {
 
 struct vu_sconn {
 	struct vu_server *s;
-	GList link; /* in s->conns; data = this */
+	struct vu_listener *from; /* accepted on; outlives its connections */
+	GList link;		  /* in s->conns; data = this */
 	int fd;
 	guint sock_id;
 	char *name;
@@ -87,6 +90,7 @@ struct vu_listener {
 	guint src_id;	/* accept watch, 0 while paused */
 	guint pause_id; /* resume timer after EMFILE and the like */
 	unsigned int seq;
+	unsigned int nconns; /* open connections accepted here */
 	char *name;
 };
 
@@ -279,17 +283,26 @@ static void sconn_free(struct vu_sconn *sc)
 	unsigned int i;
 
 	if (st && st->requests) {
-		uint64_t p50 = vrtc_stats_busy_quantile(st, 0.5);
-		uint64_t p99 = vrtc_stats_busy_quantile(st, 0.99);
+		char p50[32], p99[32];
 
 		g_log_ratelimited(
 			&s->rl, G_LOG_LEVEL_MESSAGE,
 			"%s: served %" PRIu64 " requests (%" PRIu64
-			" errors); device time per request: p50 <= %.2f us, "
-			"p99 <= %.2f us, mean %.2f us",
-			sc->name, st->requests, st->errors, (double)p50 / 1e3,
-			p99 == UINT64_MAX ? INFINITY : (double)p99 / 1e3,
+			" errors); device time per request: p50 %s, "
+			"p99 %s, mean %.2f us",
+			sc->name, st->requests, st->errors,
+			vrtc_stats_busy_text(st, 0.5, p50, sizeof(p50)),
+			vrtc_stats_busy_text(st, 0.99, p99, sizeof(p99)),
 			(double)st->busy_ns / 1e3 / (double)st->requests);
+	}
+	if (st && (st->cross_cap[0] || st->cross_cap[1])) {
+		g_log_ratelimited(
+			&s->rl, G_LOG_LEVEL_MESSAGE,
+			"%s: CROSS_CAP asked %" PRIu64
+			" times for ARM_VCT, %" PRIu64
+			" for X86_TSC; answered OK without the flag (no guest "
+			"counter mapping, READ_CROSS is EOPNOTSUPP)",
+			sc->name, st->cross_cap[0], st->cross_cap[1]);
 	}
 	if (st) {
 		s->gone.requests += st->requests;
@@ -297,6 +310,7 @@ static void sconn_free(struct vu_sconn *sc)
 		s->gone.alarm_events += vrtc_dev_alarm_events(sc->dev);
 	}
 	s->gone.closed++;
+	sc->from->nconns--;
 	remove_source(&sc->sock_id);
 	remove_source(&sc->alarm_id);
 	for (i = 0; i < VU_NUM_QUEUES; i++) {
@@ -575,6 +589,8 @@ static int sconn_new(struct vu_server *s, struct vu_listener *l, int fd)
 
 	sc = g_new0(struct vu_sconn, 1);
 	sc->s = s;
+	sc->from = l;
+	l->nconns++;
 	sc->fd = fd;
 	sc->link.data = sc;
 	sc->name = g_strdup_printf("%s#%u", l->name, ++l->seq);
@@ -687,6 +703,71 @@ int vu_server_add_listener(struct vu_server *s, int listen_fd, const char *name)
 	l->src_id = g_unix_fd_add(listen_fd, G_IO_IN, listener_accept, l);
 	g_ptr_array_add(s->listeners, l);
 	return 0;
+}
+
+static struct vu_listener *find_listener(const struct vu_server *s,
+					 const char *name, guint *at)
+{
+	for (guint i = 0; i < s->listeners->len; i++) {
+		struct vu_listener *l = g_ptr_array_index(s->listeners, i);
+
+		if (!strcmp(l->name, name)) {
+			*at = i;
+			return l;
+		}
+	}
+	return NULL;
+}
+
+int vu_server_remove_listener(struct vu_server *s, const char *name)
+{
+	struct vu_listener *l;
+	GList *it, *next;
+	int closed = 0;
+	guint at;
+
+	l = find_listener(s, name, &at);
+	if (!l) {
+		return -ENOENT;
+	}
+	/* sconn_free() unlinks only its own entry */
+	for (it = s->conns.head; it; it = next) {
+		struct vu_sconn *sc = it->data;
+
+		next = it->next;
+		if (sc->from == l) {
+			g_log_ratelimited(&s->rl, G_LOG_LEVEL_MESSAGE,
+					  "%s: closing connection: its socket "
+					  "is removed",
+					  sc->name);
+			sconn_free(sc);
+			closed++;
+		}
+	}
+	g_assert(l->nconns == 0);
+	g_ptr_array_remove_index(s->listeners, at); /* closes the fd */
+	return closed;
+}
+
+int vu_server_listener_connections(const struct vu_server *s, const char *name)
+{
+	guint at;
+	const struct vu_listener *l = find_listener(s, name, &at);
+
+	return l ? (int)l->nconns : -ENOENT;
+}
+
+void vu_server_foreach_listener(const struct vu_server *s,
+				void (*fn)(const char *name,
+					   unsigned int connections, void *ctx),
+				void *ctx)
+{
+	for (guint i = 0; i < s->listeners->len; i++) {
+		const struct vu_listener *l =
+			g_ptr_array_index(s->listeners, i);
+
+		fn(l->name, l->nconns, ctx);
+	}
 }
 
 /* ---- server --------------------------------------------------------- */

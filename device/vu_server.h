@@ -38,6 +38,27 @@ void vu_server_free(struct vu_server *s);
 int vu_server_add_listener(struct vu_server *s, int listen_fd,
 			   const char *name);
 
+/*
+ * vu_server_remove_listener() - stop accepting on the listener added as
+ * @name, close it and every connection accepted on it (only those: the
+ * other listeners' connections go on being served). Returns the number
+ * of connections closed, or -ENOENT if no listener has that name.
+ */
+int vu_server_remove_listener(struct vu_server *s, const char *name);
+
+/* Open connections accepted on listener @name, or -ENOENT. */
+int vu_server_listener_connections(const struct vu_server *s, const char *name);
+
+/*
+ * vu_server_foreach_listener() - call @fn with each listener's name and
+ * open connections, in the order they were added. @fn must not add or
+ * remove listeners.
+ */
+void vu_server_foreach_listener(const struct vu_server *s,
+				void (*fn)(const char *name,
+					   unsigned int connections, void *ctx),
+				void *ctx);
+
 /* Connections open now. */
 unsigned int vu_server_num_connections(const struct vu_server *s);
 

@@ -96,6 +96,17 @@ void clock_snapshot_tai(const struct clock_snapshot *s, uint64_t c,
 			struct clock_reading *out);
 
 /*
+ * clock_snapshot_rebase() - @s with its reference point moved to counter
+ * value @c (>= s->c0): tai0 and mono0 carried along at the model's
+ * rate, the time errors grown by their rates over c - c0 (rounded up).
+ * Bounds computed from @out at any c' >= @c are never narrower than
+ * from @s. For exports that must stay fresh while nothing is published
+ * (the status page in holdover). @c < s->c0 copies @s unchanged.
+ */
+void clock_snapshot_rebase(const struct clock_snapshot *s, uint64_t c,
+			   struct clock_snapshot *out);
+
+/*
  * clock_snapshot_read() - the value of timescale @ts at counter @c.
  * Returns 0, -EINVAL for an unknown timescale, -ERANGE if the value is
  * outside [0, INT64_MAX] ns (before 1970 or after 2262).

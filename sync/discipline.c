@@ -13,11 +13,11 @@
 
 #include "discipline.h"
 #include "discipline_select.h"
+#include "time_ns.h"
 
 #define DISCIPLINE_LOG_EVERY_S 60
 #define DISCIPLINE_MIN_MS 10U
 #define DISCIPLINE_MAX_MS 600000U
-#define NS_PER_S 1000000000LL
 
 struct disc_source {
 	struct source *src;
@@ -159,26 +159,39 @@ static void publish(struct discipline *d)
 	d->pub_status = s.status;
 }
 
+/*
+ * The state as logged: a poll that gave no sample is never logged as a
+ * normal one, whatever state the source filled in.
+ */
+static enum source_state logged_state(const struct disc_source *ds)
+{
+	if (ds->poll_r < 0 && ds->h.state < SOURCE_STALE) {
+		return ds->poll_r == -EAGAIN ? SOURCE_STALE : SOURCE_ERROR;
+	}
+	return ds->h.state;
+}
+
 static void log_health(struct disc_source *ds)
 {
 	gint64 now = g_get_monotonic_time();
 	const struct source_health *h = &ds->h;
+	enum source_state st = logged_state(ds);
 
-	if (!ds->logged_state || h->state != ds->state) {
-		if (h->state == SOURCE_OK) {
+	if (!ds->logged_state || st != ds->state) {
+		if (st == SOURCE_OK) {
 			g_message("%s: %s", source_name(ds->src), h->text);
 		} else {
 			g_warning("%s %s: %s", source_name(ds->src),
-				  source_state_name(h->state), h->text);
+				  source_state_name(st), h->text);
 		}
-		ds->state = h->state;
+		ds->state = st;
 		ds->logged_state = true;
 		ds->last_fail_log_us = now;
 	} else if (ds->poll_r < 0 &&
 		   now - ds->last_fail_log_us >
 			   (gint64)DISCIPLINE_LOG_EVERY_S * 1000000) {
 		g_warning("%s still %s: %s", source_name(ds->src),
-			  source_state_name(h->state), h->text);
+			  source_state_name(st), h->text);
 		ds->last_fail_log_us = now;
 	}
 }
@@ -230,10 +243,31 @@ static int64_t utc_now(const struct discipline *d)
 	return tai_s - leap_dtai_at_utc(d->file, tai_s - 37);
 }
 
+/*
+ * The effective table changed: sources that turn UTC into TAI use it,
+ * the served model carries it at once; @shadows: the shadows too (a new
+ * file, not a source's view).
+ */
+static void apply_leaps(struct discipline *d, bool shadows)
+{
+	const struct leap_table *t = leap_merge_table(d->lm);
+	struct clock_snapshot snap;
+
+	for (unsigned int i = 0; i < d->n; i++) {
+		source_set_leaps(d->s[i].src, t);
+		if (shadows) {
+			(void)estimator_set_leaps(d->s[i].shadow, t, &snap);
+		}
+	}
+	if (estimator_set_leaps(d->est, t, &snap) == 1) {
+		d->served = snap;
+		publish(d);
+	}
+}
+
 static void merge_leaps(struct discipline *d)
 {
 	struct leap_view v[DISCIPLINE_MAX_SOURCES];
-	struct clock_snapshot snap;
 	size_t n = 0;
 
 	for (unsigned int i = 0; i < d->n; i++) {
@@ -254,14 +288,7 @@ static void merge_leaps(struct discipline *d)
 	if (leap_merge_update(d->lm, v, n, utc_now(d)) != 1) {
 		return;
 	}
-	/* Sources that turn UTC into TAI must use the merged table too. */
-	for (unsigned int i = 0; i < d->n; i++) {
-		source_set_leaps(d->s[i].src, leap_merge_table(d->lm));
-	}
-	if (estimator_set_leaps(d->est, leap_merge_table(d->lm), &snap) == 1) {
-		d->served = snap;
-		publish(d);
-	}
+	apply_leaps(d, false);
 }
 
 /* Fill the selection's view of every source at @now. */
@@ -436,7 +463,6 @@ static int open_sources(struct discipline *d, const struct discipline_conf *c,
 {
 	GString *names = g_string_new(NULL);
 	struct estimator_config sec;
-	char msg[256] = "";
 	int r = 0;
 
 	for (unsigned int i = 0; i < c->n_sources; i++) {
@@ -445,21 +471,18 @@ static int open_sources(struct discipline *d, const struct discipline_conf *c,
 		const struct source_conf *sc =
 			c->src_of[i] ? c->src_of[i] : c->src;
 
-		r = source_new(c->ops[i], sc, &ds->src, msg, sizeof(msg));
+		r = source_new(c->ops[i], sc, &ds->src, err);
 		if (r < 0) {
-			g_set_error(err, discipline_error_quark(), -r, "%s",
-				    msg);
 			break;
 		}
 		d->n++;
 		sec = *ec;
 		sec.name = source_name(ds->src);
-		ds->shadow = estimator_new(&sec, c->src->leaps);
-		if (!ds->shadow) {
-			r = -errno;
-			g_set_error(err, discipline_error_quark(), errno,
+		r = estimator_new(&sec, c->src->leaps, &ds->shadow);
+		if (r < 0) {
+			g_set_error(err, discipline_error_quark(), -r,
 				    "discipline: estimator: %s",
-				    g_strerror(errno));
+				    g_strerror(-r));
 			break;
 		}
 		g_string_append_printf(names, "%s%s", i ? ", " : "",
@@ -478,6 +501,7 @@ struct discipline *discipline_new(struct clock_model *m,
 {
 	struct estimator_config ec;
 	struct discipline *d;
+	int r;
 
 	if (bad_conf(m, c)) {
 		g_set_error(err, discipline_error_quark(), EINVAL,
@@ -499,10 +523,10 @@ struct discipline *discipline_new(struct clock_model *m,
 	d->file = c->src->leaps;
 	d->lm = leap_merge_new(c->src->leaps);
 	ec.name = "served";
-	d->est = estimator_new(&ec, c->src->leaps);
-	if (!d->est) {
-		g_set_error(err, discipline_error_quark(), errno,
-			    "discipline: estimator: %s", g_strerror(errno));
+	r = estimator_new(&ec, c->src->leaps, &d->est);
+	if (r < 0) {
+		g_set_error(err, discipline_error_quark(), -r,
+			    "discipline: estimator: %s", g_strerror(-r));
 		goto fail;
 	}
 	if (open_sources(d, c, &ec, err) < 0) {
@@ -524,6 +548,20 @@ struct discipline *discipline_new(struct clock_model *m,
 fail:
 	discipline_free(d);
 	return NULL;
+}
+
+int discipline_set_leap_file(struct discipline *d,
+			     const struct leap_table *file)
+{
+	if (!d || !file) {
+		return -EINVAL;
+	}
+	d->file = file;
+	leap_merge_set_file(d->lm, file);
+	apply_leaps(d, true);
+	/* the sources' views against the new file, now */
+	merge_leaps(d);
+	return 0;
 }
 
 void discipline_free(struct discipline *d)

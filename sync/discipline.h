@@ -39,7 +39,9 @@
  * served model at once.
  *
  * Start-up: discipline_new() opens every source (one that cannot be
- * opened fails start-up, naming it), then polls DISCIPLINE_INITIAL_SAMPLES
+ * opened fails start-up, naming it; with source_conf.retry_at_start a
+ * chronyd or gpsd not up yet is not that: its source opens down and is
+ * retried at the polls), then polls DISCIPLINE_INITIAL_SAMPLES
  * times, DISCIPLINE_INITIAL_GAP_MS apart, so a first model is published
  * before any VM connects. If no source gave a usable sample it does not
  * fail: it warns, publishes nothing (status UNKNOWN to readers) and keeps
@@ -59,7 +61,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "clock_model.h"
+#include "clock_model_writer.h"
 #include "estimator.h"
 #include "leapmerge.h"
 #include "source.h"
@@ -154,6 +156,17 @@ void discipline_get_stats(const struct discipline *d,
  */
 void discipline_get_status(const struct discipline *d,
 			   struct discipline_status *out);
+
+/*
+ * discipline_set_leap_file() - use @file (a leap-seconds.list re-read on
+ * SIGHUP) from now on: the leap merge starts again from it, the sources
+ * and every estimator carry it, and the served model is republished at
+ * once with it. @file and the table it replaces must both outlive the
+ * discipline (published snapshots point at them).
+ * Returns 0, or -EINVAL for NULL arguments.
+ */
+int discipline_set_leap_file(struct discipline *d,
+			     const struct leap_table *file);
 
 /* "selected", "candidate", "unusable", "falseticker". */
 const char *discipline_role_name(enum discipline_role r);

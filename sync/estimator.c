@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "estimator.h"
+#include "time_ns.h"
 
-#define NS_PER_S 1000000000.0
 #define EST_WINDOW 64	   /* samples kept for the frequency bound */
 #define EST_MAX_STREAK 16  /* outlier_reinit cap */
 #define EST_INIT_SD_NS 1e9 /* phase unknown before the first sample */
@@ -76,8 +76,8 @@ void estimator_config_default(struct estimator_config *cfg)
 	};
 }
 
-struct estimator *estimator_new(const struct estimator_config *cfg,
-				const struct leap_table *leaps)
+int estimator_new(const struct estimator_config *cfg,
+		  const struct leap_table *leaps, struct estimator **out)
 {
 	struct estimator_config def;
 	struct estimator *e;
@@ -91,13 +91,11 @@ struct estimator *estimator_new(const struct estimator_config *cfg,
 	    cfg->outlier_reinit > EST_MAX_STREAK || cfg->slew_ns == 0 ||
 	    cfg->max_freq_ppb >= 100000000ULL ||
 	    !(cfg->wander_ppb >= 0.0 && cfg->wander_ppb < 1e6)) {
-		errno = EINVAL;
-		return NULL;
+		return -EINVAL;
 	}
 	e = calloc(1, sizeof(*e));
 	if (!e) {
-		errno = ENOMEM;
-		return NULL;
+		return -ENOMEM;
 	}
 	e->cfg = *cfg;
 	e->cfg.name = NULL; /* not kept: the caller's string may go */
@@ -107,7 +105,8 @@ struct estimator *estimator_new(const struct estimator_config *cfg,
 		snprintf(e->who, sizeof(e->who), "estimator");
 	}
 	e->leaps = leaps;
-	return e;
+	*out = e;
+	return 0;
 }
 
 void estimator_free(struct estimator *e)
@@ -117,7 +116,7 @@ void estimator_free(struct estimator *e)
 
 static double sec(int64_t ticks)
 {
-	return (double)ticks / NS_PER_S;
+	return (double)ticks / (double)NS_PER_S;
 }
 
 /* Kalman prediction to counter @c (>= kc), renormalising the phase. */
@@ -233,7 +232,7 @@ static uint64_t ceil_u64(double v)
 
 static uint64_t period_q_of(double ppb)
 {
-	return (uint64_t)llround((1.0 + ppb / NS_PER_S) *
+	return (uint64_t)llround((1.0 + ppb / (double)NS_PER_S) *
 				 (double)(1ULL << CLOCK_PERIOD_SHIFT));
 }
 

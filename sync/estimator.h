@@ -97,11 +97,11 @@ struct estimator;
  * estimator_new() - an estimator with nothing published yet.
  * @cfg:   tunables, copied; NULL for the defaults
  * @leaps: the leap table every snapshot carries; must outlive it
- * Returns NULL with errno EINVAL for a bad config or NULL @leaps, or
- * ENOMEM.
+ * @out:   receives the estimator
+ * Returns 0, or -EINVAL for a bad config or NULL @leaps, or -ENOMEM.
  */
-struct estimator *estimator_new(const struct estimator_config *cfg,
-				const struct leap_table *leaps);
+int estimator_new(const struct estimator_config *cfg,
+		  const struct leap_table *leaps, struct estimator **out);
 
 /* NULL is a no-op. */
 void estimator_free(struct estimator *e);

@@ -65,6 +65,18 @@ void leap_merge_free(struct leap_merge *lm)
 	g_free(lm);
 }
 
+int leap_merge_set_file(struct leap_merge *lm, const struct leap_table *file)
+{
+	if (!lm || !file) {
+		return -EINVAL;
+	}
+	lm->file = file;
+	lm->cur = file;
+	lm->from = FILE_NAME;
+	lm->logged[0] = '\0';
+	return 0;
+}
+
 const struct leap_table *leap_merge_table(const struct leap_merge *lm)
 {
 	return lm->cur;

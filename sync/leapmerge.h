@@ -73,6 +73,14 @@ struct leap_merge *leap_merge_new(const struct leap_table *file);
 /* Frees every derived table; NULL is a no-op. */
 void leap_merge_free(struct leap_merge *lm);
 
+/*
+ * leap_merge_set_file() - a new file table @file (re-read on SIGHUP;
+ * must outlive the merge, as must the old one: published snapshots may
+ * point at it). The next leap_merge_update() decides against it; until
+ * then the effective table is @file. Returns 0, or -EINVAL for NULL.
+ */
+int leap_merge_set_file(struct leap_merge *lm, const struct leap_table *file);
+
 /* The table in effect now (the file's, or the latest derived one). */
 const struct leap_table *leap_merge_table(const struct leap_merge *lm);
 

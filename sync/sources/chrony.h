@@ -3,7 +3,7 @@
  * Client of chronyd's command protocol (version 6): the TRACKING request,
  * over chronyd's Unix command socket or its UDP command port, and the
  * system clock's error bound computed from the reply (ClockBound's
- * formula). Layouts: research/discipline.md §2.1.
+ * formula). Layouts: chrony's candm.h.
  *
  * The codec and the parser are pure functions over byte buffers (no
  * GLib, no I/O). The client is non-blocking: a GLib main loop watches

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock_model.h" /* sync/: the writer side, with the reader */
+#include "clock_model_writer.h"
 #include "timescale.h"
 
 #define SNAP_WORDS                                                             \
@@ -27,6 +27,8 @@ struct clock_model {
 	_Atomic uint64_t seq;
 	_Atomic uint64_t copy[2][SNAP_WORDS];
 	uint64_t generation; /* writer only */
+	void (*observer)(void *ctx, const struct clock_snapshot *s);
+	void *observer_ctx;
 };
 
 uint64_t clock_counter_now(enum clock_counter counter)
@@ -71,6 +73,18 @@ void clock_model_publish(struct clock_model *m, const struct clock_snapshot *s)
 	atomic_store_explicit(&m->seq, seq + 2, memory_order_release);
 	atomic_thread_fence(memory_order_release);
 	copy_store(m->copy[1], w);
+	if (m->observer) {
+		m->observer(m->observer_ctx, &tmp);
+	}
+}
+
+void clock_model_set_observer(struct clock_model *m,
+			      void (*fn)(void *ctx,
+					 const struct clock_snapshot *s),
+			      void *ctx)
+{
+	m->observer = fn;
+	m->observer_ctx = ctx;
 }
 
 int clock_model_get(const struct clock_model *m, struct clock_snapshot *out)
@@ -122,16 +136,22 @@ static __int128 elapsed_ns(const struct clock_snapshot *s, uint64_t c)
 	return -(__int128)r;
 }
 
+/* e + ppb * ticks / 1e9, rounded up, saturating. */
+static uint64_t grown(uint64_t e, uint64_t ppb, uint64_t ticks)
+{
+	unsigned __int128 g = (unsigned __int128)ppb * ticks;
+
+	g = (g + 999999999) / 1000000000 + e;
+	return g > UINT64_MAX ? UINT64_MAX : (uint64_t)g;
+}
+
 /* time_maxerr + rate_maxerr_ppb * |c - c0| / 1e9, |c - c0| in ticks as
  * include/clock_model.h has it; rounded up, saturating. */
 static uint64_t bound_at(const struct clock_snapshot *s, uint64_t c)
 {
 	uint64_t d = c < s->c0 ? s->c0 - c : c - s->c0;
-	unsigned __int128 g = (unsigned __int128)s->rate_maxerr_ppb * d;
 
-	g = (g + 999999999) / 1000000000; /* round the growth up */
-	g += s->time_maxerr_ns;
-	return g > UINT64_MAX ? UINT64_MAX : (uint64_t)g;
+	return grown(s->time_maxerr_ns, s->rate_maxerr_ppb, d);
 }
 
 static int64_t saturate(__int128 v)
@@ -150,6 +170,27 @@ void clock_snapshot_tai(const struct clock_snapshot *s, uint64_t c,
 {
 	out->ns = saturate((__int128)s->tai0_ns + elapsed_ns(s, c));
 	out->maxerr_ns = bound_at(s, c);
+}
+
+void clock_snapshot_rebase(const struct clock_snapshot *s, uint64_t c,
+			   struct clock_snapshot *out)
+{
+	__int128 el;
+	uint64_t b;
+
+	*out = *s;
+	if (c <= s->c0) {
+		return;
+	}
+	el = elapsed_ns(s, c);
+	out->c0 = c;
+	out->tai0_ns = saturate((__int128)s->tai0_ns + el);
+	out->mono0_ns = saturate((__int128)s->mono0_ns + el);
+	/* + 1 ns: tai0 is floored here and again when read from @out */
+	b = bound_at(s, c);
+	out->time_maxerr_ns = b == UINT64_MAX ? b : b + 1;
+	out->time_esterr_ns =
+		grown(s->time_esterr_ns, s->rate_esterr_ppb, c - s->c0);
 }
 
 int clock_snapshot_read(const struct clock_snapshot *s, enum timescale ts,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* ptp4l management client; see ptp4l.h and research/discipline.md §1.6. */
+/* ptp4l management client; see ptp4l.h and linuxptp's
+ * pmc_common.c and tlv.h. */
 #include <endian.h>
 #include <errno.h>
 #include <glib.h>
@@ -316,6 +317,17 @@ int ptp4l_error_budget_ns(const struct ptp4l_time_status *ts,
 
 	if (!ts->gm_present) {
 		return -ENOLINK;
+	}
+	/*
+	 * Never measured: no timestamped Sync has reached the servo
+	 * (ingress_time is set by each one), or no offset has been computed
+	 * (it needs a path delay first). ptp4l then reports 0 for both, which
+	 * would otherwise read as a perfect lock (seen with a NIC giving no
+	 * Rx timestamps: "received SYNC without timestamp").
+	 */
+	if (ts->ingress_time_ns == 0 ||
+	    (ts->master_offset_ns == 0 && cur->mean_path_delay_tins == 0)) {
+		return -ENODATA;
 	}
 	if (ptp4l_accuracy_ns(parent->gm_clock_accuracy, &acc_ns) < 0) {
 		acc_ns = unknown_accuracy_ns;

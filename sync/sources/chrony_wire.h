@@ -2,7 +2,7 @@
 /*
  * chronyd command protocol version 6 on the wire: the TRACKING request
  * and reply. All fields big-endian; converted only in sync/chrony.c.
- * Sizes from chrony's candm.h (research/discipline.md §2.1).
+ * Sizes from chrony's candm.h (REQ_/RPY_ tracking, sourcestats).
  */
 #ifndef SYNC_CHRONY_WIRE_H
 #define SYNC_CHRONY_WIRE_H

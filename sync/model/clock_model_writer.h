@@ -7,7 +7,7 @@
 #ifndef SYNC_CLOCK_MODEL_H
 #define SYNC_CLOCK_MODEL_H
 
-#include "../include/clock_model.h"
+#include "clock_model.h"
 
 /* A model with nothing published (clock_model_get() gives -EAGAIN). */
 struct clock_model *clock_model_new(void);
@@ -21,5 +21,17 @@ void clock_model_free(struct clock_model *m);
  * @s->leaps must stay alive until clock_model_free().
  */
 void clock_model_publish(struct clock_model *m, const struct clock_snapshot *s);
+
+/*
+ * clock_model_set_observer() - call @fn(@ctx, snapshot) after every
+ * publish, with the snapshot as readers now get it (generation set).
+ * One observer; @fn NULL removes it. For exports that must follow every
+ * publish (the status page); @fn runs on the publisher's loop and must
+ * not block.
+ */
+void clock_model_set_observer(struct clock_model *m,
+			      void (*fn)(void *ctx,
+					 const struct clock_snapshot *s),
+			      void *ctx);
 
 #endif /* SYNC_CLOCK_MODEL_H */

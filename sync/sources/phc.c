@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "phc.h"
+#include "time_ns.h"
 
-#define NSEC_PER_SEC 1000000000LL
 /* Seconds beyond this would overflow int64 ns (with room to add). */
 #define PHC_MAX_SEC 9000000000LL
 /* Tries of a method that answers EBUSY/EAGAIN/EINTR. */
@@ -94,8 +94,7 @@ static int sys_close(void *ctx, int fd)
 
 static int sys_gettime(void *ctx, clockid_t clk, struct timespec *ts)
 {
-	(void)ctx;
-	return clock_gettime(clk, ts) < 0 ? -errno : 0;
+	return time_ns_sys_gettime(ctx, clk, ts) < 0 ? -errno : 0;
 }
 
 static const struct phc_ops sys_ops = {
@@ -274,7 +273,7 @@ int phc_set_tai_utc(struct phc *p, int tai_utc_s)
 	    tai_utc_s < -PHC_MAX_TAI_UTC_S) {
 		return -EINVAL;
 	}
-	p->tai_utc_ns = (int64_t)tai_utc_s * NSEC_PER_SEC;
+	p->tai_utc_ns = (int64_t)tai_utc_s * NS_PER_S;
 	return 0;
 }
 
@@ -283,11 +282,11 @@ int phc_set_tai_utc(struct phc *p, int tai_utc_s)
 /* A kernel timestamp in ns; false if it is not a sane time. */
 static bool pct_ns(const struct ptp_clock_time *t, int64_t *ns)
 {
-	if (t->nsec >= NSEC_PER_SEC || t->sec > PHC_MAX_SEC ||
+	if (t->nsec >= NS_PER_S || t->sec > PHC_MAX_SEC ||
 	    t->sec < -PHC_MAX_SEC) {
 		return false;
 	}
-	*ns = t->sec * NSEC_PER_SEC + t->nsec;
+	*ns = t->sec * NS_PER_S + t->nsec;
 	return true;
 }
 
@@ -299,11 +298,11 @@ static int gettime_ns(struct phc *p, clockid_t clk, int64_t *ns)
 	if (ret < 0) {
 		return ret;
 	}
-	if (ts.tv_nsec < 0 || ts.tv_nsec >= NSEC_PER_SEC || ts.tv_sec < 0 ||
+	if (ts.tv_nsec < 0 || ts.tv_nsec >= NS_PER_S || ts.tv_sec < 0 ||
 	    ts.tv_sec > PHC_MAX_SEC) {
 		return -EPROTO;
 	}
-	*ns = (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+	*ns = (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
 	return 0;
 }
 

@@ -5,18 +5,22 @@
 
 #include "source.h"
 
+GQuark source_error_quark(void)
+{
+	return g_quark_from_static_string("vrtc-source-error");
+}
+
 int source_new(const struct source_ops *ops, const struct source_conf *conf,
-	       struct source **out, char *msg, size_t msg_len)
+	       struct source **out, GError **err)
 {
 	int r;
 
 	if (!ops || !conf || !out || !conf->leaps) {
-		if (msg && msg_len) {
-			snprintf(msg, msg_len, "bad source arguments");
-		}
+		g_set_error(err, source_error_quark(), EINVAL,
+			    "bad source arguments");
 		return -EINVAL;
 	}
-	r = ops->new (conf, out, msg, msg_len);
+	r = ops->new (conf, out, err);
 	if (r == 0) {
 		(*out)->ops = ops;
 		if (!(*out)->name[0]) {
@@ -79,4 +83,16 @@ const char *source_leap_name(enum source_leap l)
 		break;
 	}
 	return "none";
+}
+
+/* The registry: one line per kind, in order of preference among equals. */
+static const struct source_kind *const kinds[] = {
+	&source_phc_kind, &source_chrony_kind, &source_gpsd_kind,
+	&source_sysclock_kind, /* the fallback, last */
+};
+
+const struct source_kind *const *source_kinds(size_t *n)
+{
+	*n = G_N_ELEMENTS(kinds);
+	return kinds;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Client of gpsd's JSON watch (libgps) and the conversion of its time
- * reports into struct time_sample. Background: research/discipline.md §3.
+ * reports into struct time_sample. Background: gpsd's
+ * gpsd_json(5) and libgps(3).
  *
  * Only the JSON watch is read (?WATCH enable, json, pps): TOFF (the
  * receiver's time of the serial-data cycle against the host's

@@ -30,6 +30,7 @@
  */
 #include <errno.h>
 #include <glib.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -97,33 +98,42 @@ static void phc_free_src(struct source *s)
 }
 
 static int phc_new_src(const struct source_conf *c, struct source **out,
-		       char *msg, size_t msg_len)
+		       GError **err)
 {
+	static const struct source_phc_settings none;
+	const struct source_phc_settings *set =
+		c->settings ? c->settings : &none;
+	const char *dev = NULL;
 	struct phc_options opt = {
-		.timescale = c->phc_timescale,
-		.ops = c->phc_ops,
-		.ctx = c->phc_ctx,
+		.timescale = set->phc_timescale,
+		.ops = set->phc_ops,
+		.ctx = set->phc_ctx,
 	};
 	struct source_phc *p;
 	char why[128] = "";
 	int r;
 
-	if (!c->phc || !*c->phc) {
-		snprintf(msg, msg_len, "no PHC device given");
+	if (set->phc && c->index < g_strv_length(set->phc)) {
+		dev = set->phc[c->index];
+	}
+	if (!dev || !*dev) {
+		g_set_error(err, source_error_quark(), EINVAL,
+			    "no PHC device given");
 		return -EINVAL;
 	}
 	p = g_new0(struct source_phc, 1);
 	p->outstanding = -1;
-	p->timescale = c->phc_timescale;
+	p->timescale = set->phc_timescale;
 	p->leaps = c->leaps;
-	snprintf(p->dev, sizeof(p->dev), "%s", c->phc);
-	r = phc_open(c->phc, &opt, &p->phc, why, sizeof(why));
+	snprintf(p->dev, sizeof(p->dev), "%s", dev);
+	r = phc_open(dev, &opt, &p->phc, why, sizeof(why));
 	if (r < 0) {
 		if (*why) {
-			snprintf(msg, msg_len, "PHC %s", why);
+			g_set_error(err, source_error_quark(), -r, "PHC %s",
+				    why);
 		} else {
-			snprintf(msg, msg_len, "PHC %s: %s", c->phc,
-				 g_strerror(-r));
+			g_set_error(err, source_error_quark(), -r, "PHC %s: %s",
+				    dev, g_strerror(-r));
 		}
 		phc_free_src(&p->base);
 		return r;
@@ -132,12 +142,13 @@ static int phc_new_src(const struct source_conf *c, struct source **out,
 		/* until ptp4l says otherwise: the table's latest offset */
 		phc_set_tai_utc(p->phc, c->leaps->e[c->leaps->n - 1].dtai);
 	}
-	p->drift_ppb =
-		c->phc_drift_ppb ? c->phc_drift_ppb : PHC_DEFAULT_DRIFT_PPB;
+	p->drift_ppb = c->drift_ppb ? c->drift_ppb : PHC_DEFAULT_DRIFT_PPB;
 	/* several PHCs are told apart in the log and the status */
-	snprintf(p->base.name, sizeof(p->base.name), "PHC %s", c->phc);
-	p->ptp4l_path = g_strdup(c->ptp4l_socket);
-	p->ptp4l_bind_dir = g_strdup(c->ptp4l_bind_dir);
+	snprintf(p->base.name, sizeof(p->base.name), "PHC %s", dev);
+	if (set->ptp4l_socket && c->index < g_strv_length(set->ptp4l_socket)) {
+		p->ptp4l_path = g_strdup(set->ptp4l_socket[c->index]);
+	}
+	p->ptp4l_bind_dir = g_strdup(set->ptp4l_bind_dir);
 	*out = &p->base;
 	return 0;
 }
@@ -250,6 +261,10 @@ static void unvouched_why(const struct source_phc *p, int pr, char *buf,
 {
 	if (pr == -ENOLINK) {
 		snprintf(buf, len, "ptp4l has no grandmaster");
+	} else if (pr == -ENODATA) {
+		snprintf(buf, len,
+			 "ptp4l has measured nothing yet (no timestamped Sync, "
+			 "or no path delay: master offset and path delay 0)");
 	} else if (pr == -ERANGE) {
 		snprintf(buf, len, "ptp4l's currentUtcOffset %d s is absurd",
 			 p->cache[3].tp.current_utc_offset_s);
@@ -344,4 +359,75 @@ const struct source_ops source_phc_ops = {
 	.free = phc_free_src,
 	.poll = phc_poll_src,
 	.set_leaps = source_phc_set_leaps,
+};
+
+/* The keys, in the order --help and conf/ list them. */
+#define PHC_KEY(f) offsetof(struct source_phc_settings, f)
+static const struct config_key phc_keys[] = {
+	{
+		.name = "phc",
+		.type = CONFIG_PATH_LIST,
+		.arg = "DEV|IFACE",
+		.help = "Follow this PTP hardware clock (/dev/ptpN, or a "
+			"network interface's PHC; repeatable)",
+		.offset = PHC_KEY(phc),
+	},
+	{
+		.name = "phc-timescale",
+		.type = CONFIG_ENUM,
+		.def = "tai",
+		.choices = "tai|utc", /* enum phc_timescale's order */
+		.arg = "tai|utc",
+		.help = "What the PHC counts (ptp4l keeps it on TAI)",
+		.offset = PHC_KEY(phc_timescale),
+	},
+	{
+		.name = "ptp4l-socket",
+		.type = CONFIG_PATH_LIST,
+		.arg = "PATH",
+		.help = "ptp4l's management socket, for the error budget and "
+			"UTC offset of the PHC it disciplines (repeatable: the "
+			"Nth goes with the Nth phc)",
+		.offset = PHC_KEY(ptp4l_socket),
+	},
+};
+_Static_assert(PHC_TIMESCALE_TAI == 0 && PHC_TIMESCALE_UTC == 1,
+	       "phc-timescale choices out of step with enum phc_timescale");
+_Static_assert(sizeof(enum phc_timescale) == sizeof(int),
+	       "CONFIG_ENUM stores an int");
+
+static unsigned int phc_count(const void *settings)
+{
+	const struct source_phc_settings *s = settings;
+
+	return s->phc ? g_strv_length(s->phc) : 0;
+}
+
+static int phc_check(const void *settings, const char *const *origin,
+		     GError **err)
+{
+	const struct source_phc_settings *s = settings;
+	unsigned int n_ptp4l =
+		s->ptp4l_socket ? g_strv_length(s->ptp4l_socket) : 0;
+
+	if (n_ptp4l > phc_count(s)) {
+		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "%s: %u given for %u phc (the Nth goes with the "
+			    "Nth phc)",
+			    origin[2], n_ptp4l, phc_count(s));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+const struct source_kind source_phc_kind = {
+	.name = "phc",
+	.plural = "PHCs",
+	.ops = &source_phc_ops,
+	.keys = phc_keys,
+	.n_keys = G_N_ELEMENTS(phc_keys),
+	.settings_size = sizeof(struct source_phc_settings),
+	.max_sources = 0, /* the rest */
+	.count = phc_count,
+	.check = phc_check,
 };

@@ -14,6 +14,10 @@
  * (max drift times the time since chronyd's last update), so the bound
  * still holds. Only the very first request (in new()) waits, up to
  * CHRONY_FIRST_TIMEOUT_MS, so the first samples can be taken at once.
+ * If chronyd does not answer it (not up yet), new() fails, or with
+ * conf->retry_at_start the source starts without a reply (STALE, "not
+ * reached yet") and opens its client at every poll, as after a socket
+ * error, until chronyd answers.
  *
  * Each poll drains at most CHRONY_DRAIN_MAX queued datagrams: a flood of
  * bad ones cannot starve the good reply for more than a poll or two, nor
@@ -24,7 +28,7 @@
  * restarted chronyd is found again without restarting the daemon. After
  * the privilege drop our end can no longer be bound in chronyd's run
  * directory; the client is then opened on chronyd's loopback UDP
- * command port (source_conf.chrony_port) instead (TRACKING is a monitoring
+ * command port (the chrony-port key) instead (TRACKING is a monitoring
  * command, answered there to any user).
  *
  * Health, as time passes without a fresh TRACKING reply:
@@ -41,18 +45,19 @@
  */
 #include <errno.h>
 #include <glib.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "chrony.h"
 #include "source.h"
 #include "sysclock.h"
+#include "time_ns.h"
 
 #define CHRONY_READS 5
 #define CHRONY_FIRST_TIMEOUT_MS 1000
 #define CHRONY_DEFAULT_DRIFT_PPB 1000
 /* a TRACKING reply older than this is stale, ns */
 #define CHRONY_STALE_NS (16 * NS_PER_S)
-#define NS_PER_S 1000000000LL
 /* datagrams read per poll, at most */
 #define CHRONY_DRAIN_MAX 64
 /* polls in a row whose request went unanswered before DEGRADED */
@@ -75,21 +80,12 @@ struct source_chrony {
 	int last_err;	    /* last client error, 0 if none */
 	uint16_t udp_port;  /* reopen over UDP if the Unix socket fails */
 	bool via_udp;	    /* the client is the UDP fallback */
+	int unix_err;	    /* why the socket did not open last time, or 0 */
 };
-
-static int sys_gettime(void *ctx, clockid_t clk, struct timespec *ts)
-{
-	return clock_gettime(clk, ts);
-}
 
 static const struct source_clock_ops sys_clock_ops = {
-	.gettime = sys_gettime,
+	.gettime = time_ns_sys_gettime,
 };
-
-static int64_t ts_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * NS_PER_S + ts->tv_nsec;
-}
 
 static void chrony_free_src(struct source *s)
 {
@@ -110,8 +106,17 @@ static int read_counter(struct source_chrony *c, uint64_t *now)
 	if (c->ops->gettime(c->ctx, CLOCK_MONOTONIC_RAW, &ts) < 0) {
 		return errno > 0 ? -errno : -EIO;
 	}
-	*now = (uint64_t)ts_ns(&ts);
+	*now = (uint64_t)time_ns_from_ts(&ts);
 	return 0;
+}
+
+/* The socket failed: drop the client, open it again at the next poll. */
+static void drop_client(struct source_chrony *c, int err)
+{
+	chrony_client_free(c->client);
+	c->client = NULL;
+	c->outstanding = false;
+	c->last_err = err;
 }
 
 static int open_client(struct source_chrony *c)
@@ -128,6 +133,7 @@ static int open_client(struct source_chrony *c)
 
 	c->outstanding = false;
 	r = chrony_client_new(&cc, &c->client);
+	c->unix_err = r;
 	if (r < 0 && c->udp_port) {
 		/*
 		 * Reopening after the privilege drop: our end can no longer
@@ -144,58 +150,62 @@ static int open_client(struct source_chrony *c)
 }
 
 static int chrony_new_src(const struct source_conf *conf, struct source **out,
-			  char *msg, size_t msg_len)
+			  GError **err)
 {
+	static const struct source_chrony_settings none;
+	const struct source_chrony_settings *set =
+		conf->settings ? conf->settings : &none;
 	struct source_chrony *c = g_new0(struct source_chrony, 1);
 	int r;
 
 	c->leaps = conf->leaps;
 	c->ops = conf->clock_ops ? conf->clock_ops : &sys_clock_ops;
 	c->ctx = conf->clock_ctx;
-	c->drift_ppb = conf->chrony_drift_ppb ? conf->chrony_drift_ppb
-					      : CHRONY_DEFAULT_DRIFT_PPB;
+	c->drift_ppb =
+		conf->drift_ppb ? conf->drift_ppb : CHRONY_DEFAULT_DRIFT_PPB;
 	snprintf(c->path, sizeof(c->path), "%s",
-		 conf->chrony_socket ? conf->chrony_socket
-				     : CHRONY_DEFAULT_SOCKET);
-	if (conf->chrony_run_dir) {
-		c->run_dir = g_strdup(conf->chrony_run_dir);
-	} else if (conf->chrony_socket) {
+		 set->chrony_socket ? set->chrony_socket
+				    : CHRONY_DEFAULT_SOCKET);
+	if (set->chrony_run_dir) {
+		c->run_dir = g_strdup(set->chrony_run_dir);
+	} else if (set->chrony_socket) {
 		/* chronyd reaches its own socket's directory */
-		c->run_dir = g_path_get_dirname(conf->chrony_socket);
+		c->run_dir = g_path_get_dirname(set->chrony_socket);
 	}
 	r = open_client(c);
-	if (r < 0) {
-		snprintf(msg, msg_len, "chronyd socket %s: %s", c->path,
-			 g_strerror(-r));
-		chrony_free_src(&c->base);
-		return r;
+	if (r == 0) {
+		r = chrony_client_query(c->client, CHRONY_FIRST_TIMEOUT_MS,
+					&c->t);
+		if (r < 0 && !conf->retry_at_start) {
+			g_set_error(err, source_error_quark(), -r,
+				    "chronyd at %s: TRACKING: %s", c->path,
+				    g_strerror(-r));
+		}
+	} else if (!conf->retry_at_start) {
+		g_set_error(err, source_error_quark(), -r,
+			    "chronyd socket %s: %s", c->path, g_strerror(-r));
 	}
-	r = chrony_client_query(c->client, CHRONY_FIRST_TIMEOUT_MS, &c->t);
+	c->udp_port = (uint16_t)set->chrony_port;
+	if (r < 0 && conf->retry_at_start) {
+		/* chronyd not up (yet): down, asked again at every poll */
+		drop_client(c, r);
+		*out = &c->base;
+		return 0;
+	}
 	if (r < 0) {
-		snprintf(msg, msg_len, "chronyd at %s: TRACKING: %s", c->path,
-			 g_strerror(-r));
 		chrony_free_src(&c->base);
 		return r;
 	}
 	c->have_tracking = true;
-	c->udp_port = conf->chrony_port;
 	r = read_counter(c, &c->t_counter);
 	if (r < 0) {
-		snprintf(msg, msg_len, "reading clocks: %s", g_strerror(-r));
+		g_set_error(err, source_error_quark(), -r, "reading clocks: %s",
+			    g_strerror(-r));
 		chrony_free_src(&c->base);
 		return r;
 	}
 	*out = &c->base;
 	return 0;
-}
-
-/* The socket failed: drop the client, open it again at the next poll. */
-static void drop_client(struct source_chrony *c, int err)
-{
-	chrony_client_free(c->client);
-	c->client = NULL;
-	c->outstanding = false;
-	c->last_err = err;
 }
 
 /* Take the replies that came (bounded), then ask again. */
@@ -284,7 +294,19 @@ static int chrony_poll_src(struct source *s, struct time_sample *out,
 			 g_strerror(-r));
 		return r;
 	}
-	if (!c->have_tracking || counter - c->t_counter > CHRONY_STALE_NS) {
+	if (!c->have_tracking) {
+		/* not reached since start (source-start=retry) */
+		int why = c->last_err ? c->last_err : c->unix_err;
+
+		h->state = SOURCE_STALE;
+		g_snprintf(h->text, sizeof(h->text),
+			   "chronyd at %s: not reached yet%s%s; asking again "
+			   "every poll",
+			   c->path, why ? ": " : "",
+			   why ? g_strerror(-why) : "");
+		return -EAGAIN;
+	}
+	if (counter - c->t_counter > CHRONY_STALE_NS) {
 		h->state = SOURCE_STALE;
 		snprintf(h->text, sizeof(h->text),
 			 "chronyd at %s: no recent TRACKING reply%s%s", c->path,
@@ -308,7 +330,7 @@ static int chrony_poll_src(struct source *s, struct time_sample *out,
 	utc_s = rt.tv_sec;
 	dtai = leap_dtai_at_utc(c->leaps, utc_s);
 	out->counter = counter;
-	out->tai_ns = ts_ns(&rt) + (int64_t)dtai * NS_PER_S;
+	out->tai_ns = time_ns_from_ts(&rt) + (int64_t)dtai * NS_PER_S;
 	out->window_ns = 2 * half;
 	out->err_ns = bound;
 	h->state = c->last_err || c->misses >= CHRONY_DEGRADED_MISSES
@@ -347,4 +369,56 @@ const struct source_ops source_chrony_ops = {
 	.free = chrony_free_src,
 	.poll = chrony_poll_src,
 	.set_leaps = source_chrony_set_leaps,
+};
+
+/* The keys, in the order --help and conf/ list them. */
+#define CHRONY_KEY(f) offsetof(struct source_chrony_settings, f)
+static const struct config_key chrony_keys[] = {
+	{
+		.name = "chrony",
+		.type = CONFIG_ONOFF,
+		.def = "off",
+		.choices = "off|on",
+		.flag_value = "on",
+		.arg = "on|off",
+		.help = "Use the system clock as chronyd disciplines it as a "
+			"source (--chrony alone: on)",
+		.offset = CHRONY_KEY(on),
+	},
+	{
+		.name = "chrony-socket",
+		.type = CONFIG_PATH,
+		.def = CHRONY_DEFAULT_SOCKET,
+		.arg = "PATH",
+		.help = "chronyd's command socket",
+		.offset = CHRONY_KEY(chrony_socket),
+	},
+	{
+		.name = "chrony-port",
+		.type = CONFIG_UINT,
+		.def = "323",
+		.min = 0,
+		.max = 65535,
+		.arg = "PORT",
+		.help = "chronyd's loopback UDP command port, used when the "
+			"command socket cannot be reopened after the "
+			"privilege drop (0: never)",
+		.offset = CHRONY_KEY(chrony_port),
+	},
+};
+
+static unsigned int chrony_count(const void *settings)
+{
+	return ((const struct source_chrony_settings *)settings)->on ? 1 : 0;
+}
+
+const struct source_kind source_chrony_kind = {
+	.name = "chrony",
+	.plural = "chronyd sources",
+	.ops = &source_chrony_ops,
+	.keys = chrony_keys,
+	.n_keys = G_N_ELEMENTS(chrony_keys),
+	.settings_size = sizeof(struct source_chrony_settings),
+	.max_sources = 1,
+	.count = chrony_count,
 };

@@ -10,13 +10,7 @@
 #include <time.h>
 
 #include "sysclock.h"
-
-#define NS_PER_S 1000000000LL
-
-static int sys_gettime(void *ctx, clockid_t clk, struct timespec *ts)
-{
-	return clock_gettime(clk, ts);
-}
+#include "time_ns.h"
 
 static int sys_adjtime(void *ctx, struct timex *tx)
 {
@@ -25,14 +19,9 @@ static int sys_adjtime(void *ctx, struct timex *tx)
 }
 
 const struct sysclock_ops sysclock_sys_ops = {
-	.gettime = sys_gettime,
+	.gettime = time_ns_sys_gettime,
 	.adjtime = sys_adjtime,
 };
-
-static int64_t ts_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * NS_PER_S + ts->tv_nsec;
-}
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -55,8 +44,8 @@ int sysclock_bracket(int (*gettime)(void *ctx, clockid_t clk,
 		    gettime(ctx, CLOCK_MONOTONIC_RAW, &c) < 0) {
 			return errno > 0 ? -errno : -EIO;
 		}
-		ca = (uint64_t)ts_ns(&a);
-		cc = (uint64_t)ts_ns(&c);
+		ca = (uint64_t)time_ns_from_ts(&a);
+		cc = (uint64_t)time_ns_from_ts(&c);
 		if (cc >= ca && cc - ca < best) {
 			best = cc - ca;
 			*counter = ca + best / 2;
@@ -92,7 +81,7 @@ int sysclock_read(const struct sysclock_ops *ops, void *ctx,
 	if (r < 0) {
 		return r;
 	}
-	t = ts_ns(&at);
+	t = time_ns_from_ts(&at);
 	out->half_ns = width - width / 2 + 1;
 	if (out->dtai_kernel) {
 		out->tai_ns = t;

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "gpsd.h"
+#include "time_ns.h"
 
-#define NS_PER_S 1000000000LL
 /* 2000-01-01 and 2200-01-01, POSIX s: outside is absurd for a receiver */
 #define SANE_MIN_S 946684800LL
 #define SANE_MAX_S 7258118400LL
@@ -499,11 +499,6 @@ static bool ts_sane(const struct timespec *ts)
 	       ts->tv_sec >= SANE_MIN_S && ts->tv_sec < SANE_MAX_S;
 }
 
-static int64_t ts_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * NS_PER_S + ts->tv_nsec;
-}
-
 /* The message's own error budget, ns, or -EINVAL. */
 static int64_t msg_err_ns(const struct gpsd_msg *m, const struct gpsd_conv *cv)
 {
@@ -548,8 +543,8 @@ int gpsd_msg_to_sample(const struct gpsd_msg *m, int mode,
 	if (mode < 2) {
 		return -ENODATA;
 	}
-	real_ns = ts_ns(&m->real);
-	clock_ns = ts_ns(&m->clock);
+	real_ns = time_ns_from_ts(&m->real);
+	clock_ns = time_ns_from_ts(&m->clock);
 	if (llabs(m->real.tv_sec - m->clock.tv_sec) > GPSD_MAX_REAL_CLOCK_S ||
 	    clock_ns > now->rt_ns) {
 		return -ERANGE;

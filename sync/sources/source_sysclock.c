@@ -50,22 +50,24 @@ static int tr_adjtime(void *ctx, struct timex *tx)
 }
 
 static int sysclock_new_src(const struct source_conf *conf, struct source **out,
-			    char *msg, size_t msg_len)
+			    GError **err)
 {
+	const struct source_sysclock_settings *set = conf->settings;
 	struct source_sysclock *c = g_new0(struct source_sysclock, 1);
 	struct sysclock_reading r;
 	int ret;
 
 	c->leaps = conf->leaps;
 	c->clock_ops = conf->clock_ops;
-	c->adjtime = conf->sysclock_adjtime;
+	c->adjtime = set ? set->sysclock_adjtime : NULL;
 	c->ctx = conf->clock_ctx;
 	c->ops.gettime = tr_gettime;
 	c->ops.adjtime = tr_adjtime;
 	ret = sysclock_read(&c->ops, c, c->leaps, &r);
 	if (ret < 0) {
-		snprintf(msg, msg_len, "system clock: reading clocks: %s",
-			 g_strerror(-ret));
+		g_set_error(err, source_error_quark(), -ret,
+			    "system clock: reading clocks: %s",
+			    g_strerror(-ret));
 		g_free(c);
 		return ret;
 	}
@@ -147,4 +149,34 @@ const struct source_ops source_sysclock_ops = {
 	.free = sysclock_free_src,
 	.poll = sysclock_poll_src,
 	.set_leaps = source_sysclock_set_leaps,
+};
+
+/* The key, as --help and conf/ list it. */
+static const struct config_key sysclock_keys[] = {
+	{
+		.name = "system-clock",
+		.type = CONFIG_ONOFF,
+		.def = "on",
+		.choices = "on|off",
+		.arg = "on|off",
+		.help = "Add the system clock (adjtimex) as the last, "
+			"fallback source",
+		.offset = offsetof(struct source_sysclock_settings, on),
+	},
+};
+
+static unsigned int sysclock_count(const void *settings)
+{
+	return ((const struct source_sysclock_settings *)settings)->on ? 1 : 0;
+}
+
+const struct source_kind source_sysclock_kind = {
+	.name = "system-clock",
+	.plural = "system clocks",
+	.ops = &source_sysclock_ops,
+	.keys = sysclock_keys,
+	.n_keys = G_N_ELEMENTS(sysclock_keys),
+	.settings_size = sizeof(struct source_sysclock_settings),
+	.max_sources = 1,
+	.count = sysclock_count,
 };

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * UTC and smeared UTC as exact integer functions of TAI and the leap
- * table (research/discipline.md 5.1). Used on the read path of the clock
- * model: nothing here allocates, blocks or makes a system call, and a
- * lookup is a binary search over the table.
+ * table (Google's noon-to-noon linear smear; UTC-SLS as in Kuhn's
+ * draft-kuhn-leapsecond-00, the reference VIRTIO 1.4 §5.23 gives). Used on the
+ * read path of the clock model: nothing here allocates, blocks or makes a
+ * system call, and a lookup is a binary search over the table.
  *
  * All times are ns since 1970-01-01 00:00 in their own timescale, held
  * in __int128 so that no intermediate value can overflow; callers range
@@ -40,8 +41,7 @@
 
 #include "clock_model.h"
 #include "leap.h"
-
-#define TIMESCALE_NS_PER_S 1000000000LL
+#include "time_ns.h"
 
 /* Half-widths of the smear windows, s (see above). */
 #define TIMESCALE_NOON_HALF_S 43200

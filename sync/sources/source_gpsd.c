@@ -12,18 +12,21 @@
  *
  * When gpsd closes the connection (or cannot be reached), the source is
  * in ERROR and reconnects at its polls with a back-off doubling from
- * 0.5 s to 4 s. Only gpsd's JSON stream is read (gpsd.h).
+ * 0.5 s to 4 s. A gpsd that cannot be reached in new() (not up yet)
+ * fails it, or with conf->retry_at_start starts the source that way.
+ * Only gpsd's JSON stream is read (gpsd.h).
  */
 #include <errno.h>
 #include <glib.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "gpsd.h"
 #include "source.h"
 #include "sysclock.h"
+#include "time_ns.h"
 
-#define NS_PER_S 1000000000LL
 #define GPSD_READS 5
 /* messages taken per poll at most: gpsd sends a handful per second */
 #define GPSD_MAX_MSGS 256
@@ -52,19 +55,9 @@ struct source_gpsd {
 	int leap_s;
 };
 
-static int sys_gettime(void *ctx, clockid_t clk, struct timespec *ts)
-{
-	return clock_gettime(clk, ts);
-}
-
 static const struct source_clock_ops sys_clock_ops = {
-	.gettime = sys_gettime,
+	.gettime = time_ns_sys_gettime,
 };
-
-static int64_t ts_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * NS_PER_S + ts->tv_nsec;
-}
 
 /* Bracketed REALTIME read: the narrowest of GPSD_READS. */
 static int read_now(struct source_gpsd *g, struct gpsd_now *now)
@@ -75,7 +68,7 @@ static int read_now(struct source_gpsd *g, struct gpsd_now *now)
 				 GPSD_READS, &now->raw_ns, &rt, &width);
 
 	if (r == 0) {
-		now->rt_ns = ts_ns(&rt);
+		now->rt_ns = time_ns_from_ts(&rt);
 		now->half_ns = width - width / 2;
 	}
 	return r;
@@ -202,23 +195,27 @@ static void pump(struct source_gpsd *g, uint64_t now)
 }
 
 static int gpsd_new_src(const struct source_conf *conf, struct source **out,
-			char *msg, size_t msg_len)
+			GError **err)
 {
+	static const struct source_gpsd_settings none;
+	const struct source_gpsd_settings *set =
+		conf->settings ? conf->settings : &none;
 	struct source_gpsd *g = g_new0(struct source_gpsd, 1);
 	struct gpsd_now now = { 0 };
 	int r;
 
 	g->cv.leaps = conf->leaps;
-	g->cv.toff_err_ns = conf->gpsd_toff_err_ns ? conf->gpsd_toff_err_ns
-						   : GPSD_TOFF_ERR_NS;
+	g->cv.toff_err_ns = set->gpsd_toff_err_ns ? set->gpsd_toff_err_ns
+						  : GPSD_TOFF_ERR_NS;
 	g->cv.slew_ppb = GPSD_SLEW_PPB;
 	g->ops = conf->clock_ops ? conf->clock_ops : &sys_clock_ops;
 	g->ctx = conf->clock_ctx;
-	g->device = g_strdup(conf->gpsd_device);
-	if (split_server(conf->gpsd_server, g->host, sizeof(g->host), g->port,
+	g->device = g_strdup(set->gpsd_device);
+	if (split_server(set->gpsd_server, g->host, sizeof(g->host), g->port,
 			 sizeof(g->port)) < 0) {
-		snprintf(msg, msg_len, "gpsd server \"%s\": not host:port",
-			 conf->gpsd_server);
+		g_set_error(err, source_error_quark(), EINVAL,
+			    "gpsd server \"%s\": not host:port",
+			    set->gpsd_server);
 		gpsd_free_src(&g->base);
 		return -EINVAL;
 	}
@@ -231,10 +228,17 @@ static int gpsd_new_src(const struct source_conf *conf, struct source **out,
 	if (r == 0) {
 		r = gpsd_client_new(g->num_host, g->num_port, g->device,
 				    &g->client);
+		if (r < 0 && r != -EINVAL && conf->retry_at_start) {
+			/* gpsd not up (yet): down, retried at the polls;
+			 * -EINVAL (a device name we cannot send) is ours */
+			disconnect(g, r, now.raw_ns);
+			*out = &g->base;
+			return 0;
+		}
 	}
 	if (r < 0) {
-		snprintf(msg, msg_len, "gpsd at %s:%s: %s", g->host, g->port,
-			 g_strerror(-r));
+		g_set_error(err, source_error_quark(), -r, "gpsd at %s:%s: %s",
+			    g->host, g->port, g_strerror(-r));
 		gpsd_free_src(&g->base);
 		return r;
 	}
@@ -320,4 +324,55 @@ const struct source_ops source_gpsd_ops = {
 	.free = gpsd_free_src,
 	.poll = gpsd_poll_src,
 	.set_leaps = source_gpsd_set_leaps,
+};
+
+/* The keys, in the order --help and conf/ list them. */
+#define GPSD_KEY(f) offsetof(struct source_gpsd_settings, f)
+static const struct config_key gpsd_keys[] = {
+	{
+		.name = "gpsd",
+		.type = CONFIG_STRING,
+		.arg = "HOST:PORT",
+		.help = "Use gpsd's PPS and time reports as a source "
+			"(e.g. localhost:2947; default: off)",
+		.offset = GPSD_KEY(gpsd_server),
+	},
+	{
+		.name = "gpsd-device",
+		.type = CONFIG_PATH,
+		.arg = "DEV",
+		.help = "With gpsd: only this receiver (default: any)",
+		.offset = GPSD_KEY(gpsd_device),
+	},
+};
+
+static unsigned int gpsd_count(const void *settings)
+{
+	return ((const struct source_gpsd_settings *)settings)->gpsd_server ? 1
+									    : 0;
+}
+
+static int gpsd_check(const void *settings, const char *const *origin,
+		      GError **err)
+{
+	const struct source_gpsd_settings *s = settings;
+
+	if (s->gpsd_device && !s->gpsd_server) {
+		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "%s: only used with gpsd", origin[1]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+const struct source_kind source_gpsd_kind = {
+	.name = "gpsd",
+	.plural = "gpsd sources",
+	.ops = &source_gpsd_ops,
+	.keys = gpsd_keys,
+	.n_keys = G_N_ELEMENTS(gpsd_keys),
+	.settings_size = sizeof(struct source_gpsd_settings),
+	.max_sources = 1,
+	.count = gpsd_count,
+	.check = gpsd_check,
 };

@@ -178,12 +178,16 @@ int ptp4l_accuracy_ns(uint8_t accuracy, uint64_t *ns);
 
 /*
  * ptp4l_error_budget_ns() - worst-case error of the PHC ptp4l disciplines,
- * as research/discipline.md §4/§8.3 build it:
+ * from the same ptp4l data fbclock reads (its daemon/datafetcher_sock.go),
+ * but worst-case rather than fbclock's mean + k sigma:
  *   |master_offset| + |meanPathDelay| (the bound on path asymmetry)
  *   + the grandmaster's clockAccuracy (@unknown_accuracy_ns if unknown),
- * saturating at UINT64_MAX. Returns 0, or -ENOLINK when @ts says no
- * grandmaster is present (the caller should also require portState
- * SLAVE, or UNCALIBRATED in free_running setups).
+ * saturating at UINT64_MAX. Returns 0, -ENOLINK when @ts says no
+ * grandmaster is present, or -ENODATA when ptp4l has measured nothing yet:
+ * ingress_time 0 (no timestamped Sync has reached its servo), or
+ * master_offset and meanPathDelay both exactly 0 (no offset computed:
+ * E2E/P2P needs a path delay first). (The caller should also require
+ * portState SLAVE, or UNCALIBRATED in free_running setups.)
  */
 int ptp4l_error_budget_ns(const struct ptp4l_time_status *ts,
 			  const struct ptp4l_current_ds *cur,

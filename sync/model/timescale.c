@@ -6,7 +6,7 @@
 
 #include "timescale.h"
 
-#define NS TIMESCALE_NS_PER_S
+#define NS NS_PER_S
 
 /* What a binary search over the leap entries is keyed on. */
 enum leap_key {

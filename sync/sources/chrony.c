@@ -9,7 +9,9 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <netdb.h>
 #include <poll.h>
@@ -21,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chrony.h"
@@ -317,6 +320,57 @@ static int copy_path(char *dst, size_t size, const char *src)
 	return 0;
 }
 
+/*
+ * Remove the private directories earlier runs left in @run: once the
+ * daemon has dropped root it can no longer remove its own from
+ * chronyd's directory at exit, so the next start (still root) does,
+ * sparing those whose socket someone still has bound (another
+ * instance). Best effort.
+ */
+/* Empty for a minute: not another instance between mkdtemp and bind. */
+static bool old_dir(const char *run, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", run, name);
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+	       st.st_mtime < time(NULL) - 60;
+}
+
+static void remove_stale_dirs(const char *run)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	DIR *d = opendir(run);
+	struct dirent *e;
+	int fd, r;
+
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, "vrtc-chrony.", 12) != 0 ||
+		    (size_t)snprintf(sa.sun_path, sizeof(sa.sun_path),
+				     "%s/%s/sock", run,
+				     e->d_name) >= sizeof(sa.sun_path)) {
+			continue;
+		}
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		r = fd < 0 ? -1
+			   : connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+		if (fd >= 0) {
+			close(fd);
+		}
+		if (r == 0 || (errno != ECONNREFUSED && errno != ENOENT) ||
+		    (errno == ENOENT && !old_dir(run, e->d_name))) {
+			continue; /* in use, being set up, or not ours */
+		}
+		unlink(sa.sun_path);
+		*strrchr(sa.sun_path, '/') = '\0';
+		rmdir(sa.sun_path);
+	}
+	if (d) {
+		closedir(d);
+	}
+}
+
 static int open_unix(struct chrony_client *c,
 		     const struct chrony_client_conf *conf)
 {
@@ -334,6 +388,7 @@ static int open_unix(struct chrony_client *c,
 		c->dir[0] = '\0';
 		return -ENAMETOOLONG;
 	}
+	remove_stale_dirs(run);
 	c->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		return -errno;
