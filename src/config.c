@@ -11,43 +11,64 @@
 #include <string.h>
 
 #include "config.h"
-#include "control_parse.h"
+#include "clock_list.h"
 #include "config_table.h"
+#include "control_parse.h"
 
 #define CONFIG_MAX_BYTES ((size_t)64 * 1024)
 
 static const struct config_key *config_lookup(const char *name)
 {
-	size_t i;
+	const struct key_table *t = config_key_table();
 
-	for (i = 0; i < config_n_keys_; i++) {
-		if (!strcmp(config_table_[i].name, name)) {
-			return &config_table_[i];
+	for (size_t i = 0; i < t->n; i++) {
+		if (!strcmp(t->k[i].name, name)) {
+			return &t->k[i];
 		}
 	}
 	return NULL;
 }
 
-static void *field(struct config *c, const struct config_key *k)
+/* @k's index in the table, origin[] and cli_set. */
+static size_t key_index(const struct config_key *k)
 {
-	return (char *)c + k->offset;
+	return (size_t)(k - config_key_table()->k);
 }
 
-static bool enum_has(const char *choices, const char *v)
+/* Where key @k's value lives. */
+static void *field(struct config *c, const struct config_key *k)
+{
+	int kind = config_key_table()->kind[key_index(k)];
+	char *base = kind < 0 ? (char *)c : c->source[kind];
+
+	return base + k->offset;
+}
+
+const char *config_origin_of(const struct config *c, const struct config_key *k)
+{
+	const char *o = c->origin[key_index(k)];
+
+	return o ? o : k->name;
+}
+
+/* The index of @v among the '|'-separated @choices, or -1. */
+static int choice_index(const char *choices, const char *v)
 {
 	size_t n = strlen(v);
 	const char *p = choices;
+	int i = 0;
 
 	while (n && p) {
 		if (!strncmp(p, v, n) && (p[n] == '|' || !p[n])) {
-			return true;
+			return i;
 		}
 		p = strchr(p, '|');
 		if (p) {
 			p++;
 		}
+		i++;
 	}
-	return false;
+	return -1;
 }
 
 /*
@@ -59,7 +80,7 @@ static int config_apply(struct config *c, const struct config_key *k,
 			const char *value, bool append, const char *origin,
 			GError **err)
 {
-	size_t idx = (size_t)(k - config_table_);
+	size_t idx = key_index(k);
 	void *f = field(c, k);
 
 	if (!*value) {
@@ -87,7 +108,10 @@ static int config_apply(struct config *c, const struct config_key *k,
 		break;
 	}
 	case CONFIG_ENUM:
-		if (!enum_has(k->choices, value)) {
+	case CONFIG_ONOFF: {
+		int i = choice_index(k->choices, value);
+
+		if (i < 0) {
 			char **v = g_strsplit(k->choices, "|", -1);
 			char *list = g_strjoinv(", ", v);
 
@@ -99,7 +123,16 @@ static int config_apply(struct config *c, const struct config_key *k,
 			g_strfreev(v);
 			return -EINVAL;
 		}
-		/* fall through */
+		if (k->type == CONFIG_ENUM) {
+			*(int *)f = i;
+		} else {
+			*(bool *)f = !strcmp(value, "on");
+		}
+		break;
+	}
+	case CONFIG_SOURCES:
+		/* not in the table config_keys() gives */
+		g_assert_not_reached();
 	case CONFIG_STRING:
 	case CONFIG_PATH:
 		g_free(*(char **)f);
@@ -126,15 +159,20 @@ static int config_apply(struct config *c, const struct config_key *k,
 
 struct config *config_new(void)
 {
+	const struct key_table *t = config_key_table();
 	struct config *c = g_new0(struct config, 1);
 	size_t i;
 
-	c->socket_paths = g_new0(char *, 1);
-	c->phc = g_new0(char *, 1);
-	c->ptp4l_socket = g_new0(char *, 1);
-	for (i = 0; i < config_n_keys_; i++) {
-		const struct config_key *k = &config_table_[i];
+	c->source = g_new0(void *, t->n_kinds);
+	for (i = 0; i < t->n_kinds; i++) {
+		c->source[i] = g_malloc0(t->kinds[i]->settings_size);
+	}
+	for (i = 0; i < t->n; i++) {
+		const struct config_key *k = &t->k[i];
 
+		if (k->type == CONFIG_PATH_LIST) {
+			*(char ***)field(c, k) = g_new0(char *, 1);
+		}
 		if (k->def) {
 			/* The built-in defaults are valid by construction. */
 			int r = config_apply(c, k, k->def, false, k->name,
@@ -148,21 +186,26 @@ struct config *config_new(void)
 
 void config_free(struct config *c)
 {
+	const struct key_table *t = config_key_table();
 	size_t i;
 
 	if (!c) {
 		return;
 	}
-	for (i = 0; i < config_n_keys_; i++) {
-		const struct config_key *k = &config_table_[i];
+	for (i = 0; i < t->n; i++) {
+		const struct config_key *k = &t->k[i];
 
 		if (k->type == CONFIG_PATH_LIST) {
 			g_strfreev(*(char ***)field(c, k));
-		} else if (k->type != CONFIG_UINT) {
+		} else if (k->type == CONFIG_STRING || k->type == CONFIG_PATH) {
 			g_free(*(char **)field(c, k));
 		}
 		g_free(c->origin[i]);
 	}
+	for (i = 0; i < t->n_kinds; i++) {
+		g_free(c->source[i]);
+	}
+	g_free(c->source);
 	g_free(c);
 }
 
@@ -179,7 +222,7 @@ int config_set(struct config *c, const char *key, const char *value,
 			    "unknown option --%s", key);
 		return -EINVAL;
 	}
-	bit = (uint64_t)1 << (k - config_table_);
+	bit = (uint64_t)1 << (key_index(k));
 	origin = g_strdup_printf("--%s", key);
 	r = config_apply(c, k, value, (c->cli_set & bit) != 0, origin, err);
 	g_free(origin);
@@ -193,15 +236,14 @@ const char *config_origin(const struct config *c, const char *key)
 {
 	const struct config_key *k = config_lookup(key);
 
-	return k && c->origin[k - config_table_] ? c->origin[k - config_table_]
-						 : key;
+	return k ? config_origin_of(c, k) : key;
 }
 
 bool config_from_cli(const struct config *c, const char *key)
 {
 	const struct config_key *k = config_lookup(key);
 
-	return k && (c->cli_set & ((uint64_t)1 << (k - config_table_)));
+	return k && (c->cli_set & ((uint64_t)1 << (key_index(k))));
 }
 
 /*
@@ -281,16 +323,16 @@ static int config_scan(const char *path, const char *text, size_t *lines,
 			r = -EINVAL;
 			break;
 		}
-		if (lines[k - config_table_]) {
+		if (lines[key_index(k)]) {
 			g_set_error(err, G_KEY_FILE_ERROR,
 				    G_KEY_FILE_ERROR_INVALID_VALUE,
 				    "%s:%zu: %s: already set on line %zu (a "
 				    "list is a;b;c on one line)",
-				    path, i + 1, l, lines[k - config_table_]);
+				    path, i + 1, l, lines[key_index(k)]);
 			r = -EINVAL;
 			break;
 		}
-		lines[k - config_table_] = i + 1;
+		lines[key_index(k)] = i + 1;
 	}
 	g_strfreev(v);
 	return r;
@@ -422,7 +464,7 @@ int config_load_file(struct config *c, const char *path, GError **err)
 		/* config_scan() let only known keys through */
 		g_assert(k);
 		origin = g_strdup_printf("%s:%zu: %s", path,
-					 lines[k - config_table_], keys[i]);
+					 lines[key_index(k)], keys[i]);
 		r = config_load_key(c, kf, k, origin, err);
 		g_free(origin);
 		if (r) {
@@ -443,46 +485,14 @@ int config_finish(struct config *c, GError **err)
 	const struct config_key *k = config_lookup("clocks");
 	char msg[160];
 
-	c->smear_id = !strcmp(c->smear, "utc-sls")
+	c->smear_id = c->smear == CONFIG_SMEAR_UTC_SLS
 			      ? VIRTIO_RTC_SMEAR_UTC_SLS
 			      : VIRTIO_RTC_SMEAR_NOON_LINEAR;
-	if (vrtc_config_parse(&c->vrtc, c->clocks, c->smear_id, msg,
-			      sizeof(msg))) {
-		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			    "%s: %s", c->origin[k - config_table_], msg);
+	if (vrtc_config_parse(&c->vrtc, c->clocks, c->smear_id, err)) {
+		g_prefix_error(err, "%s: ", config_origin_of(c, k));
 		return -EINVAL;
 	}
-	if (g_strv_length(c->phc) + 3 > CONFIG_MAX_SOURCES) {
-		k = config_lookup("phc");
-		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			    "%s: at most %u PHCs", c->origin[k - config_table_],
-			    CONFIG_MAX_SOURCES - 3);
-		return -EINVAL;
-	}
-	if (c->gpsd_device && !c->gpsd) {
-		k = config_lookup("gpsd-device");
-		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			    "%s: only used with gpsd",
-			    c->origin[k - config_table_]);
-		return -EINVAL;
-	}
-	if (!c->phc[0] && strcmp(c->chrony, "on") != 0 && !c->gpsd &&
-	    strcmp(c->system_clock, "on") != 0) {
-		k = config_lookup("system-clock");
-		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			    "%s: off, and no other time source (phc, chrony, "
-			    "gpsd) is configured",
-			    c->origin[k - config_table_]);
-		return -EINVAL;
-	}
-	if (g_strv_length(c->ptp4l_socket) > g_strv_length(c->phc)) {
-		k = config_lookup("ptp4l-socket");
-		g_set_error(
-			err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			"%s: %u given for %u phc (the Nth goes with the Nth "
-			"phc)",
-			c->origin[k - config_table_],
-			g_strv_length(c->ptp4l_socket), g_strv_length(c->phc));
+	if (config_check_sources(c, err)) {
 		return -EINVAL;
 	}
 	c->metrics_sa_len = 0;
@@ -491,15 +501,13 @@ int config_finish(struct config *c, GError **err)
 				  &c->metrics_sa_len, msg, sizeof(msg))) {
 		k = config_lookup("metrics-address");
 		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			    "%s: %s", c->origin[k - config_table_], msg);
+			    "%s: %s", config_origin_of(c, k), msg);
 		return -EINVAL;
 	}
-	c->vrtc.alarm = !strcmp(c->alarm, "on");
+	c->vrtc.alarm = c->alarm;
 	k = config_lookup("alarm-clocks");
-	if (vrtc_config_set_alarm_clocks(&c->vrtc, c->alarm_clocks, msg,
-					 sizeof(msg))) {
-		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			    "%s: %s", c->origin[k - config_table_], msg);
+	if (vrtc_config_set_alarm_clocks(&c->vrtc, c->alarm_clocks, err)) {
+		g_prefix_error(err, "%s: ", config_origin_of(c, k));
 		return -EINVAL;
 	}
 	return 0;

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Daemon configuration: one table of keys (name, type, default, min, max,
- * help) drives the config file parser, the command-line options of the
- * same names and the defaults; conf/vhost-user-rtc.conf lists them all.
+ * help; include/config_key.h) drives the config file parser, the
+ * command-line options of the same names and the defaults;
+ * conf/vhost-user-rtc.conf lists them all. Each time-source kind brings
+ * its own keys and settings struct (source.h, struct source_kind); the
+ * table takes them in, in registry order. Values are parsed once: on/off
+ * keys to bool, choices to their enum.
  *
  * Sources, later ones override: built-in defaults, the key file's
  * [vhost-user-rtc] section, the command line. Every error names where the
@@ -19,64 +23,57 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "config_key.h"
+#include "source.h"
 #include "virtio_rtc.h"
 
 #define CONFIG_GROUP "vhost-user-rtc"
 
-/* Time sources at most: PHCs + chronyd + gpsd + the system clock. */
-#define CONFIG_MAX_SOURCES 8
-
-enum config_type {
-	CONFIG_STRING,	  /* free text, not empty */
-	CONFIG_PATH,	  /* a file name, not empty */
-	CONFIG_PATH_LIST, /* key file: a;b;c  command line: repeat the option */
-	CONFIG_UINT,	  /* decimal, within [min, max] */
-	CONFIG_ENUM,	  /* one of the '|'-separated choices */
+/* The smear key's choices, in order. */
+enum config_smear {
+	CONFIG_SMEAR_NOON_LINEAR = 0,
+	CONFIG_SMEAR_UTC_SLS,
 };
 
-struct config_key {
-	const char *name; /* key name, and --name on the command line */
-	enum config_type type;
-	const char *def;     /* default as written in the file; NULL: none */
-	uint64_t min, max;   /* CONFIG_UINT only */
-	const char *choices; /* CONFIG_ENUM only: "a|b|c" */
-	/* command line: the value of --name given alone (NULL: required) */
-	const char *flag_value;
-	const char *arg;  /* placeholder shown by --help */
-	const char *help; /* one line for --help */
-	size_t offset;	  /* of the value in struct config */
+/* The log-level key's choices, in order. */
+enum config_log_level {
+	CONFIG_LOG_ERROR = 0,
+	CONFIG_LOG_WARNING,
+	CONFIG_LOG_INFO,
+	CONFIG_LOG_DEBUG,
+};
+
+/* The source-start key's choices, in order. */
+enum config_source_start {
+	CONFIG_SOURCE_START_RETRY = 0, /* a daemon not up yet: source down */
+	CONFIG_SOURCE_START_STRICT,    /* ... refuses to start */
 };
 
 /* Values after parsing; read them directly. */
 struct config {
 	char **socket_paths; /* NULL-terminated, never NULL, may be empty */
 	char *clocks;	     /* comma-separated clock names */
-	char *smear;	     /* noon-linear | utc-sls */
-	char *alarm;	     /* on | off: offer VIRTIO_RTC_F_ALARM */
-	char *alarm_clocks;  /* see vrtc_config_set_alarm_clocks() */
+	enum config_smear smear;
+	bool alarm;	    /* offer VIRTIO_RTC_F_ALARM */
+	char *alarm_clocks; /* see vrtc_config_set_alarm_clocks() */
 	char *leap_file;
 	uint64_t poll_ns;
 	uint64_t sync_interval_ms;
-	char **phc;	     /* PHC sources; NULL-terminated, never NULL */
-	char *phc_timescale; /* tai | utc */
-	char **ptp4l_socket; /* the Nth for the Nth phc; may be shorter */
-	char *chrony;	     /* on | off: follow chronyd's system clock */
-	char *chrony_socket;
-	uint64_t chrony_port; /* UDP fallback after the drop; 0: none */
-	char *gpsd;	      /* host:port; NULL: no gpsd source */
-	char *gpsd_device;    /* NULL: any receiver */
-	char *system_clock;   /* on | off: the fallback source */
+	/* the time sources' keys: see config_source() */
+	enum config_source_start source_start;
 	uint64_t min_samples, stale_intervals, max_drift_ppb, wander_ppt;
 	uint64_t slew_ms, step_ns, unreliable_ns; /* estimator tunables */
 	uint64_t max_connections;		  /* 0 = unlimited */
 	char *control_socket;			  /* NULL: no control socket */
+	char *vm_socket_dir;   /* NULL: no vm add at run time */
+	char *vmclock_page;    /* NULL: no status page */
 	char *metrics_address; /* NULL: no metrics endpoint */
-	char *log_level;       /* error | warning | info | debug */
-	char *user;	       /* NULL: see privdrop.h */
-	char *group;	       /* NULL: the user's primary group */
-	char *socket_group;    /* NULL: the sockets keep root's group */
-	char *control_group;   /* NULL: the control socket likewise */
-	char *seccomp;	       /* on | off */
+	enum config_log_level log_level;
+	char *user;	     /* NULL: see privdrop.h */
+	char *group;	     /* NULL: the user's primary group */
+	char *socket_group;  /* NULL: the sockets keep root's group */
+	char *control_group; /* NULL: the control socket likewise */
+	bool seccomp;	     /* confine the serving loop */
 
 	/* Derived by config_finish(). */
 	struct vrtc_config vrtc;	    /* the clock set served to guests */
@@ -84,13 +81,36 @@ struct config {
 	struct sockaddr_storage metrics_sa; /* from metrics_address */
 	socklen_t metrics_sa_len;	    /* 0: no metrics endpoint */
 
+	/* Private: each source kind's settings, in registry order. */
+	void **source;
 	/* Private: where each key's value came from, for error messages. */
 	char *origin[40];
 	uint64_t cli_set; /* bit per key: given on the command line */
 };
 
-/* The key table, @n receives its length. */
+/*
+ * The key table, @n receives its length: the daemon's own keys with
+ * every source kind's (source.h, struct source_kind) in their place.
+ */
 const struct config_key *config_keys(size_t *n);
+
+/*
+ * The settings @kind's keys filled (a struct source_*_settings), valid
+ * while @c is; NULL if @kind is not in the registry.
+ */
+const void *config_source(const struct config *c,
+			  const struct source_kind *kind);
+
+/*
+ * config_sources() - the time sources @c asks for, kind by kind in
+ * registry order (so in order of preference among equals): for the Nth,
+ * @conf[N] is @base with the kind's settings and index, @ops[N] its ops.
+ * At most @max (DISCIPLINE_MAX_SOURCES: config_finish() keeps within it).
+ * Returns the count, or -E2BIG with @err set.
+ */
+int config_sources(const struct config *c, const struct source_conf *base,
+		   unsigned int max, struct source_conf *conf,
+		   const struct source_ops **ops, GError **err);
 
 /* All keys at their defaults. Never NULL. */
 struct config *config_new(void);

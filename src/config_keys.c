@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
- * The configuration keys: name, type, default, range, help. The one
- * parser (config.c) and --help read them; conf/vhost-user-rtc.conf lists
- * them all.
+ * The daemon's configuration keys: name, type, default, range, help.
+ * The time sources' keys are the source kinds' own (source.h); they go
+ * where CONFIG_SOURCES stands. The one parser (config.c) and --help read
+ * them; conf/vhost-user-rtc.conf lists them all.
  */
+#include <glib.h>
+#include <stdbool.h>
 #include <stddef.h>
 
-#include "chrony.h"
 #include "config.h"
 #include "config_table.h"
 #include "leap.h"
+#include "source.h"
 
 #define CFG_OFF(f) offsetof(struct config, f)
 
@@ -40,7 +43,7 @@ const struct config_key config_table_[] = {
 	},
 	{
 		.name = "alarm",
-		.type = CONFIG_ENUM,
+		.type = CONFIG_ONOFF,
 		.def = "on",
 		.choices = "on|off",
 		.arg = "on|off",
@@ -85,86 +88,20 @@ const struct config_key config_table_[] = {
 		.offset = CFG_OFF(sync_interval_ms),
 	},
 	{
-		.name = "phc",
-		.type = CONFIG_PATH_LIST,
-		.arg = "DEV|IFACE",
-		.help = "Follow this PTP hardware clock (/dev/ptpN, or a "
-			"network interface's PHC; repeatable)",
-		.offset = CFG_OFF(phc),
+		/* phc, phc-timescale, ptp4l-socket, chrony, chrony-socket,
+		 * chrony-port, gpsd, gpsd-device, system-clock */
+		.type = CONFIG_SOURCES,
 	},
 	{
-		.name = "phc-timescale",
+		.name = "source-start",
 		.type = CONFIG_ENUM,
-		.def = "tai",
-		.choices = "tai|utc",
-		.arg = "tai|utc",
-		.help = "What the PHC counts (ptp4l keeps it on TAI)",
-		.offset = CFG_OFF(phc_timescale),
-	},
-	{
-		.name = "ptp4l-socket",
-		.type = CONFIG_PATH_LIST,
-		.arg = "PATH",
-		.help = "ptp4l's management socket, for the error budget and "
-			"UTC offset of the PHC it disciplines (repeatable: the "
-			"Nth goes with the Nth phc)",
-		.offset = CFG_OFF(ptp4l_socket),
-	},
-	{
-		.name = "chrony",
-		.type = CONFIG_ENUM,
-		.def = "off",
-		.choices = "off|on",
-		.flag_value = "on",
-		.arg = "on|off",
-		.help = "Use the system clock as chronyd disciplines it as a "
-			"source (--chrony alone: on)",
-		.offset = CFG_OFF(chrony),
-	},
-	{
-		.name = "chrony-socket",
-		.type = CONFIG_PATH,
-		.def = CHRONY_DEFAULT_SOCKET,
-		.arg = "PATH",
-		.help = "chronyd's command socket",
-		.offset = CFG_OFF(chrony_socket),
-	},
-	{
-		.name = "chrony-port",
-		.type = CONFIG_UINT,
-		.def = "323",
-		.min = 0,
-		.max = 65535,
-		.arg = "PORT",
-		.help = "chronyd's loopback UDP command port, used when the "
-			"command socket cannot be reopened after the "
-			"privilege drop (0: never)",
-		.offset = CFG_OFF(chrony_port),
-	},
-	{
-		.name = "gpsd",
-		.type = CONFIG_STRING,
-		.arg = "HOST:PORT",
-		.help = "Use gpsd's PPS and time reports as a source "
-			"(e.g. localhost:2947; default: off)",
-		.offset = CFG_OFF(gpsd),
-	},
-	{
-		.name = "gpsd-device",
-		.type = CONFIG_PATH,
-		.arg = "DEV",
-		.help = "With gpsd: only this receiver (default: any)",
-		.offset = CFG_OFF(gpsd_device),
-	},
-	{
-		.name = "system-clock",
-		.type = CONFIG_ENUM,
-		.def = "on",
-		.choices = "on|off",
-		.arg = "on|off",
-		.help = "Add the system clock (adjtimex) as the last, "
-			"fallback source",
-		.offset = CFG_OFF(system_clock),
+		.def = "retry",
+		.choices = "retry|strict",
+		.arg = "retry|strict",
+		.help = "A chronyd or gpsd not reachable at start: a source "
+			"that is down and retried (retry), or refuse to start "
+			"(strict)",
+		.offset = CFG_OFF(source_start),
 	},
 	{
 		.name = "min-samples",
@@ -260,6 +197,25 @@ const struct config_key config_table_[] = {
 		.offset = CFG_OFF(control_socket),
 	},
 	{
+		.name = "vm-socket-dir",
+		.type = CONFIG_PATH,
+		.arg = "DIR",
+		.help = "Let the control socket add and remove VM sockets "
+			"(vm add NAME) in this directory, made before the "
+			"privilege drop and given to the daemon's user "
+			"(default: off)",
+		.offset = CFG_OFF(vm_socket_dir),
+	},
+	{
+		.name = "vmclock-page",
+		.type = CONFIG_PATH,
+		.arg = "PATH",
+		.help = "Keep the served model's status page (vmclock ABI, "
+			"4096 bytes, world-readable) in this file, for libvrtc "
+			"and guests via ivshmem-plain (default: off)",
+		.offset = CFG_OFF(vmclock_page),
+	},
+	{
 		.name = "metrics-address",
 		.type = CONFIG_STRING,
 		.arg = "HOST:PORT",
@@ -313,7 +269,7 @@ const struct config_key config_table_[] = {
 	},
 	{
 		.name = "seccomp",
-		.type = CONFIG_ENUM,
+		.type = CONFIG_ONOFF,
 		.def = "on",
 		.choices = "on|off",
 		.arg = "on|off",
@@ -324,16 +280,55 @@ const struct config_key config_table_[] = {
 
 #define N_KEYS (sizeof(config_table_) / sizeof(config_table_[0]))
 
-_Static_assert(N_KEYS <= CONFIG_MAX_KEYS, "too many keys");
 _Static_assert(CONFIG_MAX_KEYS <=
 		       sizeof(((struct config *)0)->origin) / sizeof(char *),
 	       "struct config origin[] too small");
 _Static_assert(CONFIG_MAX_KEYS <= 64, "struct config cli_set too small");
+_Static_assert(sizeof(enum config_smear) == sizeof(int) &&
+		       sizeof(enum config_log_level) == sizeof(int) &&
+		       sizeof(enum config_source_start) == sizeof(int),
+	       "CONFIG_ENUM stores an int");
 
 const size_t config_n_keys_ = N_KEYS;
 
+static void table_add(struct key_table *t, const struct config_key *k, int kind)
+{
+	/* our own table's size, not an input: a build mistake */
+	g_assert(t->n < CONFIG_MAX_KEYS);
+	t->k[t->n] = *k;
+	t->kind[t->n] = kind;
+	t->n++;
+}
+
+const struct key_table *config_key_table(void)
+{
+	static struct key_table t;
+	static bool built; /* start-up only, one thread (config.h) */
+
+	if (!built) {
+		t.kinds = source_kinds(&t.n_kinds);
+		g_assert(t.n_kinds <= CONFIG_MAX_KEYS);
+		for (size_t i = 0; i < config_n_keys_; i++) {
+			if (config_table_[i].type != CONFIG_SOURCES) {
+				table_add(&t, &config_table_[i], -1);
+				continue;
+			}
+			for (size_t j = 0; j < t.n_kinds; j++) {
+				t.first[j] = t.n;
+				for (size_t m = 0; m < t.kinds[j]->n_keys;
+				     m++) {
+					table_add(&t, &t.kinds[j]->keys[m],
+						  (int)j);
+				}
+			}
+		}
+		built = true;
+	}
+	return &t;
+}
+
 const struct config_key *config_keys(size_t *n)
 {
-	*n = N_KEYS;
-	return config_table_;
+	*n = config_key_table()->n;
+	return config_key_table()->k;
 }

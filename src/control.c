@@ -164,7 +164,7 @@ static void http_reply(struct control_client *cl, int code, bool head_only)
 	const char *type = "text/plain; charset=utf-8";
 
 	if (code == 200) {
-		c->answer(CONTROL_CMD_METRICS, body, c->ctx);
+		c->answer(CONTROL_CMD_METRICS, "", body, c->ctx);
 		type = "text/plain; version=0.0.4; charset=utf-8";
 	} else {
 		g_string_printf(body, "%d %s%s\n", code, http_reason(code),
@@ -184,22 +184,29 @@ static void http_reply(struct control_client *cl, int code, bool head_only)
 }
 
 static void line_reply(struct control_client *cl, int r, enum control_cmd cmd,
-		       const char *why)
+		       const char *arg, const char *why)
 {
 	struct control *c = cl->c;
 
 	if (r < 0) {
 		g_string_printf(cl->out, "error: %s\n", why);
 	} else if (cmd == CONTROL_CMD_HELP) {
-		g_string_assign(cl->out,
-				"commands:\n"
-				"  status        the daemon, its sources, the "
-				"model and the VMs, as text\n"
-				"  status json   the same as one JSON object\n"
-				"  metrics       the Prometheus text format\n"
-				"  help          this list\n");
+		g_string_assign(
+			cl->out,
+			"commands:\n"
+			"  status        the daemon, its sources, the "
+			"model and the VMs, as text\n"
+			"  status json   the same as one JSON object\n"
+			"  metrics       the Prometheus text format\n"
+			"  vm list       the VM sockets served and their "
+			"connections\n"
+			"  vm add PATH   serve VMs on a new socket (a "
+			"name in vm-socket-dir)\n"
+			"  vm remove PATH  close that socket and only "
+			"its VMs' connections\n"
+			"  help          this list\n");
 	} else {
-		c->answer(cmd, cl->out, c->ctx);
+		c->answer(cmd, arg, cl->out, c->ctx);
 	}
 }
 
@@ -207,7 +214,7 @@ static void line_reply(struct control_client *cl, int r, enum control_cmd cmd,
 static bool client_parse(struct control_client *cl, bool eof)
 {
 	enum control_cmd cmd = CONTROL_CMD_HELP;
-	char why[160] = "";
+	char why[160] = "", arg[CONTROL_ARG_MAX] = "";
 	bool head_only;
 	int r;
 
@@ -223,12 +230,13 @@ static bool client_parse(struct control_client *cl, bool eof)
 		http_reply(cl, r, head_only);
 		return true;
 	}
-	r = control_parse_line(cl->buf, cl->have, eof, &cmd, why, sizeof(why));
+	r = control_parse_request(cl->buf, cl->have, eof, &cmd, arg, why,
+				  sizeof(why));
 	if (r == -EAGAIN) {
 		return false;
 	}
 	cl->out = g_string_new(NULL);
-	line_reply(cl, r, cmd, why);
+	line_reply(cl, r, cmd, arg, why);
 	return true;
 }
 

@@ -26,9 +26,13 @@ enum control_proto {
 	CONTROL_PROTO_HTTP, /* the metrics endpoint: HTTP/1.x GET /metrics */
 };
 
-/* Append the answer to @cmd to @out (called once per request). */
-typedef void (*control_answer_fn)(enum control_cmd cmd, GString *out,
-				  void *ctx);
+/*
+ * Append the answer to @cmd, with its argument @arg ("" if none), to
+ * @out (called once per request). A refusal is one line starting
+ * "error: ".
+ */
+typedef void (*control_answer_fn)(enum control_cmd cmd, const char *arg,
+				  GString *out, void *ctx);
 
 struct control;
 

@@ -13,9 +13,12 @@
 #include "control_parse.h"
 
 #define MAX_WORDS 4
-#define WORD_MAX 32
+#define WORD_MAX CONTROL_ARG_MAX
 
-/* Split @s (NUL-terminated, printable) into at most MAX_WORDS words. */
+/*
+ * Split @s (NUL-terminated, printable) into at most MAX_WORDS words;
+ * -1 for more words, -2 for a word of WORD_MAX bytes or more.
+ */
 static int split_words(const char *s, char w[MAX_WORDS][WORD_MAX])
 {
 	int n = 0;
@@ -34,7 +37,7 @@ static int split_words(const char *s, char w[MAX_WORDS][WORD_MAX])
 		}
 		while (*s && *s != ' ' && *s != '\t') {
 			if (k + 1 >= WORD_MAX) {
-				return -1;
+				return -2;
 			}
 			w[n][k++] = *s++;
 		}
@@ -44,6 +47,15 @@ static int split_words(const char *s, char w[MAX_WORDS][WORD_MAX])
 
 int control_parse_line(const char *buf, size_t len, bool eof,
 		       enum control_cmd *cmd, char *why, size_t why_len)
+{
+	char arg[CONTROL_ARG_MAX];
+
+	return control_parse_request(buf, len, eof, cmd, arg, why, why_len);
+}
+
+int control_parse_request(const char *buf, size_t len, bool eof,
+			  enum control_cmd *cmd, char arg[CONTROL_ARG_MAX],
+			  char *why, size_t why_len)
 {
 	const char *nl = memchr(buf, '\n', len);
 	char line[CONTROL_LINE_MAX + 1];
@@ -82,7 +94,13 @@ int control_parse_line(const char *buf, size_t len, bool eof,
 		line[i] = (char)ch;
 	}
 	line[n] = '\0';
+	arg[0] = '\0';
 	nw = split_words(line, w);
+	if (nw == -2) {
+		snprintf(why, why_len, "a word longer than %d bytes",
+			 CONTROL_ARG_MAX - 1);
+		return -EINVAL;
+	}
 	if ((nw == 1 && !strcmp(w[0], "status")) ||
 	    (nw == 2 && !strcmp(w[0], "status") && !strcmp(w[1], "text"))) {
 		*cmd = CONTROL_CMD_STATUS_TEXT;
@@ -93,12 +111,100 @@ int control_parse_line(const char *buf, size_t len, bool eof,
 		*cmd = CONTROL_CMD_METRICS;
 	} else if (nw == 1 && !strcmp(w[0], "help")) {
 		*cmd = CONTROL_CMD_HELP;
+	} else if (nw == 2 && !strcmp(w[0], "vm") && !strcmp(w[1], "list")) {
+		*cmd = CONTROL_CMD_VM_LIST;
+	} else if (nw == 3 && !strcmp(w[0], "vm") &&
+		   (!strcmp(w[1], "add") || !strcmp(w[1], "remove"))) {
+		*cmd = !strcmp(w[1], "add") ? CONTROL_CMD_VM_ADD
+					    : CONTROL_CMD_VM_REMOVE;
+		memcpy(arg, w[2], strlen(w[2]) + 1);
+	} else if (nw >= 1 && !strcmp(w[0], "vm")) {
+		snprintf(why, why_len,
+			 "usage: vm list | vm add PATH | vm remove PATH");
+		return -EINVAL;
 	} else {
 		snprintf(why, why_len,
 			 "unknown command '%.40s%s' (try: status, status "
-			 "json, metrics, help)",
+			 "json, metrics, vm list, vm add PATH, vm remove "
+			 "PATH, help)",
 			 line, n > 40 ? "..." : "");
 		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A file name the daemon makes a socket under: [A-Za-z0-9._@+-]. */
+static bool good_name(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || s[0] == '.') {
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		      ch == '-' || ch == '@' || ch == '+')) {
+			return false;
+		}
+	}
+	return true;
+}
+
+int control_vm_path(const char *dir, const char *arg, char *path,
+		    size_t path_len, char *why, size_t why_len)
+{
+	const char *p;
+	size_t n;
+	int len;
+
+	if (!strchr(arg, '/')) {
+		if (!good_name(arg, strlen(arg))) {
+			snprintf(why, why_len,
+				 "'%.40s': a socket name is letters, digits "
+				 "and ._@+- and does not start with '.'",
+				 arg);
+			return -EINVAL;
+		}
+		if (!dir) {
+			snprintf(why, why_len,
+				 "'%.40s': a bare name needs vm-socket-dir= "
+				 "(or give the absolute path)",
+				 arg);
+			return -EINVAL;
+		}
+		len = snprintf(path, path_len, "%s/%s", dir, arg);
+	} else {
+		if (arg[0] != '/') {
+			snprintf(why, why_len,
+				 "'%.40s': give an absolute path or a bare "
+				 "name",
+				 arg);
+			return -EINVAL;
+		}
+		/* every component a good name: no "//", ".", "..", "/" end */
+		for (p = arg; *p == '/'; p += n) {
+			p++;
+			n = strcspn(p, "/");
+			if (!good_name(p, n)) {
+				snprintf(why, why_len,
+					 "'%.40s': every part of the path must "
+					 "be a plain name (letters, digits, "
+					 "._@+-; no '.', '..' or '//')",
+					 arg);
+				return -EINVAL;
+			}
+		}
+		len = snprintf(path, path_len, "%s", arg);
+	}
+	if (len < 0 || (size_t)len >= path_len ||
+	    (size_t)len >= CONTROL_ARG_MAX) {
+		snprintf(why, why_len,
+			 "'%.40s...': a socket path has at most %d bytes", arg,
+			 CONTROL_ARG_MAX - 1);
+		return -ENAMETOOLONG;
 	}
 	return 0;
 }

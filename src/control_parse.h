@@ -11,6 +11,9 @@
  *   status json            the JSON view
  *   metrics                the Prometheus text format
  *   help                   the list of commands
+ *   vm list                the VM sockets served, with their connections
+ *   vm add PATH            serve VMs on a new socket (control_vm_path())
+ *   vm remove PATH         close that socket and its VMs' connections
  * Metrics endpoint: an HTTP/1.x request head of at most CONTROL_HTTP_MAX
  * bytes; GET or HEAD of /metrics (a query string is ignored) is served.
  * Thread/loop: none (pure).
@@ -30,7 +33,13 @@ enum control_cmd {
 	CONTROL_CMD_STATUS_JSON,
 	CONTROL_CMD_METRICS,
 	CONTROL_CMD_HELP,
+	CONTROL_CMD_VM_LIST,
+	CONTROL_CMD_VM_ADD,    /* argument: the socket */
+	CONTROL_CMD_VM_REMOVE, /* argument: the socket */
 };
+
+/* Longest command argument with its NUL: a socket path (sun_path). */
+#define CONTROL_ARG_MAX 108
 
 /*
  * control_parse_line() - the command in the first @len bytes received.
@@ -42,6 +51,27 @@ enum control_cmd {
  */
 int control_parse_line(const char *buf, size_t len, bool eof,
 		       enum control_cmd *cmd, char *why, size_t why_len);
+
+/*
+ * control_parse_request() - as control_parse_line(), and the command's
+ * argument (vm add, vm remove: one word, shorter than CONTROL_ARG_MAX)
+ * in @arg, "" for the others. A longer word is -EINVAL with @why.
+ */
+int control_parse_request(const char *buf, size_t len, bool eof,
+			  enum control_cmd *cmd, char arg[CONTROL_ARG_MAX],
+			  char *why, size_t why_len);
+
+/*
+ * control_vm_path() - the socket path that `vm add/remove ARG` names:
+ * a bare name (letters, digits, ._@+-, not starting with '.') is taken
+ * in @dir (the vm-socket-dir; NULL: none, then refused); anything else
+ * must be an absolute path whose every component is such a name (no
+ * ".", "..", "//" or trailing "/"). The result, shorter than
+ * CONTROL_ARG_MAX (sun_path), goes to @path. Returns 0, or -EINVAL /
+ * -ENAMETOOLONG with @why set.
+ */
+int control_vm_path(const char *dir, const char *arg, char *path,
+		    size_t path_len, char *why, size_t why_len);
 
 /*
  * control_parse_http() - the HTTP request head in the first @len bytes.

@@ -5,8 +5,10 @@
  */
 #define G_LOG_DOMAIN "vhost-user-rtc"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -160,12 +162,23 @@ static int clear_stale_socket(const struct sockaddr_un *sa, GError **err)
 	return 0;
 }
 
-/* Give the socket file @path to @gid, mode 0660 (before listen()). */
+/*
+ * Give the socket file @path to @gid, mode 0660 (before listen()). In
+ * the vm-socket-dir (set-group-ID, of that group) the file has the group
+ * already: the dropped daemon need not be a member to get it.
+ */
 static int give_to_group(const char *path, gid_t gid, GError **err)
 {
+	struct stat st;
 	int e;
 
-	if (chown(path, (uid_t)-1, gid) < 0 || chmod(path, 0660) < 0) {
+	if ((lstat(path, &st) < 0 || st.st_gid != gid) &&
+	    chown(path, (uid_t)-1, gid) < 0) {
+		e = errno;
+		return error_set(err, e, "cannot give %s to group %u: %s", path,
+				 (unsigned int)gid, g_strerror(e));
+	}
+	if (chmod(path, 0660) < 0) {
 		e = errno;
 		return error_set(err, e, "cannot give %s to group %u: %s", path,
 				 (unsigned int)gid, g_strerror(e));
@@ -229,10 +242,39 @@ struct listen_set *listen_set_new(void)
 	return ls;
 }
 
-void listen_set_free(struct listen_set *ls)
+/* Remove @o's file unless someone replaced it: 0 or -errno. */
+static int remove_owned(const struct owned_socket *o)
 {
 	struct stat st;
 
+	if (lstat(o->path, &st) < 0) {
+		return -errno;
+	}
+	if (st.st_dev != o->dev || st.st_ino != o->ino) {
+		return -ESTALE;
+	}
+	return unlink(o->path) < 0 ? -errno : 0;
+}
+
+int listen_forget(struct listen_set *ls, const char *path)
+{
+	for (guint i = 0; i < ls->owned->len; i++) {
+		struct owned_socket *o =
+			&g_array_index(ls->owned, struct owned_socket, i);
+
+		if (!strcmp(o->path, path)) {
+			int r = remove_owned(o);
+
+			g_free(o->path);
+			g_array_remove_index(ls->owned, i);
+			return r;
+		}
+	}
+	return -ENOENT;
+}
+
+void listen_set_free(struct listen_set *ls)
+{
 	if (!ls) {
 		return;
 	}
@@ -240,11 +282,7 @@ void listen_set_free(struct listen_set *ls)
 		struct owned_socket *o =
 			&g_array_index(ls->owned, struct owned_socket, i);
 
-		/* unless someone replaced it */
-		if (lstat(o->path, &st) == 0 && st.st_dev == o->dev &&
-		    st.st_ino == o->ino) {
-			unlink(o->path);
-		}
+		(void)remove_owned(o);
 		g_free(o->path);
 	}
 	g_array_unref(ls->owned);
@@ -270,4 +308,113 @@ int listen_tcp(const struct sockaddr *sa, socklen_t len, const char *what,
 				 addr, g_strerror(e));
 	}
 	return fd;
+}
+
+int listen_check_dir(const char *dir, GError **err)
+{
+	struct sockaddr_un sa;
+	char *parent;
+	struct stat st;
+	int r = 0;
+
+	if (dir[0] != '/') {
+		return error_set(err, EINVAL, "%s: not an absolute path", dir);
+	}
+	/* room for "/" and a name of a few bytes */
+	if (strlen(dir) + 8 >= sizeof(sa.sun_path)) {
+		return error_set(err, ENAMETOOLONG,
+				 "%s: too long for socket paths in it (%zu "
+				 "bytes at most with the name)",
+				 dir, sizeof(sa.sun_path) - 1);
+	}
+	if (lstat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			return error_set(err, ENOTDIR,
+					 "%s: exists and is not a directory "
+					 "(symbolic links are refused)",
+					 dir);
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		return error_set(err, errno, "%s: %s", dir, g_strerror(errno));
+	}
+	parent = g_path_get_dirname(dir);
+	if (stat(parent, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		r = error_set(err, ENOENT,
+			      "%s: its parent %s is not a directory", dir,
+			      parent);
+	}
+	g_free(parent);
+	return r;
+}
+
+/* Whether @fd (a directory) holds nothing but sockets. */
+static bool only_sockets(int fd)
+{
+	int dup_fd = dup(fd);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	const struct dirent *e;
+	bool ok = d != NULL;
+
+	if (!d && dup_fd >= 0) {
+		close(dup_fd);
+	}
+	while (ok && (e = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) {
+			continue;
+		}
+		ok = fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		     S_ISSOCK(st.st_mode);
+	}
+	if (d) {
+		closedir(d);
+	}
+	return ok;
+}
+
+int listen_prepare_dir(const char *dir, uid_t uid, gid_t gid, GError **err)
+{
+	struct stat st;
+	int fd, e, r = 0;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		e = errno;
+		return error_set(err, e, "cannot create %s: %s", dir,
+				 g_strerror(e));
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		e = errno;
+		if (fd >= 0) {
+			close(fd);
+		}
+		return error_set(err, e, "%s: %s", dir, g_strerror(e));
+	}
+	/* Never hand a directory of other files to the daemon's user (a
+	 * typo such as vm-socket-dir=/run must not give it away). */
+	if (st.st_uid != uid && !only_sockets(fd)) {
+		r = error_set(err, EPERM,
+			      "refusing to give %s to uid %u: it belongs to "
+			      "uid %u and holds files other than sockets",
+			      dir, (unsigned int)uid, (unsigned int)st.st_uid);
+	} else if ((st.st_mode & 07777) != LISTEN_DIR_MODE &&
+		   fchmod(fd, LISTEN_DIR_MODE) < 0) {
+		/* before fchown(): as its owner, root needs no CAP_FOWNER
+		 * (the unit's bounding set has none); a directory keeps its
+		 * set-group-ID bit through chown */
+		e = errno;
+		r = error_set(err, e, "cannot set the mode of %s: %s", dir,
+			      g_strerror(e));
+	} else if ((st.st_uid != uid || st.st_gid != gid) &&
+		   fchown(fd, uid, gid) < 0) {
+		e = errno;
+		r = error_set(err, e, "cannot give %s to uid %u gid %u: %s",
+			      dir, (unsigned int)uid, (unsigned int)gid,
+			      g_strerror(e));
+	}
+	close(fd);
+	return r;
 }

@@ -33,6 +33,34 @@ struct listen_set *listen_set_new(void);
 /* Remove the socket files made here that are still ours; free. NULL ok. */
 void listen_set_free(struct listen_set *ls);
 
+/*
+ * listen_forget() - the socket at @path is no longer served: remove its
+ * file if it is still the one made here, and forget it. Returns 0,
+ * -ENOENT if it was not made here (or is gone), -ESTALE if someone
+ * replaced it, or unlink()'s -errno (e.g. -EACCES: the dropped daemon
+ * may not write to the directory).
+ */
+int listen_forget(struct listen_set *ls, const char *path);
+
+/*
+ * The vm-socket-dir (vm add at run time): made before the privilege drop
+ * and given to the daemon's user, so that the dropped daemon can create
+ * and remove sockets in it. Set-group-ID with the sockets' group, so a
+ * socket made there has that group without chown().
+ */
+#define LISTEN_DIR_MODE 02750
+
+/* --check-config: @dir is absolute, short enough, and a directory or
+ * creatable (its parent is one). */
+int listen_check_dir(const char *dir, GError **err);
+
+/*
+ * listen_prepare_dir() - create @dir if missing and give it to @uid:@gid
+ * with LISTEN_DIR_MODE. An existing directory of another owner is taken
+ * only if it holds nothing but sockets. Returns 0 or -errno.
+ */
+int listen_prepare_dir(const char *dir, uid_t uid, gid_t gid, GError **err);
+
 /* NULL-terminated @paths: each usable as a socket path, none twice. */
 int listen_check_paths(char **paths, GError **err);
 

@@ -18,6 +18,7 @@
 #include <glib.h>
 #include <limits.h>
 #include <locale.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,18 +28,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock_model.h"
-#include "../sync/clock_model.h" /* writer side: new, free */
+#include "clock_model_writer.h"
 #include "config.h"
 #include "control.h"
 #include "discipline.h"
 #include "error.h"
 #include "leap.h"
 #include "listen.h"
+#include "log.h"
+#include "notify.h"
 #include "privdrop.h"
 #include "status.h"
 #include "syscall_filter.h"
 #include "virtio_rtc.h"
+#include "vm_sockets.h"
+#include "vmclock_page.h"
 #include "vu_server.h"
 
 #ifndef VRTC_VERSION
@@ -63,15 +67,20 @@ struct app {
 	struct privdrop_target priv;
 	GArray *fds; /* int: validated --fd listeners */
 	struct leap_table *leaps;
+	GPtrArray *old_leaps; /* replaced by SIGHUP; snapshots may use them */
 	struct clock_model *model;
+	struct vmclock_page *page; /* NULL: no status page */
+	guint page_timer;	   /* its refresh while nothing is published */
 	struct discipline *disc;
 	struct vu_server *server;
 	struct control *control;       /* NULL: no control socket nor metrics */
+	struct notify *notify;	       /* NULL: not started by systemd */
 	uint64_t start_ns;	       /* CLOCK_MONOTONIC at start */
 	struct listen_set *listeners;  /* the socket files we made */
+	struct vm_sockets *vms;	       /* the VM sockets, vm add/remove */
 	gid_t socket_gid, control_gid; /* LISTEN_NO_GROUP: unset */
 	GMainLoop *loop;
-	guint sig_term, sig_int;
+	guint sig_term, sig_int, sig_hup;
 };
 
 static const char summary[] =
@@ -161,6 +170,7 @@ static const char description[] =
 /* Logging: GLib's default handler, to stderr, filtered by log-level. */
 
 static GLogLevelFlags log_hidden;
+static bool log_writer_set; /* GLib allows setting it once */
 
 static void log_handler(const gchar *domain, GLogLevelFlags level,
 			const gchar *msg, gpointer data)
@@ -171,16 +181,16 @@ static void log_handler(const gchar *domain, GLogLevelFlags level,
 	g_log_default_handler(domain, level, msg, data);
 }
 
-static void log_setup(const char *level, gboolean verbose)
+static void log_setup(enum config_log_level level, gboolean verbose)
 {
 	const GLogLevelFlags quiet = G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG;
 
-	if (verbose || !strcmp(level, "debug") ||
+	if (verbose || level == CONFIG_LOG_DEBUG ||
 	    (g_getenv("G_MESSAGES_DEBUG") && *g_getenv("G_MESSAGES_DEBUG"))) {
 		log_hidden = 0;
-	} else if (!strcmp(level, "info")) {
+	} else if (level == CONFIG_LOG_INFO) {
 		log_hidden = G_LOG_LEVEL_DEBUG;
-	} else if (!strcmp(level, "warning")) {
+	} else if (level == CONFIG_LOG_WARNING) {
 		log_hidden = quiet | G_LOG_LEVEL_MESSAGE;
 	} else {
 		log_hidden = quiet | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_WARNING;
@@ -188,6 +198,11 @@ static void log_setup(const char *level, gboolean verbose)
 	/* INFO and DEBUG pass GLib's own filter; ours decides. */
 	g_log_set_debug_enabled(TRUE);
 	g_log_set_default_handler(log_handler, NULL);
+	if (!log_writer_set) {
+		/* one line each, with journald's priority (log.h) */
+		g_log_set_writer_func(log_write, NULL, NULL);
+		log_writer_set = true;
+	}
 }
 
 /* One error line on stderr, before logging is set up or instead of it. */
@@ -199,7 +214,8 @@ static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
 	va_start(ap, fmt);
 	msg = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	g_printerr("%s: %s\n", g_get_prgname(), msg);
+	/* at error priority in the journal (log.h) */
+	g_printerr("%s%s: %s\n", log_err_prefix(), g_get_prgname(), msg);
 	g_free(msg);
 }
 
@@ -378,6 +394,7 @@ static int start_listeners(struct app *a, GString *where, GError **err)
 			return error_set(err, -r, "cannot serve %s: %s", *p,
 					 g_strerror(-r));
 		}
+		vm_sockets_note(a->vms, *p, true);
 		g_string_append_printf(where, "%s%s", where->len ? ", " : "",
 				       *p);
 	}
@@ -397,6 +414,7 @@ static int start_listeners(struct app *a, GString *where, GError **err)
 			return error_set(err, -r, "cannot serve %s: %s", name,
 					 g_strerror(-r));
 		}
+		vm_sockets_note(a->vms, name, false);
 		g_string_append_printf(where, "%s%s", where->len ? ", " : "",
 				       name);
 	}
@@ -405,11 +423,17 @@ static int start_listeners(struct app *a, GString *where, GError **err)
 
 /* The control socket and the metrics endpoint */
 
-static void control_answer(enum control_cmd cmd, GString *out, void *ctx)
+static void control_answer(enum control_cmd cmd, const char *arg, GString *out,
+			   void *ctx)
 {
 	struct app *a = ctx;
 	struct status_report r;
 
+	if (cmd == CONTROL_CMD_VM_LIST || cmd == CONTROL_CMD_VM_ADD ||
+	    cmd == CONTROL_CMD_VM_REMOVE) {
+		(void)vm_sockets_answer(a->vms, cmd, arg, out);
+		return;
+	}
 	status_collect(&r, a->disc, a->server, a->start_ns);
 	if (cmd == CONTROL_CMD_STATUS_JSON) {
 		status_render_json(&r, out);
@@ -466,6 +490,27 @@ static int start_control(struct app *a, GError **err)
 	return 0;
 }
 
+/* systemd's STATUS=: what changes rarely (no bound, no counters). */
+static void notify_status(GString *out, void *ctx)
+{
+	struct app *a = ctx;
+	struct discipline_status ds;
+	struct vu_server_stats vs;
+
+	discipline_get_status(a->disc, &ds);
+	vu_server_get_stats(a->server, &vs);
+	g_string_append_printf(
+		out, "model %s",
+		clock_status_name(ds.have_served ? ds.served.status
+						 : CLOCK_STATUS_UNKNOWN));
+	if (ds.selected >= 0) {
+		g_string_append_printf(out, ", following %s",
+				       ds.src[ds.selected].name);
+	}
+	g_string_append_printf(out, "; %u VM%s connected", vs.connected,
+			       vs.connected == 1 ? "" : "s");
+}
+
 /* Start-up */
 
 static const char *clock_label(const struct vrtc_clock *c)
@@ -510,19 +555,12 @@ static char *utc_date(int64_t utc_s)
 	return s;
 }
 
-static int load_leaps(struct app *a)
+/* Warn about an expired or unhashed leap table (start-up and SIGHUP). */
+static void leap_report(struct app *a)
 {
 	const char *path = a->cfg->leap_file;
-	GError *err = NULL;
 	char *exp;
 
-	a->leaps = leap_table_load(path, &err);
-	if (!a->leaps) {
-		fail("cannot use leap-second file %s: %s", path,
-		     err ? err->message : "unknown error");
-		g_clear_error(&err);
-		return -EINVAL;
-	}
 	exp = utc_date(a->leaps->expires_utc_s);
 	if (leap_table_expired(a->leaps, (int64_t)time(NULL))) {
 		g_warning("leap-second file %s expired on %s: leap seconds "
@@ -538,6 +576,21 @@ static int load_leaps(struct app *a)
 	g_debug("leap-second file %s: TAI-UTC %d s, valid until %s", path,
 		a->leaps->e[a->leaps->n - 1].dtai, exp);
 	g_free(exp);
+}
+
+static int load_leaps(struct app *a)
+{
+	const char *path = a->cfg->leap_file;
+	GError *err = NULL;
+
+	a->leaps = leap_table_load(path, &err);
+	if (!a->leaps) {
+		fail("cannot use leap-second file %s: %s", path,
+		     err ? err->message : "unknown error");
+		g_clear_error(&err);
+		return -EINVAL;
+	}
+	leap_report(a);
 	return 0;
 }
 
@@ -557,6 +610,38 @@ static int check_control_path(const struct config *c, GError **err)
 		}
 	}
 	return listen_check_paths(one, err);
+}
+
+/*
+ * Each --phc names an existing character device or network interface,
+ * so --check-config catches a typo (opening it is start-up's job).
+ */
+static int check_phcs(const struct config *c, GError **err)
+{
+	const struct source_phc_settings *phc =
+		config_source(c, &source_phc_kind);
+	struct stat st;
+
+	for (char **p = phc ? phc->phc : NULL; p && *p; p++) {
+		if (!strchr(*p, '/')) {
+			if (!if_nametoindex(*p)) {
+				return error_set(err, ENODEV,
+						 "%s: %s: no such device or "
+						 "network interface",
+						 config_origin(c, "phc"), *p);
+			}
+		} else if (stat(*p, &st) < 0) {
+			return error_set(err, errno, "%s: %s: %s",
+					 config_origin(c, "phc"), *p,
+					 g_strerror(errno));
+		} else if (!S_ISCHR(st.st_mode)) {
+			return error_set(err, ENODEV,
+					 "%s: %s: not a character device (a "
+					 "PTP clock is /dev/ptpN)",
+					 config_origin(c, "phc"), *p);
+		}
+	}
+	return 0;
 }
 
 static int configure(struct app *a)
@@ -597,9 +682,13 @@ static int configure(struct app *a)
 	if (a->cfg->control_socket && check_control_path(a->cfg, &err)) {
 		goto bad;
 	}
-	if (privdrop_resolve(a->cfg->user, config_origin(a->cfg, "user"),
-			     a->cfg->group, config_origin(a->cfg, "group"),
-			     &a->priv, &err)) {
+	if (a->cfg->vm_socket_dir &&
+	    listen_check_dir(a->cfg->vm_socket_dir, &err)) {
+		g_prefix_error(&err,
+			       "%s: ", config_origin(a->cfg, "vm-socket-dir"));
+		goto bad;
+	}
+	if (check_phcs(a->cfg, &err)) {
 		goto bad;
 	}
 	if ((a->cfg->socket_group &&
@@ -612,11 +701,110 @@ static int configure(struct app *a)
 			       &a->control_gid, &err))) {
 		goto bad;
 	}
+	/* last: its refusal of root by default is about the host */
+	if (privdrop_resolve(a->cfg->user, config_origin(a->cfg, "user"),
+			     a->cfg->group, config_origin(a->cfg, "group"),
+			     &a->priv, &err)) {
+		goto bad;
+	}
 	return load_leaps(a);
 bad:
 	fail("%s", err->message);
 	g_error_free(err);
 	return -EINVAL;
+}
+
+/*
+ * SIGHUP: read the configuration again (file and command line, as at
+ * start) and apply what can change without dropping a VM: the leap
+ * file (re-read even when its path is the same: tzdata updates it in
+ * place) and log-level. Anything wrong keeps what is running.
+ */
+static struct config *reread_config(struct app *a, GError **err)
+{
+	struct config *c = config_new();
+	guint i;
+
+	if (a->config_path && config_load_file(c, a->config_path, err)) {
+		goto bad;
+	}
+	for (i = 0; i + 1 < a->cli->len; i += 2) {
+		if (config_set(c, g_ptr_array_index(a->cli, i),
+			       g_ptr_array_index(a->cli, i + 1), err)) {
+			goto bad;
+		}
+	}
+	if (config_finish(c, err)) {
+		goto bad;
+	}
+	return c;
+bad:
+	config_free(c);
+	return NULL;
+}
+
+static void reload(struct app *a)
+{
+	GError *err = NULL;
+	struct config *c = reread_config(a, &err);
+	struct leap_table *t;
+	bool loaded = false;
+
+	if (!c) {
+		g_warning("SIGHUP: configuration not reloaded, keeping the "
+			  "running one: %s",
+			  err->message);
+		g_error_free(err);
+		return;
+	}
+	log_setup(c->log_level, a->verbose);
+	t = leap_table_load(c->leap_file, &err);
+	if (!t) {
+		g_warning("SIGHUP: cannot use leap-second file %s, keeping "
+			  "%s: %s",
+			  c->leap_file, a->cfg->leap_file,
+			  err ? err->message : "unknown error");
+		g_clear_error(&err);
+	} else {
+		discipline_set_leap_file(a->disc, t);
+		g_ptr_array_add(a->old_leaps, a->leaps);
+		a->leaps = t;
+		g_free(a->cfg->leap_file);
+		a->cfg->leap_file = g_strdup(c->leap_file);
+		leap_report(a);
+		loaded = true;
+	}
+	static const char *const level_names[] = {
+		[CONFIG_LOG_ERROR] = "error",
+		[CONFIG_LOG_WARNING] = "warning",
+		[CONFIG_LOG_INFO] = "info",
+		[CONFIG_LOG_DEBUG] = "debug",
+	};
+
+	a->cfg->log_level = c->log_level;
+	config_free(c);
+	g_message("SIGHUP: %s leap-file %s (TAI-UTC %d s, %u entries), "
+		  "reloaded log-level %s; other settings need a restart",
+		  loaded ? "reloaded" : "kept the running", a->cfg->leap_file,
+		  a->leaps->e[a->leaps->n - 1].dtai, (unsigned int)a->leaps->n,
+		  level_names[a->cfg->log_level]);
+}
+
+static gboolean on_page_refresh(gpointer data)
+{
+	struct app *a = data;
+
+	vmclock_page_refresh(a->page, a->model);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_sighup(gpointer data)
+{
+	struct app *a = data;
+
+	g_message("SIGHUP received, reloading; VMs keep being served");
+	reload(a);
+	return G_SOURCE_CONTINUE;
 }
 
 static gboolean on_sigterm(gpointer data)
@@ -637,11 +825,6 @@ static gboolean on_sigint(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-/*
- * The time sources, in order of preference among equals: every --phc
- * (the Nth --ptp4l-socket with the Nth), chronyd, gpsd, then the system
- * clock as the fallback unless system-clock=off.
- */
 static void estimator_conf(const struct config *c, struct estimator_config *e)
 {
 	estimator_config_default(e);
@@ -655,58 +838,40 @@ static void estimator_conf(const struct config *c, struct estimator_config *e)
 	e->unreliable_ns = c->unreliable_ns;
 }
 
+/*
+ * The time sources, in the registry's order (source_kinds(): every --phc
+ * with the Nth --ptp4l-socket for the Nth, chronyd, gpsd, then the
+ * system clock as the fallback unless system-clock=off).
+ */
 static int start_sync(struct app *a, GError **err)
 {
 	const struct config *c = a->cfg;
-	struct source_conf base = {
+	const struct source_conf base = {
 		.leaps = a->leaps,
-		.phc_timescale = strcmp(c->phc_timescale, "utc") != 0
-					 ? PHC_TIMESCALE_TAI
-					 : PHC_TIMESCALE_UTC,
-		.chrony_socket = c->chrony_socket,
-		.chrony_port = (uint16_t)c->chrony_port,
 		/* the host counter drives the system clock chronyd steers;
 		 * a PHC left unsteered is an oscillator of the same class */
-		.chrony_drift_ppb = (uint32_t)c->max_drift_ppb,
-		.phc_drift_ppb = (uint32_t)c->max_drift_ppb,
-		.gpsd_server = c->gpsd,
-		.gpsd_device = c->gpsd_device,
+		.drift_ppb = (uint32_t)c->max_drift_ppb,
+		/* chronyd or gpsd not up yet: the source starts down */
+		.retry_at_start = c->source_start == CONFIG_SOURCE_START_RETRY,
 	};
-	struct source_conf phc[DISCIPLINE_MAX_SOURCES];
+	struct source_conf src[DISCIPLINE_MAX_SOURCES];
 	struct estimator_config ec;
 	struct discipline_conf dc = {
 		.src = &base,
 		.interval_ms = (unsigned int)c->sync_interval_ms,
 		.est = &ec,
 	};
-	unsigned int n = 0;
+	int n;
 
 	estimator_conf(c, &ec);
-	for (char **p = c->phc; *p && n < DISCIPLINE_MAX_SOURCES; p++, n++) {
-		phc[n] = base;
-		phc[n].phc = *p;
-		phc[n].ptp4l_socket = n < g_strv_length(c->ptp4l_socket)
-					      ? c->ptp4l_socket[n]
-					      : NULL;
-		dc.src_of[n] = &phc[n];
-		dc.ops[n] = &source_phc_ops;
+	n = config_sources(c, &base, DISCIPLINE_MAX_SOURCES, src, dc.ops, err);
+	if (n < 0) {
+		return n;
 	}
-	if (!strcmp(c->chrony, "on") && n < DISCIPLINE_MAX_SOURCES) {
-		dc.ops[n++] = &source_chrony_ops;
+	for (int i = 0; i < n; i++) {
+		dc.src_of[i] = &src[i];
 	}
-	if (c->gpsd) {
-#ifdef VRTC_HAVE_GPSD
-		dc.ops[n++] = &source_gpsd_ops;
-#else
-		g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			    "gpsd %s: this build has no gpsd source", c->gpsd);
-		return -EINVAL;
-#endif
-	}
-	if (!strcmp(c->system_clock, "on") && n < DISCIPLINE_MAX_SOURCES) {
-		dc.ops[n++] = &source_sysclock_ops;
-	}
-	dc.n_sources = n;
+	dc.n_sources = (unsigned int)n;
 	a->disc = discipline_new(a->model, &dc, err);
 	return a->disc ? 0 : -EINVAL;
 }
@@ -731,6 +896,7 @@ static int serve(struct app *a)
 	sigemptyset(&stop_sigs);
 	sigaddset(&stop_sigs, SIGTERM);
 	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGHUP);
 	sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
 	a->loop = g_main_loop_new(NULL, FALSE);
 
@@ -738,6 +904,19 @@ static int serve(struct app *a)
 	if (!a->model) {
 		fail("cannot create the clock model");
 		goto out;
+	}
+	/* Before the first publish, and the privilege drop. */
+	if (a->cfg->vmclock_page) {
+		a->page = vmclock_page_open(a->cfg->vmclock_page,
+					    a->cfg->smear_id, &err);
+		if (!a->page) {
+			fail("%s", err->message);
+			goto out;
+		}
+		clock_model_set_observer(a->model, vmclock_page_observer,
+					 a->page);
+		a->page_timer = g_timeout_add(VMCLOCK_PAGE_REFRESH_NS / 1000000,
+					      on_page_refresh, a);
 	}
 	if (start_sync(a, &err)) {
 		fail("%s", err ? err->message : "cannot start the time source");
@@ -749,12 +928,29 @@ static int serve(struct app *a)
 		fail("cannot start the vhost-user server");
 		goto out;
 	}
+	a->vms = vm_sockets_new(
+		a->server, a->listeners,
+		&(struct vm_sockets_conf){
+			.dir = a->cfg->vm_socket_dir,
+			.reserved = a->cfg->control_socket,
+			.gid = a->socket_gid,
+			.max = (unsigned int)a->cfg->max_connections,
+		});
 	if (start_listeners(a, where, &err)) {
 		fail("%s", err->message);
 		goto out;
 	}
 	if (start_control(a, &err)) {
 		fail("%s", err->message);
+		goto out;
+	}
+	/* vm add runs after the drop: the directory must be the user's */
+	if (a->cfg->vm_socket_dir &&
+	    listen_prepare_dir(a->cfg->vm_socket_dir, a->priv.uid,
+			       a->socket_gid != LISTEN_NO_GROUP ? a->socket_gid
+								: a->priv.gid,
+			       &err)) {
+		fail("vm-socket-dir: %s", err->message);
 		goto out;
 	}
 	/*
@@ -767,8 +963,9 @@ static int serve(struct app *a)
 	}
 	a->sig_term = g_unix_signal_add(SIGTERM, on_sigterm, a);
 	a->sig_int = g_unix_signal_add(SIGINT, on_sigint, a);
+	a->sig_hup = g_unix_signal_add(SIGHUP, on_sighup, a);
 	sigprocmask(SIG_UNBLOCK, &stop_sigs, NULL);
-	if (!strcmp(a->cfg->seccomp, "on") && privdrop_confine(&err)) {
+	if (a->cfg->seccomp && privdrop_confine(&err)) {
 		fail("%s", err->message);
 		goto out;
 	}
@@ -781,6 +978,7 @@ static int serve(struct app *a)
 	g_message("serving %u clocks (%s) on %s", a->cfg->vrtc.num_clocks,
 		  clocks, where->str);
 	g_free(clocks);
+	a->notify = notify_start(notify_status, a);
 	g_main_loop_run(a->loop);
 	r = 0;
 out:
@@ -792,18 +990,30 @@ out:
 /* Everything in reverse order of creation; copes with a partial start. */
 static void cleanup(struct app *a)
 {
+	if (a->sig_hup) {
+		g_source_remove(a->sig_hup);
+	}
 	if (a->sig_int) {
 		g_source_remove(a->sig_int);
 	}
 	if (a->sig_term) {
 		g_source_remove(a->sig_term);
 	}
+	notify_stop(a->notify);
 	control_free(a->control);
+	vm_sockets_free(a->vms);
 	vu_server_free(a->server);
 	listen_set_free(a->listeners);
 	discipline_free(a->disc);
+	if (a->page_timer) {
+		g_source_remove(a->page_timer);
+	}
+	vmclock_page_free(a->page);
 	clock_model_free(a->model);
 	leap_table_free(a->leaps);
+	if (a->old_leaps) {
+		g_ptr_array_unref(a->old_leaps);
+	}
 	if (a->loop) {
 		g_main_loop_unref(a->loop);
 	}
@@ -831,6 +1041,8 @@ int main(int argc, char **argv)
 	a.cli = g_ptr_array_new_with_free_func(g_free);
 	a.fds = g_array_new(FALSE, FALSE, sizeof(int));
 	a.listeners = listen_set_new();
+	a.old_leaps =
+		g_ptr_array_new_with_free_func((GDestroyNotify)leap_table_free);
 	a.socket_gid = LISTEN_NO_GROUP;
 	a.control_gid = LISTEN_NO_GROUP;
 

@@ -9,9 +9,11 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "privdrop.h"
@@ -101,6 +103,11 @@ int privdrop_resolve(const char *user, const char *user_origin,
 	memset(t, 0, sizeof(*t));
 	t->uid = geteuid();
 	t->gid = getegid();
+	/* the group first: its error names a value given, the default
+	 * user's refusal below is about the host */
+	if (group && privdrop_group_id(group, group_origin, &gid, err)) {
+		return -EINVAL;
+	}
 	if (user) {
 		if (user_from_config(user, user_origin, t, err)) {
 			return -EINVAL;
@@ -116,14 +123,21 @@ int privdrop_resolve(const char *user, const char *user_origin,
 			snprintf(t->name, sizeof(t->name), "%s",
 				 PRIVDROP_DEFAULT_USER);
 		} else {
-			t->default_missing = true;
+			g_set_error(err, G_OPTION_ERROR,
+				    G_OPTION_ERROR_BAD_VALUE,
+				    "started as root with user unset, and the "
+				    "default user \"%s\" does not exist: "
+				    "create it (the package's sysusers.d file "
+				    "does), or set user=NAME, or user=root to "
+				    "stay root deliberately (without "
+				    "capabilities)",
+				    PRIVDROP_DEFAULT_USER);
+			g_free(buf);
+			return -EINVAL;
 		}
 		g_free(buf);
 	}
 	if (group) {
-		if (privdrop_group_id(group, group_origin, &gid, err)) {
-			return -EINVAL;
-		}
 		t->gid = gid;
 	}
 	if (!root) {
@@ -261,12 +275,6 @@ int privdrop_apply(const struct privdrop_target *t, GError **err)
 			    n);
 		return -EBUSY;
 	}
-	if (t->default_missing) {
-		g_warning("started as root and user is unset, and user "
-			  "\"%s\" does not exist: staying root (without "
-			  "capabilities); create it or set user=",
-			  PRIVDROP_DEFAULT_USER);
-	}
 	r = drop_bounding(err);
 	if (r) {
 		return r;
@@ -297,9 +305,27 @@ int privdrop_apply(const struct privdrop_target *t, GError **err)
 	return 0;
 }
 
+/*
+ * With TZ unset and no /etc/localtime (a minimal root: an initramfs, many
+ * containers), glibc tries to open /etc/localtime again at every
+ * localtime() (each log line's timestamp): under the filter that open is
+ * fatal. Pin the zone glibc falls back to anyway, UTC, so that it reads
+ * its zone once, now.
+ */
+static void pin_timezone(void)
+{
+	if (!getenv("TZ") && access("/etc/localtime", R_OK) != 0) {
+		setenv("TZ", "UTC", 1);
+		tzset();
+	}
+}
+
 int privdrop_confine(GError **err)
 {
-	int r = syscall_filter_install();
+	int r;
+
+	pin_timezone();
+	r = syscall_filter_install();
 
 	if (r) {
 		g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(-r),

@@ -13,8 +13,9 @@
  *     user's primary group; the user's supplementary groups from the group
  *     database are kept (initgroups), so an administrator can grant access
  *     to a peer's socket directory (e.g. ptp4l's) by group membership;
- *   - root, "user" unset: PRIVDROP_DEFAULT_USER if it exists, else the
- *     daemon stays root (with a warning), capabilities still emptied.
+ *   - root, "user" unset: PRIVDROP_DEFAULT_USER if it exists, else a
+ *     refusal (as chronyd refuses when its user is missing): staying uid 0
+ *     must be asked for, with "user=root" (capabilities still emptied).
  *
  * Thread/loop: start-up only, on the main thread, before any other thread
  * exists (capability sets are per thread).
@@ -32,8 +33,7 @@ struct privdrop_target {
 	bool switch_ids; /* false: keep the current uid and gids */
 	uid_t uid;
 	gid_t gid;
-	char name[64];	      /* user name, for initgroups() and messages */
-	bool default_missing; /* root, user unset, default user absent */
+	char name[64]; /* user name, for initgroups() and messages */
 };
 
 /*

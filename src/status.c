@@ -72,6 +72,16 @@ static void collect_vm(const struct vu_conn_status *cs, void *data)
 	}
 }
 
+static void collect_socket(const char *name, unsigned int connections,
+			   void *data)
+{
+	GArray *a = data;
+	struct status_socket s = { .connections = connections };
+
+	g_strlcpy(s.name, name, sizeof(s.name));
+	g_array_append_val(a, s);
+}
+
 void status_collect(struct status_report *r, const struct discipline *d,
 		    const struct vu_server *s, uint64_t start_ns)
 {
@@ -101,6 +111,13 @@ void status_collect(struct status_report *r, const struct discipline *d,
 		vu_server_get_stats(s, &r->vms);
 		r->vm = g_new0(struct status_vm, r->vms.connected + 1);
 		vu_server_foreach_conn(s, collect_vm, &c);
+		GArray *socks =
+			g_array_new(FALSE, TRUE, sizeof(struct status_socket));
+
+		vu_server_foreach_listener(s, collect_socket, socks);
+		r->n_sock = socks->len;
+		r->sock = (struct status_socket *)(void *)g_array_free(socks,
+								       FALSE);
 	}
 }
 
@@ -109,6 +126,9 @@ void status_report_clear(struct status_report *r)
 	g_free(r->vm);
 	r->vm = NULL;
 	r->n_vm = 0;
+	g_free(r->sock);
+	r->sock = NULL;
+	r->n_sock = 0;
 }
 
 /* ---- text ----------------------------------------------------------- */
@@ -251,6 +271,11 @@ static void text_vms(const struct status_report *r, GString *o)
 			       " errors, %" PRIu64 " alarm events in all\n",
 			       v->connected, v->accepted, v->refused, v->closed,
 			       v->requests, v->errors, v->alarm_events);
+	for (i = 0; i < r->n_sock; i++) {
+		g_string_append_printf(o, "%s %s (%u connected)\n",
+				       i ? "          " : "sockets   ",
+				       r->sock[i].name, r->sock[i].connections);
+	}
 	if (!r->n_vm) {
 		return;
 	}

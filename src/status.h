@@ -29,6 +29,12 @@ struct status_vm {
 	char queue[VU_NUM_QUEUES][96]; /* "running", "stopped", "broken: " */
 };
 
+/* One listening socket for VMs: a socket-path or an --fd. */
+struct status_socket {
+	char name[112];
+	unsigned int connections; /* open, accepted on this socket */
+};
+
 struct status_report {
 	const char *version;
 	long pid;
@@ -41,6 +47,8 @@ struct status_report {
 	struct vu_server_stats vms;
 	struct status_vm *vm; /* vms.connected entries (g_new) */
 	unsigned int n_vm;
+	struct status_socket *sock; /* the VM sockets served now (g_new) */
+	unsigned int n_sock;
 };
 
 /*

@@ -210,6 +210,15 @@ static void json_vms(const struct status_report *r, JsonBuilder *b)
 	set_u64(b, "requests_total", v->requests);
 	set_u64(b, "errors_total", v->errors);
 	set_u64(b, "alarm_events_total", v->alarm_events);
+	json_builder_set_member_name(b, "sockets");
+	json_builder_begin_array(b);
+	for (i = 0; i < r->n_sock; i++) {
+		json_builder_begin_object(b);
+		set_str(b, "socket", r->sock[i].name);
+		set_u64(b, "connected", r->sock[i].connections);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
 	json_builder_set_member_name(b, "list");
 	json_builder_begin_array(b);
 	for (i = 0; i < r->n_vm; i++) {

@@ -182,6 +182,12 @@ static void vm_metrics(const struct status_report *r, GString *o)
 	metric(o, "request_errors_total", "counter",
 	       "virtio-rtc requests answered with an error, every VM",
 	       (double)v->errors);
+	family(o, "socket_connections", "gauge",
+	       "Front-end connections open on each VM socket served");
+	for (i = 0; i < r->n_sock; i++) {
+		sample(o, "socket_connections", "socket", r->sock[i].name, NULL,
+		       NULL, r->sock[i].connections);
+	}
 	family(o, "vm_requests_total", "counter",
 	       "virtio-rtc requests of a connected VM, by answer");
 	for (i = 0; i < r->n_vm; i++) {

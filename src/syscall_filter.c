@@ -8,6 +8,7 @@
 #define G_LOG_DOMAIN "vhost-user-rtc"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/ptp_clock.h>
 #include <pthread.h>
 #include <seccomp.h>
@@ -66,15 +67,22 @@ static const char *const allowed[] = {
 	"getsockname",
 	"getpeername",
 	"bind",
+	"listen", /* vm add: a VM socket made at run time */
 	"connect",
 	"unlink",
 	"unlinkat",
 	"rmdir",
-	/* the chronyd client's private reply directory, when reopening */
+	/* the chronyd client's private reply directory, when reopening
+	 * (and the stale ones of earlier runs it clears) */
+	"getdents64",
 	"mkdir",
 	"mkdirat",
 	"chmod",
 	"fchmodat",
+	/* vm add with socket-group=, should the directory's group-ID bit
+	 * be gone: without capabilities, only to one of our own groups */
+	"chown",
+	"fchownat",
 	/* memory: malloc, guest RAM mappings (mmap is checked below) */
 	"munmap",
 	"mremap",
@@ -247,6 +255,13 @@ static int add_rules(scmp_filter_ctx ctx)
 				     SCMP_A0(SCMP_CMP_EQ, AF_INET6));
 	}
 #if !defined(__SANITIZE_ADDRESS__)
+	/* SIGHUP re-reads the config and leap files: read-only opens */
+	if (!r) {
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+				     SCMP_A2(SCMP_CMP_MASKED_EQ,
+					     O_ACCMODE | O_CREAT | O_TRUNC,
+					     O_RDONLY));
+	}
 	/* guest RAM and malloc; never executable memory */
 	if (!r) {
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,

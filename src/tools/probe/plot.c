@@ -68,24 +68,24 @@ enum band_state {
 	BAND_PART, /* drawn, clipped where off scale */
 };
 
-/* The bound's smallest and largest known values; false if none. */
+/* The bands' smallest and largest known values; false if none. */
 static bool bound_extent(const struct plot_spec *sp, double *lo, double *hi)
 {
 	bool any = false;
 
-	if (!sp->band) {
-		*lo = *hi = sp->bound_ns;
-		return sp->bound_ns >= 0;
-	}
-	for (size_t i = 0; i < sp->band->n; i++) {
-		double b = sp->band->bound_ns[i];
+	for (size_t k = 0; k < sp->nseries; k++) {
+		const struct plot_series *s = &sp->series[k];
 
-		if (!isfinite(b) || b < 0) {
-			continue;
+		for (size_t i = 0; s->band_ns && i < s->n; i++) {
+			double b = s->band_ns[i];
+
+			if (!isfinite(b) || b < 0) {
+				continue;
+			}
+			*lo = any ? fmin(*lo, b) : b;
+			*hi = any ? fmax(*hi, b) : b;
+			any = true;
 		}
-		*lo = any ? fmin(*lo, b) : b;
-		*hi = any ? fmax(*hi, b) : b;
-		any = true;
 	}
 	return any;
 }
@@ -99,7 +99,10 @@ static enum band_state ranges(const struct plot_spec *sp, struct frame *f)
 
 	for (size_t i = 0; i < sp->nseries; i++) {
 		for (size_t j = 0; j < sp->series[i].n; j++) {
-			amax = fmax(amax, fabs(sp->series[i].offset_ns[j]));
+			if (isfinite(sp->series[i].offset_ns[j])) {
+				amax = fmax(amax,
+					    fabs(sp->series[i].offset_ns[j]));
+			}
 			tmax = fmax(tmax, sp->series[i].t_s[j]);
 		}
 	}
@@ -128,38 +131,43 @@ static enum band_state ranges(const struct plot_spec *sp, struct frame *f)
 	return st;
 }
 
-/* The varying band, one filled polygon per run of known values; values
- * far off scale are clamped first (cairo's fixed point would overflow). */
+/* A series' band, one polygon per run of known values, filled and
+ * edged in its colour; values far off scale are clamped first (cairo's
+ * fixed point would overflow). */
 static void draw_band(cairo_t *cr, const struct frame *f,
-		      const struct plot_band *b)
+		      const struct plot_series *s, const double *rgb)
 {
+	const double *b = s->band_ns;
 	double cap = 2 * f->y1;
 	size_t i = 0;
 
-	while (i < b->n) {
+	while (i < s->n) {
 		size_t j = i;
 
-		if (!isfinite(b->bound_ns[i]) || b->bound_ns[i] < 0) {
+		if (!isfinite(b[i]) || b[i] < 0) {
 			i++;
 			continue;
 		}
-		while (j < b->n && isfinite(b->bound_ns[j]) &&
-		       b->bound_ns[j] >= 0) {
-			double y = fmin(b->bound_ns[j], cap);
+		while (j < s->n && isfinite(b[j]) && b[j] >= 0) {
+			double y = fmin(b[j], cap);
 
-			cairo_line_to(cr, map_x(f, b->t_s[j]), map_y(f, y));
+			cairo_line_to(cr, map_x(f, s->t_s[j]), map_y(f, y));
 			j++;
 		}
 		for (size_t k = j; k-- > i;) {
-			double y = fmin(b->bound_ns[k], cap);
+			double y = fmin(b[k], cap);
 
-			cairo_line_to(cr, map_x(f, b->t_s[k]), map_y(f, -y));
+			cairo_line_to(cr, map_x(f, s->t_s[k]), map_y(f, -y));
 		}
 		cairo_close_path(cr);
 		cairo_new_sub_path(cr);
 		i = j;
 	}
-	cairo_fill(cr);
+	cairo_set_source_rgba(cr, rgb[0], rgb[1], rgb[2], 0.10);
+	cairo_fill_preserve(cr);
+	cairo_set_source_rgba(cr, rgb[0], rgb[1], rgb[2], 0.45);
+	cairo_set_line_width(cr, 0.8);
+	cairo_stroke(cr);
 }
 
 /* Vertical marks with their label along the line, reading upwards. */
@@ -251,11 +259,14 @@ static void bound_text(const struct plot_spec *sp, enum band_state st,
 
 	switch (st) {
 	case BAND_ON:
-		snprintf(buf, len, "shaded: ±%s", l);
+		snprintf(buf, len, "shaded, per clock in its colour: ±%s", l);
 		break;
 	case BAND_PART:
-		snprintf(buf, len,
-			 "shaded: ±%s (off scale where it fills the plot)", l);
+		snprintf(
+			buf, len,
+			"shaded, per clock in its colour: ±%s (off scale where "
+			"it fills the plot)",
+			l);
 		break;
 	case BAND_OFF:
 		snprintf(buf, len, "±%s: off scale, not drawn", l);
@@ -270,7 +281,7 @@ static void draw(cairo_t *cr, const struct plot_spec *sp)
 {
 	struct frame f;
 	enum band_state band = ranges(sp, &f);
-	char buf[200];
+	char buf[320];
 
 	cairo_set_source_rgb(cr, 1, 1, 1);
 	cairo_paint(cr);
@@ -280,15 +291,10 @@ static void draw(cairo_t *cr, const struct plot_spec *sp)
 		cairo_save(cr);
 		cairo_rectangle(cr, f.px0, f.py0, f.px1 - f.px0, f.py1 - f.py0);
 		cairo_clip(cr);
-		cairo_set_source_rgba(cr, 0.2, 0.6, 0.2, 0.12);
-		if (sp->band) {
-			draw_band(cr, &f, sp->band);
-		} else {
-			cairo_rectangle(cr, f.px0, map_y(&f, sp->bound_ns),
-					f.px1 - f.px0,
-					map_y(&f, -sp->bound_ns) -
-						map_y(&f, sp->bound_ns));
-			cairo_fill(cr);
+		for (size_t i = 0; i < sp->nseries; i++) {
+			if (sp->series[i].band_ns) {
+				draw_band(cr, &f, &sp->series[i], colours[i]);
+			}
 		}
 		cairo_restore(cr);
 	}
@@ -311,7 +317,9 @@ static void draw(cairo_t *cr, const struct plot_spec *sp)
 			double x = map_x(&f, s->t_s[j]);
 			double y = map_y(&f, s->offset_ns[j]);
 
-			if (j) {
+			if (!isfinite(s->offset_ns[j])) {
+				cairo_new_sub_path(cr);
+			} else if (cairo_has_current_point(cr)) {
 				cairo_line_to(cr, x, y);
 			} else {
 				cairo_move_to(cr, x, y);
@@ -356,7 +364,7 @@ static char *describe(const struct plot_spec *sp)
 {
 	struct frame f;
 	GString *d = g_string_new(NULL);
-	char buf[200];
+	char buf[320];
 
 	g_string_append_printf(d, "%s\n%s\n", sp->note ? sp->note : "",
 			       sp->note2 ? sp->note2 : "");

@@ -20,6 +20,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -30,14 +31,14 @@
 #include <unistd.h>
 
 #include "eval.h"
-#include "frontend.h"
+#include "frontend/frontend.h"
 #include "phc.h"
 #include "plot.h"
 #include "probe.h"
 #include "timescale.h"
+#include "time_ns.h"
 
 #define MAX_CLOCKS EVAL_MAX_CLOCKS
-#define NS_PER_S 1000000000LL
 #define LIVE_PERIOD_NS 250000000LL
 #define LIVE_TIMEOUT_MS 1000
 
@@ -53,8 +54,7 @@ static int grow(void *pp, size_t size, size_t cap)
 	return 0;
 }
 
-static int push(struct eval_clock *c, double t, double off,
-		const struct eval_sample *s)
+static int push(struct eval_clock *c, double t, const struct eval_sample *s)
 {
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 1024;
@@ -62,16 +62,19 @@ static int push(struct eval_clock *c, double t, double off,
 		if (grow(&c->t_s, sizeof(double), cap) ||
 		    grow(&c->off_ns, sizeof(double), cap) ||
 		    grow(&c->bound_ns, sizeof(double), cap) ||
+		    grow(&c->cover_ns, sizeof(double), cap) ||
 		    grow(&c->s, sizeof(*s), cap)) {
 			return -ENOMEM;
 		}
 		c->cap = cap;
 	}
 	c->t_s[c->n] = t;
-	c->off_ns[c->n] = off;
+	c->off_ns[c->n] = eval_offset(c, s);
 	c->bound_ns[c->n] = NAN;
+	c->cover_ns[c->n] = NAN;
 	c->s[c->n] = *s;
 	c->n++;
+	eval_settle_origin(c, false);
 	return 0;
 }
 
@@ -143,11 +146,18 @@ static int bracket(struct vuf *v, struct eval_ref *ref, uint16_t id,
 		return ret;
 	}
 	ret = eval_ref_end(ref, b, tai, win, err);
+	if (ret == -EAGAIN) {
+		return 1; /* the reference read was preempted: read again */
+	}
 	if (ret) {
 		fprintf(stderr, "eval: reference: %s\n", strerror(-ret));
 	}
 	return ret;
 }
+
+/* Reference reads redone (EAGAIN: preempted, or REALTIME stepped under a
+ * PHC read against it), over the run. */
+static unsigned long ref_retries;
 
 /* A burst of bracketed READs of @c; the narrowest window is the sample
  * (like sync/phc.c's bursts: a preempted read says little). Its bound
@@ -157,18 +167,31 @@ static int sample(struct vuf *v, struct eval_ref *ref, struct eval_clock *c,
 {
 	struct eval_sample s = { .win_ns = UINT64_MAX };
 	__int128 expect;
-	int64_t off;
 	int ret;
 
 	s.c_lo = (uint64_t)vuf_now_ns(CLOCK_MONOTONIC_RAW);
-	for (unsigned int i = 0; i < o->burst; i++) {
+	/* A READ that fails ends the run; a reference read that says
+	 * EAGAIN (a busy host) is redone, up to 4 times the burst. */
+	for (unsigned int got = 0, tries = 0; got < o->burst;) {
 		uint64_t s1, w1, e1;
 		int64_t t1;
 
 		ret = bracket(v, ref, c->id, &s1, &t1, &w1, &e1);
+		if (ret == 1) {
+			ref_retries++;
+			if (++tries > 4 * o->burst) {
+				fprintf(stderr,
+					"eval: reference: %s %u times "
+					"in one sample\n",
+					strerror(EAGAIN), tries);
+				return -EAGAIN;
+			}
+			continue;
+		}
 		if (ret) {
 			return ret;
 		}
+		got++;
 		if (w1 + 2 * e1 < s.win_ns + 2 * s.err_ns) {
 			s.served = s1, s.tai_ns = t1, s.win_ns = w1,
 			s.err_ns = e1;
@@ -179,26 +202,20 @@ static int sample(struct vuf *v, struct eval_ref *ref, struct eval_clock *c,
 		s.status = eval_live_status(&o->live.last);
 	}
 	timescale_from_tai(ref->leap, c->ts, s.tai_ns, &expect);
-	off = (int64_t)((__int128)s.served - expect);
-	if (c->relative) {
-		if (!c->n) {
-			c->first = off;
-		}
-		off -= c->first;
-	}
+	s.raw_off_ns = (int64_t)((__int128)s.served - expect);
 	double t = (double)(vuf_now_ns(CLOCK_MONOTONIC) - t0) / 1e9;
 
-	return push(c, t, (double)off, &s);
+	return push(c, t, &s);
 }
 
 /*
  * Give rounds [@from, c[0].n) their bound: from the snapshots @a (before)
  * and @b (after, or NULL), or without @a the constant one; count
- * coverage and write their CSV rows.
+ * coverage (eval_give_bound()).
  */
 static void resolve(struct eval_clock *c, size_t n, size_t from,
 		    const struct eval_opts *o, const struct eval_live_snap *a,
-		    const struct eval_live_snap *b, FILE *csv)
+		    const struct eval_live_snap *b)
 {
 	for (size_t j = from; n && j < c[0].n; j++) {
 		for (size_t i = 0; i < n; i++) {
@@ -214,27 +231,39 @@ static void resolve(struct eval_clock *c, size_t n, size_t from,
 				known = o->bound_ns >= 0;
 				bound = (uint64_t)o->bound_ns;
 			}
-			r->bound_ns[j] = known ? (double)bound : NAN;
-			if (known && !r->relative) {
-				r->counted++;
-				r->covered += fabs(r->off_ns[j]) <=
-					      (double)bound +
-						      (double)s->win_ns / 2 +
-						      (double)s->err_ns;
-			}
-			if (!csv) {
-				continue;
-			}
+			eval_give_bound(r, j, known, bound);
+		}
+	}
+}
+
+/*
+ * CSV rows for rounds [*@written, @upto) once they have their bound and
+ * every relative clock its origin (or @final: all that are left).
+ */
+static void csv_rows(struct eval_clock *c, size_t n, size_t *written,
+		     size_t upto, bool final, FILE *csv)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!eval_settle_origin(&c[i], final)) {
+			return;
+		}
+	}
+	for (size_t j = *written; csv && j < upto; j++) {
+		for (size_t i = 0; i < n; i++) {
+			const struct eval_clock *r = &c[i];
+			const struct eval_sample *s = &r->s[j];
+
 			fprintf(csv,
 				"%.6f,%u,%s,%" PRIu64 ",%" PRId64
-				",%.0f,%" PRIu64 ",%" PRIu64 ",%" PRId64
-				",%s\n",
+				",%.0f,%" PRIu64 ",%" PRIu64 ",%.0f,%s\n",
 				r->t_s[j], r->id, eval_type_name(r->type),
 				s->served, s->tai_ns, r->off_ns[j], s->win_ns,
-				s->err_ns, known ? (int64_t)bound : -1,
+				s->err_ns,
+				isfinite(r->bound_ns[j]) ? r->bound_ns[j] : -1,
 				s->status ? s->status : "");
 		}
 	}
+	*written = upto;
 }
 
 /*
@@ -243,15 +272,16 @@ static void resolve(struct eval_clock *c, size_t n, size_t from,
  * failure, say so once and keep the last snapshot for good.
  */
 static void live_step(struct eval_clock *c, size_t n, size_t *resolved,
-		      struct eval_opts *o, int64_t t0, bool force, FILE *csv)
+		      struct eval_opts *o, int64_t t0, bool force)
 {
 	struct eval_live_run *l = &o->live;
 	int64_t now = vuf_now_ns(CLOCK_MONOTONIC);
 	struct eval_live_snap snap;
 	struct clock_reading chk;
+	GError *err = NULL;
 
 	if (l->failed) {
-		resolve(c, n, *resolved, o, &l->last, NULL, csv);
+		resolve(c, n, *resolved, o, &l->last, NULL);
 		*resolved = c[0].n;
 		return;
 	}
@@ -259,8 +289,10 @@ static void live_step(struct eval_clock *c, size_t n, size_t *resolved,
 		return;
 	}
 	l->next_ns = now + LIVE_PERIOD_NS;
-	if (eval_live_query(l->path, LIVE_TIMEOUT_MS, &snap, l->why,
-			    sizeof(l->why))) {
+	if (eval_live_query(l->path, LIVE_TIMEOUT_MS, &snap, &err)) {
+		/* kept for the report's summary line */
+		snprintf(l->why, sizeof(l->why), "%s", err->message);
+		g_error_free(err);
 		l->failed = true;
 		l->failed_t_s = (double)(now - t0) / 1e9;
 		fprintf(stderr,
@@ -268,7 +300,7 @@ static void live_step(struct eval_clock *c, size_t n, size_t *resolved,
 			"snapshot (generation %" PRIu64 ") from t=%.1f s\n",
 			l->path, l->why, l->last.model.generation,
 			l->failed_t_s);
-		resolve(c, n, *resolved, o, &l->last, NULL, csv);
+		resolve(c, n, *resolved, o, &l->last, NULL);
 		*resolved = c[0].n;
 		return;
 	}
@@ -289,7 +321,7 @@ static void live_step(struct eval_clock *c, size_t n, size_t *resolved,
 			snap.bound_ns, chk.maxerr_ns);
 		l->warned = true;
 	}
-	resolve(c, n, *resolved, o, &l->last, &snap, csv);
+	resolve(c, n, *resolved, o, &l->last, &snap);
 	*resolved = c[0].n;
 	l->last = snap;
 }
@@ -360,7 +392,7 @@ static int run(struct vuf *v, struct eval_ref *ref, struct eval_clock *c,
 	int64_t period = (int64_t)(1e9 / o->rate_hz);
 	int64_t end = t0 + (int64_t)(o->duration_s * 1e9);
 	struct timespec ts;
-	size_t resolved = 0;
+	size_t resolved = 0, written = 0;
 
 	report_at = t0 + NS_PER_S;
 	o->live.next_ns = t0 + LIVE_PERIOD_NS;
@@ -373,11 +405,12 @@ static int run(struct vuf *v, struct eval_ref *ref, struct eval_clock *c,
 			}
 		}
 		if (o->live.path) {
-			live_step(c, n, &resolved, o, t0, false, csv);
+			live_step(c, n, &resolved, o, t0, false);
 		} else {
-			resolve(c, n, resolved, o, NULL, NULL, csv);
+			resolve(c, n, resolved, o, NULL, NULL);
 			resolved = c[0].n;
 		}
+		csv_rows(c, n, &written, resolved, false, csv);
 		next += period;
 		if (vuf_now_ns(CLOCK_MONOTONIC) >= report_at) {
 			fprintf(stderr,
@@ -392,8 +425,10 @@ static int run(struct vuf *v, struct eval_ref *ref, struct eval_clock *c,
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 	}
 	if (o->live.path) {
-		live_step(c, n, &resolved, o, t0, true, csv);
+		live_step(c, n, &resolved, o, t0, true);
 	}
+	/* a run shorter than EVAL_ORIGIN_SAMPLES: the origin from all */
+	csv_rows(c, n, &written, resolved, true, csv);
 	return 0;
 }
 
@@ -409,8 +444,9 @@ static void usage(FILE *f)
 		"DAEMON.LOG]\n"
 		"         [--leap-file PATH]\n"
 		"Defaults: --ref-clock tai, --duration 10, --rate 10, --burst "
-		"4,\n"
-		"--csv eval.csv. Each sample is the narrowest-window READ of "
+		"4;\n"
+		"no CSV without --csv. Each sample is the narrowest-window "
+		"READ of "
 		"a burst.\n"
 		"virtio-rtc READ carries no error bound. --control asks the "
 		"daemon's control\nsocket for its clock model (at the start, "
@@ -422,6 +458,25 @@ static void usage(FILE *f)
 		"bound "
 		"the daemon logged\n(--bound-log). Exit 1 if any sample with a "
 		"known bound is outside it.\n");
+}
+
+/* A bad value: one line naming the option; the usage follows. */
+static int bad(const char *flag, const char *value, const char *why)
+{
+	fprintf(stderr, "eval: %s %s: %s\n", flag, value ? value : "", why);
+	return 2;
+}
+
+/* A number for @flag: the whole of @s, finite. */
+static int number(const char *flag, const char *s, double *out)
+{
+	char *e;
+
+	*out = strtod(s, &e);
+	if (e == s || *e || !isfinite(*out)) {
+		return bad(flag, s, "not a number");
+	}
+	return 0;
 }
 
 static int parse(int argc, char **argv, struct eval_opts *o, struct eval_ref *r)
@@ -461,18 +516,35 @@ static int parse(int argc, char **argv, struct eval_opts *o, struct eval_ref *r)
 		case 'c':
 			if (strcmp(optarg, "tai") != 0 &&
 			    strcmp(optarg, "realtime") != 0) {
-				return 2;
+				return bad("--ref-clock", optarg,
+					   "give tai or realtime");
 			}
 			r->realtime = !strcmp(optarg, "realtime");
 			break;
 		case 'd':
-			o->duration_s = strtod(optarg, &e);
+			if (number("--duration", optarg, &o->duration_s)) {
+				return 2;
+			}
+			if (!(o->duration_s > 0)) {
+				return bad("--duration", optarg,
+					   "must be more than 0 s");
+			}
 			break;
 		case 'R':
-			o->rate_hz = strtod(optarg, &e);
+			if (number("--rate", optarg, &o->rate_hz)) {
+				return 2;
+			}
+			if (!(o->rate_hz > 0) || o->rate_hz > 10000) {
+				return bad("--rate", optarg,
+					   "must be in (0, 10000] Hz");
+			}
 			break;
 		case 'n':
 			o->burst = (unsigned int)strtoul(optarg, &e, 10);
+			if (*e || e == optarg || !o->burst || o->burst > 100) {
+				return bad("--burst", optarg,
+					   "must be 1 to 100 READs");
+			}
 			break;
 		case 'C':
 			o->csv = optarg;
@@ -485,8 +557,9 @@ static int parse(int argc, char **argv, struct eval_opts *o, struct eval_ref *r)
 			break;
 		case 'b':
 			o->bound_ns = strtoll(optarg, &e, 10);
-			if (*e || o->bound_ns < 0) {
-				return 2;
+			if (*e || e == optarg || o->bound_ns < 0) {
+				return bad("--bound-ns", optarg,
+					   "not a number of ns >= 0");
 			}
 			snprintf(o->bound_src, sizeof(o->bound_src),
 				 "%" PRId64 " ns, given with --bound-ns",
@@ -508,10 +581,39 @@ static int parse(int argc, char **argv, struct eval_opts *o, struct eval_ref *r)
 			return 2;
 		}
 	}
-	if (!o->socket || optind != argc || !(o->duration_s > 0) ||
-	    !(o->rate_hz > 0) || o->rate_hz > 10000 || !o->burst ||
-	    o->burst > 100) {
+	if (optind != argc) {
+		return bad(argv[optind], NULL, "unexpected argument");
+	}
+	if (!o->socket) {
+		return bad("--socket", "PATH",
+			   "is required (the daemon's VM "
+			   "socket)");
+	}
+	return 0;
+}
+
+/*
+ * Before a long run: @path (for @flag) can be written. A file that did
+ * not exist is created and removed again.
+ */
+static int check_writable(const char *flag, const char *path)
+{
+	bool existed;
+	int fd;
+
+	if (!path) {
+		return 0;
+	}
+	existed = access(path, F_OK) == 0;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "eval: %s %s: cannot write: %s\n", flag, path,
+			strerror(errno));
 		return 2;
+	}
+	close(fd);
+	if (!existed) {
+		unlink(path);
 	}
 	return 0;
 }
@@ -522,7 +624,7 @@ int probe_eval_main(int argc, char **argv)
 		.duration_s = 10,
 		.rate_hz = 10,
 		.burst = 4,
-		.csv = "eval.csv",
+		.csv = NULL, /* no silent ./eval.csv: only with --csv */
 		.leap_file = "/usr/share/zoneinfo/leap-seconds.list",
 		.bound_ns = -1,
 	};
@@ -533,7 +635,6 @@ int probe_eval_main(int argc, char **argv)
 	GError *err = NULL;
 	size_t n = 0;
 	FILE *csv = NULL;
-	char msg[200];
 	int ret = 1;
 
 	snprintf(o.bound_src, sizeof(o.bound_src),
@@ -541,6 +642,10 @@ int probe_eval_main(int argc, char **argv)
 		 "--bound-log)");
 	if (parse(argc, argv, &o, &ref)) {
 		usage(stderr);
+		return 2;
+	}
+	if (check_writable("--csv", o.csv) || check_writable("--plot", o.png) ||
+	    check_writable("--svg", o.svg)) {
 		return 2;
 	}
 	if (o.live.path && (o.bound_ns >= 0 || o.bound_log)) {
@@ -555,9 +660,10 @@ int probe_eval_main(int argc, char **argv)
 	}
 	if (o.live.path) {
 		if (eval_live_query(o.live.path, LIVE_TIMEOUT_MS, &o.live.last,
-				    msg, sizeof(msg))) {
+				    &err)) {
 			fprintf(stderr, "eval: control socket %s: %s\n",
-				o.live.path, msg);
+				o.live.path, err->message);
+			g_error_free(err);
 			return 2;
 		}
 		o.live.queries = 1;
@@ -591,8 +697,9 @@ int probe_eval_main(int argc, char **argv)
 			o.leap_file);
 	}
 	ref.leap = leap;
-	if (eval_ref_open(&ref, msg, sizeof(msg))) {
-		fprintf(stderr, "eval: reference: %s\n", msg);
+	if (eval_ref_open(&ref, &err)) {
+		fprintf(stderr, "eval: reference: %s\n", err->message);
+		g_clear_error(&err);
 		goto out;
 	}
 	if (vuf_open(&v, o.socket, NULL)) {
@@ -603,21 +710,33 @@ int probe_eval_main(int argc, char **argv)
 	if (discover(v, c, &n) || wait_first_model(v, c[0].id)) {
 		goto out;
 	}
-	csv = fopen(o.csv, "we");
-	if (!csv) {
-		fprintf(stderr, "eval: %s: %s\n", o.csv, strerror(errno));
+	csv = o.csv ? fopen(o.csv, "we") : NULL;
+	if (o.csv && !csv) {
+		fprintf(stderr, "eval: --csv %s: %s\n", o.csv, strerror(errno));
 		goto out;
 	}
-	fprintf(csv, "t_s,clock_id,clock_type,served_ns,ref_tai_ns,offset_ns,"
-		     "window_ns,ref_err_ns,bound_ns,status\n");
+	if (csv) {
+		fprintf(csv, "t_s,clock_id,clock_type,served_ns,ref_tai_ns,"
+			     "offset_ns,window_ns,ref_err_ns,bound_ns,"
+			     "status\n");
+	} else {
+		fprintf(stderr, "eval: no CSV written (--csv F writes one row "
+				"per sample)\n");
+	}
 	fprintf(stderr, "eval: %zu clocks, %.0f s at %.0f Hz, reference %s\n",
 		n, o.duration_s, o.rate_hz, ref.desc);
 	if (run(v, &ref, c, n, &o, csv)) {
 		goto out;
 	}
-	if (fclose(csv)) {
+	if (ref_retries) {
+		fprintf(stderr,
+			"eval: %lu reference reads redone (EAGAIN: preempted, "
+			"or REALTIME stepped under the PHC read)\n",
+			ref_retries);
+	}
+	if (csv && fclose(csv)) {
 		csv = NULL;
-		fprintf(stderr, "eval: %s: write error\n", o.csv);
+		fprintf(stderr, "eval: --csv %s: write error\n", o.csv);
 		goto out;
 	}
 	csv = NULL;
@@ -642,6 +761,7 @@ out:
 		free(c[i].t_s);
 		free(c[i].off_ns);
 		free(c[i].bound_ns);
+		free(c[i].cover_ns);
 		free(c[i].s);
 	}
 	vuf_free(v);

@@ -12,20 +12,12 @@
 
 #include "eval.h"
 #include "phc.h"
+#include "time_ns.h"
 
-#define NS_PER_S 1000000000LL
-
-static int64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
-int eval_ref_open(struct eval_ref *r, char *msg, size_t msg_len)
+int eval_ref_open(struct eval_ref *r, GError **err)
 {
 	struct timex tx = { 0 };
+	char msg[160] = "";
 	int ret;
 
 	r->kernel_tai = adjtimex(&tx) >= 0 && tx.tai > 0;
@@ -47,8 +39,11 @@ int eval_ref_open(struct eval_ref *r, char *msg, size_t msg_len)
 	struct phc_options o = {
 		.timescale = r->phc_utc ? PHC_TIMESCALE_UTC : PHC_TIMESCALE_TAI,
 	};
-	ret = phc_open(r->dev, &o, &r->phc, msg, msg_len);
+	/* phc.c is GLib-free (the guest tool uses it): its reason is text */
+	ret = phc_open(r->dev, &o, &r->phc, msg, sizeof(msg));
 	if (ret < 0) {
+		g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(-ret),
+			    "%s", msg);
 		return ret;
 	}
 	if (r->phc_utc) {
@@ -75,7 +70,7 @@ static clockid_t sys_clock(const struct eval_ref *r)
 
 int64_t eval_ref_begin(const struct eval_ref *r)
 {
-	return now_ns(r->dev ? CLOCK_MONOTONIC_RAW : sys_clock(r));
+	return time_ns_now(r->dev ? CLOCK_MONOTONIC_RAW : sys_clock(r));
 }
 
 int eval_ref_end(struct eval_ref *r, int64_t begin, int64_t *tai_ns,
@@ -86,7 +81,7 @@ int eval_ref_end(struct eval_ref *r, int64_t begin, int64_t *tai_ns,
 	int ret;
 
 	if (!r->dev) {
-		end = now_ns(sys_clock(r));
+		end = time_ns_now(sys_clock(r));
 		mid = begin + (end - begin) / 2;
 		*window_ns = (uint64_t)(end - begin);
 		*err_ns = 0;
@@ -100,7 +95,7 @@ int eval_ref_end(struct eval_ref *r, int64_t begin, int64_t *tai_ns,
 		*tai_ns = mid;
 		return 0;
 	}
-	end = now_ns(CLOCK_MONOTONIC_RAW);
+	end = time_ns_now(CLOCK_MONOTONIC_RAW);
 	ret = phc_read(r->phc, 0, &s);
 	if (ret < 0) {
 		return ret;

@@ -19,11 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../sync/clock_model.h" /* writer side: new, publish, free */
+#include "clock_model_writer.h"
 #include "alarm_timer.h"
 #include "bench_alarms.h"
-#include "frontend.h"
-#include "frontend_daemon.h"
+#include "frontend/frontend.h"
+#include "frontend/frontend_daemon.h"
 #include "leap.h"
 #include "virtio_rtc.h"
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "eval.h"
-#include "frontend.h"
+#include "frontend/frontend.h"
 #include "plot.h"
 
 _Static_assert(EVAL_MAX_CLOCKS == PLOT_MAX_SERIES, "one series per clock");
@@ -143,6 +143,15 @@ void eval_report(const struct eval_clock *c, size_t n,
 		free(w);
 	}
 	for (size_t i = 0; i < n; i++) {
+		if (c[i].relative) {
+			printf("%s: no defined epoch; offsets from the median "
+			       "of its first %zu, not from one first sample; "
+			       "no coverage\n",
+			       c[i].label,
+			       c[i].n < EVAL_ORIGIN_SAMPLES
+				       ? c[i].n
+				       : (size_t)EVAL_ORIGIN_SAMPLES);
+		}
 		if (!c[i].relative && c[i].counted && c[i].counted < c[i].n) {
 			printf("%s: coverage over %zu of %zu samples (no "
 			       "bound known for the rest)\n",
@@ -166,40 +175,77 @@ static void fmt_ns(double ns, char *buf, size_t len)
 	snprintf(buf, len, "%.3g %s", ns / u[i].div, u[i].unit);
 }
 
-/* The band's label: its range, for the legend. */
-static void band_label(const struct eval_clock *c, char *buf, size_t len)
+/*
+ * The bands' label, for the legend: what they are (the interval the
+ * coverage counts, eval_cover_ns()) and the bound's range in them.
+ */
+static void band_label(const struct eval_clock *c, size_t n, bool live,
+		       char *buf, size_t len)
 {
 	double lo = INFINITY, hi = -INFINITY;
 	char a[24], b[24];
 
-	for (size_t j = 0; j < c->n; j++) {
-		if (isfinite(c->bound_ns[j])) {
-			lo = fmin(lo, c->bound_ns[j]);
-			hi = fmax(hi, c->bound_ns[j]);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < c[i].n; j++) {
+			if (isfinite(c[i].cover_ns[j])) {
+				lo = fmin(lo, c[i].bound_ns[j]);
+				hi = fmax(hi, c[i].bound_ns[j]);
+			}
 		}
 	}
 	if (lo > hi) {
-		snprintf(buf, len, "live bound (none known)");
+		snprintf(buf, len, "bound (none known)");
 		return;
 	}
 	fmt_ns(lo, a, sizeof(a));
 	fmt_ns(hi, b, sizeof(b));
-	snprintf(buf, len, "live bound (%s .. %s)", a, b);
+	snprintf(buf, len,
+		 "(bound + window/2 + reference error), the interval coverage "
+		 "counts; %s bound %s%s%s",
+		 live ? "live" : "given", a, lo < hi ? " .. " : "",
+		 lo < hi ? b : "");
+}
+
+/* A relative clock's legend says where its offsets are counted from. */
+static void series_label(const struct eval_clock *c, char *buf, size_t len)
+{
+	if (c->relative) {
+		snprintf(buf, len,
+			 "%s: from the median of its first %d offsets, no band",
+			 c->label, EVAL_ORIGIN_SAMPLES);
+	} else {
+		snprintf(buf, len, "%s", c->label);
+	}
+}
+
+void eval_plot_series(const struct eval_clock *c, size_t n,
+		      struct plot_series *s, char (*labels)[EVAL_LABEL_LEN])
+{
+	for (size_t i = 0; i < n; i++) {
+		series_label(&c[i], labels[i], EVAL_LABEL_LEN);
+		s[i] = (struct plot_series){
+			.label = labels[i],
+			.t_s = c[i].t_s,
+			.offset_ns = c[i].off_ns,
+			/* the very interval eval_give_bound() counted */
+			.band_ns = c[i].relative ? NULL : c[i].cover_ns,
+			.n = c[i].n,
+		};
+	}
 }
 
 int eval_plots(const struct eval_clock *c, size_t n, const struct eval_ref *ref,
 	       const struct eval_opts *o)
 {
 	struct plot_series s[EVAL_MAX_CLOCKS];
+	char labels[EVAL_MAX_CLOCKS][EVAL_LABEL_LEN];
 	struct plot_mark *marks = NULL;
-	char note[300], note2[300], bl[64];
-	struct plot_band band = { 0 };
+	char note[300], note2[300], bl[160];
 	struct plot_spec sp = {
 		.title =
 			"vhost-user-rtc-probe eval: served clocks vs reference",
 		.note = note,
 		.note2 = note2,
-		.bound_ns = (double)o->bound_ns,
 		.bound_label = bl,
 		.series = s,
 		.nseries = n,
@@ -209,12 +255,8 @@ int eval_plots(const struct eval_clock *c, size_t n, const struct eval_ref *ref,
 	snprintf(note, sizeof(note),
 		 "reference %s; READ, narrowest of %u per sample", ref->desc,
 		 o->burst);
+	band_label(c, n, o->live.path, bl, sizeof(bl));
 	if (o->live.path && n) {
-		band = (struct plot_band){ .t_s = c[0].t_s,
-					   .bound_ns = c[0].bound_ns,
-					   .n = c[0].n };
-		sp.band = &band;
-		band_label(&c[0], bl, sizeof(bl));
 		sp.nmarks = status_marks(&c[0], NULL, 0);
 		marks = calloc(sp.nmarks ? sp.nmarks : 1, sizeof(*marks));
 		if (!marks) {
@@ -228,19 +270,12 @@ int eval_plots(const struct eval_clock *c, size_t n, const struct eval_ref *ref,
 			 o->live.path,
 			 o->live.failed ? "; the socket failed mid-run" : "");
 	} else {
-		snprintf(bl, sizeof(bl), "bound (%.3g ns)",
-			 (double)o->bound_ns);
 		snprintf(note2, sizeof(note2),
 			 "bound %s; status: not exposed by virtio-rtc, not "
 			 "marked",
 			 o->bound_src);
 	}
-	for (size_t i = 0; i < n; i++) {
-		s[i] = (struct plot_series){ .label = c[i].label,
-					     .t_s = c[i].t_s,
-					     .offset_ns = c[i].off_ns,
-					     .n = c[i].n };
-	}
+	eval_plot_series(c, n, s, labels);
 	if (o->png && (ret = plot_write(&sp, PLOT_PNG, o->png))) {
 		fprintf(stderr, "eval: %s: cannot write the plot\n", o->png);
 	}

@@ -15,55 +15,58 @@
 
 static const char query[] = "status json\n";
 
-/* Fill @msg and give -errno @err. */
-#define fail(msg, len, err, ...) (snprintf(msg, len, __VA_ARGS__), (err))
+GQuark eval_live_error_quark(void)
+{
+	return g_quark_from_static_string("vrtc-eval-live-error");
+}
+
+/* Set @err (code -@e) and give -errno @e. */
+#define fail(err, e, ...)                                                      \
+	(g_set_error(err, eval_live_error_quark(), -(e), __VA_ARGS__), (e))
 
 /* Member @name of @o as a JSON integer; NULL node, double, string: no. */
-static int get_int(JsonObject *o, const char *name, int64_t *v, char *msg,
-		   size_t len)
+static int get_int(JsonObject *o, const char *name, int64_t *v, GError **err)
 {
 	JsonNode *n = json_object_get_member(o, name);
 
 	if (!n) {
-		return fail(msg, len, -EINVAL, "model.%s: missing", name);
+		return fail(err, -EINVAL, "model.%s: missing", name);
 	}
 	if (!JSON_NODE_HOLDS_VALUE(n) ||
 	    json_node_get_value_type(n) != G_TYPE_INT64) {
-		return fail(msg, len, -EINVAL, "model.%s: not an integer",
-			    name);
+		return fail(err, -EINVAL, "model.%s: not an integer", name);
 	}
 	*v = json_node_get_int(n);
 	return 0;
 }
 
-static int get_uint(JsonObject *o, const char *name, uint64_t *v, char *msg,
-		    size_t len)
+static int get_uint(JsonObject *o, const char *name, uint64_t *v, GError **err)
 {
 	int64_t x = 0;
-	int ret = get_int(o, name, &x, msg, len);
+	int ret = get_int(o, name, &x, err);
 
 	if (ret) {
 		return ret;
 	}
 	if (x < 0) {
-		return fail(msg, len, -EINVAL,
-			    "model.%s: negative (%" PRId64 ")", name, x);
+		return fail(err, -EINVAL, "model.%s: negative (%" PRId64 ")",
+			    name, x);
 	}
 	*v = (uint64_t)x;
 	return 0;
 }
 
 static int get_string(JsonObject *o, const char *name, const char **v,
-		      char *msg, size_t len)
+		      GError **err)
 {
 	JsonNode *n = json_object_get_member(o, name);
 
 	if (!n) {
-		return fail(msg, len, -EINVAL, "model.%s: missing", name);
+		return fail(err, -EINVAL, "model.%s: missing", name);
 	}
 	if (!JSON_NODE_HOLDS_VALUE(n) ||
 	    json_node_get_value_type(n) != G_TYPE_STRING) {
-		return fail(msg, len, -EINVAL, "model.%s: not a string", name);
+		return fail(err, -EINVAL, "model.%s: not a string", name);
 	}
 	*v = json_node_get_string(n);
 	return 0;
@@ -80,8 +83,7 @@ static int parse_status(const char *name, enum clock_status *st)
 	return -EINVAL;
 }
 
-static int parse_model(JsonObject *m, struct eval_live_snap *out, char *msg,
-		       size_t len)
+static int parse_model(JsonObject *m, struct eval_live_snap *out, GError **err)
 {
 	struct clock_snapshot *s = &out->model;
 	JsonNode *pub = json_object_get_member(m, "published");
@@ -90,87 +92,81 @@ static int parse_model(JsonObject *m, struct eval_live_snap *out, char *msg,
 
 	if (!pub || !JSON_NODE_HOLDS_VALUE(pub) ||
 	    json_node_get_value_type(pub) != G_TYPE_BOOLEAN) {
-		return fail(msg, len, -EINVAL,
+		return fail(err, -EINVAL,
 			    "model.published: missing or not a boolean");
 	}
 	out->published = json_node_get_boolean(pub);
 	if (!out->published) {
 		return 0;
 	}
-	if ((ret = get_string(m, "status", &str, msg, len))) {
+	if ((ret = get_string(m, "status", &str, err))) {
 		return ret;
 	}
 	if (parse_status(str, &s->status)) {
-		return fail(msg, len, -EINVAL, "model.status: unknown '%.40s'",
-			    str);
+		return fail(err, -EINVAL, "model.status: unknown '%.40s'", str);
 	}
-	if ((ret = get_string(m, "counter", &str, msg, len))) {
+	if ((ret = get_string(m, "counter", &str, err))) {
 		return ret;
 	}
 	if (strcmp(str, "monotonic-raw") != 0) {
-		return fail(msg, len, -EINVAL,
+		return fail(err, -EINVAL,
 			    "model.counter: '%.40s', only monotonic-raw is "
 			    "known",
 			    str);
 	}
 	s->counter = CLOCK_COUNTER_MONOTONIC_RAW;
-	if ((ret = get_uint(m, "generation", &s->generation, msg, len)) ||
-	    (ret = get_uint(m, "steps", &s->steps, msg, len)) ||
-	    (ret = get_uint(m, "c0", &s->c0, msg, len)) ||
-	    (ret = get_int(m, "tai0_ns", &s->tai0_ns, msg, len)) ||
-	    (ret = get_int(m, "mono0_ns", &s->mono0_ns, msg, len)) ||
-	    (ret = get_uint(m, "period_q", &s->period_q, msg, len)) ||
-	    (ret = get_uint(m, "time_maxerr_ns", &s->time_maxerr_ns, msg,
-			    len)) ||
-	    (ret = get_uint(m, "rate_maxerr_ppb", &s->rate_maxerr_ppb, msg,
-			    len)) ||
-	    (ret = get_uint(m, "time_esterr_ns", &s->time_esterr_ns, msg,
-			    len)) ||
-	    (ret = get_uint(m, "rate_esterr_ppb", &s->rate_esterr_ppb, msg,
-			    len)) ||
-	    (ret = get_uint(m, "counter_now", &out->counter_now, msg, len)) ||
-	    (ret = get_uint(m, "bound_ns", &out->bound_ns, msg, len))) {
+	if ((ret = get_uint(m, "generation", &s->generation, err)) ||
+	    (ret = get_uint(m, "steps", &s->steps, err)) ||
+	    (ret = get_uint(m, "c0", &s->c0, err)) ||
+	    (ret = get_int(m, "tai0_ns", &s->tai0_ns, err)) ||
+	    (ret = get_int(m, "mono0_ns", &s->mono0_ns, err)) ||
+	    (ret = get_uint(m, "period_q", &s->period_q, err)) ||
+	    (ret = get_uint(m, "time_maxerr_ns", &s->time_maxerr_ns, err)) ||
+	    (ret = get_uint(m, "rate_maxerr_ppb", &s->rate_maxerr_ppb, err)) ||
+	    (ret = get_uint(m, "time_esterr_ns", &s->time_esterr_ns, err)) ||
+	    (ret = get_uint(m, "rate_esterr_ppb", &s->rate_esterr_ppb, err)) ||
+	    (ret = get_uint(m, "counter_now", &out->counter_now, err)) ||
+	    (ret = get_uint(m, "bound_ns", &out->bound_ns, err))) {
 		return ret;
 	}
 	if (!s->generation) {
-		return fail(msg, len, -EINVAL,
+		return fail(err, -EINVAL,
 			    "model.generation: 0 for a published model");
 	}
 	return 0;
 }
 
 int eval_live_parse(const char *json, size_t len, struct eval_live_snap *out,
-		    char *msg, size_t msg_len)
+		    GError **err)
 {
 	JsonParser *p = json_parser_new();
-	GError *err = NULL;
+	GError *jerr = NULL;
 	JsonNode *root, *model;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
 	if (len > EVAL_LIVE_MAX_REPLY || len > G_MAXSSIZE) {
-		ret = fail(msg, msg_len, -EINVAL, "reply too long");
+		ret = fail(err, -EINVAL, "reply too long");
 		goto out;
 	}
-	if (!json_parser_load_from_data(p, json, (gssize)len, &err)) {
+	if (!json_parser_load_from_data(p, json, (gssize)len, &jerr)) {
 		/* the daemon's "error: ..." line is not JSON: show it */
-		ret = fail(msg, msg_len, -EINVAL, "not JSON (%s): %.*s",
-			   err->message, (int)(len < 60 ? len : 60), json);
-		g_error_free(err);
+		ret = fail(err, -EINVAL, "not JSON (%s): %.*s", jerr->message,
+			   (int)(len < 60 ? len : 60), json);
+		g_error_free(jerr);
 		goto out;
 	}
 	root = json_parser_get_root(p);
 	if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-		ret = fail(msg, msg_len, -EINVAL, "not a JSON object");
+		ret = fail(err, -EINVAL, "not a JSON object");
 		goto out;
 	}
 	model = json_object_get_member(json_node_get_object(root), "model");
 	if (!model || !JSON_NODE_HOLDS_OBJECT(model)) {
-		ret = fail(msg, msg_len, -EINVAL,
-			   "model: missing or not an object");
+		ret = fail(err, -EINVAL, "model: missing or not an object");
 		goto out;
 	}
-	ret = parse_model(json_node_get_object(model), out, msg, msg_len);
+	ret = parse_model(json_node_get_object(model), out, err);
 out:
 	if (ret) {
 		memset(out, 0, sizeof(*out));
@@ -180,7 +176,7 @@ out:
 }
 
 int eval_live_query(const char *path, int timeout_ms,
-		    struct eval_live_snap *out, char *msg, size_t msg_len)
+		    struct eval_live_snap *out, GError **err)
 {
 	char *reply;
 	size_t n;
@@ -191,15 +187,15 @@ int eval_live_query(const char *path, int timeout_ms,
 	ret = control_ask(path, query, timeout_ms, EVAL_LIVE_MAX_REPLY, &reply,
 			  &n, &connected);
 	if (ret && !connected) {
-		return fail(msg, msg_len, ret, "connect: %s", strerror(-ret));
+		return fail(err, ret, "connect: %s", strerror(-ret));
 	}
 	if (ret) {
-		return fail(msg, msg_len, ret, "status json: %s",
+		return fail(err, ret, "status json: %s",
 			    ret == -ETIMEDOUT
 				    ? "no whole reply within the timeout"
 				    : strerror(-ret));
 	}
-	ret = eval_live_parse(reply, n, out, msg, msg_len);
+	ret = eval_live_parse(reply, n, out, err);
 	free(reply);
 	return ret;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Offset-over-time plots of the probe's eval, drawn with cairo as PNG or
- * SVG: one series per served clock, the ±bound band when a bound is
- * known, constant or following a per-sample bound (or a note saying it is
- * off scale or unknown), vertical marks where the daemon's status changed,
+ * SVG: one series per served clock, each with its own shaded band, ±the
+ * per-sample interval the caller counts coverage against, in the series'
+ * colour (or a note saying it is off scale or unknown), vertical marks
+ * where the daemon's status changed,
  * axes labelled with units. The SVG also carries the plot's text in its
  * <title> and <desc> (cairo draws text as glyph outlines), so it can be
  * searched. Single-threaded; no state between calls.
@@ -21,15 +22,10 @@
 
 struct plot_series {
 	const char *label; /* legend text, e.g. "clock 0 UTC" */
-	const double *t_s; /* time since the start of the run, s */
-	const double *offset_ns;
-	size_t n;
-};
-
-/* A bound that varies: ±bound_ns[i] at t_s[i]; NAN where unknown. */
-struct plot_band {
-	const double *t_s; /* s since the start of the run, ascending */
-	const double *bound_ns;
+	const double *t_s; /* time since the start of the run, s, ascending */
+	const double *offset_ns; /* NAN: not drawn */
+	/* the band: ±band_ns[i] at t_s[i], NAN where none; NULL: none */
+	const double *band_ns;
 	size_t n;
 };
 
@@ -43,8 +39,7 @@ struct plot_spec {
 	const char *title;
 	const char *note;  /* second title line (the reference) */
 	const char *note2; /* third title line (the bound's source) */
-	double bound_ns;   /* < 0: no bound known (ignored with @band) */
-	const struct plot_band *band; /* NULL: the constant @bound_ns */
+	/* what the bands are, for the legend: "shaded: ±LABEL" */
 	const char *bound_label;
 	const struct plot_mark *marks; /* in time order, or NULL */
 	size_t nmarks;
@@ -59,9 +54,9 @@ enum plot_format {
 
 /*
  * plot_write() - draw @spec into @path (PLOT_WIDTH x PLOT_HEIGHT pixels
- * for PNG, points for SVG). A bound too large for the offsets' scale
- * (more than 20x the largest offset) is not drawn and the legend says so;
- * a varying one partly on scale is drawn clipped. Returns 0, -EINVAL for
+ * for PNG, points for SVG). Bands too large for the offsets' scale (more
+ * than 20x the largest offset) are not drawn and the legend says so;
+ * ones partly on scale are drawn clipped. Returns 0, -EINVAL for
  * an empty or oversized spec, or -EIO when the file cannot be written.
  */
 int plot_write(const struct plot_spec *spec, enum plot_format fmt,

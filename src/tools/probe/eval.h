@@ -18,11 +18,16 @@
 struct phc;
 
 #define EVAL_MAX_CLOCKS 8 /* = PLOT_MAX_SERIES */
+/* A relative clock's origin: the median over this many first samples */
+#define EVAL_ORIGIN_SAMPLES 16
 
 /* What a sample keeps beyond its time, offset and bound. */
 struct eval_sample {
 	uint64_t served;     /* the READ's value, ns */
 	int64_t tai_ns;	     /* the reference, TAI ns */
+	int64_t raw_off_ns;  /* served - the reference in the clock's
+			      * timescale (a relative clock: before its
+			      * origin is taken off) */
 	uint64_t win_ns;     /* the bracket's width */
 	uint64_t err_ns;     /* the reference's own error */
 	uint64_t c_lo, c_hi; /* CLOCK_MONOTONIC_RAW ns around the burst */
@@ -34,14 +39,19 @@ struct eval_clock {
 	uint16_t id;
 	uint8_t type, smear;
 	enum timescale ts;
-	bool relative; /* MONOTONIC: offsets from the first sample */
+	/* MONOTONIC (no defined epoch): offsets from @first, the median of
+	 * the first EVAL_ORIGIN_SAMPLES raw offsets (eval_settle_origin()),
+	 * not from the first sample alone, which may be a noisy read */
+	bool relative;
+	bool origin_set;
 	int64_t first;
 	char label[48];
 	size_t n, cap;
-	size_t counted; /* samples with a known bound (not relative) */
-	size_t covered; /* of those, within it */
-	double *t_s, *off_ns;
-	double *bound_ns; /* NAN: not known (yet) */
+	size_t counted;	      /* samples with a known bound (not relative) */
+	size_t covered;	      /* of those, within it */
+	double *t_s, *off_ns; /* off_ns: NAN until a relative origin is set */
+	double *bound_ns;     /* NAN: not known (yet) */
+	double *cover_ns;     /* eval_cover_ns(), NAN: none (relative) */
 	struct eval_sample *s;
 };
 
@@ -81,9 +91,9 @@ struct eval_ref {
 
 /*
  * eval_ref_open() - open the reference (PHC read with sync/phc.c) and
- * describe it in @r->desc. Returns 0, or -errno with @msg filled.
+ * describe it in @r->desc. Returns 0, or -errno with @err set.
  */
-int eval_ref_open(struct eval_ref *r, char *msg, size_t msg_len);
+int eval_ref_open(struct eval_ref *r, GError **err);
 
 /* Close the PHC, if any; safe on a reference that failed to open. */
 void eval_ref_close(struct eval_ref *r);
@@ -107,6 +117,40 @@ int eval_ref_end(struct eval_ref *r, int64_t begin, int64_t *tai_ns,
  */
 int eval_bound_from_log(const char *path, uint64_t *bound_ns);
 
+/*
+ * eval_cover_ns() - the half-width of the interval around the reference
+ * that a sample with bound @bound_ns must fall in to count as covered:
+ * bound + window/2 + the reference's own error, ns; NAN if the bound is
+ * not @known. Coverage counts against it and the plot shades it.
+ */
+double eval_cover_ns(bool known, uint64_t bound_ns,
+		     const struct eval_sample *s);
+
+/*
+ * eval_give_bound() - sample @j of @c gets its bound (@known: else none)
+ * and, unless @c is relative, its eval_cover_ns() interval, and is
+ * counted in @c's coverage.
+ */
+void eval_give_bound(struct eval_clock *c, size_t j, bool known,
+		     uint64_t bound_ns);
+
+/*
+ * eval_median_origin() - the median raw offset of the first @n samples
+ * (at most EVAL_ORIGIN_SAMPLES; the lower middle for an even count).
+ */
+int64_t eval_median_origin(const struct eval_sample *s, size_t n);
+
+/*
+ * eval_settle_origin() - for a relative clock with EVAL_ORIGIN_SAMPLES
+ * samples (or, with @final, any), set its origin (eval_median_origin())
+ * and its offsets so far. Returns true once the origin is set (always
+ * for a clock that is not relative).
+ */
+bool eval_settle_origin(struct eval_clock *c, bool final);
+
+/* @s's offset for @c: raw, or from @c's origin (NAN: not set yet). */
+double eval_offset(const struct eval_clock *c, const struct eval_sample *s);
+
 /* The name of virtio-rtc clock type @t ("UTC", "TAI", ...). */
 const char *eval_type_name(uint8_t t);
 
@@ -117,9 +161,21 @@ const char *eval_type_name(uint8_t t);
 void eval_report(const struct eval_clock *c, size_t n,
 		 const struct eval_ref *ref, const struct eval_opts *o);
 
+struct plot_series;
+#define EVAL_LABEL_LEN 120
+
+/*
+ * eval_plot_series() - the plot's series for clocks @c[0..@n): offsets,
+ * and as band each sample's eval_cover_ns() (the interval its coverage
+ * was counted against; none for a relative clock); legend text into
+ * @labels.
+ */
+void eval_plot_series(const struct eval_clock *c, size_t n,
+		      struct plot_series *s, char (*labels)[EVAL_LABEL_LEN]);
+
 /*
  * eval_plots() - write the PNG and/or SVG plot @o asks for: offsets per
- * clock, the bound (constant, or per sample from the control socket) and
+ * clock, each with its coverage interval (eval_plot_series()), and
  * the daemon's status at the start and where it changed. Returns 0, or
  * the failing plot_write()'s -errno (the file named on stderr).
  */

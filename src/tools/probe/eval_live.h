@@ -9,6 +9,7 @@
 #ifndef PROBE_EVAL_LIVE_H
 #define PROBE_EVAL_LIVE_H
 
+#include <glib.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,9 @@
 
 /* The longest `status json` reply accepted, bytes. */
 #define EVAL_LIVE_MAX_REPLY (1u << 20)
+
+/* The GError domain of eval_live_parse() and _query(); code: the errno. */
+GQuark eval_live_error_quark(void);
 
 /* One `status json` answer, the part eval uses. */
 struct eval_live_snap {
@@ -33,20 +37,20 @@ struct eval_live_snap {
  * integers, non-negative where the model's field is unsigned), the
  * counter must be "monotonic-raw" and the status one of
  * clock_status_name()'s. "published": false needs nothing else.
- * Returns 0, or -EINVAL with @msg saying which field is wrong.
+ * Returns 0, or -EINVAL with @err saying which field is wrong.
  */
 int eval_live_parse(const char *json, size_t len, struct eval_live_snap *out,
-		    char *msg, size_t msg_len);
+		    GError **err);
 
 /*
  * eval_live_query() - connect to the daemon's control socket @path, send
  * "status json" and parse the reply (at most EVAL_LIVE_MAX_REPLY bytes)
  * with eval_live_parse(). The whole exchange takes at most @timeout_ms.
  * Returns 0, or -errno (-ETIMEDOUT, -EMSGSIZE, -EINVAL for a reply that
- * does not parse, or the socket's) with @msg filled.
+ * does not parse, or the socket's) with @err set.
  */
 int eval_live_query(const char *path, int timeout_ms,
-		    struct eval_live_snap *out, char *msg, size_t msg_len);
+		    struct eval_live_snap *out, GError **err);
 
 /*
  * eval_live_bound() - the worst-case TAI error, in ns, of a reading the

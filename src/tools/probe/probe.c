@@ -8,6 +8,10 @@
 
 #include "probe.h"
 
+#ifndef VRTC_VERSION
+#define VRTC_VERSION "unknown"
+#endif
+
 static const struct {
 	const char *name;
 	int (*main)(int argc, char **argv);
@@ -28,7 +32,8 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		fprintf(f, "  %-6s %s\n", cmds[i].name, cmds[i].what);
 	}
-	fprintf(f, "vhost-user-rtc-probe COMMAND --help lists its options.\n");
+	fprintf(f, "vhost-user-rtc-probe COMMAND --help lists its options; "
+		   "--version prints the version.\n");
 }
 
 int main(int argc, char **argv)
@@ -36,6 +41,10 @@ int main(int argc, char **argv)
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("vhost-user-rtc-probe %s\n", VRTC_VERSION);
+		return 0;
 	}
 	/* a back-end that closes its socket must not kill us */
 	signal(SIGPIPE, SIG_IGN);

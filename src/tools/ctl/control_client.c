@@ -149,6 +149,11 @@ int control_ask(const char *path, const char *cmd, int timeout_ms, size_t max,
 		*connected = true;
 	}
 	ret = send_all(fd, cmd, deadline);
+	/* The whole request is out: a peer that is not a control socket
+	 * (a VM's vhost-user socket) then sees EOF instead of waiting. */
+	if (!ret) {
+		(void)shutdown(fd, SHUT_WR);
+	}
 	if (!ret) {
 		ret = recv_all(fd, deadline, max, reply, len);
 	}

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ClockBound compatibility: its shared-memory segment, version 2
+ * (aws/clock-bound docs/PROTOCOL.md; the magic as its reader compares
+ * it, two native u32 0x414D5A4E 0x43420200), written from libvrtc's
+ * view so that unmodified ClockBound clients read our bound.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vrtc_internal.h"
+
+#define NS_PER_S 1000000000LL
+#define CB_MAGIC0 0x414D5A4Eu
+#define CB_MAGIC1 0x43420200u
+#define CB_VERSION 2
+
+/* ClockBound's status values. */
+enum {
+	CB_UNKNOWN = 0,
+	CB_SYNCHRONIZED = 1,
+	CB_FREE_RUNNING = 2,
+	CB_DISRUPTED = 3,
+};
+
+/* Native endian, as ClockBound's. */
+struct cb_segment {
+	uint32_t magic[2];
+	uint32_t segsize;
+	uint16_t version;
+	uint16_t generation; /* odd while written; never 0 once written */
+	int64_t as_of_sec, as_of_nsec; /* CLOCK_MONOTONIC_COARSE */
+	int64_t void_after_sec, void_after_nsec;
+	int64_t bound_nsec; /* on CLOCK_REALTIME at as_of */
+	uint64_t disruption_marker;
+	uint32_t max_drift_ppb;
+	int32_t clock_status;
+	uint8_t clock_disruption_support;
+	uint8_t pad[7];
+};
+
+_Static_assert(sizeof(struct cb_segment) == 80, "cb_segment");
+_Static_assert(offsetof(struct cb_segment, as_of_sec) == 16, "as_of");
+_Static_assert(offsetof(struct cb_segment, bound_nsec) == 48, "bound");
+_Static_assert(offsetof(struct cb_segment, clock_status) == 68, "status");
+
+void vrtc_cb_close(struct vrtc *v)
+{
+	if (v->cb_map) {
+		munmap(v->cb_map, sizeof(struct cb_segment));
+		v->cb_map = NULL;
+	}
+	free(v->cb_path);
+	v->cb_path = NULL;
+}
+
+static int cb_map(struct vrtc *v, const char *path)
+{
+	struct cb_segment *s;
+	struct stat st;
+	int fd, r = 0;
+
+	if (v->cb_map && v->cb_path && !strcmp(v->cb_path, path)) {
+		return 0;
+	}
+	vrtc_cb_close(v);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		return -errno;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		r = errno ? -errno : -EINVAL;
+		goto out;
+	}
+	if (st.st_size != sizeof(*s) && ftruncate(fd, sizeof(*s))) {
+		r = -errno;
+		goto out;
+	}
+	s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (s == MAP_FAILED) {
+		r = -errno;
+		goto out;
+	}
+	if (s->magic[0] != CB_MAGIC0 || s->magic[1] != CB_MAGIC1 ||
+	    s->segsize != sizeof(*s) || s->version != CB_VERSION) {
+		/* someone else's or nothing: a fresh, not yet valid segment */
+		memset(s, 0, sizeof(*s));
+		s->magic[0] = CB_MAGIC0;
+		s->magic[1] = CB_MAGIC1;
+		s->segsize = sizeof(*s);
+	}
+	v->cb_map = s;
+	v->cb_path = strdup(path);
+out:
+	close(fd);
+	return r;
+}
+
+static int cb_status(struct vrtc *v, int r, const struct vrtc_time *t)
+{
+	int st;
+
+	if (r) {
+		return CB_UNKNOWN;
+	}
+	switch (t->status) {
+	case VRTC_STATUS_SYNCHRONIZED:
+		st = CB_SYNCHRONIZED;
+		break;
+	case VRTC_STATUS_INITIALIZING:
+	case VRTC_STATUS_FREERUNNING:
+		st = CB_FREE_RUNNING; /* a bound, not freshly disciplined */
+		break;
+	default:
+		st = CB_UNKNOWN;
+	}
+	if (v->cb_have_marker && v->cb_marker != t->disruption_marker) {
+		st = CB_DISRUPTED;
+	}
+	v->cb_marker = t->disruption_marker;
+	v->cb_have_marker = 1;
+	return st;
+}
+
+int vrtc_clockbound_write(struct vrtc *v, const char *path,
+			  uint32_t max_drift_ppb, unsigned int void_after_s)
+{
+	struct cb_segment n = { 0 }, *s;
+	struct vrtc_time t;
+	struct timespec asof, res;
+	uint64_t win = 0, bound;
+	int64_t sys = 0, d;
+	uint16_t gen;
+	int r;
+
+	if (v->ts != VRTC_TIMESCALE_UTC) {
+		return -EINVAL; /* ClockBound bounds CLOCK_REALTIME: UTC */
+	}
+	r = cb_map(v, path ? path : "/var/run/clockbound/shm0");
+	if (r) {
+		return r;
+	}
+	s = v->cb_map;
+	if (!s) {
+		return -EIO;
+	}
+	/*
+	 * as_of on CLOCK_MONOTONIC_COARSE, the clock ClockBound's reader
+	 * compares it with (PROTOCOL.md; clock-bound-shm common.rs): on
+	 * CLOCK_MONOTONIC it was up to a tick ahead of the reader's clock
+	 * just after each update, which the reader refuses as a causality
+	 * breach (it allows 1 us). Taken before the reading and one tick
+	 * (the coarse clock's resolution) earlier still, so that the
+	 * reader's coarse "now" minus as_of never under-counts the time
+	 * since the reading: the bound grows from a bit earlier.
+	 */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &asof);
+	if (!clock_getres(CLOCK_MONOTONIC_COARSE, &res) && !res.tv_sec) {
+		asof.tv_nsec -= res.tv_nsec;
+		if (asof.tv_nsec < 0) {
+			asof.tv_nsec += NS_PER_S;
+			asof.tv_sec--;
+		}
+	}
+	r = vrtc_now_sys(v, &t, &sys, &win);
+	n.as_of_sec = asof.tv_sec;
+	n.as_of_nsec = asof.tv_nsec;
+	n.void_after_sec = asof.tv_sec + void_after_s;
+	n.void_after_nsec = asof.tv_nsec;
+	n.max_drift_ppb = max_drift_ppb;
+	n.clock_status = cb_status(v, r, &t);
+	n.disruption_marker = t.disruption_marker;
+	if (!r) {
+		/* REALTIME's error: its offset from our UTC, our bound, and
+		 * the half window in which REALTIME was read */
+		d = sys - t.now_ns;
+		bound = (uint64_t)(d < 0 ? -d : d) + t.bound_ns + (win + 1) / 2;
+		n.bound_nsec = bound > INT64_MAX ? INT64_MAX : (int64_t)bound;
+	}
+
+	gen = __atomic_load_n(&s->generation, __ATOMIC_ACQUIRE);
+	gen = (gen & 1) ? gen : (uint16_t)(gen + 1);
+	__atomic_store_n(&s->generation, gen, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy((char *)s + offsetof(struct cb_segment, as_of_sec),
+	       (char *)&n + offsetof(struct cb_segment, as_of_sec),
+	       sizeof(n) - offsetof(struct cb_segment, as_of_sec));
+	__atomic_store_n(&s->version, (uint16_t)CB_VERSION, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	gen = (uint16_t)(gen + 1);
+	__atomic_store_n(&s->generation, gen ? gen : 2, __ATOMIC_RELEASE);
+	return r;
+}

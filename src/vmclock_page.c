@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The status page: encoding the model as vmclock fields, the seqlock
+ * store, and the page file.
+ */
+#define G_LOG_DOMAIN "vhost-user-rtc"
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "leap.h"
+#include "timescale.h"
+#include "vmclock_page.h"
+
+#define NS_PER_S 1000000000LL
+
+struct vmclock_page {
+	struct vmclock_abi *map; /* VMCLOCK_PAGE_SIZE bytes, MAP_SHARED */
+	uint8_t hint;
+	uint64_t marker_base;
+};
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+uint8_t vmclock_page_leap_indicator(const struct leap_table *t, int64_t tai_ns)
+{
+	int64_t tai_s = floor_div(tai_ns, NS_PER_S);
+	int64_t utc_s;
+
+	if (!t) {
+		return VMCLOCK_LEAP_NONE;
+	}
+	utc_s = tai_s - timescale_dtai_at_tai(t, tai_ns);
+	for (size_t i = 1; i < t->n; i++) {
+		int32_t k = t->e[i].dtai - t->e[i - 1].dtai;
+		int64_t at = timescale_leap_tai_s(t, i);
+		int64_t m = t->e[i].utc_s;
+
+		if (k == 0) {
+			continue;
+		}
+		if (tai_s < at) {
+			/* the next leap: announced for the month it ends */
+			if (vmclock_month_end_s(utc_s) == m) {
+				return k > 0 ? VMCLOCK_LEAP_PRE_POS
+					     : VMCLOCK_LEAP_PRE_NEG;
+			}
+			return VMCLOCK_LEAP_NONE;
+		}
+		if (k > 0 && tai_s < at + k) {
+			return VMCLOCK_LEAP_POS; /* 23:59:60 */
+		}
+		if (utc_s < m + 86400 &&
+		    (i + 1 == t->n || tai_s < timescale_leap_tai_s(t, i + 1))) {
+			return k > 0 ? VMCLOCK_LEAP_POST_POS
+				     : VMCLOCK_LEAP_POST_NEG;
+		}
+	}
+	return VMCLOCK_LEAP_NONE;
+}
+
+/* ceil(a * 2^sh / d), saturating at UINT64_MAX; a * 2^sh < 2^128. */
+static uint64_t frac_ceil(unsigned __int128 a, unsigned int sh,
+			  unsigned __int128 d)
+{
+	unsigned __int128 r = ((a << sh) + d - 1) / d;
+
+	return r > UINT64_MAX ? UINT64_MAX : (uint64_t)r;
+}
+
+/* The rate bound (ns of error per s of counter, ticks being ns) as a
+ * period error in 2^-(64 + shift) s per tick, rounded up. */
+static uint64_t rate_frac(uint64_t ppb, unsigned int shift)
+{
+	/* beyond 1 s/s the bound means nothing anyway */
+	if (ppb > NS_PER_S) {
+		return UINT64_MAX;
+	}
+	return frac_ceil(ppb, 64 + shift,
+			 (unsigned __int128)NS_PER_S * NS_PER_S);
+}
+
+static void encode_period(const struct clock_snapshot *s, struct vmclock_abi *f)
+{
+	unsigned int shift = VMCLOCK_PAGE_PERIOD_SHIFT;
+	unsigned __int128 p;
+
+	/* period_q / 2^40 ns = period_q * 2^(64 + shift - 40) / 1e9 units,
+	 * rounded to nearest (1 ns per tick stays exact over 1e9 ticks); a
+	 * smaller shift for the (absurd) period that would not fit */
+	for (;;) {
+		p = (((unsigned __int128)s->period_q
+		      << (64 + shift - CLOCK_PERIOD_SHIFT)) +
+		     NS_PER_S / 2) /
+		    NS_PER_S;
+		if (p <= UINT64_MAX || shift == 0) {
+			break;
+		}
+		shift--;
+	}
+	f->counter_period_shift = (uint8_t)shift;
+	f->counter_period_frac_sec = p > UINT64_MAX ? UINT64_MAX : (uint64_t)p;
+	/* + 1 unit in the maxerror rate: the rounding of the period */
+	f->counter_period_esterror_rate_frac_sec =
+		rate_frac(s->rate_esterr_ppb, shift);
+	f->counter_period_maxerror_rate_frac_sec =
+		rate_frac(s->rate_maxerr_ppb, shift);
+	if (f->counter_period_maxerror_rate_frac_sec < UINT64_MAX) {
+		f->counter_period_maxerror_rate_frac_sec++;
+	}
+}
+
+void vmclock_page_encode(const struct clock_snapshot *s, uint8_t hint,
+			 uint64_t marker_base, struct vmclock_abi *out)
+{
+	struct vmclock_abi f = {
+		.magic = VMCLOCK_MAGIC,
+		.size = VMCLOCK_PAGE_SIZE,
+		.version = VMCLOCK_VERSION,
+		.counter_id = VMCLOCK_COUNTER_INVALID,
+		.time_type = VMCLOCK_TIME_TAI,
+		.clock_status = VMCLOCK_STATUS_UNKNOWN,
+		.leap_second_smearing_hint = hint,
+		.disruption_marker = marker_base,
+	};
+	int64_t sec;
+
+	if (!s || s->generation == 0) {
+		*out = f;
+		return;
+	}
+	f.disruption_marker = marker_base + s->steps;
+	f.clock_status = (uint8_t)s->status;
+	f.counter_value = s->c0;
+	encode_period(s, &f);
+	sec = floor_div(s->tai0_ns, NS_PER_S);
+	f.time_sec = (uint64_t)sec;
+	/* rounded up, so that floor(frac * 1e9 / 2^64) gives the ns back */
+	f.time_frac_sec = frac_ceil((uint64_t)(s->tai0_ns - sec * NS_PER_S), 64,
+				    NS_PER_S);
+	f.time_esterror_nanosec = s->time_esterr_ns;
+	f.time_maxerror_nanosec = s->time_maxerr_ns;
+	if (s->leaps) {
+		f.tai_offset_sec = (uint16_t)(int16_t)-timescale_dtai_at_tai(
+			s->leaps, s->tai0_ns);
+		f.leap_indicator =
+			vmclock_page_leap_indicator(s->leaps, s->tai0_ns);
+		f.flags |= VMCLOCK_FLAG_TAI_OFFSET_VALID;
+	}
+	if (s->status != CLOCK_STATUS_UNKNOWN) {
+		f.flags |= VMCLOCK_FLAG_PERIOD_ESTERROR_VALID |
+			   VMCLOCK_FLAG_PERIOD_MAXERROR_VALID |
+			   VMCLOCK_FLAG_TIME_ESTERROR_VALID |
+			   VMCLOCK_FLAG_TIME_MAXERROR_VALID;
+	}
+	*out = f;
+}
+
+static void to_le(const struct vmclock_abi *f, struct vmclock_abi *le)
+{
+	*le = *f;
+	le->magic = htole32(f->magic);
+	le->size = htole32(f->size);
+	le->version = htole16(f->version);
+	le->disruption_marker = htole64(f->disruption_marker);
+	le->flags = htole64(f->flags);
+	le->tai_offset_sec = htole16(f->tai_offset_sec);
+	le->counter_value = htole64(f->counter_value);
+	le->counter_period_frac_sec = htole64(f->counter_period_frac_sec);
+	le->counter_period_esterror_rate_frac_sec =
+		htole64(f->counter_period_esterror_rate_frac_sec);
+	le->counter_period_maxerror_rate_frac_sec =
+		htole64(f->counter_period_maxerror_rate_frac_sec);
+	le->time_sec = htole64(f->time_sec);
+	le->time_frac_sec = htole64(f->time_frac_sec);
+	le->time_esterror_nanosec = htole64(f->time_esterror_nanosec);
+	le->time_maxerror_nanosec = htole64(f->time_maxerror_nanosec);
+	le->vm_generation_counter = htole64(f->vm_generation_counter);
+}
+
+void vmclock_page_store(struct vmclock_abi *page, const struct vmclock_abi *f)
+{
+	char *base = (char *)page;
+	struct vmclock_abi le;
+	uint32_t seq;
+
+	to_le(f, &le);
+	seq = le32toh(__atomic_load_n(&page->seq_count, __ATOMIC_RELAXED));
+	/* odd; from an odd count too (a writer that died mid-update) */
+	seq += 1 + (seq & 1);
+	__atomic_store_n(&page->seq_count, htole32(seq), __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (size_t off = 0; off < offsetof(struct vmclock_abi, seq_count);
+	     off += 4) {
+		uint32_t w;
+
+		memcpy(&w, (const char *)&le + off, 4);
+		__atomic_store_n((uint32_t *)(base + off), w, __ATOMIC_RELAXED);
+	}
+	for (size_t off = offsetof(struct vmclock_abi, disruption_marker);
+	     off < sizeof(le); off += 8) {
+		uint64_t w;
+
+		memcpy(&w, (const char *)&le + off, 8);
+		__atomic_store_n((uint64_t *)(base + off), w, __ATOMIC_RELAXED);
+	}
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&page->seq_count, htole32(seq + 1), __ATOMIC_RELEASE);
+}
+
+/* An existing page file we may write in place: ours, regular, one link,
+ * writable by nobody else. Returns an fd or -1. */
+static int reuse_file(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0) {
+		return -1;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    st.st_nlink != 1 || (st.st_mode & (S_IWGRP | S_IWOTH)) ||
+	    (st.st_size != VMCLOCK_PAGE_SIZE &&
+	     ftruncate(fd, VMCLOCK_PAGE_SIZE))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A new page file renamed over @path. Returns an fd or -errno. */
+static int create_file(const char *path)
+{
+	char *tmp = g_strdup_printf("%s.XXXXXX", path);
+	int fd = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, 0600);
+	int r = 0;
+
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (ftruncate(fd, VMCLOCK_PAGE_SIZE) || fchmod(fd, 0444) ||
+	    rename(tmp, path)) {
+		r = -errno;
+		unlink(tmp);
+		close(fd);
+	}
+out:
+	g_free(tmp);
+	return r ? r : fd;
+}
+
+struct vmclock_page *vmclock_page_open(const char *path, uint8_t hint,
+				       GError **err)
+{
+	struct vmclock_page *p;
+	struct vmclock_abi f;
+	void *map;
+	int fd = reuse_file(path);
+
+	if (fd < 0) {
+		fd = create_file(path);
+	}
+	if (fd < 0) {
+		g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(-fd),
+			    "vmclock page %s: %s", path, g_strerror(-fd));
+		return NULL;
+	}
+	map = mmap(NULL, VMCLOCK_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, 0);
+	if (map == MAP_FAILED) {
+		int e = errno;
+
+		close(fd);
+		g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(e),
+			    "vmclock page %s: mmap: %s", path, g_strerror(e));
+		return NULL;
+	}
+	close(fd);
+	p = g_new0(struct vmclock_page, 1);
+	p->map = map;
+	p->hint = hint;
+	/* non-repeating across runs: readers see a restart as a disruption */
+	if (getrandom(&p->marker_base, sizeof(p->marker_base), 0) !=
+	    sizeof(p->marker_base)) {
+		p->marker_base = (uint64_t)g_get_real_time() << 16;
+	}
+	vmclock_page_encode(NULL, hint, p->marker_base, &f);
+	vmclock_page_store(p->map, &f);
+	return p;
+}
+
+void vmclock_page_publish(struct vmclock_page *p,
+			  const struct clock_snapshot *s)
+{
+	struct vmclock_abi f;
+
+	vmclock_page_encode(s, p->hint, p->marker_base, &f);
+	vmclock_page_store(p->map, &f);
+}
+
+void vmclock_page_refresh(struct vmclock_page *p, const struct clock_model *m)
+{
+	struct clock_snapshot s, now;
+	uint64_t c;
+
+	if (clock_model_get(m, &s)) {
+		return;
+	}
+	c = clock_counter_now(s.counter);
+	if (c <= s.c0 || c - s.c0 < VMCLOCK_PAGE_REFRESH_NS) {
+		return;
+	}
+	clock_snapshot_rebase(&s, c, &now);
+	vmclock_page_publish(p, &now);
+}
+
+void vmclock_page_observer(void *ctx, const struct clock_snapshot *s)
+{
+	vmclock_page_publish(ctx, s);
+}
+
+void vmclock_page_free(struct vmclock_page *p)
+{
+	struct vmclock_abi f;
+
+	if (!p) {
+		return;
+	}
+	vmclock_page_encode(NULL, p->hint, p->marker_base, &f);
+	vmclock_page_store(p->map, &f);
+	munmap(p->map, VMCLOCK_PAGE_SIZE);
+	g_free(p);
+}
