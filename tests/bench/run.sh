@@ -17,6 +17,39 @@ for f in "$b/vhost-user-rtc" "$b/vhost-user-rtc-probe"; do
 	fi
 done
 
+# libvrtc on the host: vrtc_now() per call against a live status page, and
+# the system calls it makes (counted by strace over 100000 and 1000 calls:
+# the same count means none per call). Results in <build dir>/bench-vrtc.txt.
+if [ -x "$b/vrtc-now" ]; then
+	vd=$(mktemp -d)
+	user=()
+	if [ "$(id -u)" = 0 ] && ! getent passwd vhost-user-rtc >/dev/null; then
+		user=(--user root) # it refuses to stay root unless asked
+	fi
+	"$b/vhost-user-rtc" --socket-path "$vd/bench.sock" "${user[@]}" \
+		--vmclock-page "$vd/vmclock" >"$vd/daemon.log" 2>&1 &
+	vpid=$!
+	for _ in $(seq 1 50); do
+		[ -S "$vd/bench.sock" ] && break
+		sleep 0.1
+	done
+	sleep 1
+	{
+		echo "== libvrtc host side ($(date -u +%Y-%m-%dT%H:%M:%SZ), load $(cut -d' ' -f1-3 /proc/loadavg))"
+		"$b/vrtc-now" --page "$vd/vmclock" --bench 1000000 || true
+		if command -v strace >/dev/null; then
+			for n in 100000 1000; do
+				strace -f -c -o "$vd/strace.$n" "$b/vrtc-now" \
+					--page "$vd/vmclock" --bench "$n" >/dev/null || true
+				echo "system calls of a process making $n vrtc_now() calls: $(awk '/ total$/ { print $(NF-2) }' "$vd/strace.$n")"
+			done
+		fi
+	} | tee "$b/bench-vrtc.txt"
+	kill "$vpid" 2>/dev/null || true
+	wait "$vpid" 2>/dev/null || true
+	rm -rf "$vd"
+fi
+
 # 256 VMs need well over 1024 fds, in the daemon and in the bench.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 

@@ -26,7 +26,7 @@ e2e_host_tai "$WORK/initramfs.d/bin/vrtc-guest"
 cat <<EOF
 
 ==== Host ====
-  daemon:      $DAEMON --socket-path $WORK/vrtc.sock -v
+  daemon:      $DAEMON --socket-path $WORK/vrtc.sock $(e2e_user_args) -v
   QEMU:        $(e2e_qemu_version), TCG
                -device vhost-user-rtc-pci,addr=04.0  (served by the daemon)
                -device virtio-rtc-pci,addr=05.0      (QEMU's built-in UTC clock: the reference)

@@ -379,7 +379,7 @@ GUEST_CFLAGS=(-std=gnu11 -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2
 	-Wmissing-prototypes -Wstrict-prototypes -static -D_GNU_SOURCE)
 
 # Build the initramfs into DIR/initramfs.gz with busybox, the static guest
-# tool vrtc-guest (all of guest/*.c and sync/phc.c) and the init script.  Sets INITRAMFS.
+# tool vrtc-guest (all of guest/*.c and sync/sources/phc.c) and the init script.  Sets INITRAMFS.
 # e2e_workdir TAG: make $WORK (a fresh directory under /tmp) holding the
 # guest kernel and initramfs, and on exit kill the guest and the daemon
 # ($DAEMON_PID, set by e2e_start_daemon) and remove $WORK (VRTC_E2E_KEEP=1 keeps it).
@@ -387,6 +387,7 @@ e2e_workdir() {
 	E2E_TAG=$1
 	WORK=$(mktemp -d "/tmp/vrtc-$E2E_TAG.XXXXXX")
 	DAEMON_PID=
+	FAKEGPSD_PID=
 	trap e2e_cleanup EXIT
 	trap 'exit 143' TERM INT HUP
 	cp "$KERNEL_IMAGE" "$WORK/bzImage"
@@ -398,6 +399,9 @@ e2e_cleanup() {
 	e2e_kill_qemu "$WORK"
 	if [ -n "${DAEMON_PID:-}" ]; then
 		kill -KILL "$DAEMON_PID" 2>/dev/null || true
+	fi
+	if [ -n "${FAKEGPSD_PID:-}" ]; then
+		kill -KILL "$FAKEGPSD_PID" 2>/dev/null || true
 	fi
 	if [ "${VRTC_E2E_KEEP:-0}" = 1 ]; then
 		echo ">> [$E2E_TAG] work directory kept: $WORK"
@@ -412,11 +416,17 @@ e2e_build_initramfs() {
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,dev,proc,sys,tmp,etc}
 	cp /bin/busybox "$root/bin/busybox"
-	# With the daemon's PHC reader (sync/phc.c, no GLib) linked in.
-	gcc "${GUEST_CFLAGS[@]}" -I"$E2E_DIR/../../sync" \
+	# With the daemon's PHC reader (sync/sources/phc.c, no GLib) and
+	# libvrtc (src/libvrtc) linked in; vrtc-now is libvrtc's CLI.
+	gcc "${GUEST_CFLAGS[@]}" -I"$E2E_DIR/../../sync/sources" -I"$E2E_DIR/../../include" \
+		-I"$E2E_DIR/../../src/libvrtc" \
 		-o "$root/bin/vrtc-guest" "$E2E_DIR"/guest/*.c \
-		"$E2E_DIR/../../sync/phc.c" ||
-		e2e_die "initramfs: compiling the guest tool (guest/*.c, sync/phc.c) failed"
+		"$E2E_DIR/../../sync/sources/phc.c" "$E2E_DIR"/../../src/libvrtc/*.c ||
+		e2e_die "initramfs: compiling the guest tool (guest/*.c, sync/sources/phc.c, src/libvrtc) failed"
+	gcc "${GUEST_CFLAGS[@]}" -I"$E2E_DIR/../../include" \
+		-o "$root/bin/vrtc-now" "$E2E_DIR"/../../src/tools/now/*.c \
+		"$E2E_DIR"/../../src/libvrtc/*.c ||
+		e2e_die "initramfs: compiling vrtc-now failed"
 	install -m 0755 "$E2E_DIR/guest/init" "$root/init"
 	(cd "$root" && find . -print0 | LC_ALL=C sort -z |
 		cpio --null -o -H newc --owner 0:0 --quiet) | gzip -9n >"$out/initramfs.gz"
@@ -454,14 +464,26 @@ e2e_host_tai() {
 	HOST_TAI=$("$1" hosttai | cut -d' ' -f1) || HOST_TAI="?"
 }
 
-# Start the daemon listening on SOCK, log in LOG; sets DAEMON_PID.
-#   e2e_start_daemon DAEMON SOCK LOG
+# --user root where the daemon would refuse to start: as root on a machine
+# without its user vhost-user-rtc (it never stays root unless asked).
+e2e_user_args() {
+	if [ "$(id -u)" = 0 ] && ! getent passwd vhost-user-rtc >/dev/null; then
+		echo "--user root"
+	fi
+}
+
+# Start the daemon listening on SOCK, log in LOG, with extra OPTIONs (its
+# time sources; none: the host's system clock); sets DAEMON_PID.
+#   e2e_start_daemon DAEMON SOCK LOG [OPTION...]
 e2e_start_daemon() {
 	local daemon=$1 sock=$2 log=$3 i
+	shift 3
 	[ -x "$daemon" ] || e2e_die "daemon $daemon is not an executable"
-	# shellcheck disable=SC2086 # VRTC_DAEMON_ARGS: extra words, split
+	# The status page next to the socket, for ivshmem-plain.
+	# shellcheck disable=SC2046,SC2086 # words to split
 	"$daemon" --socket-path "$sock" --control-socket "${sock%.sock}.ctl" \
-		-v ${VRTC_DAEMON_ARGS:-} </dev/null >"$log" 2>&1 &
+		--vmclock-page "${sock%.sock}.vmclock" $(e2e_user_args) \
+		-v "$@" ${VRTC_DAEMON_ARGS:-} </dev/null >"$log" 2>&1 &
 	DAEMON_PID=$!
 	for i in $(seq 1 100); do
 		[ -S "$sock" ] && break
@@ -477,6 +499,51 @@ e2e_start_daemon() {
 		e2e_die "the daemon did not create $sock within 10 s"
 	}
 	e2e_log "daemon: pid $DAEMON_PID listening on $sock"
+}
+
+# Wait until a line of LOG matches the extended regex RE, at most LIMIT_S;
+# print the first such line. Fails if none came.
+#   e2e_wait_log LOG RE LIMIT_S
+e2e_wait_log() {
+	local log=$1 re=$2 i
+	for i in $(seq 1 $(($3 * 10))); do
+		grep -m 1 -E "$re" "$log" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# The fake gpsd (fakegpsd.c: it reports the host's CLOCK_REALTIME as the
+# receiver's UTC, with PPS), built with the host's gcc into WORKDIR and
+# started on an ephemeral port of 127.0.0.1; sets FAKEGPSD_PID and
+# GPSD_PORT. e2e_cleanup stops it.
+#   e2e_start_fakegpsd WORKDIR
+e2e_start_fakegpsd() {
+	local work=$1 i
+	gcc -std=gnu11 -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+		-Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
+		-o "$work/fakegpsd" "$E2E_DIR/fakegpsd.c" ||
+		e2e_die "compiling the fake gpsd (fakegpsd.c) failed"
+	"$work/fakegpsd" "$work/gpsd.port" </dev/null >"$work/fakegpsd.log" 2>&1 &
+	FAKEGPSD_PID=$!
+	for i in $(seq 1 50); do
+		[ -s "$work/gpsd.port" ] && break
+		kill -0 "$FAKEGPSD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	GPSD_PORT=$(cat "$work/gpsd.port" 2>/dev/null) ||
+		e2e_die "the fake gpsd did not start: $(cat "$work/fakegpsd.log")"
+	e2e_log "fake gpsd: pid $FAKEGPSD_PID on 127.0.0.1:$GPSD_PORT (reports this host's CLOCK_REALTIME as UTC, PPS every second)"
+}
+
+# Stop the fake gpsd (the daemon's source is lost); sets GPSD_STOPPED_NS
+# (host CLOCK_REALTIME when it had exited).
+e2e_stop_fakegpsd() {
+	[ -n "${FAKEGPSD_PID:-}" ] || return 0
+	kill -TERM "$FAKEGPSD_PID" 2>/dev/null || true
+	wait "$FAKEGPSD_PID" 2>/dev/null || true
+	FAKEGPSD_PID=
+	GPSD_STOPPED_NS=$(date +%s%N)
 }
 
 # What the daemon says over its control socket (next to SOCK, as .ctl),
@@ -551,7 +618,7 @@ VRTC_OURS_PCI=0000:00:04.0
 VRTC_REF_PCI=0000:00:05.0
 # shellcheck disable=SC2054 # commas inside QEMU options
 e2e_run_qemu() {
-	local work=$1 limit=$2 vhost=$3 append=$4 t
+	local work=$1 limit=$2 vhost=$3 append=$4
 	# Under TCG the guest's TSC is the host's; tell the guest its rate, as
 	# its calibration against the emulated PIT sometimes fails and leaves
 	# it on jiffies (see vrtc-guest hosttsc).
@@ -565,7 +632,10 @@ e2e_run_qemu() {
 	)
 	if [ "$vhost" = 1 ]; then
 		args+=(-chardev socket,id=vrtc,path=/vrtc/vrtc.sock
-			-device vhost-user-rtc-pci,chardev=vrtc,addr=04.0)
+			-device vhost-user-rtc-pci,chardev=vrtc,addr=04.0
+			# the daemon's status page, read-only to the guest
+			-object memory-backend-file,id=vrtcpage,mem-path=/vrtc/vrtc.vmclock,size=4096,share=on,readonly=on
+			-device ivshmem-plain,memdev=vrtcpage,addr=06.0)
 	fi
 	args+=(
 		-device virtio-rtc-pci,addr=05.0
@@ -574,23 +644,36 @@ e2e_run_qemu() {
 		-display none -monitor none -serial file:/vrtc/console.log
 		-no-reboot -pidfile /vrtc/qemu.pid
 	)
+	e2e_qemu_launch "$work" "$limit" qemu-system-x86_64 "${args[@]}"
+}
+
+# Start QEMU (from the chroot, WORKDIR seen as /vrtc) in the background and
+# watch it until it exits: a progress line every 30 s, the function named
+# by E2E_WATCH_HOOK (if set) called with WORKDIR every 0.5 s (run.sh acts
+# on the guest's console markers there), and QEMU stopped 15 s after the
+# daemon died. Sets QEMU_RC and QEMU_STOPPED.
+#   e2e_qemu_launch WORKDIR TIMEOUT_S QEMU_BINARY ARGS...
+e2e_qemu_launch() {
+	local work=$1 limit=$2 t
+	shift 2
 	: >"$work/console.log"
 	t=$(date +%s)
-	e2e_log "qemu: booting the guest (TCG; timeout ${limit}s)"
+	e2e_log "qemu: booting the guest ($1, TCG; timeout ${limit}s)"
 	QEMU_RC=0
 	QEMU_STOPPED=
 	# In the background, so that a signal to this script runs its trap
 	# (which kills QEMU by its pid file) without waiting for QEMU.
 	e2e_in_chroot "$CHROOT" "$work:/vrtc" -- \
-		timeout --kill-after=5 "$limit" qemu-system-x86_64 "${args[@]}" \
+		timeout --kill-after=5 "$limit" "$@" \
 		</dev/null >"$work/qemu.log" 2>&1 &
 	local bg=$! n=0 dead=0
-	# Watch: a progress line every 30 s; if the daemon dies, give the
-	# guest 15 s to notice and end, then stop QEMU (a guest waiting for a
-	# dead device would otherwise sit until the timeout).
+	# Watch: if the daemon dies, give the guest 15 s to notice and end,
+	# then stop QEMU (a guest waiting for a dead device would otherwise
+	# sit until the timeout).
 	while kill -0 $bg 2>/dev/null; do
 		sleep 0.5
 		n=$((n + 1))
+		[ -z "${E2E_WATCH_HOOK:-}" ] || "$E2E_WATCH_HOOK" "$work"
 		if [ $((n % 60)) -eq 0 ]; then
 			e2e_log "qemu: running for $((n / 2))s; guest's last line: $(grep -a 'VRTC-' "$work/console.log" | tail -n 1 | tr -d '\r' | cut -c1-100)"
 		fi
@@ -621,3 +704,7 @@ e2e_prepare() {
 	e2e_log "QEMU: $(e2e_qemu_version); kernel: $(cat "$(dirname "$KERNEL_IMAGE")/version")"
 	e2e_log "prepared in $(($(date +%s) - t))s"
 }
+
+# The arm64 guest (run.sh --arch arm64): its own functions.
+# shellcheck source-path=SCRIPTDIR source=lib-arm64.sh
+. "$E2E_DIR/lib-arm64.sh"

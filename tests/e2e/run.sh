@@ -6,12 +6,25 @@
 #   tests/e2e/run.sh /abs/path/to/vhost-user-rtc
 #   tests/e2e/run.sh --ref-only     infrastructure self-test without the
 #                                   daemon (only QEMU's built-in device)
+#   tests/e2e/run.sh --arch arm64 [--transport pci|mmio] ...
+#                                   the same on an arm64 guest (qemu-system-
+#                                   aarch64 -M virt); pci: vhost-user-rtc-pci,
+#                                   mmio: vhost-user-rtc on a virtio-mmio
+#                                   transport (default pci)
 #
 # Environment: VRTC_CACHE (cache dir, default /var/cache/vhost-user-rtc),
 # VRTC_E2E_TIMEOUT (guest run limit, s, default 300), VRTC_E2E_SAMPLES
 # (reads per PHC for the read-window statistics, default 1000),
 # VRTC_E2E_KEEP=1 (keep the work directory), VRTC_LEAP_FILE (the leap table
-# the expected TAI-UTC comes from), VRTC_DAEMON_ARGS (extra daemon options).
+# the expected TAI-UTC comes from), VRTC_DAEMON_ARGS (extra daemon options),
+# VRTC_E2E_STATUS_CHANGE (limit for the guest to see holdover, s, default
+# 40), VRTC_E2E_HOLDOVER (seconds the guest reads on in holdover, default 12:
+# past libvrtc's 10 s max_age, so the page must be refreshed).
+#
+# The daemon's only source is a fake gpsd (fakegpsd.c) reporting this
+# host's CLOCK_REALTIME as UTC; the host stops it when the guest prints
+# "VRTC-E2E-MARK source-loss", and the guest reports when libvrtc saw the
+# daemon's holdover (vrtc_status_seen; run.sh adds vrtc_status_change).
 #
 # The guest prints "VRTC-E2E: <check> PASS|FAIL|INFO ..." lines on its
 # serial console; this script parses them, adds the daemon's own check
@@ -22,10 +35,24 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 usage() {
-	echo "usage: $0 /abs/path/to/vhost-user-rtc | --ref-only" >&2
+	echo "usage: $0 [--arch x86_64|arm64] [--transport pci|mmio] /abs/path/to/vhost-user-rtc | --ref-only" >&2
 	exit 2
 }
 
+E2E_ARCH=x86_64
+TRANSPORT=pci
+while [ $# -gt 1 ]; do
+	case $1 in
+	--arch) E2E_ARCH=$2 ;;
+	--transport) TRANSPORT=$2 ;;
+	*) usage ;;
+	esac
+	shift 2
+done
+case $E2E_ARCH/$TRANSPORT in
+x86_64/pci | arm64/pci | arm64/mmio) ;;
+*) usage ;;
+esac
 [ $# -eq 1 ] || usage
 REF_ONLY=0
 DAEMON=
@@ -37,15 +64,30 @@ esac
 [ $REF_ONLY = 1 ] || [ -x "$DAEMON" ] || e2e_die "no executable daemon at $1"
 
 TIMEOUT=${VRTC_E2E_TIMEOUT:-300}
+# The daemon's publish interval (one publish: the page is rewritten), ms.
+SYNC_MS=1000
+# Limit for the guest to see the daemon's holdover after its marker, s.
+STATUS_CHANGE=${VRTC_E2E_STATUS_CHANGE:-40}
+# Seconds the guest keeps reading (and checking containment) in holdover.
+HOLDOVER=${VRTC_E2E_HOLDOVER:-12}
 SAMPLES=${VRTC_E2E_SAMPLES:-1000}
 # Seconds of in-guest comparison of our UTC PHC with the reference PHC.
 COMPARE=${VRTC_E2E_COMPARE:-60}
 
-e2e_log "end-to-end test: $([ $REF_ONLY = 1 ] && echo "reference device only (self-test)" || echo "daemon $DAEMON")"
-e2e_prepare
-
-e2e_workdir e2e
-GUEST_TOOL=$WORK/initramfs.d/bin/vrtc-guest
+e2e_log "end-to-end test ($E2E_ARCH, $TRANSPORT): $([ $REF_ONLY = 1 ] && echo "reference device only (self-test)" || echo "daemon $DAEMON")"
+if [ "$E2E_ARCH" = arm64 ]; then
+	e2e_prepare_arm64
+	e2e_workdir_arm64 "e2e-arm64-$TRANSPORT"
+	# the guest's tool is an arm64 binary: the host facts from a host build
+	GUEST_TOOL=$WORK/vrtc-guest-host
+	VRTC_OURS_PCI=$VRTC_OURS_PCI_ARM64
+	[ "$TRANSPORT" = mmio ] && VRTC_OURS_PCI=$VRTC_OURS_MMIO_ARM64
+	VRTC_REF_PCI=$VRTC_REF_PCI_ARM64
+else
+	e2e_prepare
+	e2e_workdir e2e
+	GUEST_TOOL=$WORK/initramfs.d/bin/vrtc-guest
+fi
 e2e_log "initramfs: $(du -k "$INITRAMFS" | cut -f1) KiB (busybox, vrtc-guest, init)"
 
 e2e_leap_facts
@@ -58,12 +100,43 @@ fi
 e2e_log "leap table $LEAP_FILE: TAI-UTC=$LEAP_TAI_UTC s, expires $LEAP_EXPIRES$([ "$LEAP_EXPIRED" = 1 ] && echo " (EXPIRED)")$([ "$LEAP_NEAR" = 1 ] && echo ", a leap second is within a day")"
 e2e_log "$TAI_CASE"
 
-APPEND="vrtc.mode=test vrtc.ours=$VRTC_OURS_PCI vrtc.ref=$VRTC_REF_PCI vrtc.taiutc=$LEAP_TAI_UTC vrtc.leapnear=$LEAP_NEAR vrtc.samples=$SAMPLES vrtc.refonly=$REF_ONLY vrtc.compare=$COMPARE"
+APPEND="vrtc.mode=test vrtc.ours=$VRTC_OURS_PCI vrtc.ref=$VRTC_REF_PCI vrtc.taiutc=$LEAP_TAI_UTC vrtc.leapnear=$LEAP_NEAR vrtc.samples=$SAMPLES vrtc.refonly=$REF_ONLY vrtc.compare=$COMPARE vrtc.statuschange=$((STATUS_CHANGE * (1 - REF_ONLY))) vrtc.holdover=$HOLDOVER"
+
+# The guest's marker "VRTC-E2E-MARK source-loss" (after vrtc_bound, while
+# the daemon is SYNCHRONIZED): the daemon's status now over its control
+# socket, then its only source, the fake gpsd, goes away. The guest keeps
+# polling libvrtc and reports when the page said FREERUNNING.
+SOURCE_LOST=
+e2e_watch_guest() {
+	[ -z "$SOURCE_LOST" ] || return 0
+	grep -aq '^VRTC-E2E-MARK source-loss' "$1/console.log" || return 0
+	SOURCE_LOST=1
+	e2e_daemon_status "$DAEMON" "$WORK/vrtc.sock" --json \
+		>"$WORK/status-before.json" 2>&1 || true
+	e2e_stop_fakegpsd
+	e2e_log "guest: $(grep -a '^VRTC-E2E-MARK source-loss' "$1/console.log" | tr -d '\r'); fake gpsd stopped"
+}
 
 if [ $REF_ONLY = 0 ]; then
-	e2e_start_daemon "$DAEMON" "$WORK/vrtc.sock" "$WORK/daemon.log"
+	# The daemon's only source: the fake gpsd (no system clock, so that
+	# losing the gpsd means holdover).
+	e2e_start_fakegpsd "$WORK"
+	e2e_start_daemon "$DAEMON" "$WORK/vrtc.sock" "$WORK/daemon.log" \
+		--gpsd "127.0.0.1:$GPSD_PORT" --system-clock off \
+		--sync-interval-ms "$SYNC_MS"
+	# a model before the guest's driver probes (the guest waits for
+	# SYNCHRONIZED itself before vrtc_bound)
+	m=$(e2e_wait_log "$WORK/daemon.log" ': model [a-z]+, bound' 20) ||
+		e2e_die "the daemon made no model from the fake gpsd within 20 s"
+	e2e_log "daemon: ${m#*Z: }"
+	# shellcheck disable=SC2034 # read by e2e_qemu_launch (lib.sh)
+	E2E_WATCH_HOOK=e2e_watch_guest
 fi
-e2e_run_qemu "$WORK" "$TIMEOUT" $((1 - REF_ONLY)) "$APPEND"
+if [ "$E2E_ARCH" = arm64 ]; then
+	e2e_run_qemu_arm64 "$WORK" "$TIMEOUT" $((1 - REF_ONLY)) "$APPEND" "$TRANSPORT"
+else
+	e2e_run_qemu "$WORK" "$TIMEOUT" $((1 - REF_ONLY)) "$APPEND"
+fi
 if [ $REF_ONLY = 0 ]; then
 	# The daemon's own count of what the guest asked, over its control
 	# socket, before it stops.
@@ -83,7 +156,8 @@ if [ $REF_ONLY = 1 ]; then
 	required=(guest_clock phcs rtc windows dmesg)
 else
 	required=(guest_clock phcs rtc utc_vs_ref phc_reader phc_compare tai_minus_utc
-		monotonic windows rebind dmesg)
+		monotonic windows vrtc_bound vrtc_now_cli vrtc_status_seen rebind dmesg
+		cross_cap)
 	[ "$LEAP_NEAR" = 1 ] || required+=(smeared_vs_utc)
 fi
 
@@ -151,6 +225,64 @@ if [ $REF_ONLY = 0 ]; then
 		problems+=("control socket status: $(head -c 300 "$WORK/status.json")")
 		echo "  FAIL control_status: $(head -c 300 "$WORK/status.json")"
 	fi
+	# libvrtc's status in the guest (from the page over ivshmem-plain)
+	# is the model's status the daemon reports: before the source was
+	# lost (the guest's vrtc_bound against the control socket at the
+	# guest's marker) and after (the guest's last reading against the
+	# control socket at the end).
+	gv() { sed -n "s/^VRTC-E2E: $1 [A-Z]* .*[ ]$2=\([^ ]*\).*/\1/p" "$WORK/console.txt" | head -n 1; }
+	dst() { grep -o '"model":{[^}]*' "$1" 2>/dev/null | grep -o '"status":"[a-z]*"' | cut -d'"' -f4 || true; }
+	g_st=$(gv vrtc_bound status)
+	d_st=$(dst "$WORK/status-before.json")
+	g_end=$(gv vrtc_status_seen status_end)
+	d_end=$(dst "$WORK/status.json")
+	if [ -n "$g_st" ] && [ "$g_st" = "$d_st" ] && [ -n "$g_end" ] && [ "$g_end" = "$d_end" ]; then
+		passed=$((passed + 1))
+		echo "  PASS vrtc_status: the guest's libvrtc says $g_st, then $g_end, as the daemon's control socket"
+	else
+		failed=$((failed + 1))
+		problems+=("vrtc status: guest '${g_st:-none}' then '${g_end:-none}', daemon '${d_st:-none}' then '${d_end:-none}'")
+		echo "  FAIL vrtc_status: guest '${g_st:-none}' then '${g_end:-none}', daemon '${d_st:-none}' then '${d_end:-none}'"
+	fi
+	# The status change: the daemon logs "model freerunning" right after
+	# the publish that wrote it to the page; the guest's first reading
+	# that said FREERUNNING must come within one publish of it. Both
+	# times are host CLOCK_REALTIME: the daemon's log (ms, time of day),
+	# the guest's from the reference PHC (QEMU's virtio-rtc-pci).
+	seen=$(gv vrtc_status_seen seen_utc_ns)
+	before=$(gv vrtc_status_seen before_utc_ns)
+	ch=$(sed -n 's/^[^ ]*: \([0-9][0-9]\):\([0-9][0-9]\):\([0-9][0-9]\)\.\([0-9][0-9][0-9]\)Z: model freerunning.*/\1 \2 \3 \4/p' \
+		"$WORK/daemon.log" | head -n 1)
+	if [ -n "$ch" ] && [ -n "$seen" ] && [ "$seen" != 0 ] && [ -n "$before" ] && [ "$before" != 0 ]; then
+		read -r hh mm ss ms <<<"$ch"
+		d_ms=$(((10#$hh * 3600 + 10#$mm * 60 + 10#$ss) * 1000 + 10#$ms))
+		day=86400000
+		# delays modulo a day, in (-12 h, 12 h]
+		delay=$(((seen / 1000000 - d_ms) % day))
+		delay=$(((delay + day + day / 2) % day - day / 2))
+		last=$(((before / 1000000 - d_ms) % day))
+		last=$(((last + day + day / 2) % day - day / 2))
+		lost=$(((${GPSD_STOPPED_NS:-0} / 1000000 - d_ms) % day))
+		lost=$(((lost + day + day / 2) % day - day / 2))
+		sq_b=$(gv vrtc_status_seen seq_before)
+		sq_s=$(gv vrtc_status_seen seq_seen)
+		msg="the daemon logged FREERUNNING $((-lost)) ms after the fake gpsd stopped; the guest saw it $delay ms after that log line (its last reading before: $last ms; page seq_count $sq_b -> $sq_s), one publish = $SYNC_MS ms"
+		# within one publish after the log line, and the guest's
+		# readings close enough together to tell
+		if [ "$delay" -le "$SYNC_MS" ] && [ "$delay" -gt "-$SYNC_MS" ] &&
+			[ $((delay - last)) -lt "$SYNC_MS" ]; then
+			passed=$((passed + 1))
+			echo "  PASS vrtc_status_change: $msg"
+		else
+			failed=$((failed + 1))
+			problems+=("vrtc status change: $msg")
+			echo "  FAIL vrtc_status_change: $msg"
+		fi
+	else
+		failed=$((failed + 1))
+		problems+=("vrtc status change: daemon log '${ch:-no model freerunning line}', guest seen_utc_ns '${seen:-none}'")
+		echo "  FAIL vrtc_status_change: daemon log '${ch:-no model freerunning line}', guest seen_utc_ns '${seen:-none}'"
+	fi
 	if [ "$DAEMON_RESULT" = ok ]; then
 		passed=$((passed + 1))
 		echo "  PASS daemon: alive through the run, exit status 0 on SIGTERM"
@@ -158,6 +290,23 @@ if [ $REF_ONLY = 0 ]; then
 		failed=$((failed + 1))
 		problems+=("daemon $DAEMON_RESULT")
 		echo "  FAIL daemon: $DAEMON_RESULT"
+	fi
+	# The arm64 driver asks CROSS_CAP(ARM_VCT) per clock at every probe
+	# (boot and rebind); the daemon logs the count when the VM goes.
+	cc=$(sed -n 's/.*: CROSS_CAP asked \([0-9]*\) times for ARM_VCT, \([0-9]*\) for X86_TSC.*/\1 \2/p' \
+		"$WORK/daemon.log" | tail -n 1)
+	read -r cc_arm cc_x86 <<<"${cc:-0 0}"
+	if [ "$E2E_ARCH" = arm64 ]; then
+		if [ "$cc_arm" -ge 4 ]; then
+			passed=$((passed + 1))
+			echo "  PASS cross_cap_asked: the guest driver asked CROSS_CAP for ARM_VCT $cc_arm times (4 clocks per probe), X86_TSC $cc_x86; the daemon answered OK without the flag"
+		else
+			failed=$((failed + 1))
+			problems+=("the daemon saw $cc_arm CROSS_CAP(ARM_VCT) requests, expected at least 4")
+			echo "  FAIL cross_cap_asked: ARM_VCT $cc_arm, X86_TSC $cc_x86 (expected >= 4 ARM_VCT from the arm64 driver's probe)"
+		fi
+	else
+		echo "  INFO cross_cap_asked: ARM_VCT $cc_arm, X86_TSC $cc_x86 (the x86 driver never asks)"
 	fi
 	if grep -qE 'AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:' \
 		"$WORK/daemon.log"; then
@@ -169,7 +318,12 @@ fi
 
 echo
 echo "==== summary ===="
-echo "  QEMU:    $(e2e_qemu_version)"
+echo "  arch:    $E2E_ARCH, our device on $TRANSPORT ($VRTC_OURS_PCI)"
+if [ "$E2E_ARCH" = arm64 ]; then
+	echo "  QEMU:    $(e2e_qemu_version_arm64) -M virt -cpu $ARM64_CPU"
+else
+	echo "  QEMU:    $(e2e_qemu_version)"
+fi
 echo "  kernel:  $(cat "$(dirname "$KERNEL_IMAGE")/version") ($KERNEL_IMAGE)"
 echo "  guest:   $(sed -n 's/^VRTC-E2E: guest INFO //p' "$WORK/console.txt")"
 pc=$(sed -n 's/^VRTC-E2E: phc_compare \(PASS\|FAIL\) //p' "$WORK/console.txt")
@@ -177,10 +331,14 @@ if [ -n "$pc" ]; then
 	echo "  compare: ours (UTC) vs reference PHC in the guest: $pc"
 	# kept across runs (the work directory is not)
 	mkdir -p "$LOGDIR"
-	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $(e2e_qemu_version | head -n 1): $pc" \
+	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $E2E_ARCH/$TRANSPORT $(e2e_qemu_version | head -n 1): $pc" \
 		>>"$LOGDIR/e2e-phc-compare.log"
 	echo "           (appended to $LOGDIR/e2e-phc-compare.log)"
 fi
+vb=$(sed -n 's/^VRTC-E2E: vrtc_bound \(PASS\|FAIL\) //p' "$WORK/console.txt")
+[ -n "$vb" ] && echo "  libvrtc: in the guest over ivshmem-plain: $vb"
+vs=$(sed -n 's/^VRTC-E2E: vrtc_status_seen \(PASS\|FAIL\) //p' "$WORK/console.txt")
+[ -n "$vs" ] && echo "  holdover: the guest polling libvrtc while the daemon lost its source: $vs"
 echo "  TAI:     $TAI_CASE; leap table TAI-UTC=$LEAP_TAI_UTC s (expires $LEAP_EXPIRES$([ "$LEAP_EXPIRED" = 1 ] && echo ", EXPIRED"))"
 w=$(sed -n 's/^VRTC-E2E: windows PASS //p' "$WORK/console.txt")
 if [ -n "$w" ]; then

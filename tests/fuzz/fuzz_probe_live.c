@@ -13,14 +13,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct eval_live_snap s, zero;
-	char msg[200] = "";
+	GError *err = NULL;
 	uint64_t b;
-	int ret =
-		eval_live_parse((const char *)data, size, &s, msg, sizeof(msg));
+	int ret = eval_live_parse((const char *)data, size, &s, &err);
 
 	memset(&zero, 0, sizeof(zero));
 	if (ret) {
-		assert(ret == -EINVAL && msg[0]);
+		assert(ret == -EINVAL && err && err->message[0]);
+		g_error_free(err);
 		assert(!memcmp(&s, &zero, sizeof(s)));
 		return 0;
 	}

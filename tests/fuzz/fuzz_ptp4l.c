@@ -30,7 +30,10 @@ static void check(const uint8_t *data, size_t size, const struct ptp4l_req *r)
 	assert(out.mgmt_id == r->mgmt_id && out.seq == r->seq);
 	assert(size == PTP4L_REQ_LEN + ptp4l_data_len(r->mgmt_id));
 	if (out.mgmt_id == PTP4L_MID_PARENT_DATA_SET) {
-		struct ptp4l_time_status ts = { .gm_present = true };
+		/* measured something (else -ENODATA: no vouching) */
+		struct ptp4l_time_status ts = { .gm_present = true,
+						.ingress_time_ns = 1,
+						.master_offset_ns = 1 };
 		struct ptp4l_current_ds cur = { 0 };
 
 		(void)ptp4l_accuracy_ns(out.parent.gm_clock_accuracy, &acc_ns);

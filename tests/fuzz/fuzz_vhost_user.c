@@ -14,10 +14,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "clock_model.h"
+#include "clock_model_writer.h"
+#include "clock_list.h"
 #include "leap.h"
 #include "rtc_backend.h"
-#include "sync/clock_model.h"
 #include "vhost_user.h"
 #include "virtio_rtc.h"
 

@@ -9,10 +9,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "clock_model.h"
+#include "clock_model_writer.h"
+#include "clock_list.h"
 #include "leap.h"
 #include "virtio_rtc.h"
-#include "sync/clock_model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

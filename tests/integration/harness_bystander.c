@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "frontend/frontend.h"
 #include "harness_bystander.h"
 
 #define BY_NCLOCKS 4

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "harness_fakegpsd.h"
+#include "time_ns.h"
 
-#define NS_PER_S 1000000000LL
 #define NS_PER_MS 1000000LL
 #define FG_DEVICE "/dev/ttyFAKE0"
 
@@ -31,14 +31,6 @@ struct fake_gpsd {
 	atomic_int leap_s; /* the TPV's "leapseconds" (GPS - UTC) */
 	atomic_ullong reports;
 };
-
-static int64_t fg_now(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
 
 /* Floor division into seconds and nanoseconds 0..999999999. */
 static void split_ns(int64_t ns, long long *sec, long *nsec)
@@ -89,7 +81,7 @@ static void fg_accept(struct fake_gpsd *g)
 static void fg_report(struct fake_gpsd *g)
 {
 	char buf[512];
-	int64_t clk = fg_now(CLOCK_REALTIME);
+	int64_t clk = time_ns_now(CLOCK_REALTIME);
 	int64_t real = clk + atomic_load(&g->offset_ns);
 	long long cs, rs;
 	long cn, rn;
@@ -124,19 +116,20 @@ static void fg_report(struct fake_gpsd *g)
 static void *fg_thread(void *arg)
 {
 	struct fake_gpsd *g = arg;
-	int64_t next = fg_now(CLOCK_MONOTONIC);
+	int64_t next = time_ns_now(CLOCK_MONOTONIC);
 
 	while (!atomic_load(&g->stop)) {
 		struct pollfd p[1 + FAKE_GPSD_CLIENTS];
-		int64_t wait = next - fg_now(CLOCK_MONOTONIC);
+		int64_t wait = next - time_ns_now(CLOCK_MONOTONIC);
 		char junk[512];
 		int ms;
 
 		if (wait <= 0) {
 			fg_report(g);
 			next += g->period_ns;
-			if (next < fg_now(CLOCK_MONOTONIC)) {
-				next = fg_now(CLOCK_MONOTONIC) + g->period_ns;
+			if (next < time_ns_now(CLOCK_MONOTONIC)) {
+				next = time_ns_now(CLOCK_MONOTONIC) +
+				       g->period_ns;
 			}
 			continue;
 		}
@@ -168,10 +161,18 @@ static void *fg_thread(void *arg)
 
 struct fake_gpsd *fake_gpsd_start(unsigned int period_ms, char *err, size_t len)
 {
+	return fake_gpsd_start_on(period_ms, 0, err, len);
+}
+
+struct fake_gpsd *fake_gpsd_start_on(unsigned int period_ms, int port,
+				     char *err, size_t len)
+{
 	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t alen = sizeof(a);
 	struct fake_gpsd *g = calloc(1, sizeof(*g));
+	int one = 1;
 
 	if (!g || !period_ms) {
 		snprintf(err, len, "fake gpsd: %s",
@@ -185,6 +186,11 @@ struct fake_gpsd *fake_gpsd_start(unsigned int period_ms, char *err, size_t len)
 	g->period_ns = (int64_t)period_ms * NS_PER_MS;
 	atomic_init(&g->leap_s, FAKE_GPSD_LEAP_S);
 	g->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (g->lfd >= 0 && port) {
+		/* a port a previous fake gpsd (or the daemon's tries) used */
+		(void)setsockopt(g->lfd, SOL_SOCKET, SO_REUSEADDR, &one,
+				 sizeof(one));
+	}
 	if (g->lfd < 0 || bind(g->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    listen(g->lfd, 4) < 0 ||
 	    getsockname(g->lfd, (struct sockaddr *)&a, &alen) < 0) {

@@ -35,6 +35,14 @@ struct fake_gpsd;
 struct fake_gpsd *fake_gpsd_start(unsigned int period_ms, char *err,
 				  size_t len);
 
+/*
+ * fake_gpsd_start_on() - the same on 127.0.0.1:@port (0: a free one),
+ * e.g. where a stopped fake gpsd listened, for a gpsd that comes up
+ * after the daemon.
+ */
+struct fake_gpsd *fake_gpsd_start_on(unsigned int period_ms, int port,
+				     char *err, size_t len);
+
 /* The TCP port it listens on. */
 int fake_gpsd_port(const struct fake_gpsd *g);
 

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "frontend.h"
-#include "frontend_daemon.h"
+#include "frontend/frontend.h"
+#include "frontend/frontend_daemon.h"
 
 /* Criterion per-test time limit: a hung daemon fails, never blocks. */
 #define ITEST_TIMEOUT 60.0

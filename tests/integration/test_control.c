@@ -245,13 +245,46 @@ ITEST(control, ctl_tool)
 	struct vdaemon *d = start(&e);
 	static char out[1 << 16];
 
+	/* this host's clock is unsynchronised: the model is unreliable,
+	 * CRITICAL (2) unless --ok accepts it */
 	cr_assert_eq(
 		run_ctl((const char *[]){ "--socket", e.ctl, "status", NULL },
 			out, sizeof(out)),
-		0, "%s", out);
+		2, "%s", out);
 	cr_assert(strstr(out, "model      "), "%s", out);
+	cr_assert(strstr(out, "CRITICAL: model unreliable"), "%s", out);
+	cr_assert_eq(run_ctl((const char *[]){ "-s", e.ctl, "status", "--ok",
+					       "initializing", NULL },
+			     out, sizeof(out)),
+		     2, "%s", out);
+	cr_assert_eq(run_ctl((const char *[]){ "-s", e.ctl, "status", "--ok",
+					       "unreliable", NULL },
+			     out, sizeof(out)),
+		     0, "%s", out);
+	cr_assert_eq(run_ctl((const char *[]){ "-s", e.ctl, "status", "--ok",
+					       "bogus", NULL },
+			     out, sizeof(out)),
+		     3, "%s", out);
+	cr_assert_eq(run_ctl((const char *[]){ "--version", NULL }, out,
+			     sizeof(out)),
+		     0, "%s", out);
+	cr_assert(strstr(out, "vhost-user-rtc-ctl "), "%s", out);
+	/* a VM's socket is not a control socket: said so, at once */
+	cr_assert_eq(
+		run_ctl((const char *[]){ "-s", vdaemon_socket(d, 0),
+					  "--timeout", "1500", "status", NULL },
+			out, sizeof(out)),
+		3, "%s", out);
+	cr_assert(strstr(out, "vhost-user socket"), "%s", out);
+	cr_assert_eq(run_ctl((const char *[]){ "-s", vdaemon_socket(d, 0),
+					       "--timeout", "1500", "metrics",
+					       NULL },
+			     out, sizeof(out)),
+		     3, "%s", out);
+	cr_assert(strstr(out, "vhost-user socket"), "%s", out);
 	cr_assert_eq(run_ctl((const char *[]){ "-s", e.ctl, "status", "--json",
-					       "--pretty", NULL },
+					       "--pretty", "--ok", "unreliable",
+					       NULL },
 			     out, sizeof(out)),
 		     0, "%s", out);
 	cr_assert(strstr(out, "\n  \"model\" : {"), "indented: %s", out);
@@ -262,12 +295,12 @@ ITEST(control, ctl_tool)
 	cr_assert_eq(
 		run_ctl((const char *[]){ "-s", e.ctl, "frobnicate", NULL },
 			out, sizeof(out)),
-		2, "%s", out);
-	cr_assert(strstr(out, "status, metrics or help"), "%s", out);
+		3, "%s", out);
+	cr_assert(strstr(out, "status, metrics, help or vm"), "%s", out);
 	cr_assert_eq(run_ctl((const char *[]){ "-s", "/nonexistent/x.ctl",
 					       "status", NULL },
 			     out, sizeof(out)),
-		     1, "%s", out);
+		     3, "%s", out);
 	cr_assert(strstr(out, "/nonexistent/x.ctl: No such file"), "%s", out);
 	itest_stop(d);
 	env_free(&e);

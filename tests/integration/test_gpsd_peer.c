@@ -43,8 +43,9 @@
 #include "itest.h"
 #include "leap.h"
 #include "source.h"
+#include "time_ns.h"
 
-#define NS 1000000000LL
+#define NS NS_PER_S
 #define NMEA_FILE "tests/integration/data/gpsd_fix.nmea"
 /* the mapping error over at most 2 s at 1000 ppm, plus the bracket */
 #define MAP_MAX_NS 2100000ULL
@@ -56,14 +57,6 @@ static pthread_t feeder;
 static atomic_bool feeding, feeder_stop, have_fix;
 static bool feeder_started;
 static struct leap_table *leaps;
-
-static int64_t now_ns(clockid_t c)
-{
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
-}
 
 /* One sentence body (no $, no checksum) with its time fields set. */
 static void restamp(const char *body, const struct tm *tm, char *out,
@@ -135,7 +128,7 @@ static void restamp(const char *body, const struct tm *tm, char *out,
 static void *feed(void *arg)
 {
 	while (!atomic_load(&feeder_stop)) {
-		int64_t t = now_ns(CLOCK_REALTIME);
+		int64_t t = time_ns_now(CLOCK_REALTIME);
 		int64_t next = (t / NS + 1) * NS;
 		struct timespec d = { .tv_sec = 0 };
 		char line[256], *save = NULL, *body, buf[2048];
@@ -363,8 +356,8 @@ Test(gpsd_peer, client_values_match_gpspipe)
 		fake_peer_sh("timeout 7 gpspipe -w -P 127.0.0.1:%d > %s 2>&1 &",
 			     port, path),
 		0);
-	end = now_ns(CLOCK_MONOTONIC) + 6 * NS;
-	while (now_ns(CLOCK_MONOTONIC) < end && nmsg < 64) {
+	end = time_ns_now(CLOCK_MONOTONIC) + 6 * NS;
+	while (time_ns_now(CLOCK_MONOTONIC) < end && nmsg < 64) {
 		int r = gpsd_client_read(c, &msgs[nmsg]);
 
 		cr_assert_neq(r, -ECONNRESET);
@@ -458,7 +451,7 @@ static int poll_until(struct source *s, enum source_state want,
 		      double timeout_s, struct time_sample *t,
 		      struct source_health *h)
 {
-	int64_t end = now_ns(CLOCK_MONOTONIC) + (int64_t)(timeout_s * 1e9);
+	int64_t end = time_ns_now(CLOCK_MONOTONIC) + (int64_t)(timeout_s * 1e9);
 	int r;
 
 	do {
@@ -468,7 +461,7 @@ static int poll_until(struct source *s, enum source_state want,
 			return r;
 		}
 		usleep(200000);
-	} while (now_ns(CLOCK_MONOTONIC) < end);
+	} while (time_ns_now(CLOCK_MONOTONIC) < end);
 	return r;
 }
 
@@ -476,8 +469,8 @@ static int poll_until(struct source *s, enum source_state want,
 static void check_toff_sample(const struct time_sample *t,
 			      const struct source_health *h)
 {
-	int64_t raw = now_ns(CLOCK_MONOTONIC_RAW);
-	int64_t rt = now_ns(CLOCK_REALTIME);
+	int64_t raw = time_ns_now(CLOCK_MONOTONIC_RAW);
+	int64_t rt = time_ns_now(CLOCK_REALTIME);
 	int64_t host_tai = rt - (raw - (int64_t)t->counter) + 37 * NS;
 	int64_t diff = t->tai_ns - host_tai;
 
@@ -493,19 +486,21 @@ static void check_toff_sample(const struct time_sample *t,
 
 Test(gpsd_peer, source_degraded_then_stale_error_and_recovery)
 {
-	struct source_conf conf = { .leaps = leaps };
+	struct source_gpsd_settings set = { 0 };
+	struct source_conf conf = { .leaps = leaps, .settings = &set };
 	struct source_health h;
 	struct time_sample t;
 	struct source *s = NULL;
 	struct gpsd_client *c = connect_client(); /* gpsd is up */
-	char server[32], msg[160] = "";
+	char server[32];
+	GError *err = NULL;
 	int r;
 
 	gpsd_client_free(c);
 	snprintf(server, sizeof(server), "127.0.0.1:%d", port);
-	conf.gpsd_server = server;
-	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, msg, sizeof(msg)),
-		     0, "%s", msg);
+	set.gpsd_server = server;
+	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, &err), 0, "%s",
+		     err ? err->message : "");
 	r = poll_until(s, SOURCE_DEGRADED, 6, &t, &h);
 	cr_assert_eq(r, 0, "%s", h.text);
 	check_toff_sample(&t, &h);

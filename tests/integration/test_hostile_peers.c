@@ -416,19 +416,20 @@ static void *answer_first(void *arg)
 static struct source *source_open(void)
 {
 	static const struct leap_entry e[] = { { 1483228800, 37 } };
-	struct source_conf conf = { .chrony_socket = srv_path,
-				    .chrony_run_dir = dir };
+	static struct source_chrony_settings set;
+	struct source_conf conf = { .settings = &set };
 	struct source *s = NULL;
-	char msg[160] = "";
+	GError *err = NULL;
 	pthread_t th;
 
+	set = (struct source_chrony_settings){ .chrony_socket = srv_path,
+					       .chrony_run_dir = dir };
 	leaps = leap_table_new(e, 1, 4200000000LL);
 	conf.leaps = leaps;
 	fake_peer_open(&peer, srv_path);
 	cr_assert_eq(pthread_create(&th, NULL, answer_first, NULL), 0);
-	cr_assert_eq(
-		source_new(&source_chrony_ops, &conf, &s, msg, sizeof(msg)), 0,
-		"%s", msg);
+	cr_assert_eq(source_new(&source_chrony_ops, &conf, &s, &err), 0, "%s",
+		     err ? err->message : "");
 	pthread_join(th, NULL);
 	return s;
 }

@@ -72,7 +72,8 @@ static void expect_no_fd_leak(void)
 
 /* What the fake answers (the data sets a PHC source asks for). */
 static int16_t utc_offset_s = 37;
-static const int64_t master_offset_ns = -1234, path_delay_ns = 5678;
+static int64_t master_offset_ns = -1234, path_delay_ns = 5678;
+static uint64_t ingress_time_ns = 1795255228724408932ULL; /* 0: no Sync yet */
 #define BUDGET_NS (1234 + 5678 + 100) /* clockAccuracy 0x21: 100 ns */
 
 static size_t data_set(uint16_t id, uint8_t *d)
@@ -92,6 +93,7 @@ static size_t data_set(uint16_t id, uint8_t *d)
 	case PTP4L_MID_TIME_STATUS_NP: {
 		struct ptp4l_wire_time_status w = {
 			.master_offset = (int64_t)htobe64(master_offset_ns),
+			.ingress_time = (int64_t)htobe64(ingress_time_ns),
 			.gm_present = (int32_t)htobe32(1),
 		};
 
@@ -465,20 +467,23 @@ static struct fake_phc phc = { .offset_ns = 1000000000000LL };
 static struct source *source_open(void)
 {
 	static const struct leap_entry e[] = { { 1483228800, 37 } };
-	struct source_conf conf = {
-		.phc = FAKE_PHC_PATH,
-		.ptp4l_socket = srv_path,
+	static char *phcs[] = { FAKE_PHC_PATH, NULL };
+	static char *ptp4ls[] = { srv_path, NULL };
+	static const struct source_phc_settings set = {
+		.phc = phcs,
+		.ptp4l_socket = ptp4ls,
 		.ptp4l_bind_dir = dir,
 		.phc_ops = &fake_phc_ops,
 		.phc_ctx = &phc,
 	};
+	struct source_conf conf = { .settings = &set };
 	struct source *s = NULL;
-	char msg[160] = "";
+	GError *err = NULL;
 
 	leaps = leap_table_new(e, 1, 4200000000LL);
 	conf.leaps = leaps;
-	cr_assert_eq(source_new(&source_phc_ops, &conf, &s, msg, sizeof(msg)),
-		     0, "%s", msg);
+	cr_assert_eq(source_new(&source_phc_ops, &conf, &s, &err), 0, "%s",
+		     err ? err->message : "");
 	return s;
 }
 
@@ -561,6 +566,47 @@ Test(hostile_ptp4l, phc_source_rejects_absurd_utc_offset)
 		source_free(s);
 		leap_table_free(leaps);
 	}
+	expect_no_fd_leak();
+}
+
+/*
+ * A ptp4l that has chosen a grandmaster but measured nothing (its NIC
+ * gives no Rx timestamps: gmPresent, master_offset 0, ingress_time 0,
+ * meanPathDelay 0) vouches for nothing; once it measures, it does.
+ */
+Test(hostile_ptp4l, phc_source_unmeasured_ptp4l_is_no_vouching)
+{
+	struct source *s;
+	struct time_sample t;
+	struct source_health h;
+
+	master_offset_ns = 0;
+	path_delay_ns = 0;
+	ingress_time_ns = 0;
+	s = source_open();
+	for (int i = 0; i < 8; i++) {
+		cr_assert_eq(poll_answer(s, &t, &h, 0), -EAGAIN, "%s", h.text);
+		cr_assert_eq(h.state, SOURCE_STALE, "%s", h.text);
+	}
+	cr_assert(strstr(h.text, "ptp4l never vouched"), "%s", h.text);
+	cr_assert(strstr(h.text, "measured nothing yet"), "%s", h.text);
+	/* Syncs stamped, no path delay yet: still nothing computed */
+	ingress_time_ns = 1795255228724408932ULL;
+	for (int i = 0; i < 8; i++) {
+		cr_assert_eq(poll_answer(s, &t, &h, 0), -EAGAIN, "%s", h.text);
+	}
+	cr_assert(strstr(h.text, "measured nothing yet"), "%s", h.text);
+	/* measured: vouched, with the budget */
+	master_offset_ns = -1234;
+	path_delay_ns = 5678;
+	for (int i = 0; i < 4; i++) {
+		poll_answer(s, &t, &h, 0);
+	}
+	cr_assert_eq(poll_answer(s, &t, &h, 0), 0, "%s", h.text);
+	cr_assert_eq(h.state, SOURCE_OK, "%s", h.text);
+	cr_assert_eq(t.err_ns, FAKE_PHC_ERR_NS + BUDGET_NS);
+	source_free(s);
+	leap_table_free(leaps);
 	expect_no_fd_leak();
 }
 

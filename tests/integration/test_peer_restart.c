@@ -158,12 +158,16 @@ static void expect_ptp4l_budget(struct source *s)
 Test(peer_restart_ptp4l, phc_source_budget_and_ptp4l_restart)
 {
 	static struct fake_phc phc = { .offset_ns = 37000000000LL };
-	struct source_conf conf = {
-		.phc = FAKE_PHC_PATH,
+	char sock[128];
+	GError *err = NULL;
+	char *phcs[] = { FAKE_PHC_PATH, NULL }, *ptp4ls[] = { NULL, NULL };
+	struct source_phc_settings set = {
+		.phc = phcs,
+		.ptp4l_socket = ptp4ls,
 		.phc_ops = &fake_phc_ops,
 		.phc_ctx = &phc,
 	};
-	char sock[128], msg[160] = "";
+	struct source_conf conf = { .settings = &set };
 	struct ptp4l_client *cs;
 	struct source_health h;
 	struct time_sample t;
@@ -178,11 +182,11 @@ Test(peer_restart_ptp4l, phc_source_budget_and_ptp4l_restart)
 
 	leaps = test_leaps();
 	conf.leaps = leaps;
-	conf.ptp4l_socket = ptp4l_sock_path("slave", sock, sizeof(sock));
-	conf.ptp4l_bind_dir = ptp4l_tmpdir;
+	ptp4ls[0] = (char *)ptp4l_sock_path("slave", sock, sizeof(sock));
+	set.ptp4l_bind_dir = ptp4l_tmpdir;
 	fds = fake_peer_fd_count();
-	cr_assert_eq(source_new(&source_phc_ops, &conf, &s, msg, sizeof(msg)),
-		     0, "%s", msg);
+	cr_assert_eq(source_new(&source_phc_ops, &conf, &s, &err), 0, "%s",
+		     err ? err->message : "");
 	expect_ptp4l_budget(s);
 
 	/* ptp4l goes away: the PHC runs on unsteered; its samples carry
@@ -231,13 +235,14 @@ TestSuite(peer_restart_chronyd, .fini = chronyd_fini, .timeout = 120.0);
 
 Test(peer_restart_chronyd, chrony_source_survives_chronyd_restart)
 {
-	struct source_conf conf = { 0 };
+	struct source_chrony_settings set = { 0 };
+	struct source_conf conf = { .settings = &set };
 	struct chrony_tracking tr;
 	struct chrony_client *c;
 	struct source_health h;
 	struct time_sample t;
 	struct source *s = NULL;
-	char msg[160] = "";
+	GError *err = NULL;
 	int64_t t0;
 	int fds, r;
 
@@ -248,12 +253,11 @@ Test(peer_restart_chronyd, chrony_source_survives_chronyd_restart)
 
 	leaps = test_leaps();
 	conf.leaps = leaps;
-	conf.chrony_socket = chronyd_client_sock;
-	conf.chrony_run_dir = chronyd_pair_dir();
+	set.chrony_socket = chronyd_client_sock;
+	set.chrony_run_dir = chronyd_pair_dir();
 	fds = fake_peer_fd_count();
-	cr_assert_eq(
-		source_new(&source_chrony_ops, &conf, &s, msg, sizeof(msg)), 0,
-		"%s", msg);
+	cr_assert_eq(source_new(&source_chrony_ops, &conf, &s, &err), 0, "%s",
+		     err ? err->message : "");
 	cr_assert_eq(poll_until(s, SOURCE_OK, &t, &h), 0, "%s", h.text);
 	cr_assert(strstr(h.text, "stratum 9"), "%s", h.text);
 

@@ -115,7 +115,8 @@ Test(probe, check_fails_without_a_backend)
 	rc = run_probe((const char *const[]){ "check", "--socket",
 					      "/nonexistent/vrtc.sock", NULL },
 		       out);
-	cr_expect_eq(rc, 2);
+	/* a connection error (3), not a usage error (2) nor a FAIL (1) */
+	cr_expect_eq(rc, 3);
 	unlink(out);
 }
 
@@ -227,4 +228,114 @@ Test(probe, eval_with_the_live_bound_from_the_control_socket)
 	itest_stop(d);
 	unlink(ctl);
 	rmdir(ctl_dir);
+}
+
+/* As run_probe(), with stderr in @out_path too. */
+static int run_probe_all(const char *const *args, const char *out_path)
+{
+	const char *argv[24] = { probe_path() };
+	int status, i;
+	pid_t pid;
+
+	for (i = 0; args[i] && i < 22; i++) {
+		argv[i + 1] = args[i];
+	}
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+			_exit(126);
+		}
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
+		return -1;
+	}
+	return WEXITSTATUS(status);
+}
+
+/* Issue 12: the probe's own errors say what is wrong, at once. */
+ITEST(probe, errors_name_the_problem)
+{
+	char dir[] = "/tmp/vrtc-perr-XXXXXX", out[64], csv[64], missing[64];
+	char *text;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(out, sizeof(out), "%s/out", dir);
+	snprintf(csv, sizeof(csv), "%s/eval.csv", dir);
+	snprintf(missing, sizeof(missing), "%s/no.sock", dir);
+
+	cr_assert_eq(
+		run_probe_all((const char *const[]){ "--version", NULL }, out),
+		0);
+	text = slurp(out);
+	cr_assert(strstr(text, "vhost-user-rtc-probe "), "%s", text);
+	free(text);
+
+	/* nothing listening: a connection error (3), not a spec failure */
+	cr_assert_eq(run_probe_all((const char *const[]){ "check", "--socket",
+							  missing, NULL },
+				   out),
+		     3);
+	text = slurp(out);
+	cr_assert(strstr(text, "cannot connect to"), "%s", text);
+	cr_assert_null(strstr(text, "FAIL"), "%s", text);
+	free(text);
+
+	/* a bad value names its option */
+	cr_assert_eq(run_probe_all((const char *const[]){ "eval", "--socket",
+							  missing, "--rate",
+							  "fast", NULL },
+				   out),
+		     2);
+	text = slurp(out);
+	cr_assert(strstr(text, "eval: --rate fast: not a number"), "%s", text);
+	free(text);
+
+	/* an output that cannot be written: said before any run */
+	cr_assert_eq(run_probe_all(
+			     (const char *const[]){
+				     "eval", "--socket", missing, "--plot",
+				     "/nonexistent-dir/p.png", "--duration",
+				     "3600", NULL },
+			     out),
+		     2);
+	text = slurp(out);
+	cr_assert(strstr(text, "--plot /nonexistent-dir/p.png: cannot write"),
+		  "%s", text);
+	free(text);
+	unlink(out);
+	rmdir(dir);
+}
+
+/* Without --csv, eval writes no ./eval.csv and says so. */
+ITEST(probe, eval_no_silent_csv)
+{
+	struct vdaemon *d = itest_start(NULL);
+	char dir[] = "/tmp/vrtc-pcsv-XXXXXX", out[64], cwd[512];
+	char *text;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(out, sizeof(out), "%s/out", dir);
+	cr_assert(getcwd(cwd, sizeof(cwd)));
+	cr_assert_eq(chdir(dir), 0);
+	cr_assert_eq(run_probe_all(
+			     (const char *const[]){
+				     "eval", "--socket", vdaemon_socket(d, 0),
+				     "--duration", "0.3", "--bound-ns",
+				     "100000000000", NULL },
+			     out),
+		     0);
+	cr_assert_eq(chdir(cwd), 0);
+	text = slurp(out);
+	cr_assert(strstr(text, "no CSV written"), "%s", text);
+	free(text);
+	snprintf(cwd, sizeof(cwd), "%s/eval.csv", dir);
+	cr_assert(access(cwd, F_OK) != 0, "%s written without --csv", cwd);
+	unlink(out);
+	rmdir(dir);
+	itest_stop(d);
 }

@@ -20,7 +20,7 @@
  * model by"), status INITIALIZING until min_samples (8) good samples,
  * then SYNCHRONIZED. MONOTONIC is carried across (mono0 = the old
  * model's MONOTONIC at c0): it neither goes back nor jumps with the step.
- * Alarms (research/virtio_rtc.md §2.5): an event when the clock steps
+ * Alarms (VIRTIO 1.4 §5.23, Alarm Operation): an event when the clock steps
  * from before the alarm time to at or after it; after a backward step
  * to before it, a new event when the clock progresses to it again.
  */

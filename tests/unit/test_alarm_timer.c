@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../sync/clock_model.h" /* writer side: new, publish, free */
+#include "clock_model_writer.h"
 #include "alarm_timer.h"
 #include "test_seed.h"
 

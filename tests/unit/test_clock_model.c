@@ -7,9 +7,8 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "clock_model.h"
+#include "clock_model_writer.h"
 #include "leap.h"
-#include "../../sync/clock_model.h"
 
 #define NS 1000000000LL
 #define Q1 ((uint64_t)1 << CLOCK_PERIOD_SHIFT)
@@ -433,4 +432,51 @@ Test(clock_model, deadline_tai)
 						 &tai),
 		     0);
 	cr_expect_eq(tai, (4102444800LL + 86400 + 38) * NS);
+}
+
+/* The status page's refresh in holdover: the same line, never narrower. */
+Test(clock_model, rebase_keeps_the_line_and_never_narrows)
+{
+	struct clock_snapshot s = base(), r;
+	struct clock_reading a, b, m;
+	const uint64_t at[] = { 1, 999999937, 12 * (uint64_t)NS };
+
+	s.c0 = 1000 * NS;
+	s.period_q += s.period_q / 1000000 * 37; /* +37 ppm */
+	s.time_esterr_ns = 10;
+	s.rate_esterr_ppb = 100;
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		clock_snapshot_rebase(&s, s.c0 + at[i], &r);
+		cr_assert_eq(r.c0, s.c0 + at[i]);
+		cr_assert_eq(r.generation, s.generation);
+		cr_assert_eq(r.status, s.status);
+		cr_assert_eq(r.rate_maxerr_ppb, s.rate_maxerr_ppb);
+		clock_snapshot_tai(&s, r.c0, &a);
+		cr_assert_eq(r.tai0_ns, a.ns);
+		cr_assert_eq(r.time_maxerr_ns, a.maxerr_ns + 1);
+		/* esterr grows at its own rate, rounded up */
+		cr_assert_eq(r.time_esterr_ns,
+			     10 + (at[i] * 100 + NS - 1) / (uint64_t)NS);
+		cr_assert_eq(
+			clock_snapshot_read(&r, TIMESCALE_MONOTONIC, r.c0, &m),
+			0);
+		cr_assert_eq(m.ns, s.mono0_ns + (a.ns - s.tai0_ns));
+		for (uint64_t d = 0; d < 30 * (uint64_t)NS; d += 999999937) {
+			clock_snapshot_tai(&s, r.c0 + d, &a);
+			clock_snapshot_tai(&r, r.c0 + d, &b);
+			cr_assert(b.ns <= a.ns && a.ns - b.ns <= 1,
+				  "at +%llu: %lld vs %lld",
+				  (unsigned long long)d, (long long)b.ns,
+				  (long long)a.ns);
+			cr_assert(b.maxerr_ns >= a.maxerr_ns + (a.ns - b.ns),
+				  "narrower at +%llu", (unsigned long long)d);
+			cr_assert(b.maxerr_ns <= a.maxerr_ns + 2);
+		}
+	}
+	/* before c0: unchanged */
+	clock_snapshot_rebase(&s, s.c0 - 5, &r);
+	cr_assert_eq(r.c0, s.c0);
+	cr_assert_eq(r.tai0_ns, s.tai0_ns);
+	cr_assert_eq(r.time_maxerr_ns, s.time_maxerr_ns);
+	cr_assert_eq(r.time_esterr_ns, s.time_esterr_ns);
 }

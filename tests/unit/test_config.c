@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "discipline.h"
 #include "test_seed.h"
 
 static char path[64];
@@ -80,7 +81,9 @@ Test(config, defaults)
 	cr_expect_eq(c->vrtc.num_clocks, 4);
 	cr_expect_eq(c->poll_ns, 50000);
 	cr_expect_eq(c->sync_interval_ms, 1000);
-	cr_expect_str_eq(c->smear, "noon-linear");
+	cr_expect_eq(c->smear, CONFIG_SMEAR_NOON_LINEAR);
+	cr_expect(c->alarm);
+	cr_expect(c->seccomp);
 	cr_expect_null(c->socket_paths[0]);
 	config_free(c);
 }
@@ -107,7 +110,8 @@ Test(config, full_file)
 	cr_expect_eq(c->poll_ns, 0);
 	cr_expect_eq(c->sync_interval_ms, 250);
 	cr_expect_eq(c->max_connections, 0);
-	cr_expect_str_eq(c->log_level, "debug");
+	cr_expect_eq(c->log_level, CONFIG_LOG_DEBUG);
+	cr_expect_eq(c->smear, CONFIG_SMEAR_UTC_SLS);
 	config_free(c);
 }
 
@@ -272,6 +276,7 @@ Test(config, shipped_file_lists_every_key_at_its_default)
 
 Test(config, time_sources_and_estimator_keys)
 {
+	const struct source_phc_settings *phc;
 	struct config *c = config_new();
 	GError *err = NULL;
 	char *msg = load(c, "[vhost-user-rtc]\nphc=/dev/ptp0;eth1\n"
@@ -281,10 +286,18 @@ Test(config, time_sources_and_estimator_keys)
 
 	cr_assert_null(msg, "%s", msg);
 	cr_assert_eq(config_finish(c, &err), 0, "%s", err ? err->message : "");
-	cr_expect_str_eq(c->phc[0], "/dev/ptp0");
-	cr_expect_str_eq(c->phc[1], "eth1");
-	cr_expect_null(c->phc[2]);
-	cr_expect_str_eq(c->system_clock, "on");
+	phc = config_source(c, &source_phc_kind);
+	cr_assert_not_null(phc);
+	cr_expect_str_eq(phc->phc[0], "/dev/ptp0");
+	cr_expect_str_eq(phc->phc[1], "eth1");
+	cr_expect_null(phc->phc[2]);
+	cr_expect_eq(phc->phc_timescale, PHC_TIMESCALE_TAI);
+	cr_expect(((const struct source_chrony_settings *)config_source(
+			   c, &source_chrony_kind))
+			  ->on);
+	cr_expect(((const struct source_sysclock_settings *)config_source(
+			   c, &source_sysclock_kind))
+			  ->on);
 	cr_expect_eq(c->min_samples, 4);
 	cr_expect_eq(c->max_drift_ppb, 50);
 	cr_expect_eq(c->wander_ppt, 20);
@@ -320,6 +333,72 @@ Test(config, time_sources_and_estimator_keys)
 	cr_expect_lt(config_set(c, "min-samples", "1", &err), 0);
 	g_clear_error(&err);
 	cr_expect_lt(config_set(c, "system-clock", "maybe", &err), 0);
+	g_clear_error(&err);
+	config_free(c);
+}
+
+/*
+ * The registry: every kind within the one limit (DISCIPLINE_MAX_SOURCES),
+ * the sources in registry order, and config_sources() refusing to go
+ * past the bound it is given whatever the kind (gpsd included).
+ */
+Test(config, source_registry_and_limit)
+{
+	const struct source_ops *ops[DISCIPLINE_MAX_SOURCES];
+	struct source_conf conf[DISCIPLINE_MAX_SOURCES];
+	const struct source_conf base = { .drift_ppb = 7 };
+	struct config *c = config_new();
+	GError *err = NULL;
+	int n;
+
+	/* as many PHCs as the singletons leave: 8 - 3 */
+	cr_assert_null(load(c, "[vhost-user-rtc]\n"
+			       "phc=/dev/ptp0;/dev/ptp1;/dev/ptp2;/dev/ptp3;"
+			       "/dev/ptp4\nptp4l-socket=/a;/b\nchrony=on\n"
+			       "gpsd=localhost:2947\n"));
+	cr_assert_eq(config_finish(c, &err), 0, "%s", err ? err->message : "");
+	n = config_sources(c, &base, DISCIPLINE_MAX_SOURCES, conf, ops, &err);
+	cr_assert_eq(n, DISCIPLINE_MAX_SOURCES, "%s", err ? err->message : "");
+	for (int i = 0; i < 5; i++) {
+		cr_expect_eq(ops[i], &source_phc_ops);
+		cr_expect_eq(conf[i].index, (unsigned int)i);
+		cr_expect_eq(conf[i].settings,
+			     config_source(c, &source_phc_kind));
+		cr_expect_eq(conf[i].drift_ppb, 7);
+	}
+	cr_expect_eq(ops[5], &source_chrony_ops);
+	cr_expect_eq(ops[6], &source_gpsd_ops);
+	cr_expect_eq(ops[7], &source_sysclock_ops);
+	cr_expect_eq(conf[6].settings, config_source(c, &source_gpsd_kind));
+
+	/* the guard, whichever kind would overflow */
+	cr_expect_eq(config_sources(c, &base, 6, conf, ops, &err), -E2BIG);
+	cr_assert_not_null(err);
+	cr_expect(strstr(err->message, "gpsd"), "%s", err->message);
+	g_clear_error(&err);
+	cr_expect_eq(config_sources(c, &base, 7, conf, ops, &err), -E2BIG);
+	cr_expect(strstr(err->message, "system-clock"), "%s", err->message);
+	g_clear_error(&err);
+	config_free(c);
+
+	/* one PHC more than the room left */
+	c = config_new();
+	cr_assert_null(load(c, "[vhost-user-rtc]\n"
+			       "phc=/dev/ptp0;/dev/ptp1;/dev/ptp2;/dev/ptp3;"
+			       "/dev/ptp4;/dev/ptp5\n"));
+	cr_assert_lt(config_finish(c, &err), 0);
+	cr_expect(strstr(err->message, ": phc: at most 5 PHCs"), "%s",
+		  err->message);
+	g_clear_error(&err);
+	config_free(c);
+
+	/* every kind but the fallback, named when none is configured */
+	c = config_new();
+	cr_assert_eq(config_set(c, "system-clock", "off", &err), 0);
+	cr_assert_lt(config_finish(c, &err), 0);
+	cr_expect_str_eq(err->message,
+			 "--system-clock: off, and no other time source (phc, "
+			 "chrony, gpsd) is configured");
 	g_clear_error(&err);
 	config_free(c);
 }

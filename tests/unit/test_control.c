@@ -73,6 +73,109 @@ Test(control_line, incomplete_and_bad)
 	cr_assert(strstr(why, "status json"), "the message teaches: %s", why);
 }
 
+static int request(const char *s, enum control_cmd *cmd, char *arg)
+{
+	char why[160];
+
+	/* at EOF: a line need not end with a newline */
+	return control_parse_request(s, strlen(s), true, cmd, arg, why,
+				     sizeof(why));
+}
+
+Test(control_line, vm_commands)
+{
+	char arg[CONTROL_ARG_MAX], why[160], w[CONTROL_ARG_MAX + 8];
+	enum control_cmd c;
+
+	cr_assert_eq(request("vm list\n", &c, arg), 0);
+	cr_assert_eq(c, CONTROL_CMD_VM_LIST);
+	cr_assert_str_empty(arg);
+	cr_assert_eq(request(" vm  add\tvm3.sock\r\n", &c, arg), 0);
+	cr_assert_eq(c, CONTROL_CMD_VM_ADD);
+	cr_assert_str_eq(arg, "vm3.sock");
+	cr_assert_eq(request("vm remove /run/x/vm3.sock\n", &c, arg), 0);
+	cr_assert_eq(c, CONTROL_CMD_VM_REMOVE);
+	cr_assert_str_eq(arg, "/run/x/vm3.sock");
+	cr_assert_eq(request("vm list extra\n", &c, arg), -EINVAL);
+	cr_assert_eq(request("vm add\n", &c, arg), -EINVAL);
+	cr_assert_eq(request("vm add a b\n", &c, arg), -EINVAL);
+	cr_assert_eq(request("vm\n", &c, arg), -EINVAL);
+	cr_assert_eq(request("VM list\n", &c, arg), -EINVAL);
+	cr_assert_eq(control_parse_request("vm delete x\n", 12, false, &c, arg,
+					   why, sizeof(why)),
+		     -EINVAL);
+	cr_assert(strstr(why, "usage: vm list | vm add PATH"), "%s", why);
+	/* the longest argument a socket path can be, and one byte more */
+	memcpy(w, "vm add ", 7);
+	memset(w + 7, 'a', CONTROL_ARG_MAX - 1);
+	w[7 + CONTROL_ARG_MAX - 1] = '\0';
+	cr_assert_eq(request(w, &c, arg), 0, "%zu bytes", strlen(w));
+	cr_assert_eq(strlen(arg), CONTROL_ARG_MAX - 1);
+	strcat(w, "a");
+	cr_assert_eq(control_parse_request(w, strlen(w), true, &c, arg, why,
+					   sizeof(why)),
+		     -EINVAL);
+	cr_assert(strstr(why, "longer than 107 bytes"), "%s", why);
+}
+
+static int vm_path(const char *dir, const char *arg, char *path)
+{
+	char why[160];
+
+	return control_vm_path(dir, arg, path, CONTROL_ARG_MAX, why,
+			       sizeof(why));
+}
+
+Test(control_line, vm_paths)
+{
+	char path[CONTROL_ARG_MAX], why[160], big[200];
+
+	cr_assert_eq(vm_path("/run/v/vms", "vm3.sock", path), 0);
+	cr_assert_str_eq(path, "/run/v/vms/vm3.sock");
+	cr_assert_eq(vm_path("/run/v/vms", "a-b_c@d+e.F9", path), 0);
+	cr_assert_eq(vm_path(NULL, "/run/v/vms/x.sock", path), 0);
+	cr_assert_str_eq(path, "/run/v/vms/x.sock");
+	cr_assert_eq(vm_path("/d", "/x", path), 0);
+	/* no directory for a bare name */
+	cr_assert_eq(control_vm_path(NULL, "vm3.sock", path, sizeof(path), why,
+				     sizeof(why)),
+		     -EINVAL);
+	cr_assert(strstr(why, "vm-socket-dir"), "%s", why);
+	/* names: no dot first, no odd characters */
+	cr_assert_eq(vm_path("/d", ".hidden", path), -EINVAL);
+	cr_assert_eq(vm_path("/d", "..", path), -EINVAL);
+	cr_assert_eq(vm_path("/d", "a*b", path), -EINVAL);
+	cr_assert_eq(vm_path("/d", "a:b", path), -EINVAL);
+	cr_assert_eq(vm_path("/d", "", path), -EINVAL);
+	/* paths: absolute, plain components */
+	cr_assert_eq(vm_path("/d", "d/x.sock", path), -EINVAL);
+	cr_assert_eq(vm_path("/d", "./x.sock", path), -EINVAL);
+	cr_assert_eq(vm_path("/d", "/d/../x.sock", path), -EINVAL);
+	cr_assert_eq(vm_path("/d", "/d/./x.sock", path), -EINVAL);
+	cr_assert_eq(vm_path("/d", "/d//x.sock", path), -EINVAL);
+	cr_assert_eq(vm_path("/d", "/d/x.sock/", path), -EINVAL);
+	cr_assert_eq(vm_path("/d", "/", path), -EINVAL);
+	cr_assert_eq(vm_path("/d", "/d/.x", path), -EINVAL);
+	/* sun_path: 107 bytes at most, whichever way it is named */
+	memset(big, 'a', sizeof(big));
+	big[0] = '/';
+	big[CONTROL_ARG_MAX - 1] = '\0';
+	cr_assert_eq(vm_path("/d", big, path), 0);
+	big[CONTROL_ARG_MAX - 1] = 'a';
+	big[CONTROL_ARG_MAX] = '\0';
+	cr_assert_eq(control_vm_path("/d", big, path, sizeof(path), why,
+				     sizeof(why)),
+		     -ENAMETOOLONG);
+	cr_assert(strstr(why, "at most 107 bytes"), "%s", why);
+	memset(big, 'b', CONTROL_ARG_MAX - 3);
+	big[CONTROL_ARG_MAX - 3] = '\0';
+	cr_assert_eq(vm_path("/d", big, path), -ENAMETOOLONG,
+		     "/d/ + name is one byte too long");
+	big[CONTROL_ARG_MAX - 4] = '\0';
+	cr_assert_eq(vm_path("/d", big, path), 0);
+	cr_assert_eq(strlen(path), CONTROL_ARG_MAX - 1);
+}
+
 static int http(const char *s, bool *head)
 {
 	return control_parse_http(s, strlen(s), head);

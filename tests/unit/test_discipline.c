@@ -33,6 +33,7 @@ static struct {
 	uint64_t now;	/* the host counter */
 	bool open_fail; /* new() fails */
 	bool stale;	/* poll() has no sample */
+	bool down_ok;	/* poll() fails but says SOURCE_OK */
 	unsigned int polls;
 	unsigned int opened, freed;
 	uint32_t rnd;
@@ -48,13 +49,13 @@ static int64_t truth(uint64_t c)
 }
 
 static int fake_new(const struct source_conf *conf, struct source **out,
-		    char *msg, size_t msg_len)
+		    GError **err)
 {
 	struct fake_source *f;
 
 	if (fs.open_fail) {
-		snprintf(msg, msg_len, "fake device /dev/fake0: %s",
-			 g_strerror(ENOENT));
+		g_set_error(err, source_error_quark(), ENOENT,
+			    "fake device /dev/fake0: %s", g_strerror(ENOENT));
 		return -ENOENT;
 	}
 	f = g_new0(struct fake_source, 1);
@@ -79,6 +80,11 @@ static int fake_poll(struct source *s, struct time_sample *out,
 	fs.polls++;
 	memset(h, 0, sizeof(*h));
 	fs.now += 1000; /* a sample takes a microsecond */
+	if (fs.down_ok) {
+		h->state = SOURCE_OK;
+		snprintf(h->text, sizeof(h->text), "fake: connection lost");
+		return -ECONNREFUSED;
+	}
 	if (fs.stale) {
 		h->state = SOURCE_STALE;
 		snprintf(h->text, sizeof(h->text), "fake: no sample");
@@ -414,4 +420,41 @@ Test(discipline, bad_arguments_are_refused)
 	cr_assert_eq(err->code, EINVAL);
 	g_clear_error(&err);
 	cr_assert_eq(fs.opened, 0);
+}
+
+/* Log lines captured by level, for the test below. */
+static GString *logged_messages, *logged_warnings;
+
+static GLogWriterOutput capture(GLogLevelFlags level, const GLogField *f,
+				gsize n, gpointer data)
+{
+	for (gsize i = 0; i < n; i++) {
+		if (!strcmp(f[i].key, "MESSAGE")) {
+			g_string_append_printf(
+				level & G_LOG_LEVEL_WARNING ? logged_warnings
+							    : logged_messages,
+				"%s\n", (const char *)f[i].value);
+		}
+	}
+	return G_LOG_WRITER_HANDLED;
+}
+
+/* A source that gives no sample is not logged as a normal one, even if
+ * it fills in SOURCE_OK (issue 12). */
+Test(discipline, source_without_sample_is_not_logged_as_ok)
+{
+	struct discipline *d;
+
+	logged_messages = g_string_new(NULL);
+	logged_warnings = g_string_new(NULL);
+	g_log_set_writer_func(capture, NULL, NULL);
+	fs.down_ok = true;
+	d = start(1000, NULL);
+	cr_assert_not_null(d);
+	cr_expect_null(strstr(logged_messages->str, "connection lost"),
+		       "logged as normal: %s", logged_messages->str);
+	cr_expect(strstr(logged_warnings->str, "fake error: fake: connection "
+					       "lost"),
+		  "not warned: %s", logged_warnings->str);
+	discipline_free(d);
 }

@@ -62,8 +62,7 @@ static int fake_new(int idx, struct source **out)
 
 #define FAKE_NEW(i)                                                            \
 	static int fake_new_##i(const struct source_conf *conf,                \
-				struct source **out, char *msg,                \
-				size_t msg_len)                                \
+				struct source **out, GError **err)             \
 	{                                                                      \
 		return fake_new(i, out);                                       \
 	}

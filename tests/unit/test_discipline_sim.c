@@ -50,7 +50,7 @@ static int64_t truth(uint64_t c)
 }
 
 static int new_phc(const struct source_conf *conf, struct source **out,
-		   char *msg, size_t len)
+		   GError **err)
 {
 	struct sim_source *s = g_new0(struct sim_source, 1);
 
@@ -59,7 +59,7 @@ static int new_phc(const struct source_conf *conf, struct source **out,
 }
 
 static int new_coarse(const struct source_conf *conf, struct source **out,
-		      char *msg, size_t len)
+		      GError **err)
 {
 	struct sim_source *s = g_new0(struct sim_source, 1);
 

@@ -66,7 +66,7 @@ static void run(const struct run_cfg *rc, const struct estimator_config *ec,
 		struct run_res *res)
 {
 	struct leap_table *tab = leaps();
-	struct estimator *e = estimator_new(ec, tab);
+	struct estimator *e = NULL;
 	struct clocksim sim;
 	struct pi_clock pk = { 0 };
 	struct clock_snapshot snap = { 0 }, nsnap;
@@ -80,7 +80,7 @@ static void run(const struct run_cfg *rc, const struct estimator_config *ec,
 	uint64_t q_c = 0;
 	struct clock_reading q_r = { 0 };
 
-	cr_assert_not_null(e);
+	cr_assert_eq(estimator_new(ec, tab, &e), 0);
 	sim_init(&sim, rc->seed, rc->f_ppb, rc->wander, WINDOW);
 	pi_init(&pk.servo);
 	memset(res, 0, sizeof(*res));
@@ -356,12 +356,11 @@ Test(estimator, api)
 				  .tai_ns = 1700000000 * (int64_t)S,
 				  .err_ns = 250 };
 
-	cr_assert_null(estimator_new(NULL, NULL));
-	cr_assert_eq(errno, EINVAL);
+	cr_assert_eq(estimator_new(NULL, NULL, &e), -EINVAL);
 	estimator_config_default(&ec);
 	ec.min_samples = 0;
-	cr_assert_null(estimator_new(&ec, tab));
-	e = estimator_new(NULL, tab);
+	cr_assert_eq(estimator_new(&ec, tab, &e), -EINVAL);
+	cr_assert_eq(estimator_new(NULL, tab, &e), 0);
 	cr_assert_not_null(e);
 	cr_assert_eq(estimator_tick(e, ts.counter, &s), -EAGAIN);
 	cr_assert_eq(estimator_feed(e, &ts, ts.counter - 1, &s), -EINVAL);

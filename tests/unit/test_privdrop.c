@@ -77,25 +77,32 @@ Test(privdrop, group_overrides_the_primary_group)
 	cr_assert_eq(t.gid, gr->gr_gid);
 }
 
-Test(privdrop, unset_user_as_root_is_the_default_user_or_root)
+Test(privdrop, unset_user_as_root_is_the_default_user_or_a_refusal)
 {
 	struct passwd *pw = getpwnam(PRIVDROP_DEFAULT_USER);
 	struct privdrop_target t;
 	GError *err = NULL;
+	int r = privdrop_resolve(NULL, "user", NULL, "group", &t, &err);
 
-	cr_assert_eq(privdrop_resolve(NULL, "user", NULL, "group", &t, &err),
-		     0);
 	if (geteuid() != 0) {
+		cr_assert_eq(r, 0);
 		cr_assert(!t.switch_ids);
-		cr_assert(!t.default_missing);
 		return;
 	}
 	if (pw) {
+		cr_assert_eq(r, 0);
 		cr_assert(t.switch_ids);
 		cr_assert_eq(t.uid, pw->pw_uid);
-	} else {
-		cr_assert(t.default_missing);
-		cr_assert(!t.switch_ids);
-		cr_assert_eq(t.uid, 0);
+		return;
 	}
+	cr_assert_eq(r, -EINVAL, "root never stays root by default");
+	cr_assert_not_null(err);
+	cr_assert(strstr(err->message, "user=root"), "%s", err->message);
+	g_error_free(err);
+	err = NULL;
+	/* asked for: root, with the switch (groups reset by initgroups) */
+	cr_assert_eq(privdrop_resolve("root", "user", NULL, "group", &t, &err),
+		     0);
+	cr_assert(t.switch_ids);
+	cr_assert_eq(t.uid, 0);
 }

@@ -464,6 +464,8 @@ Test(ptp4l, tins_to_ns)
 Test(ptp4l, error_budget)
 {
 	struct ptp4l_time_status ts = { .master_offset_ns = -1392,
+					.ingress_time_ns =
+						1795255228724408932LL,
 					.gm_present = true };
 	struct ptp4l_current_ds cur = { .mean_path_delay_tins =
 						2534LL * 65536 + 1 };
@@ -489,6 +491,44 @@ Test(ptp4l, error_budget)
 	b = 1;
 	cr_assert_eq(ptp4l_error_budget_ns(&ts, &cur, &p, 0, &b), -ENOLINK);
 	cr_assert_eq(b, 1);
+}
+
+/*
+ * What ptp4l answers when it has measured nothing: a slave whose NIC gives
+ * no Rx timestamps has a grandmaster (gmPresent) but its servo never ran,
+ * so master_offset, ingress_time and meanPathDelay stay 0. That is no
+ * lock, whatever the zero offset looks like.
+ */
+Test(ptp4l, error_budget_never_measured)
+{
+	struct ptp4l_time_status ts = { .gm_present = true };
+	struct ptp4l_current_ds cur = { 0 };
+	struct ptp4l_parent_ds p = { .gm_clock_accuracy = 0x21 };
+	uint64_t b = 7;
+
+	/* no timestamped Sync yet: all zero */
+	cr_assert_eq(ptp4l_error_budget_ns(&ts, &cur, &p, 0, &b), -ENODATA);
+	cr_assert_eq(b, 7);
+	/* a path delay but no Sync ingress yet */
+	cur.mean_path_delay_tins = 2534LL * 65536;
+	cr_assert_eq(ptp4l_error_budget_ns(&ts, &cur, &p, 0, &b), -ENODATA);
+	/* Syncs stamped, but no path delay: no offset computed */
+	ts.ingress_time_ns = 1795255228724408932LL;
+	cur.mean_path_delay_tins = 0;
+	cr_assert_eq(ptp4l_error_budget_ns(&ts, &cur, &p, 0, &b), -ENODATA);
+	cr_assert_eq(b, 7);
+	/* a measured offset of exactly 0 is fine with a path delay ... */
+	cur.mean_path_delay_tins = 1;
+	cr_assert_eq(ptp4l_error_budget_ns(&ts, &cur, &p, 0, &b), 0);
+	cr_assert_eq(b, 1 + 100);
+	/* ... and a path delay of exactly 0 with an offset */
+	cur.mean_path_delay_tins = 0;
+	ts.master_offset_ns = -1;
+	cr_assert_eq(ptp4l_error_budget_ns(&ts, &cur, &p, 0, &b), 0);
+	cr_assert_eq(b, 1 + 100);
+	/* no grandmaster still says so first */
+	ts.gm_present = false;
+	cr_assert_eq(ptp4l_error_budget_ns(&ts, &cur, &p, 0, &b), -ENOLINK);
 }
 
 /* A fake ptp4l: a datagram socket bound in a temp dir. */

@@ -4,8 +4,8 @@
  * by the real virtio-rtc device, exact used lengths, batches, and a
  * hostile ring that breaks only its queue until the guest resets it.
  */
-#include "clock_model.h"
-#include "../sync/clock_model.h" /* writer side: new, free */
+#include "clock_model_writer.h"
+#include "clock_list.h"
 #include "rtc_backend.h"
 #include "vu_test.h"
 

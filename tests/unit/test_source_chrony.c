@@ -277,23 +277,32 @@ static void teardown(void)
 
 TestSuite(source_chrony, .init = setup, .fini = teardown);
 
-static int open_src(struct source **s, char *msg, size_t len)
+/* @retry: source_conf.retry_at_start (source-start=retry) */
+static int open_src_mode(struct source **s, GError **err, bool retry)
 {
+	const struct source_chrony_settings set = { .chrony_socket =
+							    sock_path };
 	struct source_conf c = {
 		.leaps = leaps,
-		.chrony_socket = sock_path,
 		.clock_ops = &fake_clock,
+		.settings = &set,
+		.retry_at_start = retry,
 	};
 
-	return source_new(&source_chrony_ops, &c, s, msg, len);
+	return source_new(&source_chrony_ops, &c, s, err);
+}
+
+static int open_src(struct source **s, GError **err)
+{
+	return open_src_mode(s, err, false);
 }
 
 static struct source *open_ok(void)
 {
 	struct source *s = NULL;
-	char msg[160] = "";
+	GError *err = NULL;
 
-	cr_assert_eq(open_src(&s, msg, sizeof(msg)), 0, "%s", msg);
+	cr_assert_eq(open_src(&s, &err), 0, "%s", err ? err->message : "");
 	cr_assert_not_null(s);
 	return s;
 }
@@ -615,14 +624,16 @@ Test(source_chrony, clock_read_failure_is_an_error)
 Test(source_chrony, open_fails_clearly_without_chronyd)
 {
 	struct source *s = NULL;
-	char msg[160] = "";
+	GError *err = NULL;
 	int64_t t0;
 
 	/* nobody bound at the socket path */
 	fake_stop();
-	cr_assert_lt(open_src(&s, msg, sizeof(msg)), 0);
+	cr_assert_lt(open_src(&s, &err), 0);
 	cr_assert_null(s);
-	cr_assert(strstr(msg, sock_path), "%s", msg);
+	cr_assert(strstr(err->message, sock_path), "%s",
+		  err ? err->message : "");
+	g_clear_error(&err);
 
 	/* a chronyd that never answers: new() waits its 1 s, no more */
 	{
@@ -634,9 +645,54 @@ Test(source_chrony, open_fails_clearly_without_chronyd)
 	}
 	fake_start(FAKE_SILENT);
 	t0 = real_raw_ns();
-	cr_assert_eq(open_src(&s, msg, sizeof(msg)), -ETIMEDOUT, "%s", msg);
+	cr_assert_eq(open_src(&s, &err), -ETIMEDOUT, "%s",
+		     err ? err->message : "");
 	cr_assert_lt(real_raw_ns() - t0, 3 * NS);
 	cr_assert_null(s);
-	cr_assert(strstr(msg, sock_path), "%s", msg);
-	cr_assert(strstr(msg, "TRACKING"), "%s", msg);
+	cr_assert(strstr(err->message, sock_path), "%s",
+		  err ? err->message : "");
+	cr_assert(strstr(err->message, "TRACKING"), "%s",
+		  err ? err->message : "");
+	g_clear_error(&err);
+}
+
+/*
+ * source-start=retry: chronyd not up when the source is opened is a
+ * source that is down (STALE, saying so, no sample), asked again at
+ * every poll, and used as soon as chronyd answers: no restart needed.
+ */
+Test(source_chrony, down_at_start_is_retried_at_the_polls)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct source *s = NULL;
+	struct time_sample t;
+	struct source_health h;
+	GError *err = NULL;
+	int i, r = -1;
+
+	fake_stop(); /* nobody bound at the socket path */
+	cr_assert_eq(open_src_mode(&s, &err, true), 0, "%s",
+		     err ? err->message : "");
+	cr_assert_not_null(s);
+	for (i = 0; i < 3; i++) {
+		memset(&t, 0xa5, sizeof(t));
+		cr_assert_eq(poll_once(s, &t, &h), -EAGAIN);
+		cr_assert_eq(h.state, SOURCE_STALE, "%s", h.text);
+		cr_assert(strstr(h.text, "not reached yet"), "%s", h.text);
+		cr_assert(strstr(h.text, sock_path), "%s", h.text);
+		expect_untouched(&t);
+	}
+
+	/* chronyd comes up on its socket */
+	srv = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
+	cr_assert_eq(bind(srv, (struct sockaddr *)&a, sizeof(a)), 0);
+	fake_start(FAKE_ANSWER);
+	for (i = 0; i < 5 && r != 0; i++) {
+		r = poll_once(s, &t, &h);
+	}
+	cr_assert_eq(r, 0, "%s", h.text);
+	cr_assert_eq(h.state, SOURCE_OK, "%s", h.text);
+	expect_exact(&t, &good, DTAI);
+	source_free(s);
 }

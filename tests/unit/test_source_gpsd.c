@@ -55,6 +55,7 @@ static const struct source_clock_ops fake_clock = {
 static struct leap_table *leaps;
 static int lfd = -1, peer = -1;
 static char server[64];
+static struct source_gpsd_settings set;
 static struct source_conf conf;
 
 static void setup(void)
@@ -74,10 +75,11 @@ static void setup(void)
 	cr_assert_eq(listen(lfd, 4), 0);
 	cr_assert_eq(getsockname(lfd, (struct sockaddr *)&a, &len), 0);
 	snprintf(server, sizeof(server), "127.0.0.1:%u", ntohs(a.sin_port));
+	set = (struct source_gpsd_settings){ .gpsd_server = server };
 	conf = (struct source_conf){
 		.leaps = leaps,
-		.gpsd_server = server,
 		.clock_ops = &fake_clock,
+		.settings = &set,
 	};
 }
 
@@ -147,10 +149,11 @@ static void say_tpv(int mode)
 static struct source *open_src(void)
 {
 	struct source *s = NULL;
-	char msg[160] = "", watch[512];
+	char watch[512];
+	GError *err = NULL;
 
-	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, msg, sizeof(msg)),
-		     0, "%s", msg);
+	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, &err), 0, "%s",
+		     err ? err->message : "");
 	accept_client(watch, sizeof(watch));
 	cr_assert(strstr(watch, "\"pps\":true"), "%s", watch);
 	cr_assert(strstr(watch, "\"json\":true"), "%s", watch);
@@ -275,11 +278,12 @@ Test(source_gpsd, other_devices_are_ignored)
 	struct source *s;
 	struct source_health h = { 0 };
 	struct time_sample t;
-	char msg[160] = "", watch[512];
+	char watch[512];
+	GError *err = NULL;
 
-	conf.gpsd_device = "/dev/gps1";
-	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, msg, sizeof(msg)),
-		     0, "%s", msg);
+	set.gpsd_device = "/dev/gps1";
+	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, &err), 0, "%s",
+		     err ? err->message : "");
 	accept_client(watch, sizeof(watch));
 	cr_assert(strstr(watch, "\"device\":\"/dev/gps1\""), "%s", watch);
 	say_tpv(3);
@@ -332,20 +336,81 @@ Test(source_gpsd, gpsd_gone_is_error_then_reconnects)
 Test(source_gpsd, new_fails_clearly)
 {
 	struct source *s = NULL;
-	char msg[160] = "";
+	GError *err = NULL;
 
 	close(lfd);
 	lfd = -1;
-	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, msg, sizeof(msg)),
+	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, &err),
 		     -ECONNREFUSED);
-	cr_assert(strstr(msg, server), "%s", msg);
-	conf.gpsd_device = "/dev/x\",\"raw\":2"; /* would inject into ?WATCH */
-	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, msg, sizeof(msg)),
-		     -EINVAL);
-	conf.gpsd_device = NULL;
-	conf.gpsd_server = "localhost:";
-	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, msg, sizeof(msg)),
-		     -EINVAL);
-	cr_assert(strstr(msg, "localhost:"), "%s", msg);
+	cr_assert(strstr(err->message, server), "%s", err ? err->message : "");
+	g_clear_error(&err);
+	set.gpsd_device = "/dev/x\",\"raw\":2"; /* would inject into ?WATCH */
+	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, &err), -EINVAL);
+	g_clear_error(&err);
+	set.gpsd_device = NULL;
+	set.gpsd_server = "localhost:";
+	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, &err), -EINVAL);
+	cr_assert(strstr(err->message, "localhost:"), "%s",
+		  err ? err->message : "");
+	g_clear_error(&err);
+	cr_assert_null(s);
+}
+
+/*
+ * source-start=retry: gpsd not listening when the source is opened is a
+ * source that is down (ERROR, "unreachable", no sample), reconnected at
+ * the polls with the usual back-off, used once gpsd is up. What is not
+ * gpsd's absence still fails new().
+ */
+Test(source_gpsd, down_at_start_is_retried_with_the_back_off)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	struct source *s = NULL;
+	struct source_health h = { 0 };
+	struct time_sample t;
+	GError *err = NULL;
+	char watch[512];
+	int one = 1;
+
+	cr_assert_eq(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
+	close(lfd);
+	lfd = -1;
+	conf.retry_at_start = true;
+	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, &err), 0, "%s",
+		     err ? err->message : "");
+	cr_assert_not_null(s);
+	cr_assert_eq(source_poll(s, &t, &h), -ECONNREFUSED, "%s", h.text);
+	cr_assert_eq(h.state, SOURCE_ERROR);
+	cr_assert(strstr(h.text, "unreachable"), "%s", h.text);
+	cr_assert(strstr(h.text, server), "%s", h.text);
+
+	/* gpsd comes up on its port; the back-off (0.5 s) passes */
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(lfd, 4), 0);
+	clk.raw += NS / 4;
+	cr_assert_lt(source_poll(s, &t, &h), 0); /* within the back-off */
+	cr_assert_eq(h.state, SOURCE_ERROR);
+	clk.raw += NS / 2;
+	cr_assert_eq(source_poll(s, &t, &h), -EAGAIN, "%s", h.text);
+	cr_assert_eq(h.state, SOURCE_STALE, "%s", h.text);
+	accept_client(watch, sizeof(watch));
+	say_tpv(3);
+	say_toff(rt_now() - 1000);
+	cr_assert_eq(source_poll(s, &t, &h), 0, "%s", h.text);
+	cr_assert_eq(h.state, SOURCE_DEGRADED);
+	source_free(s);
+	s = NULL;
+
+	/* a device name we would not send is ours, not gpsd's absence */
+	set.gpsd_device = "/dev/x\",\"raw\":2";
+	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, &err), -EINVAL);
+	g_clear_error(&err);
+	set.gpsd_device = NULL;
+	set.gpsd_server = "localhost:";
+	cr_assert_eq(source_new(&source_gpsd_ops, &conf, &s, &err), -EINVAL);
+	g_clear_error(&err);
 	cr_assert_null(s);
 }

@@ -144,18 +144,20 @@ TestSuite(source_phc, .init = setup, .fini = teardown);
 
 static struct source *open_src(const char *ptp4l)
 {
-	struct source_conf c = {
-		.leaps = leaps,
-		.phc = "/dev/ptp-fake",
-		.ptp4l_socket = ptp4l,
+	char *phcs[] = { "/dev/ptp-fake", NULL };
+	char *ptp4ls[] = { (char *)ptp4l, NULL };
+	const struct source_phc_settings set = {
+		.phc = phcs,
+		.ptp4l_socket = ptp4ls,
 		.ptp4l_bind_dir = dir,
 		.phc_ops = &fake_ops,
 	};
+	struct source_conf c = { .leaps = leaps, .settings = &set };
 	struct source *s = NULL;
-	char msg[160] = "";
+	GError *err = NULL;
 
-	cr_assert_eq(source_new(&source_phc_ops, &c, &s, msg, sizeof(msg)), 0,
-		     "%s", msg);
+	cr_assert_eq(source_new(&source_phc_ops, &c, &s, &err), 0, "%s",
+		     err ? err->message : "");
 	return s;
 }
 

@@ -97,6 +97,7 @@ static const struct source_clock_ops fake_clock_ops = {
 };
 
 static struct leap_table *tab;
+static struct source_sysclock_settings set;
 static struct source_conf conf;
 
 static void setup(void)
@@ -115,7 +116,8 @@ static void setup(void)
 	memset(&conf, 0, sizeof(conf));
 	conf.leaps = tab;
 	conf.clock_ops = &fake_clock_ops;
-	conf.sysclock_adjtime = fake_adjtime;
+	set.sysclock_adjtime = fake_adjtime;
+	conf.settings = &set;
 }
 
 static void teardown(void)
@@ -128,11 +130,10 @@ TestSuite(source_sysclock, .init = setup, .fini = teardown);
 static struct source *open_src(void)
 {
 	struct source *s = NULL;
-	char msg[160] = "";
+	GError *err = NULL;
 
-	cr_assert_eq(
-		source_new(&source_sysclock_ops, &conf, &s, msg, sizeof(msg)),
-		0, "%s", msg);
+	cr_assert_eq(source_new(&source_sysclock_ops, &conf, &s, &err), 0, "%s",
+		     err ? err->message : "");
 	cr_assert_str_eq(source_name(s), "system clock");
 	return s;
 }
@@ -236,13 +237,13 @@ Test(source_sysclock, read_failures)
 	struct source *s = NULL;
 	struct source_health hl;
 	struct time_sample t;
-	char msg[160] = "";
+	GError *err = NULL;
 
 	h.fail_gettime = true;
-	cr_assert_eq(
-		source_new(&source_sysclock_ops, &conf, &s, msg, sizeof(msg)),
-		-EPERM);
-	cr_assert(strstr(msg, "system clock"), "%s", msg);
+	cr_assert_eq(source_new(&source_sysclock_ops, &conf, &s, &err), -EPERM);
+	cr_assert(strstr(err->message, "system clock"), "%s",
+		  err ? err->message : "");
+	g_clear_error(&err);
 	h.fail_gettime = false;
 	s = open_src();
 	h.fail_gettime = true;
@@ -266,7 +267,7 @@ Test(source_sysclock, real_host_clocks)
 	int64_t now_tai;
 
 	conf.clock_ops = NULL;
-	conf.sysclock_adjtime = NULL;
+	set.sysclock_adjtime = NULL;
 	s = open_src();
 	cr_assert_eq(source_poll(s, &t, &hl), 0, "%s", hl.text);
 	clock_gettime(CLOCK_REALTIME, &rt);

@@ -14,6 +14,11 @@
 
 static const struct leap_table *no_leaps;
 
+static struct status_socket socks[] = {
+	{ .name = "/run/vm\"1\".sock", .connections = 1 },
+	{ .name = "fd 3", .connections = 0 },
+};
+
 static void fill(struct status_report *r, struct status_vm *vm)
 {
 	struct discipline_status *d = &r->disc;
@@ -85,6 +90,8 @@ static void fill(struct status_report *r, struct status_vm *vm)
 	strcpy(vm->queue[1], "broken: bad index");
 	r->vm = vm;
 	r->n_vm = 1;
+	r->sock = socks;
+	r->n_sock = G_N_ELEMENTS(socks);
 }
 
 Test(status, text_names_what_matters)
@@ -107,6 +114,10 @@ Test(status, text_names_what_matters)
 	cr_assert(strstr(o->str, "90/3"), "%s", o->str);
 	cr_assert(strstr(o->str, "1 connected (3 accepted, 0 refused, 2 "
 				 "closed); 1000 requests, 2 errors"),
+		  "%s", o->str);
+	cr_assert(strstr(o->str,
+			 "\nsockets    /run/vm\"1\".sock (1 connected)\n"
+			 "           fd 3 (0 connected)\n"),
 		  "%s", o->str);
 	cr_assert(strstr(o->str, "off scale"), "%s", o->str);
 	cr_assert(strstr(o->str, "running, broken: bad index"), "%s", o->str);
@@ -181,6 +192,16 @@ Test(status, json_round_trip)
 	cr_assert(json_object_get_null_member(s0, "offset_ns"));
 	vms = json_object_get_object_member(root, "vms");
 	cr_assert_eq(json_object_get_int_member(vms, "requests_total"), 1000);
+	{
+		JsonArray *sa = json_object_get_array_member(vms, "sockets");
+		JsonObject *s1;
+
+		cr_assert_eq(json_array_get_length(sa), 2);
+		s1 = json_array_get_object_element(sa, 0);
+		cr_assert_str_eq(json_object_get_string_member(s1, "socket"),
+				 "/run/vm\"1\".sock");
+		cr_assert_eq(json_object_get_int_member(s1, "connected"), 1);
+	}
 	v0 = json_array_get_object_element(
 		json_object_get_array_member(vms, "list"), 0);
 	cr_assert_str_eq(json_object_get_string_member(v0, "name"),
@@ -275,6 +296,11 @@ Test(status, prometheus_format)
 				 "\"EINVAL\"} 2\n"),
 		  "label escaped: %s", o->str);
 	cr_assert(strstr(o->str, "vhost_user_rtc_requests_total 1000\n"));
+	cr_assert(strstr(o->str, "vhost_user_rtc_socket_connections{socket="
+				 "\"/run/vm\\\"1\\\".sock\"} 1\n"
+				 "vhost_user_rtc_socket_connections{socket="
+				 "\"fd 3\"} 0\n"),
+		  "%s", o->str);
 	cr_assert(strstr(o->str, "vhost_user_rtc_leap_pending 1\n"));
 	g_strfreev(lines);
 	regfree(&sample);

@@ -3,7 +3,8 @@
  * Unit tests: UTC and smeared UTC from TAI (sync/timescale.c), with
  * made-up future leap seconds: +1 at 2100-01-01 and -1 at 2100-07-01.
  * Expected values are computed here straight from the definitions in
- * research/discipline.md 5.1, as one exact fraction rounded down.
+ * the smear definitions of sync/model/timescale.h, as one exact fraction
+ * rounded down.
  */
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for device/vhost_user.c: vu_conn_handle() driven without a
- * socket, with QEMU's exact message sequence (research/qemu.md §3.2) and
+ * socket, with QEMU's exact message sequence (hw/virtio/vhost-user.c) and
  * with hostile headers, payloads and fds. Replies must carry flags 0x5
  * and their exact size; every fd handed over must be kept or closed,
  * never leaked.

@@ -9,8 +9,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "clock_model.h"
-#include "../sync/clock_model.h" /* writer side: new, free */
+#include "clock_model_writer.h"
+#include "clock_list.h"
 #include "vu_test.h"
 
 static struct clock_model *srv_model;

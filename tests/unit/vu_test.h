@@ -3,7 +3,7 @@
  * Shared by the unit tests of the vhost-user transport (test_vhost_user,
  * test_rtc_backend, test_vu_server): a memfd as guest memory, a fake
  * device, vu_conn_handle() helpers playing QEMU's message sequences
- * (research/qemu.md §3.2), a tiny guest driver for the requestq, and
+ * (hw/virtio/vhost-user.c), a tiny guest driver for the requestq, and
  * fd-leak accounting at the end of every test.
  */
 #ifndef TESTS_UNIT_VU_TEST_H

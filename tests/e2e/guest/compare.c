@@ -2,14 +2,16 @@
 /*
  * vrtc-guest: our UTC PHC against the reference PHC (QEMU's built-in
  * virtio-rtc) in the same guest, for N seconds, both read with the
- * daemon's PHC reader (sync/phc.c): offset statistics (mean, p50, p99
+ * daemon's PHC reader (sync/sources/phc.c): offset statistics (mean, p50, p99
  * and max of |offset|) and read windows, as the host-side
  * `vhost-user-rtc-probe eval` prints them.
  *
  * Both devices serve the host's CLOCK_REALTIME (ours through the
  * daemon's clock model, which slews and steps only beyond 1 ms), so the
- * check passes when every offset is within 1 ms and at least 5 pairs a
- * second were read.
+ * check passes when every offset is within 1 ms plus half the two read
+ * windows of its pair (a pair is only known that well: under TCG on a
+ * loaded host a read now and then takes milliseconds) and at least 5
+ * pairs a second were read.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -54,6 +56,9 @@ void check_phc_compare(const struct guest_phc *ours,
 	struct phc *po = open_phc(ours), *pr = open_phc(ref);
 	int64_t end = mono_ns() + seconds * NSEC_PER_SEC, next = mono_ns();
 	int64_t sum = 0, last_report = mono_ns();
+	/* the largest |offset| and its pair's windows; the largest excess of
+	 * |offset| over half the pair's two windows */
+	int64_t max_a = -1, max_wo = 0, max_wr = 0, beyond = INT64_MIN;
 
 	if (!po || !pr) {
 		goto out; /* reported by open_phc() */
@@ -75,6 +80,14 @@ void check_phc_compare(const struct guest_phc *ours,
 		a[n] = abs64(d[n]);
 		wo[n] = (int64_t)so.window_ns;
 		wr[n] = (int64_t)sr.window_ns;
+		if (a[n] > max_a) {
+			max_a = a[n];
+			max_wo = wo[n];
+			max_wr = wr[n];
+		}
+		if (a[n] - (wo[n] + wr[n]) / 2 > beyond) {
+			beyond = a[n] - (wo[n] + wr[n]) / 2;
+		}
 		sum += d[n];
 		n++;
 		if (mono_ns() - last_report >= 10 * NSEC_PER_SEC) {
@@ -98,16 +111,19 @@ void check_phc_compare(const struct guest_phc *ours,
 	qsort(wr, (size_t)n, sizeof(*wr), cmp_i64);
 	qsort(d, (size_t)n, sizeof(*d), cmp_i64);
 	result("phc_compare",
-	       n >= seconds * COMPARE_HZ / 2 && a[n - 1] <= COMPARE_LIMIT_NS,
+	       n >= seconds * COMPARE_HZ / 2 && beyond <= COMPARE_LIMIT_NS,
 	       "seconds=%d n=%d mean_ns=%" PRId64 " p50_ns=%" PRId64
 	       " p99_abs_ns=%" PRId64 " max_abs_ns=%" PRId64
 	       " win_ours_p50_ns=%" PRId64 " win_ours_p99_ns=%" PRId64
 	       " win_ref_p50_ns=%" PRId64 " win_ref_p99_ns=%" PRId64
-	       " method_ours=%s method_ref=%s limit_ns=%d",
+	       " method_ours=%s method_ref=%s limit_ns=%d"
+	       " max_pair_win_ours_ns=%" PRId64 " max_pair_win_ref_ns=%" PRId64
+	       " worst_beyond_half_windows_ns=%" PRId64,
 	       seconds, n, sum / n, pct(d, n, 0.5), pct(a, n, 0.99), a[n - 1],
 	       pct(wo, n, 0.5), pct(wo, n, 0.99), pct(wr, n, 0.5),
 	       pct(wr, n, 0.99), phc_method_name(phc_method(po)),
-	       phc_method_name(phc_method(pr)), COMPARE_LIMIT_NS);
+	       phc_method_name(phc_method(pr)), COMPARE_LIMIT_NS, max_wo,
+	       max_wr, beyond);
 out:
 	phc_free(po);
 	phc_free(pr);

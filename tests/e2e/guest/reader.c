@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * vrtc-guest: the daemon's own PHC reader (sync/phc.c, linked in) with
+ * vrtc-guest: the daemon's own PHC reader (sync/sources/phc.c, linked in) with
  * real ioctls on a real PHC driver: QEMU's built-in virtio-rtc (the
  * reference) and the daemon's UTC clock.  Which method the probe chose
  * and why, and the offset it measures between the two, compared with the

@@ -51,8 +51,10 @@ struct opts {
 		*ref; /* PCI addresses: device under test, reference */
 	long tai_utc; /* expected TAI - UTC, s */
 	bool leap_near, ref_only;
-	int samples;   /* reads per PHC for the window statistics */
-	int compare_s; /* seconds of phc_compare, 0 = skip */
+	int samples;	     /* reads per PHC for the window statistics */
+	int compare_s;	     /* seconds of phc_compare, 0 = skip */
+	int status_change_s; /* limit of vrtc_status_seen, s; 0 = skip */
+	int holdover_s;	     /* readings after FREERUNNING was seen, s */
 };
 
 /* phc.c: the PHCs in sysfs and /dev, reading them, output */
@@ -91,8 +93,15 @@ void check_rtc(const char *ours, const char *ref, bool ref_only,
 void check_alarm(void);
 void check_rebind(const char *ours);
 void check_dmesg(bool ref_only);
+/* checks_vrtc.c: libvrtc over ivshmem-plain against the reference */
+void check_vrtc_bound(const struct guest_phc *ref, int samples);
+void check_vrtc_status_change(const struct guest_phc *ref, int limit_s,
+			      int holdover_s);
 
-/* reader.c: the daemon's PHC reader (sync/phc.c) on the guest's PHCs */
+/* cross.c: the driver took the CROSS_CAP answer (no cross-timestamps) */
+void check_cross(const char *ours, const char *ref);
+
+/* reader.c: the daemon's PHC reader (sync/sources/phc.c) on the guest's PHCs */
 void check_phc_reader(const struct guest_phc *ours, const struct guest_phc *ref,
 		      const struct pair *utc_vs_ref);
 

@@ -1,0 +1,109 @@
+#!/bin/sh
+# Run inside a clean Debian root where the package was just installed
+# (tests/package/root.sh copies it in): the package's files, its user,
+# its units, and the packaged daemon serving, then a purge.
+set -eu
+
+# bad: a failed check; ok: a passed step, reported only when no check
+# failed since the last ok.
+fail=0
+step_fail=0
+bad() {
+	echo "in-root: FAILED: $*" >&2
+	fail=1
+	step_fail=1
+}
+ok() {
+	[ $step_fail -ne 0 ] || echo "in-root: ok: $*"
+	step_fail=0
+}
+
+for f in /usr/bin/vhost-user-rtc /usr/bin/vhost-user-rtc-ctl \
+	/usr/bin/vhost-user-rtc-probe /usr/bin/vrtc-now \
+	/usr/share/man/man1/vrtc-now.1.gz \
+	/lib/systemd/system/vhost-user-rtc.service \
+	/lib/systemd/system/vhost-user-rtc@.service \
+	/usr/lib/sysusers.d/vhost-user-rtc.conf \
+	/usr/share/qemu/vhost-user/50-vhost-user-rtc.json \
+	/usr/share/man/man8/vhost-user-rtc.8.gz \
+	/usr/share/man/man5/vhost-user-rtc.conf.5.gz \
+	/usr/share/man/man1/vhost-user-rtc-ctl.1.gz \
+	/usr/share/man/man1/vhost-user-rtc-probe.1.gz \
+	/usr/share/doc/vhost-user-rtc/copyright \
+	/etc/vhost-user-rtc/vhost-user-rtc.conf; do
+	[ -f "$f" ] || bad "$f missing"
+done
+ok "files in place"
+dpkg-query -W -f='${Conffiles}\n' vhost-user-rtc |
+	grep -q ' /etc/vhost-user-rtc/vhost-user-rtc.conf ' ||
+	bad "the config is not a conffile"
+
+getent passwd vhost-user-rtc >/dev/null ||
+	bad "no user vhost-user-rtc (the postinst runs systemd-sysusers)"
+ok "user: $(getent passwd vhost-user-rtc || true)"
+
+vhost-user-rtc --help >/dev/null || bad "vhost-user-rtc --help failed"
+vhost-user-rtc-ctl --help >/dev/null || bad "vhost-user-rtc-ctl --help failed"
+vhost-user-rtc --print-capabilities | grep -q '"type": "rtc"' ||
+	bad "--print-capabilities"
+ok "$(vhost-user-rtc --version) runs"
+
+# Both units as the package installed them, the template as an instance.
+cp /lib/systemd/system/vhost-user-rtc@.service /tmp/vhost-user-rtc@vm1.service
+for u in /lib/systemd/system/vhost-user-rtc.service /tmp/vhost-user-rtc@vm1.service; do
+	out=$(systemd-analyze verify --man=no "$u" 2>&1) || bad "verify $u: $out"
+	[ -z "$out" ] || bad "verify $u: $out"
+done
+ok "systemd-analyze verify: both units clean"
+[ -L /etc/systemd/system/multi-user.target.wants/vhost-user-rtc.service ] ||
+	bad "vhost-user-rtc.service not enabled by the postinst"
+
+# The daemon as the unit runs it, from the package's config.
+mkdir -p /run/vhost-user-rtc
+sock=/run/vhost-user-rtc/vhost-user-rtc.sock
+ctl=/run/vhost-user-rtc/control.ctl
+vhost-user-rtc --config /etc/vhost-user-rtc/vhost-user-rtc.conf \
+	--socket-path "$sock" --control-socket "$ctl" --check-config ||
+	bad "--check-config of the packaged config"
+vhost-user-rtc --config /etc/vhost-user-rtc/vhost-user-rtc.conf \
+	--socket-path "$sock" --control-socket "$ctl" 2>/tmp/daemon.log &
+pid=$!
+i=0
+while [ ! -S "$sock" ] || [ ! -S "$ctl" ]; do
+	i=$((i + 1))
+	if [ $i -gt 100 ] || ! kill -0 $pid 2>/dev/null; then
+		cat /tmp/daemon.log >&2
+		bad "the daemon did not start"
+		exit 1
+	fi
+	sleep 0.1
+done
+sleep 0.5
+uid=$(awk '/^Uid:/ { print $3 }' "/proc/$pid/status")
+[ "$uid" = "$(id -u vhost-user-rtc 2>/dev/null)" ] ||
+	bad "the daemon runs as uid $uid, not vhost-user-rtc"
+vhost-user-rtc-probe check --socket "$sock" >/tmp/check.log 2>&1 ||
+	{ cat /tmp/check.log >&2; bad "vhost-user-rtc-probe check failed"; }
+# ctl exits like a monitoring plugin: 0-2 say how good the model is (an
+# unsynchronised host clock here makes it 2), 3 that it could not ask.
+rc=0
+vhost-user-rtc-ctl --socket "$ctl" status >/tmp/status.log 2>&1 || rc=$?
+if [ $rc -gt 2 ] || ! grep -q '^model ' /tmp/status.log; then
+	cat /tmp/status.log >&2
+	bad "vhost-user-rtc-ctl status failed (exit $rc)"
+fi
+kill -TERM $pid
+rc=0
+wait $pid || rc=$?
+[ $rc -eq 0 ] || { cat /tmp/daemon.log >&2; bad "the daemon exited $rc on SIGTERM"; }
+ok "daemon served as vhost-user-rtc (uid $uid) and passed vhost-user-rtc-probe check"
+
+apt-get purge -y -q vhost-user-rtc >/tmp/purge.log 2>&1 ||
+	{ cat /tmp/purge.log >&2; bad "purge failed"; }
+for f in /usr/bin/vhost-user-rtc /etc/vhost-user-rtc \
+	/lib/systemd/system/vhost-user-rtc.service \
+	/etc/systemd/system/multi-user.target.wants/vhost-user-rtc.service; do
+	[ ! -e "$f" ] && [ ! -L "$f" ] || bad "$f left after purge"
+done
+ok "purged"
+exit $fail
