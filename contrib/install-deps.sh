@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages a make target needs, only when missing.
 #   contrib/install-deps.sh build   compiler, GLib, Criterion, tzdata
-#   contrib/install-deps.sh e2e     kernel build tools, debootstrap, busybox
+#   contrib/install-deps.sh e2e     kernel build tools, debootstrap, busybox,
+#                                   the arm64 cross compiler and libc
+#   contrib/install-deps.sh package the Debian packaging tools (make deb,
+#                                   make package-test)
 set -euo pipefail
 
 case "${1:-build}" in
@@ -11,14 +14,19 @@ build)
 		linuxptp iproute2 chrony libcairo2-dev
 		libcap-dev libseccomp-dev systemd
 		libgps-dev gpsd gpsd-clients python3-gps
-		libjson-glib-dev)
+		libjson-glib-dev libsystemd-dev
+		groff-base man-db mandoc libvirt-clients)
 	;;
 e2e)
 	pkgs=(debootstrap flex bison bc libelf-dev libssl-dev busybox-static
-		cpio xz-utils gcc make)
+		cpio xz-utils gcc make
+		gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+	;;
+package)
+	pkgs=(dpkg-dev debhelper lintian debootstrap python3)
 	;;
 *)
-	echo "usage: $0 build|e2e" >&2
+	echo "usage: $0 build|e2e|package" >&2
 	exit 2
 	;;
 esac

@@ -43,7 +43,9 @@ done
 #    failed").
 #  - vhost-user-rtc-pci is the dedicated device (virtio id 17, 2 queues of
 #    1024, no config space). On virtio-mmio machines (-M virt, -M microvm)
-#    use -device vhost-user-rtc,chardev=vrtc instead. QEMU 10.2 to 11.0 have
+#    use -device vhost-user-rtc,chardev=vrtc instead, with
+#    -global virtio-mmio.force-legacy=false (virtio-mmio is legacy by
+#    default; virtio-rtc is virtio 1.x only). QEMU 10.2 to 11.0 have
 #    only the generic device:
 #      -device vhost-user-test-device-pci,chardev=vrtc,virtio-id=17,num_vqs=2,vq_size=1024
 #  - No reconnect-ms= on the chardev: QEMU cannot resume this device with a

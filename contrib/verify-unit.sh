@@ -1,30 +1,41 @@
 #!/usr/bin/env bash
-# Check conf/vhost-user-rtc@.service offline (no running systemd needed):
-# `systemd-analyze verify` on an instance of it whose ExecStart points at
-# the built daemon, then print the `systemd-analyze security` exposure
-# score and fail above a threshold. Any verify message is a failure.
+# Check the systemd units offline (no running systemd needed): each
+# template conf/*.service.in is filled in as make install does, with
+# @BINDIR@ the built daemon's directory, then `systemd-analyze verify`
+# (vhost-user-rtc@.service as the instance vm1), and the `systemd-analyze
+# security` exposure score must not exceed a threshold. Any verify
+# message is a failure.
 #   contrib/verify-unit.sh DAEMON [MAX_EXPOSURE]
 set -euo pipefail
 
 daemon=$(realpath "$1")
 max=${2:-5.0}
-unit=conf/vhost-user-rtc@.service
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-sed "s|/usr/local/bin/vhost-user-rtc|$daemon|g" "$unit" \
-	>"$tmp/vhost-user-rtc@vm1.service"
-out=$(systemd-analyze verify --man=no "$tmp/vhost-user-rtc@vm1.service" 2>&1) || {
-	echo "$out" >&2
-	exit 1
-}
-if [ -n "$out" ]; then
-	echo "systemd-analyze verify $unit:" >&2
-	echo "$out" >&2
-	exit 1
-fi
-score=$(systemd-analyze security --offline=true \
-	"$tmp/vhost-user-rtc@vm1.service" 2>&1 |
-	sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
-echo "$unit: verify clean, exposure $score (max $max)"
-awk -v s="$score" -v m="$max" 'BEGIN { exit !(s != "" && s <= m) }'
+# The daemon is looked up as @BINDIR@/vhost-user-rtc.
+mkdir "$tmp/bin"
+ln -s "$daemon" "$tmp/bin/vhost-user-rtc"
+
+for in in conf/vhost-user-rtc.service.in conf/vhost-user-rtc@.service.in; do
+	name=$(basename "$in" .in)
+	unit=$tmp/${name/@./@vm1.}
+	sed -e "s|@BINDIR@|$tmp/bin|g" -e 's|@SYSCONFDIR@|/etc|g' "$in" >"$unit"
+	if grep -n '@[A-Z]*@' "$unit" >&2; then
+		echo "$in: placeholder left unfilled" >&2
+		exit 1
+	fi
+	out=$(systemd-analyze verify --man=no "$unit" 2>&1) || {
+		echo "$out" >&2
+		exit 1
+	}
+	if [ -n "$out" ]; then
+		echo "systemd-analyze verify $in:" >&2
+		echo "$out" >&2
+		exit 1
+	fi
+	score=$(systemd-analyze security --offline=true "$unit" 2>&1 |
+		sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+	echo "$in: verify clean, exposure $score (max $max)"
+	awk -v s="$score" -v m="$max" 'BEGIN { exit !(s != "" && s <= m) }'
+done

@@ -57,7 +57,7 @@ done
 
 "$B/vhost-user-rtc" --socket-path "$dir/vm.sock" --control-socket "$dir/vm.ctl" \
 	--chrony --chrony-socket "$dir/client.sock" --system-clock off \
-	>"$dir/daemon.log" 2>&1 &
+	--user root >"$dir/daemon.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
 	[ -S "$dir/vm.ctl" ] && break
@@ -68,4 +68,5 @@ done
 	--ref-clock tai --duration "$DUR" --rate 20 \
 	--csv "$OUT/eval-chrony-live.csv" --plot "$OUT/eval-chrony-live.png"
 echo
-"$B/vhost-user-rtc-ctl" --socket "$dir/vm.ctl" status
+# (exits 1 or 2 when the model is not synchronized: shown, not a failure)
+"$B/vhost-user-rtc-ctl" --socket "$dir/vm.ctl" status || true
