@@ -7,6 +7,14 @@
 #   make bench      latency/throughput benchmark (see README)
 #   make soak       256 VMs with requests in flight for SOAK_SECONDS (600)
 #   make e2e        only the end-to-end test (real QEMU + Linux guest)
+#   make e2e-arm64  the same on an arm64 guest (-M virt; pci, then mmio)
+#   make install    daemon, tools, units, man pages (PREFIX, DESTDIR);
+#                   an edited config is kept. make uninstall removes them
+#   make deb        the Debian package (build/deb/), see contrib/debian
+#   make package-test  install/uninstall into a DESTDIR, then the .deb
+#                   built, lintian-checked and installed in a bookworm root
+#   make e2e-phc    the daemon in a guest on an emulated NIC's PHC that
+#                   ptp4l disciplines, with a ptp4l outage; tests/e2e/README.md
 #   make SAN=1 ...  the ASan/UBSan variant (build-asan/)
 
 SHELL := /bin/bash
@@ -29,10 +37,8 @@ endif
 
 GLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags glib-2.0 2>/dev/null)
 GLIB_LIBS := $(shell $(PKG_CONFIG) --libs glib-2.0 2>/dev/null)
-# libgps: the gpsd client (sync/gpsd.c); VRTC_HAVE_GPSD tells the daemon
-# source_gpsd_ops is there.
-GPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libgps 2>/dev/null) \
-	-DVRTC_HAVE_GPSD=1
+# libgps: the gpsd client (sync/sources/gpsd.c), always built in.
+GPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libgps 2>/dev/null)
 GPS_LIBS := $(shell $(PKG_CONFIG) --libs libgps 2>/dev/null || echo -lgps)
 
 # libcap and libseccomp: the privilege drop (src/privdrop.c).
@@ -43,26 +49,65 @@ PRIV_LIBS := $(shell $(PKG_CONFIG) --libs libcap libseccomp 2>/dev/null)
 JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-glib-1.0 2>/dev/null)
 JSON_LIBS := $(shell $(PKG_CONFIG) --libs json-glib-1.0 2>/dev/null)
 
+# libsystemd: sd_notify (src/notify.c): readiness, status, watchdog.
+SYSTEMD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libsystemd 2>/dev/null)
+SYSTEMD_LIBS := $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null)
+
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
 	-Wstrict-prototypes -Wno-unused-parameter
 CFLAGS := -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE \
-	-DVRTC_VERSION='"$(VERSION)"' -Iinclude -MMD -MP $(GLIB_CFLAGS) $(PRIV_CFLAGS) \
-	$(GPS_CFLAGS) $(JSON_CFLAGS) $(EXTRA_CFLAGS)
+	-DVRTC_VERSION='"$(VERSION)"' -MMD -MP $(GLIB_CFLAGS) $(PRIV_CFLAGS) \
+	$(GPS_CFLAGS) $(JSON_CFLAGS) $(SYSTEMD_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
-LIBS := $(GLIB_LIBS) $(PRIV_LIBS) $(GPS_LIBS) $(JSON_LIBS) -lm
+LIBS := $(GLIB_LIBS) $(PRIV_LIBS) $(GPS_LIBS) $(JSON_LIBS) $(SYSTEMD_LIBS) -lm
 
-SYNC_SRCS := $(sort $(wildcard sync/*.c))
+# The layers, lowest first. Each folder sees only its own headers and
+# those of the layers below it: a backward include does not compile, and
+# `make lint` (tests/check-layers.sh) checks the same table on every file,
+# headers included. The tools sit beside the daemon, not above it.
+INC_include := -Iinclude
+INC_sync/model := $(INC_include) -Isync/model
+INC_sync/sources := $(INC_sync/model) -Isync/sources
+INC_sync := $(INC_sync/sources) -Isync
+INC_device := $(INC_include) -Idevice
+INC_src := $(INC_sync) -Idevice -Isrc
+INC_src/tools := $(INC_sync) -Idevice -Isrc/tools
+INC_src/tools/ctl := $(INC_src/tools)
+INC_src/tools/frontend := $(INC_src/tools)
+INC_src/tools/probe := $(INC_src/tools)
+# libvrtc (include/vrtc.h) and its CLI stand on include/ alone: they are
+# installed for host programs and built statically for guests.
+INC_src/libvrtc := $(INC_include) -Isrc/libvrtc
+INC_src/tools/now := $(INC_include)
+# Tests see everything they test.
+INC_tests := $(INC_src) -Isrc/tools -Isrc/libvrtc -Itests/integration \
+	-Itests/unit -I.
+INC_tests/unit := $(INC_tests)
+INC_tests/integration := $(INC_tests)
+INC_tests/fuzz := $(INC_tests)
+LAYERS := include sync/model sync/sources sync device src src/tools/ctl \
+	src/tools/frontend src/tools/probe src/libvrtc src/tools/now
+# The include flags of the folder holding $(1).
+incs = $(INC_$(patsubst %/,%,$(dir $(1))))
+ALL_INCS := $(INC_tests)
+
+MODEL_SRCS := $(sort $(wildcard sync/model/*.c))
+SOURCES_SRCS := $(sort $(wildcard sync/sources/*.c))
+SYNC_SRCS := $(MODEL_SRCS) $(SOURCES_SRCS) $(sort $(wildcard sync/*.c))
 DEVICE_SRCS := $(sort $(wildcard device/*.c))
 DAEMON_SRCS := $(sort $(wildcard src/*.c))
-FRONTEND_SRCS := $(sort $(wildcard tests/integration/frontend*.c))
+FRONTEND_SRCS := $(sort $(wildcard src/tools/frontend/*.c))
 # Helpers shared by integration suites only (real peers and the like).
 HARNESS_SRCS := $(sort $(wildcard tests/integration/harness_*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
 # The probe tool (eval, bench, check), built on the test front-end.
-PROBE_SRCS := $(sort $(wildcard src/probe/*.c))
+PROBE_SRCS := $(sort $(wildcard src/tools/probe/*.c))
 # The control socket's client side: vhost-user-rtc-ctl and eval --control.
-CONTROL_CLIENT_SRCS := src/ctl/control_client.c
+CONTROL_CLIENT_SRCS := src/tools/ctl/control_client.c
+# libvrtc: the status-page client library, and its CLI.
+VRTC_SRCS := $(sort $(wildcard src/libvrtc/*.c))
+NOW_SRCS := $(sort $(wildcard src/tools/now/*.c))
 CAIRO_CFLAGS := $(shell $(PKG_CONFIG) --cflags cairo fontconfig 2>/dev/null)
 CAIRO_LIBS := $(shell $(PKG_CONFIG) --libs cairo fontconfig 2>/dev/null)
 
@@ -74,40 +119,77 @@ SRC_LIB_OBJS := $(call obj,$(filter-out src/main.c,$(DAEMON_SRCS)))
 DAEMON_OBJS := $(call obj,$(DAEMON_SRCS))
 FRONTEND_OBJS := $(call obj,$(FRONTEND_SRCS))
 HARNESS_OBJS := $(call obj,$(HARNESS_SRCS))
+VRTC_OBJS := $(call obj,$(VRTC_SRCS))
+VRTC_PIC_OBJS := $(patsubst %.c,$(B)/pic/%.o,$(VRTC_SRCS))
 
 DAEMON := $(B)/vhost-user-rtc
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
 INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/tests/integration/%,$(INTEG_SRCS))
 PROBE := $(B)/vhost-user-rtc-probe
 # The operator's client for the control socket.
-CTL_SRCS := $(sort $(wildcard src/ctl/*.c))
+CTL_SRCS := $(sort $(wildcard src/tools/ctl/*.c))
 CTL := $(B)/vhost-user-rtc-ctl
+VRTC_SONAME := libvrtc.so.0
+VRTC_A := $(B)/libvrtc.a
+VRTC_SO := $(B)/$(VRTC_SONAME)
+VRTC_PC := $(B)/vrtc.pc
+NOW := $(B)/vrtc-now
 
-.PHONY: all check sweep unit integration e2e demo bench deps format lint \
-	install clean check-plain check-asan fuzz soak
+.PHONY: all check sweep unit integration e2e e2e-arm64 e2e-phc demo bench \
+	deps format lint install clean check-plain check-asan fuzz soak programs \
+	uninstall deb package-test
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: $(DAEMON) $(PROBE) $(CTL) $(UNIT_BINS) $(INTEG_BINS)
+all: $(DAEMON) $(PROBE) $(CTL) $(UNIT_BINS) $(INTEG_BINS) $(VRTC_A) \
+	$(VRTC_SO) $(VRTC_PC) $(NOW)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Idevice -Isync -Isrc -Itests/integration -c $< -o $@
+	$(CC) $(CFLAGS) $(call incs,$<) -c $< -o $@
 
 # Only the probe and its tests see cairo.
-$(B)/obj/src/probe/%.o $(B)/obj/tests/integration/test_probe.o \
+$(B)/obj/src/tools/probe/%.o $(B)/obj/tests/integration/test_probe.o \
 	$(B)/obj/tests/unit/test_probe_tools.o: \
 	CFLAGS += $(CAIRO_CFLAGS)
+
+# The library's shared objects: position-independent, only include/vrtc.h
+# exported (libvrtc.map).
+$(B)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC $(call incs,$<) -c $< -o $@
+
+$(VRTC_A): $(VRTC_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(VRTC_SO): $(VRTC_PIC_OBJS) src/libvrtc/libvrtc.map
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(VRTC_SONAME) \
+		-Wl,--version-script=src/libvrtc/libvrtc.map -o $@ \
+		$(VRTC_PIC_OBJS)
+	ln -sf $(VRTC_SONAME) $(B)/libvrtc.so
+
+$(VRTC_PC): Makefile
+	@mkdir -p $(dir $@)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' \
+		'includedir=$${prefix}/include' '' 'Name: vrtc' \
+		'Description: vhost-user-rtc status page client (time with a bound)' \
+		'Version: $(VERSION)' 'Libs: -L$${libdir} -lvrtc' \
+		'Cflags: -I$${includedir}' >$@
+
+$(NOW): $(call obj,$(NOW_SRCS)) $(VRTC_A)
+	$(CC) $(LDFLAGS) -o $@ $^
 
 $(DAEMON): $(DAEMON_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/tests/unit/test_%: $(B)/obj/tests/unit/test_%.o $(LIB_OBJS) $(SRC_LIB_OBJS)
+$(B)/tests/unit/test_%: $(B)/obj/tests/unit/test_%.o $(LIB_OBJS) $(SRC_LIB_OBJS) \
+		$(VRTC_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
 
 $(INTEG_BINS): $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o \
-		$(FRONTEND_OBJS) $(HARNESS_OBJS) $(LIB_OBJS)
+		$(FRONTEND_OBJS) $(HARNESS_OBJS) $(LIB_OBJS) $(VRTC_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcriterion
 
@@ -121,10 +203,12 @@ $(CTL): $(call obj,$(CTL_SRCS))
 	$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(JSON_LIBS)
 
 # The probe's plot and log helpers, unit-tested without a daemon.
-$(B)/tests/unit/test_probe_tools: $(call obj,src/probe/plot.c src/probe/eval_ref.c)
+$(B)/tests/unit/test_probe_tools: $(call obj,src/tools/probe/plot.c \
+	src/tools/probe/eval_ref.c src/tools/probe/eval_stats.c \
+	src/tools/probe/eval_report.c)
 $(B)/tests/unit/test_probe_tools: LIBS += $(CAIRO_LIBS)
 # The probe's reading of the control socket's `status json`.
-$(B)/tests/unit/test_probe_live: $(call obj,src/probe/eval_live.c \
+$(B)/tests/unit/test_probe_live: $(call obj,src/tools/probe/eval_live.c \
 	$(CONTROL_CLIENT_SRCS))
 
 # Debian build and test dependencies, installed when missing.
@@ -162,12 +246,31 @@ check: deps
 	$(MAKE) sweep SWEEP_SEEDS=20
 	$(MAKE) check-asan
 	$(MAKE) fuzz FUZZ_SECONDS=10
+	$(MAKE) package-test
 	$(MAKE) e2e
+	$(MAKE) e2e-arm64
+	$(MAKE) e2e-phc
 	@echo "make check: all suites passed"
 
 e2e: all
 	@contrib/install-deps.sh e2e
 	tests/e2e/run.sh $(abspath $(DAEMON))
+
+# arm64: the full test with vhost-user-rtc-pci, then the virtio-mmio
+# vhost-user-rtc without the 60 s PHC comparison (the same device code
+# behind another transport).
+e2e-arm64: all
+	@contrib/install-deps.sh e2e
+	tests/e2e/run.sh --arch arm64 --transport pci $(abspath $(DAEMON))
+	VRTC_E2E_COMPARE=$${VRTC_E2E_COMPARE_MMIO:-10} \
+		tests/e2e/run.sh --arch arm64 --transport mmio $(abspath $(DAEMON))
+
+# The daemon on a real PHC (an emulated igb NIC's) that ptp4l disciplines,
+# in a guest, evaluated by the probe through a ptp4l outage; see
+# tests/e2e/phc-guest.sh for the longer run the README quotes.
+e2e-phc: $(DAEMON) $(PROBE) $(CTL)
+	@contrib/install-deps.sh e2e
+	tests/e2e/phc-guest.sh $(abspath $(B))
 
 demo: deps
 	$(MAKE) all
@@ -188,37 +291,135 @@ soak: all
 		VRTC_DAEMON=$(abspath $(DAEMON)) \
 		$(B)/tests/integration/test_soak --jobs 1 --short-filename
 
-install: $(DAEMON) $(CTL)
-	install -D -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/vhost-user-rtc
-	install -D -m 0755 $(CTL) $(DESTDIR)$(PREFIX)/bin/vhost-user-rtc-ctl
-	install -D -m 0644 conf/vhost-user-rtc.conf \
-		$(DESTDIR)/etc/vhost-user-rtc/vhost-user-rtc.conf
-	install -D -m 0644 conf/vhost-user-rtc@.service \
-		$(DESTDIR)/lib/systemd/system/vhost-user-rtc@.service
+# Installation. Directories follow PREFIX (the package uses PREFIX=/usr);
+# the config lives in SYSCONFDIR whatever the PREFIX, the units and the
+# sysusers file where this host's systemd looks for them.
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(or $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir \
+	systemd 2>/dev/null),/lib/systemd/system)
+SYSUSERSDIR ?= $(or $(shell $(PKG_CONFIG) --variable=sysusersdir \
+	systemd 2>/dev/null),/usr/lib/sysusers.d)
+# QEMU's vhost-user back-end descriptions (docs/interop/vhost-user.json).
+VHOST_USER_DIR ?= $(DATADIR)/qemu/vhost-user
+CONF_DIR := $(SYSCONFDIR)/vhost-user-rtc
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MAN_PAGES := docs/man/vhost-user-rtc.8 docs/man/vhost-user-rtc-ctl.1 \
+	docs/man/vhost-user-rtc-probe.1 docs/man/vhost-user-rtc.conf.5 \
+	docs/man/vrtc-now.1
+# Everything install puts down but the config (see below), for uninstall.
+INSTALLED := $(BINDIR)/vhost-user-rtc $(BINDIR)/vhost-user-rtc-ctl \
+	$(BINDIR)/vhost-user-rtc-probe $(BINDIR)/vrtc-now \
+	$(INCLUDEDIR)/vrtc.h $(LIBDIR)/libvrtc.a $(LIBDIR)/$(VRTC_SONAME) \
+	$(LIBDIR)/libvrtc.so $(LIBDIR)/pkgconfig/vrtc.pc \
+	$(UNITDIR)/vhost-user-rtc.service $(UNITDIR)/vhost-user-rtc@.service \
+	$(SYSUSERSDIR)/vhost-user-rtc.conf \
+	$(VHOST_USER_DIR)/50-vhost-user-rtc.json \
+	$(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+# @BINDIR@ and @SYSCONFDIR@ in the units and the QEMU description.
+SUBST := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
+# Only what is installed: the daemon, its two tools, and libvrtc with
+# its CLI.
+programs: $(DAEMON) $(CTL) $(PROBE) $(NOW) $(VRTC_A) $(VRTC_SO) $(VRTC_PC)
+
+# The config is treated like a dpkg conffile: installed only when absent.
+# An existing one that differs from conf/vhost-user-rtc.conf is left as
+# it is and the shipped one put beside it as vhost-user-rtc.conf.new.
+# Without DESTDIR, as root, the user vhost-user-rtc is then created
+# (systemd-sysusers) and systemd reloaded.
+install: programs
+	install -D -m 0755 $(DAEMON) $(DESTDIR)$(BINDIR)/vhost-user-rtc
+	install -D -m 0755 $(CTL) $(DESTDIR)$(BINDIR)/vhost-user-rtc-ctl
+	install -D -m 0755 $(PROBE) $(DESTDIR)$(BINDIR)/vhost-user-rtc-probe
+	install -D -m 0755 $(NOW) $(DESTDIR)$(BINDIR)/vrtc-now
+	install -D -m 0644 include/vrtc.h $(DESTDIR)$(INCLUDEDIR)/vrtc.h
+	install -D -m 0644 $(VRTC_A) $(DESTDIR)$(LIBDIR)/libvrtc.a
+	install -D -m 0755 $(VRTC_SO) $(DESTDIR)$(LIBDIR)/$(VRTC_SONAME)
+	ln -sf $(VRTC_SONAME) $(DESTDIR)$(LIBDIR)/libvrtc.so
+	install -D -m 0644 $(VRTC_PC) $(DESTDIR)$(LIBDIR)/pkgconfig/vrtc.pc
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(VHOST_USER_DIR)
+	$(SUBST) conf/vhost-user-rtc.service.in \
+		>$(DESTDIR)$(UNITDIR)/vhost-user-rtc.service
+	$(SUBST) conf/vhost-user-rtc@.service.in \
+		>$(DESTDIR)$(UNITDIR)/vhost-user-rtc@.service
+	$(SUBST) conf/50-vhost-user-rtc.json.in \
+		>$(DESTDIR)$(VHOST_USER_DIR)/50-vhost-user-rtc.json
+	chmod 0644 $(DESTDIR)$(UNITDIR)/vhost-user-rtc.service \
+		$(DESTDIR)$(UNITDIR)/vhost-user-rtc@.service \
+		$(DESTDIR)$(VHOST_USER_DIR)/50-vhost-user-rtc.json
+	install -D -m 0644 conf/vhost-user-rtc.sysusers \
+		$(DESTDIR)$(SYSUSERSDIR)/vhost-user-rtc.conf
+	$(foreach m,$(MAN_PAGES),install -D -m 0644 $(m) \
+		$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m));)
+	@c=$(DESTDIR)$(CONF_DIR)/vhost-user-rtc.conf; \
+	if [ ! -e "$$c" ]; then \
+		install -D -m 0644 conf/vhost-user-rtc.conf "$$c"; \
+		echo "installed $$c"; \
+	elif cmp -s conf/vhost-user-rtc.conf "$$c"; then \
+		rm -f "$$c.new"; echo "$$c: unchanged"; \
+	else \
+		install -m 0644 conf/vhost-user-rtc.conf "$$c.new"; \
+		echo "$$c: edited, kept; the shipped one is $$c.new"; \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then \
+		systemd-sysusers $(SYSUSERSDIR)/vhost-user-rtc.conf; \
+		if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	fi
+
+# The Debian package, from contrib/debian, into build/deb/, lintian-clean.
+deb:
+	@contrib/install-deps.sh package
+	contrib/build-deb.sh build/deb
+
+# install/uninstall into a DESTDIR, contrib/libvirt, then the .deb: built,
+# lintian-clean, installed into a clean bookworm root and checked there.
+package-test: programs
+	@contrib/install-deps.sh package
+	tests/package/install.sh
+	tests/package/libvirt.sh
+	contrib/build-deb.sh build/deb
+	tests/package/root.sh build/deb/vhost-user-rtc_$(VERSION)_*.deb
+
+# Removes what install put down. The config goes only when it is the
+# shipped one; an edited config stays (like dpkg remove, not purge). The
+# user vhost-user-rtc stays too (Debian never removes system users).
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@c=$(DESTDIR)$(CONF_DIR)/vhost-user-rtc.conf; rm -f "$$c.new"; \
+	if [ -e "$$c" ] && ! cmp -s conf/vhost-user-rtc.conf "$$c"; then \
+		echo "$$c: edited, kept"; \
+	else \
+		rm -f "$$c"; rmdir "$(DESTDIR)$(CONF_DIR)" 2>/dev/null || true; \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ] && \
+		[ "$$(id -u)" -eq 0 ]; then systemctl daemon-reload; fi
 
 # libFuzzer harnesses (clang), one per parser of outside input; each runs
 # FUZZ_SECONDS on its seed corpus under ASan/UBSan.
 FUZZ_SECONDS ?= 60
 FB := build-fuzz
-FUZZ_CFLAGS := -std=gnu11 -O1 -g -MMD -MP -D_GNU_SOURCE -Iinclude -Idevice -Isync -Isrc \
-	-I. $(GLIB_CFLAGS) $(GPS_CFLAGS) $(JSON_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined \
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -MMD -MP -D_GNU_SOURCE $(GLIB_CFLAGS) $(GPS_CFLAGS) $(JSON_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=undefined \
 	-Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FB)/%,$(FUZZ_SRCS))
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FB)/obj/%.o,$(SYNC_SRCS) $(DEVICE_SRCS) \
-	$(filter-out src/main.c,$(DAEMON_SRCS)))
+	$(filter-out src/main.c,$(DAEMON_SRCS)) $(VRTC_SRCS))
 
 $(FB)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -c $< -o $@
+	clang $(FUZZ_CFLAGS) $(call incs,$<) -c $< -o $@
 
 $(FB)/fuzz_%: $(FB)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
 	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
 # The probe's status json reader is not in the daemon's objects.
-$(FB)/fuzz_probe_live: $(FB)/obj/src/probe/eval_live.o \
-	$(FB)/obj/src/ctl/control_client.o
+$(FB)/fuzz_probe_live: $(FB)/obj/src/tools/probe/eval_live.o \
+	$(FB)/obj/src/tools/ctl/control_client.o
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; \
@@ -236,19 +437,23 @@ format:
 
 # lint also checks the systemd unit offline (systemd-analyze verify, and
 # the security exposure score) against the built daemon.
-lint: $(DAEMON)
+lint: $(DAEMON) $(CTL) $(PROBE)
 	contrib/verify-unit.sh $(DAEMON)
+	tests/package/check-man.sh $(B)
 	clang-format --dry-run --Werror $(C_FILES)
 	shellcheck -S warning $(shell git ls-files '*.sh' 2>/dev/null) .ci/run
+	tests/check-layers.sh $(foreach l,$(LAYERS),'$(l):$(INC_$(l))')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance \
-		--inline-suppr -Iinclude -Idevice -Isync -Isrc \
+		--inline-suppr $(INC_src) -Isrc/tools \
 		--suppress=missingIncludeSystem sync device src
 	clang-tidy --quiet $(filter %.c,$(SYNC_SRCS) $(DEVICE_SRCS) \
-		$(DAEMON_SRCS)) -- -std=gnu11 -D_GNU_SOURCE -Iinclude \
-		-Idevice -Isync -Isrc $(GLIB_CFLAGS) $(GPS_CFLAGS) $(JSON_CFLAGS)
-	clang-tidy --quiet $(PROBE_SRCS) $(CTL_SRCS) -- -std=gnu11 -D_GNU_SOURCE \
-		-Iinclude -Idevice -Isync -Isrc -Itests/integration \
+		$(DAEMON_SRCS)) -- -std=gnu11 -D_GNU_SOURCE $(INC_src) \
+		$(GLIB_CFLAGS) $(GPS_CFLAGS) $(JSON_CFLAGS)
+	clang-tidy --quiet $(PROBE_SRCS) $(CTL_SRCS) $(FRONTEND_SRCS) -- \
+		-std=gnu11 -D_GNU_SOURCE $(INC_src/tools) \
 		$(GLIB_CFLAGS) $(CAIRO_CFLAGS) $(JSON_CFLAGS)
+	clang-tidy --quiet $(VRTC_SRCS) $(NOW_SRCS) -- -std=gnu11 \
+		-D_GNU_SOURCE $(INC_src/libvrtc)
 
 clean:
 	rm -rf build build-asan build-fuzz
