@@ -17,14 +17,15 @@
  * below src/ use their own domain (source_error_quark()). The caller
  * prints or logs the message once and adds nothing but context.
  *
- * Two exceptions, on purpose. Code that must build without GLib
- * (sync/sources/phc.c, linked into the e2e guest tool) and the pure
- * parsers under the config (control_parse_*()) write their reason into
- * the caller's char buffer, which the caller wraps into its GError with
- * the origin. And text kept on an object is
- * state, not an error return: a source's health line, the discipline's
- * selection reason, the probe's reason its live bound stopped (for the
- * report), and the test front-end's vuf_error() (the detail of a
+ * Two exceptions, on purpose. Code built without GLib
+ * (sync/sources/phc.c, linked into the e2e guest tool; the test
+ * front-end in src/tools/frontend, whose vdaemon_start() and
+ * vdaemon_stop() say why in a @why buffer) and the pure parsers under
+ * the config (control_parse_*()) write their reason into the caller's
+ * char buffer, which the caller wraps into its GError with the origin. And text
+ * kept on an object is state, not an error return: a source's health line, the
+ * discipline's selection reason, the probe's reason its live bound stopped (for
+ * the report), and the test front-end's vuf_error() (the detail of a
  * connection's last -errno, read like strerror()).
  *
  * error_set(): a GError in G_FILE_ERROR with the errno's code, and

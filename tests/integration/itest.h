@@ -13,7 +13,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "frontend/frontend.h"
@@ -49,10 +51,11 @@ static inline void itest_fini(void)
 
 static inline struct vdaemon *itest_start(const struct vdaemon_opts *o)
 {
-	struct vdaemon *d = vdaemon_start(o);
+	static char why[8192];
+	struct vdaemon *d = vdaemon_start(o, why, sizeof(why));
 	unsigned int i;
 
-	cr_assert(d, "daemon did not start: %s", vdaemon_error());
+	cr_assert(d, "daemon did not start: %s", why);
 	for (i = 0; i < ITEST_MAX_DAEMONS; i++) {
 		if (!itest_daemons[i]) {
 			itest_daemons[i] = d;
@@ -145,6 +148,27 @@ static inline void itest_sleep_ms(int ms)
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 
 	nanosleep(&ts, NULL);
+}
+
+/*
+ * Run vhost-user-rtc-ctl ($VRTC_CTL, or build/vhost-user-rtc-ctl) with
+ * @args (NULL-terminated, at most 14); its exit code, with its stdout
+ * and stderr in @out.
+ */
+static inline int itest_run_ctl(const char *const *args, char *out, size_t len)
+{
+	const char *ctl = getenv("VRTC_CTL");
+	const char *argv[16] = { ctl ? ctl : "build/vhost-user-rtc-ctl" };
+	unsigned int i;
+	int st;
+
+	for (i = 0; args[i]; i++) {
+		cr_assert_lt(i, 14, "too many arguments for the ctl");
+		argv[i + 1] = args[i];
+	}
+	st = vdaemon_exec(argv, 10000, out, len);
+	cr_assert_neq(st, -1, "%s did not finish: %s", argv[0], out);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 #define ITEST(suite, name, ...)                                                \

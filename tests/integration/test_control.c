@@ -206,39 +206,6 @@ ITEST(control, status_counts_what_a_vm_sent)
 	env_free(&e);
 }
 
-/* Run $VRTC_CTL with @args; exit status, output (stdout+stderr) in @out. */
-static int run_ctl(const char *const *args, char *out, size_t len)
-{
-	const char *ctl = getenv("VRTC_CTL");
-	const char *argv[12] = { ctl ? ctl : "build/vhost-user-rtc-ctl" };
-	int fds[2], status;
-	size_t have = 0, i;
-	ssize_t n;
-	pid_t pid;
-
-	for (i = 0; args[i] && i < 10; i++) {
-		argv[i + 1] = args[i];
-	}
-	cr_assert_eq(pipe(fds), 0);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		dup2(fds[1], 1);
-		dup2(fds[1], 2);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	while (have + 1 < len &&
-	       (n = read(fds[0], out + have, len - have - 1)) > 0) {
-		have += (size_t)n;
-	}
-	out[have] = '\0';
-	close(fds[0]);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 ITEST(control, ctl_tool)
 {
 	struct ctl_env e;
@@ -247,59 +214,63 @@ ITEST(control, ctl_tool)
 
 	/* this host's clock is unsynchronised: the model is unreliable,
 	 * CRITICAL (2) unless --ok accepts it */
-	cr_assert_eq(
-		run_ctl((const char *[]){ "--socket", e.ctl, "status", NULL },
-			out, sizeof(out)),
-		2, "%s", out);
+	cr_assert_eq(itest_run_ctl((const char *[]){ "--socket", e.ctl,
+						     "status", NULL },
+				   out, sizeof(out)),
+		     2, "%s", out);
 	cr_assert(strstr(out, "model      "), "%s", out);
 	cr_assert(strstr(out, "CRITICAL: model unreliable"), "%s", out);
-	cr_assert_eq(run_ctl((const char *[]){ "-s", e.ctl, "status", "--ok",
-					       "initializing", NULL },
-			     out, sizeof(out)),
-		     2, "%s", out);
-	cr_assert_eq(run_ctl((const char *[]){ "-s", e.ctl, "status", "--ok",
-					       "unreliable", NULL },
-			     out, sizeof(out)),
-		     0, "%s", out);
-	cr_assert_eq(run_ctl((const char *[]){ "-s", e.ctl, "status", "--ok",
-					       "bogus", NULL },
-			     out, sizeof(out)),
+	cr_assert_eq(
+		itest_run_ctl((const char *[]){ "-s", e.ctl, "status", "--ok",
+						"initializing", NULL },
+			      out, sizeof(out)),
+		2, "%s", out);
+	cr_assert_eq(
+		itest_run_ctl((const char *[]){ "-s", e.ctl, "status", "--ok",
+						"unreliable", NULL },
+			      out, sizeof(out)),
+		0, "%s", out);
+	cr_assert_eq(itest_run_ctl((const char *[]){ "-s", e.ctl, "status",
+						     "--ok", "bogus", NULL },
+				   out, sizeof(out)),
 		     3, "%s", out);
-	cr_assert_eq(run_ctl((const char *[]){ "--version", NULL }, out,
-			     sizeof(out)),
+	cr_assert_eq(itest_run_ctl((const char *[]){ "--version", NULL }, out,
+				   sizeof(out)),
 		     0, "%s", out);
 	cr_assert(strstr(out, "vhost-user-rtc-ctl "), "%s", out);
 	/* a VM's socket is not a control socket: said so, at once */
-	cr_assert_eq(
-		run_ctl((const char *[]){ "-s", vdaemon_socket(d, 0),
-					  "--timeout", "1500", "status", NULL },
-			out, sizeof(out)),
-		3, "%s", out);
-	cr_assert(strstr(out, "vhost-user socket"), "%s", out);
-	cr_assert_eq(run_ctl((const char *[]){ "-s", vdaemon_socket(d, 0),
-					       "--timeout", "1500", "metrics",
-					       NULL },
-			     out, sizeof(out)),
+	cr_assert_eq(itest_run_ctl((const char *[]){ "-s", vdaemon_socket(d, 0),
+						     "--timeout", "1500",
+						     "status", NULL },
+				   out, sizeof(out)),
 		     3, "%s", out);
 	cr_assert(strstr(out, "vhost-user socket"), "%s", out);
-	cr_assert_eq(run_ctl((const char *[]){ "-s", e.ctl, "status", "--json",
-					       "--pretty", "--ok", "unreliable",
-					       NULL },
-			     out, sizeof(out)),
-		     0, "%s", out);
-	cr_assert(strstr(out, "\n  \"model\" : {"), "indented: %s", out);
-	cr_assert_eq(run_ctl((const char *[]){ "-s", e.ctl, "metrics", NULL },
-			     out, sizeof(out)),
-		     0, "%s", out);
-	cr_assert(strstr(out, "\nvhost_user_rtc_vms_connected 0\n"), "%s", out);
+	cr_assert_eq(itest_run_ctl((const char *[]){ "-s", vdaemon_socket(d, 0),
+						     "--timeout", "1500",
+						     "metrics", NULL },
+				   out, sizeof(out)),
+		     3, "%s", out);
+	cr_assert(strstr(out, "vhost-user socket"), "%s", out);
 	cr_assert_eq(
-		run_ctl((const char *[]){ "-s", e.ctl, "frobnicate", NULL },
-			out, sizeof(out)),
-		3, "%s", out);
+		itest_run_ctl((const char *[]){ "-s", e.ctl, "status", "--json",
+						"--pretty", "--ok",
+						"unreliable", NULL },
+			      out, sizeof(out)),
+		0, "%s", out);
+	cr_assert(strstr(out, "\n  \"model\" : {"), "indented: %s", out);
+	cr_assert_eq(
+		itest_run_ctl((const char *[]){ "-s", e.ctl, "metrics", NULL },
+			      out, sizeof(out)),
+		0, "%s", out);
+	cr_assert(strstr(out, "\nvhost_user_rtc_vms_connected 0\n"), "%s", out);
+	cr_assert_eq(itest_run_ctl((const char *[]){ "-s", e.ctl, "frobnicate",
+						     NULL },
+				   out, sizeof(out)),
+		     3, "%s", out);
 	cr_assert(strstr(out, "status, metrics, help or vm"), "%s", out);
-	cr_assert_eq(run_ctl((const char *[]){ "-s", "/nonexistent/x.ctl",
-					       "status", NULL },
-			     out, sizeof(out)),
+	cr_assert_eq(itest_run_ctl((const char *[]){ "-s", "/nonexistent/x.ctl",
+						     "status", NULL },
+				   out, sizeof(out)),
 		     3, "%s", out);
 	cr_assert(strstr(out, "/nonexistent/x.ctl: No such file"), "%s", out);
 	itest_stop(d);

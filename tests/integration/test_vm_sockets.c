@@ -411,42 +411,9 @@ ITEST(vm_sockets, off_without_vm_socket_dir)
 	unlink(ctl);
 }
 
-/* Run $VRTC_CTL with @args; exit status, output (stdout+stderr) in @out. */
-static int run_ctl(const char *const *args, char *out, size_t len)
-{
-	const char *ctl = getenv("VRTC_CTL");
-	const char *argv[12] = { ctl ? ctl : "build/vhost-user-rtc-ctl" };
-	int fds[2], status;
-	size_t have = 0, i;
-	ssize_t n;
-	pid_t pid;
-
-	for (i = 0; args[i] && i < 10; i++) {
-		argv[i + 1] = args[i];
-	}
-	cr_assert_eq(pipe(fds), 0);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		dup2(fds[1], 1);
-		dup2(fds[1], 2);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	while (have + 1 < len &&
-	       (n = read(fds[0], out + have, len - have - 1)) > 0) {
-		have += (size_t)n;
-	}
-	out[have] = '\0';
-	close(fds[0]);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 #define ctl(out, ...)                                                          \
-	run_ctl((const char *[]){ "-s", e.ctl, __VA_ARGS__, NULL }, (out),     \
-		sizeof(out))
+	itest_run_ctl((const char *[]){ "-s", e.ctl, __VA_ARGS__, NULL },      \
+		      (out), sizeof(out))
 
 ITEST(vm_sockets, ctl_subcommands)
 {

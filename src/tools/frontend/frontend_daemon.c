@@ -34,13 +34,6 @@ struct vdaemon {
 	char sockets[VDAEMON_MAX_SOCKETS][96];
 };
 
-static char vdaemon_errbuf[8192];
-
-const char *vdaemon_error(void)
-{
-	return vdaemon_errbuf;
-}
-
 const char *vdaemon_path(void)
 {
 	const char *p = getenv("VRTC_DAEMON");
@@ -270,10 +263,10 @@ static bool vdaemon_wants_root_user(const char *const *args)
 
 /*
  * Wait until @path accepts a connection; false (the daemon killed, the
- * reason in vdaemon_error()) if it exits first or @deadline passes.
+ * reason and its log in @why) if it exits first or @deadline passes.
  */
 static bool vdaemon_wait_socket(struct vdaemon *d, const char *path,
-				int64_t deadline)
+				int64_t deadline, char *why, size_t len)
 {
 	while (vdaemon_try_connect(path) != 0) {
 		char log[6000], st[96] = "still running";
@@ -287,7 +280,7 @@ static bool vdaemon_wait_socket(struct vdaemon *d, const char *path,
 			vdaemon_describe(d->status, st, sizeof(st));
 		}
 		vdaemon_read_log(d, log, sizeof(log));
-		snprintf(vdaemon_errbuf, sizeof(vdaemon_errbuf),
+		snprintf(why, len,
 			 "daemon %s: socket %s not ready (%s); log:\n%s",
 			 vdaemon_path(), path, st, log);
 		vdaemon_kill(d);
@@ -296,7 +289,8 @@ static bool vdaemon_wait_socket(struct vdaemon *d, const char *path,
 	return true;
 }
 
-struct vdaemon *vdaemon_start(const struct vdaemon_opts *opts)
+struct vdaemon *vdaemon_start(const struct vdaemon_opts *opts, char *why,
+			      size_t len)
 {
 	const char *argv[VDAEMON_MAX_ARGS];
 	struct vdaemon_opts def;
@@ -305,14 +299,13 @@ struct vdaemon *vdaemon_start(const struct vdaemon_opts *opts)
 	int64_t deadline;
 	pid_t parent = getpid();
 
-	vdaemon_errbuf[0] = '\0';
+	snprintf(why, len, "no error");
 	if (!opts) {
 		vdaemon_opts_init(&def);
 		opts = &def;
 	}
 	if (opts->nsockets > VDAEMON_MAX_SOCKETS) {
-		snprintf(vdaemon_errbuf, sizeof(vdaemon_errbuf),
-			 "too many sockets");
+		snprintf(why, len, "too many sockets");
 		return NULL;
 	}
 	d = calloc(1, sizeof(*d));
@@ -321,8 +314,7 @@ struct vdaemon *vdaemon_start(const struct vdaemon_opts *opts)
 	}
 	snprintf(d->dir, sizeof(d->dir), "/tmp/vrtc-test-XXXXXX");
 	if (!mkdtemp(d->dir)) {
-		snprintf(vdaemon_errbuf, sizeof(vdaemon_errbuf), "mkdtemp: %s",
-			 strerror(errno));
+		snprintf(why, len, "mkdtemp: %s", strerror(errno));
 		free(d);
 		return NULL;
 	}
@@ -353,8 +345,7 @@ struct vdaemon *vdaemon_start(const struct vdaemon_opts *opts)
 
 	d->pid = fork();
 	if (d->pid < 0) {
-		snprintf(vdaemon_errbuf, sizeof(vdaemon_errbuf), "fork: %s",
-			 strerror(errno));
+		snprintf(why, len, "fork: %s", strerror(errno));
 		vdaemon_free(d);
 		return NULL;
 	}
@@ -365,38 +356,20 @@ struct vdaemon *vdaemon_start(const struct vdaemon_opts *opts)
 	deadline = vuf_now_ns(CLOCK_MONOTONIC) +
 		   (int64_t)opts->start_timeout_ms * 1000000;
 	for (i = 0; i < d->nsockets; i++) {
-		if (!vdaemon_wait_socket(d, d->sockets[i], deadline)) {
+		if (!vdaemon_wait_socket(d, d->sockets[i], deadline, why,
+					 len)) {
 			return NULL;
 		}
 	}
 	/* the control socket listens after the VM sockets */
 	for (i = 0; opts->args && opts->args[i] && opts->args[i + 1]; i++) {
 		if (!strcmp(opts->args[i], "--control-socket") &&
-		    !vdaemon_wait_socket(d, opts->args[i + 1], deadline)) {
+		    !vdaemon_wait_socket(d, opts->args[i + 1], deadline, why,
+					 len)) {
 			return NULL;
 		}
 	}
 	return d;
-}
-
-struct vdaemon *vdaemon_startl(const char *arg, ...)
-{
-	const char *args[VDAEMON_MAX_ARGS];
-	struct vdaemon_opts o;
-	const char *a = arg;
-	unsigned int n = 0;
-	va_list ap;
-
-	vdaemon_opts_init(&o);
-	va_start(ap, arg);
-	while (a && n < VDAEMON_MAX_ARGS - 1) {
-		args[n++] = a;
-		a = va_arg(ap, const char *);
-	}
-	va_end(ap);
-	args[n] = NULL;
-	o.args = args;
-	return vdaemon_start(&o);
 }
 
 const char *vdaemon_socket(const struct vdaemon *d, unsigned int i)
@@ -530,12 +503,7 @@ int vdaemon_run(const char *const *argv, int timeout_ms, char *out,
 		size_t outlen)
 {
 	const char *args[VDAEMON_MAX_ARGS];
-	int64_t deadline =
-		vuf_now_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
 	unsigned int n = 0;
-	size_t got = 0;
-	int pfd[2], status;
-	pid_t pid;
 
 	args[n++] = vdaemon_path();
 	if (vdaemon_wants_root_user(argv)) {
@@ -546,6 +514,18 @@ int vdaemon_run(const char *const *argv, int timeout_ms, char *out,
 		args[n++] = *argv++;
 	}
 	args[n] = NULL;
+	return vdaemon_exec(args, timeout_ms, out, outlen);
+}
+
+int vdaemon_exec(const char *const *args, int timeout_ms, char *out,
+		 size_t outlen)
+{
+	int64_t deadline =
+		vuf_now_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
+	size_t got = 0;
+	int pfd[2], status;
+	pid_t pid;
+
 	out[0] = '\0';
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		return -1;

@@ -33,16 +33,12 @@ struct vdaemon;
 
 /*
  * vdaemon_start() - start the daemon and wait until every socket
- * accepts connections. Returns NULL on failure; vdaemon_error() then
- * says why (and includes the daemon's log).
+ * (the VM sockets, then a --control-socket among the arguments) accepts
+ * connections. Returns NULL on failure with the reason, and the
+ * daemon's log, in @why.
  */
-struct vdaemon *vdaemon_start(const struct vdaemon_opts *o);
-
-/* One socket, plus the NULL-terminated extra arguments. */
-struct vdaemon *vdaemon_startl(const char *arg, ...) __attribute__((sentinel));
-
-/* Why the last vdaemon_start() failed (static buffer). */
-const char *vdaemon_error(void);
+struct vdaemon *vdaemon_start(const struct vdaemon_opts *o, char *why,
+			      size_t len);
 
 /* Path of the daemon binary ($VRTC_DAEMON or build/vhost-user-rtc). */
 const char *vdaemon_path(void);
@@ -87,5 +83,9 @@ long vdaemon_rss_kb(const struct vdaemon *d);
  */
 int vdaemon_run(const char *const *argv, int timeout_ms, char *out,
 		size_t outlen);
+
+/* The same for any program: @argv[0] is its path. */
+int vdaemon_exec(const char *const *argv, int timeout_ms, char *out,
+		 size_t outlen);
 
 #endif /* FRONTEND_DAEMON_H */

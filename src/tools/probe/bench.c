@@ -127,14 +127,15 @@ static struct vdaemon *start_daemon(const char *poll_ns)
 	const char *args[3] = { "--poll-ns", poll_ns, NULL };
 	struct vdaemon_opts o;
 	struct vdaemon *d;
+	char why[8192];
 
 	vdaemon_opts_init(&o);
 	if (poll_ns) {
 		o.args = args;
 	}
-	d = vdaemon_start(&o);
+	d = vdaemon_start(&o, why, sizeof(why));
 	if (!d) {
-		progress("daemon did not start: %s", vdaemon_error());
+		progress("daemon did not start: %s", why);
 	} else if (pin_cpus) {
 		pin(vdaemon_pid(d), 0);
 	}

@@ -152,6 +152,7 @@ void bench_alarm_idle(double idle_s, struct alarm_idle *r)
 	int64_t c0, c1;
 	uint64_t now;
 	double a, b;
+	char why[8192];
 
 	memset(r, 0, sizeof(*r));
 	if (!clocks || !v) {
@@ -163,9 +164,9 @@ void bench_alarm_idle(double idle_s, struct alarm_idle *r)
 	}
 	vdaemon_opts_init(&o);
 	o.args = args;
-	d = vdaemon_start(&o);
+	d = vdaemon_start(&o, why, sizeof(why));
 	if (!d) {
-		fprintf(stderr, "alarms: daemon: %s\n", vdaemon_error());
+		fprintf(stderr, "alarms: daemon: %s\n", why);
 		goto out;
 	}
 	vuf_opts_init(&vo);
@@ -212,8 +213,6 @@ out:
 	}
 	free(v);
 	if (d) {
-		char why[128];
-
 		(void)vdaemon_stop(d, 5000, why, sizeof(why));
 	}
 	free(clocks);
