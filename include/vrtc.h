@@ -126,8 +126,10 @@ const char *vrtc_strerror(int err);
  * our bound, valid for @max_drift_ppb of REALTIME drift and until
  * @void_after_s seconds from now. Call it at least every 5 s (ClockBound
  * clients call the bound FREE_RUNNING after that). Returns 0, or what
- * vrtc_now() returns (the segment then says UNKNOWN), or -errno of the
- * file.
+ * vrtc_now() returns (the segment then says UNKNOWN and keeps the last
+ * bound written, with its as_of and void_after, so that it grows from
+ * when it was true; before any, a bound of INT64_MAX / 4 ns, void at
+ * once), or -errno of the file.
  */
 int vrtc_clockbound_write(struct vrtc *v, const char *path,
 			  uint32_t max_drift_ppb, unsigned int void_after_s);

@@ -20,6 +20,12 @@
 #define CB_MAGIC0 0x414D5A4Eu
 #define CB_MAGIC1 0x43420200u
 #define CB_VERSION 2
+/*
+ * The bound written when none is known (~73 years): wide enough to
+ * claim nothing, small enough that a reader's growth by max_drift_ppb
+ * cannot overflow its signed 64-bit nanoseconds.
+ */
+#define CB_BOUND_NONE (INT64_MAX / 4)
 
 /* ClockBound's status values. */
 enum {
@@ -169,19 +175,39 @@ int vrtc_clockbound_write(struct vrtc *v, const char *path,
 		}
 	}
 	r = vrtc_now_sys(v, &t, &sys, &win);
-	n.as_of_sec = asof.tv_sec;
-	n.as_of_nsec = asof.tv_nsec;
-	n.void_after_sec = asof.tv_sec + void_after_s;
-	n.void_after_nsec = asof.tv_nsec;
 	n.max_drift_ppb = max_drift_ppb;
 	n.clock_status = cb_status(v, r, &t);
-	n.disruption_marker = t.disruption_marker;
 	if (!r) {
 		/* REALTIME's error: its offset from our UTC, our bound, and
 		 * the half window in which REALTIME was read */
 		d = sys - t.now_ns;
 		bound = (uint64_t)(d < 0 ? -d : d) + t.bound_ns + (win + 1) / 2;
-		n.bound_nsec = bound > INT64_MAX ? INT64_MAX : (int64_t)bound;
+		v->cb_good_bound =
+			bound > CB_BOUND_NONE ? CB_BOUND_NONE : (int64_t)bound;
+		v->cb_good_asof = asof;
+		v->cb_good_void = asof;
+		v->cb_good_void.tv_sec += void_after_s;
+		v->cb_have_good = 1;
+		n.disruption_marker = t.disruption_marker;
+	} else {
+		n.disruption_marker = v->cb_marker;
+	}
+	if (v->cb_have_good) {
+		/*
+		 * Unknown from here on, but a reader that ignores the status
+		 * still gets the last bound, growing at max_drift_ppb from
+		 * when it was true, and void after the same instant.
+		 */
+		n.as_of_sec = v->cb_good_asof.tv_sec;
+		n.as_of_nsec = v->cb_good_asof.tv_nsec;
+		n.void_after_sec = v->cb_good_void.tv_sec;
+		n.void_after_nsec = v->cb_good_void.tv_nsec;
+		n.bound_nsec = v->cb_good_bound;
+	} else {
+		/* never a bound: claim nothing, void at once */
+		n.as_of_sec = n.void_after_sec = asof.tv_sec;
+		n.as_of_nsec = n.void_after_nsec = asof.tv_nsec;
+		n.bound_nsec = CB_BOUND_NONE;
 	}
 
 	gen = __atomic_load_n(&s->generation, __ATOMIC_ACQUIRE);

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "vrtc.h"
 
@@ -22,6 +23,10 @@ struct vrtc {
 	char *cb_path;
 	uint64_t cb_marker; /* the last disruption marker written */
 	int cb_have_marker;
+	/* the last write with a bound: kept while the page cannot be read */
+	struct timespec cb_good_asof, cb_good_void;
+	int64_t cb_good_bound;
+	int cb_have_good;
 };
 
 /*

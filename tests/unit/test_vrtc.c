@@ -4,6 +4,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,7 +363,9 @@ Test(vrtc, clockbound_segment)
 	GError *err = NULL;
 	char *path = g_build_filename(dir, "vmclock", NULL);
 	char *shm = g_build_filename(dir, "shm0", NULL);
-	unsigned char b[80];
+	char *shm2 = g_build_filename(dir, "shm1", NULL);
+	unsigned char b[80], good[40];
+	int64_t t64[4];
 	uint32_t u32[3];
 	uint16_t version, gen, gen2;
 	int64_t bound;
@@ -418,7 +421,10 @@ Test(vrtc, clockbound_segment)
 	memcpy(&status, b + 68, 4);
 	cr_expect_eq(status, 2, "FreeRunning");
 
-	/* the daemon gone: Unknown, and the error */
+	memcpy(good, b + 16, 40); /* as_of, void_after, bound */
+
+	/* the daemon gone: Unknown, and the error; the last bound stays,
+	 * growing from its own as_of, void at the same instant */
 	vmclock_page_free(pg);
 	cr_expect_eq(vrtc_clockbound_write(v, shm, 1234, 10), -ENODATA);
 	fp = fopen(shm, "rb");
@@ -426,7 +432,32 @@ Test(vrtc, clockbound_segment)
 	fclose(fp);
 	memcpy(&status, b + 68, 4);
 	cr_expect_eq(status, 0, "Unknown");
+	cr_expect_arr_eq(b + 16, good, sizeof(good),
+			 "as_of, void_after and bound of the last good write");
+	vrtc_close(v);
+
+	/* never a bound: Unknown, a bound that claims nothing, void at
+	 * once (as_of == void_after) */
+	pg = vmclock_page_open(path, 0, &err);
+	cr_assert_not_null(pg);
+	cr_assert_eq(vrtc_open(&o, &v), 0);
+	vmclock_page_free(pg);
+	cr_expect_lt(vrtc_clockbound_write(v, shm2, 1234, 10), 0);
+	fp = fopen(shm2, "rb");
+	cr_assert_not_null(fp);
+	cr_assert_eq(fread(b, 1, sizeof(b), fp), sizeof(b));
+	fclose(fp);
+	memcpy(&status, b + 68, 4);
+	memcpy(&bound, b + 48, 8);
+	memcpy(t64, b + 16, sizeof(t64));
+	cr_expect_eq(status, 0, "Unknown");
+	cr_expect_eq(bound, INT64_MAX / 4);
+	cr_expect(t64[0] == t64[2] && t64[1] == t64[3],
+		  "void_after %" PRId64 ".%09" PRId64 " != as_of %" PRId64
+		  ".%09" PRId64,
+		  t64[2], t64[3], t64[0], t64[1]);
 	vrtc_close(v);
 	g_free(path);
 	g_free(shm);
+	g_free(shm2);
 }
