@@ -7,6 +7,10 @@
 # .c of their own folder includes, and says which layer was crossed.
 set -euo pipefail
 
+if [ $# -eq 0 ]; then
+	echo "usage: $0 FOLDER:'-IDIR ...' ... (make lint passes the Makefile's table)" >&2
+	exit 2
+fi
 status=0
 for arg in "$@"; do
 	folder=${arg%%:*}
