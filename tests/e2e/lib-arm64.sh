@@ -127,60 +127,6 @@ kernel_build_arm64() {
 	"${mk[@]}" -j"$jobs" Image
 }
 
-# Make sure an arm64 guest kernel for the current fragments exists; sets
-# KERNEL_IMAGE (arch/arm64/boot/Image). Same source package as x86_64.
-e2e_ensure_kernel_arm64() {
-	local ver key dir
-	ver=$(kernel_pkg_version)
-	if [ -n "$ver" ]; then
-		key=$(kernel_key_arm64 "$ver")
-		dir=$VRTC_CACHE/kernel/$key
-		if [ -f "$dir/Image" ]; then
-			KERNEL_IMAGE=$dir/Image
-			e2e_log "kernel arm64: cached ($KERNEL_PKG $ver, $dir)"
-			return 0
-		fi
-	fi
-	e2e_step "kernel arm64: apt-get update in the chroot" "$LOGDIR/apt-update.log" 600 \
-		e2e_in_chroot "$CHROOT" -- apt-get update -q
-	ver=$(kernel_pkg_version)
-	if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
-		e2e_die "kernel arm64: no $KERNEL_PKG candidate in the chroot's apt sources"
-	fi
-	key=$(kernel_key_arm64 "$ver")
-	dir=$VRTC_CACHE/kernel/$key
-	if [ -f "$dir/Image" ]; then
-		KERNEL_IMAGE=$dir/Image
-		e2e_log "kernel arm64: cached ($KERNEL_PKG $ver, $dir)"
-		return 0
-	fi
-
-	local work=$VRTC_CACHE/kbuild-arm64 src
-	e2e_safe_rm "$work"
-	mkdir -p "$work/dl"
-	e2e_step "kernel arm64: download $KERNEL_PKG $ver" "$LOGDIR/kernel-arm64-download.log" 1800 \
-		e2e_in_chroot "$CHROOT" "$work/dl:/var/tmp/vrtc-dl" -- /bin/sh -c \
-		"cd /var/tmp/vrtc-dl && apt-get download -q '$KERNEL_PKG=$ver'"
-	e2e_step "kernel arm64: unpack the source" "$LOGDIR/kernel-arm64-unpack.log" 1200 \
-		/bin/sh -c "set -e; cd '$work'; dpkg-deb -x dl/*.deb pkg;
-			rm -f dl/*.deb;
-			tar -xf pkg/usr/src/$KERNEL_PKG.tar.xz; rm -rf pkg"
-	src=$work/$KERNEL_PKG
-	[ -f "$src/Makefile" ] || e2e_die "kernel arm64: no source tree at $src"
-	e2e_step "kernel arm64: configure and cross-build Image (tinyconfig + guest-kernel.config + guest-kernel-arm64.config, -j$(($(nproc) + 1)))" \
-		"$LOGDIR/kernel-build-$key.log" 3600 kernel_build_arm64 "$src"
-	mkdir -p "$dir.new"
-	cp "$src/arch/arm64/boot/Image" "$dir.new/Image"
-	cp "$src/.config" "$dir.new/config"
-	cp "$LOGDIR/kernel-build-$key.log" "$dir.new/build.log"
-	printf '%s %s arm64\n' "$KERNEL_PKG" "$ver" >"$dir.new/version"
-	e2e_safe_rm "$dir"
-	mv "$dir.new" "$dir"
-	e2e_safe_rm "$work"
-	KERNEL_IMAGE=$dir/Image
-	e2e_log "kernel arm64: ready ($dir)"
-}
-
 e2e_prepare_arm64() {
 	local t
 	t=$(date +%s)
@@ -189,7 +135,7 @@ e2e_prepare_arm64() {
 	e2e_lock
 	e2e_ensure_chroot
 	e2e_ensure_chroot_arm64
-	e2e_ensure_kernel_arm64
+	kernel_ensure arm64
 	e2e_ensure_busybox_arm64
 	e2e_unlock
 	e2e_log "QEMU: $(e2e_qemu_version_arm64); kernel: $(cat "$(dirname "$KERNEL_IMAGE")/version")"

@@ -318,59 +318,65 @@ kernel_build() {
 	make -C "$src" ARCH=x86_64 -j"$jobs" bzImage
 }
 
-# Make sure a guest kernel for the current fragment exists; sets KERNEL_IMAGE.
-e2e_ensure_kernel() {
-	local ver key dir
-	ver=$(kernel_pkg_version)
-	if [ -n "$ver" ]; then
-		key=$(kernel_key "$ver")
+# kernel_ensure ARCH: make sure a guest kernel for ARCH (x86_64, or arm64
+# with lib-arm64.sh) and the current fragments is in the cache, keyed by
+# the package version and the fragments' hash (kernel_key, kernel_key_arm64);
+# sets KERNEL_IMAGE.
+kernel_ensure() {
+	local arch=$1 ver key dir src pass
+	local label=kernel logp=kernel image=bzImage built=arch/x86/boot/bzImage
+	local keyf=kernel_key buildf=kernel_build work=$VRTC_CACHE/kbuild tag=
+	local what="configure and build bzImage (tinyconfig + guest-kernel.config"
+	if [ "$arch" = arm64 ]; then
+		label="kernel arm64" logp=kernel-arm64 image=Image
+		built=arch/arm64/boot/Image keyf=kernel_key_arm64
+		buildf=kernel_build_arm64 work=$VRTC_CACHE/kbuild-arm64 tag=" arm64"
+		what="configure and cross-build Image (tinyconfig + guest-kernel.config + guest-kernel-arm64.config"
+	fi
+	# Cached for the candidate the chroot's lists name? Otherwise refresh
+	# them first, so that we download a version the mirror still has.
+	for pass in cached updated; do
+		if [ "$pass" = updated ]; then
+			e2e_step "$label: apt-get update in the chroot" "$LOGDIR/apt-update.log" 600 \
+				e2e_in_chroot "$CHROOT" -- apt-get update -q
+		fi
+		ver=$(kernel_pkg_version)
+		if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
+			[ "$pass" = cached ] && continue
+			e2e_die "$label: no $KERNEL_PKG candidate in the chroot's apt sources"
+		fi
+		key=$($keyf "$ver")
 		dir=$VRTC_CACHE/kernel/$key
-		if [ -f "$dir/bzImage" ]; then
-			KERNEL_IMAGE=$dir/bzImage
-			e2e_log "kernel: cached ($KERNEL_PKG $ver, $dir)"
+		if [ -f "$dir/$image" ]; then
+			KERNEL_IMAGE=$dir/$image
+			e2e_log "$label: cached ($KERNEL_PKG $ver, $dir)"
 			return 0
 		fi
-	fi
-	# Not cached: refresh the chroot's package lists first, so that we
-	# download a version the mirror still has.
-	e2e_step "kernel: apt-get update in the chroot" "$LOGDIR/apt-update.log" 600 \
-		e2e_in_chroot "$CHROOT" -- apt-get update -q
-	ver=$(kernel_pkg_version)
-	if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
-		e2e_die "kernel: no $KERNEL_PKG candidate in the chroot's apt sources"
-	fi
-	key=$(kernel_key "$ver")
-	dir=$VRTC_CACHE/kernel/$key
-	if [ -f "$dir/bzImage" ]; then
-		KERNEL_IMAGE=$dir/bzImage
-		e2e_log "kernel: cached ($KERNEL_PKG $ver, $dir)"
-		return 0
-	fi
+	done
 
-	local work=$VRTC_CACHE/kbuild dl=$VRTC_CACHE/kbuild/dl src
 	e2e_safe_rm "$work"
-	mkdir -p "$dl"
-	e2e_step "kernel: download $KERNEL_PKG $ver" "$LOGDIR/kernel-download.log" 1800 \
-		e2e_in_chroot "$CHROOT" "$dl:/var/tmp/vrtc-dl" -- /bin/sh -c \
+	mkdir -p "$work/dl"
+	e2e_step "$label: download $KERNEL_PKG $ver" "$LOGDIR/$logp-download.log" 1800 \
+		e2e_in_chroot "$CHROOT" "$work/dl:/var/tmp/vrtc-dl" -- /bin/sh -c \
 		"cd /var/tmp/vrtc-dl && apt-get download -q '$KERNEL_PKG=$ver'"
-	e2e_step "kernel: unpack the source" "$LOGDIR/kernel-unpack.log" 1200 \
+	e2e_step "$label: unpack the source" "$LOGDIR/$logp-unpack.log" 1200 \
 		/bin/sh -c "set -e; cd '$work'; dpkg-deb -x dl/*.deb pkg;
 			rm -f dl/*.deb;
 			tar -xf pkg/usr/src/$KERNEL_PKG.tar.xz; rm -rf pkg"
 	src=$work/$KERNEL_PKG
-	[ -f "$src/Makefile" ] || e2e_die "kernel: no source tree at $src"
-	e2e_step "kernel: configure and build bzImage (tinyconfig + guest-kernel.config, -j$(($(nproc) + 1)))" \
-		"$LOGDIR/kernel-build-$key.log" 3600 kernel_build "$src"
+	[ -f "$src/Makefile" ] || e2e_die "$label: no source tree at $src"
+	e2e_step "$label: $what, -j$(($(nproc) + 1)))" \
+		"$LOGDIR/kernel-build-$key.log" 3600 $buildf "$src"
 	mkdir -p "$dir.new"
-	cp "$src/arch/x86/boot/bzImage" "$dir.new/bzImage"
+	cp "$src/$built" "$dir.new/$image"
 	cp "$src/.config" "$dir.new/config"
 	cp "$LOGDIR/kernel-build-$key.log" "$dir.new/build.log"
-	printf '%s %s\n' "$KERNEL_PKG" "$ver" >"$dir.new/version"
+	printf '%s %s%s\n' "$KERNEL_PKG" "$ver" "$tag" >"$dir.new/version"
 	e2e_safe_rm "$dir"
 	mv "$dir.new" "$dir"
 	e2e_safe_rm "$work"
-	KERNEL_IMAGE=$dir/bzImage
-	e2e_log "kernel: ready ($dir)"
+	KERNEL_IMAGE=$dir/$image
+	e2e_log "$label: ready ($dir)"
 }
 
 # --- the initramfs --------------------------------------------------------
@@ -699,7 +705,7 @@ e2e_prepare() {
 	e2e_need_root
 	e2e_lock
 	e2e_ensure_chroot
-	e2e_ensure_kernel
+	kernel_ensure x86_64
 	e2e_unlock
 	e2e_log "QEMU: $(e2e_qemu_version); kernel: $(cat "$(dirname "$KERNEL_IMAGE")/version")"
 	e2e_log "prepared in $(($(date +%s) - t))s"
