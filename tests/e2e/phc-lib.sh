@@ -133,11 +133,12 @@ phc_ensure_debian_kernel() {
 
 # --- the initramfs: busybox, our tools and linuxptp's, with their libraries
 
-# Copy FILE into ROOT at the same path, with every library it loads
+# Copy FILE into ROOT at the same path (or at DEST), with every library it loads
 # (ldd's closure, the program interpreter included).
+# Usage: phc_copy_with_libs ROOT FILE [DEST]
 phc_copy_with_libs() {
 	local root=$1 f=$2 lib
-	install -D -m 0755 "$f" "$root$f"
+	install -D -m 0755 "$f" "$root${3:-$f}"
 	for lib in $(ldd "$f" 2>/dev/null | awk '/=> \// { print $3 } /^\t\/[^ ]*ld-linux/ { print $1 }'); do
 		[ -e "$root$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
 	done
@@ -151,9 +152,9 @@ phc_build_initramfs() {
 	cp /bin/busybox "$root/bin/busybox"
 	for f in vhost-user-rtc vhost-user-rtc-probe vhost-user-rtc-ctl; do
 		[ -x "$build/$f" ] || e2e_die "no $build/$f (run make)"
-		phc_copy_with_libs "$root" "$build/$f"
-		mkdir -p "$root/usr/bin"
-		ln -sf "$build/$f" "$root/usr/bin/$f"
+		# into /usr/bin, not the build's own path: the guest mounts a
+		# tmpfs on /tmp and /run, which would hide a build under them
+		phc_copy_with_libs "$root" "$build/$f" "/usr/bin/$f"
 	done
 	# QEMU's igb needs help to give Linux's igb Rx timestamps (see the
 	# tool's comment): static, like the e2e guest tool.
