@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 #include <endian.h>
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +170,29 @@ static inline int itest_run_ctl(const char *const *args, char *out, size_t len)
 	st = vdaemon_exec(argv, 10000, out, len);
 	cr_assert_neq(st, -1, "%s did not finish: %s", argv[0], out);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The unprivileged user the privilege-drop tests run the daemon as. */
+#define ITEST_USER "vrtc-test"
+
+/* ITEST_USER, created (with its own group) when missing; needs root. */
+static inline struct passwd itest_user(void)
+{
+	struct passwd *pw;
+
+	cr_assert_eq(geteuid(), 0, "these tests start the daemon as root");
+	pw = getpwnam(ITEST_USER);
+	if (!pw) {
+		int st =
+			system("useradd --system --user-group --no-create-home "
+			       "--shell /usr/sbin/nologin " ITEST_USER);
+
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			  "useradd " ITEST_USER " failed (status 0x%x)", st);
+		pw = getpwnam(ITEST_USER);
+	}
+	cr_assert(pw, "no user " ITEST_USER);
+	return *pw;
 }
 
 #define ITEST(suite, name, ...)                                                \

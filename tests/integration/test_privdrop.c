@@ -32,28 +32,8 @@
 #include "harness_chronyd.h"
 #include "itest.h"
 
-#define TEST_USER "vrtc-test"
+#define TEST_USER ITEST_USER
 #define NS 1000000000LL
-
-/* The test user, created (with its own group) when missing. */
-static struct passwd test_user(void)
-{
-	struct passwd *pw;
-
-	cr_assert_eq(geteuid(), 0, "these tests start the daemon as root");
-	pw = getpwnam(TEST_USER);
-	if (!pw) {
-		int st =
-			system("useradd --system --user-group --no-create-home "
-			       "--shell /usr/sbin/nologin " TEST_USER);
-
-		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-			  "useradd " TEST_USER " failed (status 0x%x)", st);
-		pw = getpwnam(TEST_USER);
-	}
-	cr_assert(pw, "no user " TEST_USER);
-	return *pw;
-}
 
 /* Value of "@key:" in @status, or NULL. */
 static const char *field(const char *status, const char *key, char *buf,
@@ -178,7 +158,7 @@ static void check_serving(struct vdaemon *d)
 
 ITEST(privdrop, runs_as_configured_user_confined)
 {
-	struct passwd pw = test_user();
+	struct passwd pw = itest_user();
 	struct vdaemon *d =
 		itest_startl("--user", TEST_USER, "--group", TEST_USER);
 	char log[8192];
@@ -244,7 +224,7 @@ ITEST(privdrop, denied_call_is_named)
 	char out[8192];
 	int st;
 
-	test_user();
+	itest_user();
 	st = vdaemon_run(argv, 5000, out, sizeof(out));
 	unlink("/tmp/vrtc-privdrop-selftest.sock");
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3,
@@ -256,7 +236,7 @@ ITEST(privdrop, denied_call_is_named)
 
 ITEST(privdrop, seccomp_off_allows_the_call)
 {
-	struct passwd pw = test_user();
+	struct passwd pw = itest_user();
 	struct vdaemon *d = itest_startl("--user", TEST_USER, "--seccomp",
 					 "off", "--debug-seccomp-selftest");
 	char log[8192];
@@ -279,7 +259,7 @@ static void pd_fini(void)
 Test(privdrop, follows_chronyd_after_drop, .init = chronyd_pair_start,
      .fini = pd_fini, .timeout = ITEST_TIMEOUT)
 {
-	struct passwd pw = test_user();
+	struct passwd pw = itest_user();
 	struct chrony_client *c = chronyd_pair_open_unix();
 	struct chrony_tracking t;
 	struct timespec rt0, rt1;
@@ -390,7 +370,7 @@ static void expect_group(const char *path, gid_t gid)
 
 ITEST(privdrop, sockets_given_to_their_groups)
 {
-	struct passwd pw = test_user();
+	struct passwd pw = itest_user();
 	struct group *ng = getgrnam("nogroup");
 	char ctl[128], dir[128];
 	struct vdaemon *d;

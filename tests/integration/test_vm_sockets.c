@@ -22,32 +22,13 @@
 
 #include "itest_faults.h"
 
-#define TEST_USER "vrtc-test"
+#define TEST_USER ITEST_USER
 
 /* A directory for the control socket and the vm-socket-dir. */
 struct vm_env {
 	char *dir, *ctl, *vms;
 	char path[4][128]; /* vms/vm<N>.sock */
 };
-
-static struct passwd test_user(void)
-{
-	struct passwd *pw;
-
-	cr_assert_eq(geteuid(), 0, "these tests start the daemon as root");
-	pw = getpwnam(TEST_USER);
-	if (!pw) {
-		int st =
-			system("useradd --system --user-group --no-create-home "
-			       "--shell /usr/sbin/nologin " TEST_USER);
-
-		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-			  "useradd " TEST_USER " failed (status 0x%x)", st);
-		pw = getpwnam(TEST_USER);
-	}
-	cr_assert(pw, "no user " TEST_USER);
-	return *pw;
-}
 
 static void env_init(struct vm_env *e)
 {
@@ -227,7 +208,7 @@ static void json_socket(const char *json, const char *path, int n)
 
 ITEST(vm_sockets, add_serve_remove_another_readd)
 {
-	struct passwd pw = test_user();
+	struct passwd pw = itest_user();
 	struct group *ng = getgrnam("nogroup");
 	struct bystanders_opts bo;
 	struct bystanders *b;
@@ -346,7 +327,7 @@ ITEST(vm_sockets, refusals_say_why)
 	struct vdaemon *d;
 	int busy, fd;
 
-	test_user();
+	itest_user();
 	env_init(&e);
 	/* one start-up socket: room for two more */
 	d = start(&e, "3");
@@ -422,7 +403,7 @@ ITEST(vm_sockets, ctl_subcommands)
 	struct vdaemon *d;
 	struct vuf *v;
 
-	test_user();
+	itest_user();
 	env_init(&e);
 	d = start(&e, "256");
 	cr_assert_eq(ctl(out, "vm", "add", "vm1.sock"), 0, "%s", out);
@@ -469,7 +450,7 @@ ITEST(vm_sockets, bad_vm_socket_dir_refused)
 	struct stat st;
 	int fd, status;
 
-	test_user();
+	itest_user();
 	env_init(&e);
 	sock = g_build_filename(e.dir, "a.sock", NULL);
 	file = g_build_filename(e.vms, "precious", NULL);
