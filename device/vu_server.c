@@ -18,6 +18,41 @@
  * for work that raced in). With poll_ns == 0 a queue stays listed only
  * while it has more work than one batch. Rings started without a kick fd
  * (poll mode) stay listed and are checked every VU_POLL_MODE_MS when idle.
+ *
+ * Why no request can wait for a kick that never comes (a polled queue
+ * with a kick fd; "asks" = used->flags without NO_NOTIFY, or avail_event
+ * at last_avail with EVENT_IDX). The kick fd is watched in both states.
+ *
+ *   state     listed  guest asked to kick   how new work is seen
+ *   SLEEPING  no      yes                   its kick (kick_cb)
+ *   POLLING   yes     no (it may anyway)    poller_scan(), every loop
+ *                                           iteration (timeout 0), or
+ *                                           its kick if it sends one
+ *
+ *   event                     SLEEPING                 POLLING
+ *   kick (eventfd written)    drain, list, run: ->P    drain, run: stays
+ *   avail->idx moves, no      cannot happen: the       seen by the next
+ *     kick                    guest was asked (see     poller_scan()
+ *                             the fence below)
+ *   idle for poll_ns          -                        ask for kicks, full
+ *                                                      fence, re-read
+ *                                                      avail->idx: moved
+ *                                                      -> stay P, else ->S
+ *
+ * The P->S step is the Dekker pair of VIRTIO 2.7.13: we store the ask,
+ * fence, load avail->idx; the driver stores avail->idx, fences, loads the
+ * ask. One of the two sees the other's store: we keep polling, or it
+ * kicks. A kick is read only by kick_cb(), which always runs the queue
+ * afterwards, and eventfd write/read order the driver's avail->idx
+ * before our load of it. The kick source is never removed while the
+ * ring runs (only when its fd changes or the ring stops).
+ *
+ * Belt and braces: while connections exist, a sweep every VU_SWEEP_MS
+ * looks for SLEEPING request queues with work; one still so at the next
+ * sweep (no kick came in a whole period) is served and counted as a
+ * missed kick: a front-end that did not kick when asked, or a bug of
+ * ours. No request waits longer than 2 x VU_SWEEP_MS, whatever went
+ * wrong, and the counter (status, metrics) says it happened.
  */
 #define G_LOG_DOMAIN "vrtc-device"
 
@@ -44,6 +79,7 @@
 #define VU_ACCEPTS_PER_DISPATCH 16
 #define VU_ACCEPT_PAUSE_MS 100
 #define VU_POLL_MODE_MS 1
+#define VU_SWEEP_MS 50
 
 #define VU_HDR_SIZE sizeof(struct vhost_user_header)
 
@@ -59,6 +95,7 @@ struct vu_queue_io {
 	bool listed;	  /* in the server's active list */
 	GList link;	  /* data = this */
 	uint64_t last_ns; /* last kick or work seen */
+	bool swept;	  /* the sweep saw it sleep with work */
 };
 
 struct vu_sconn {
@@ -106,6 +143,7 @@ struct vu_server {
 	GQueue active; /* struct vu_queue_io being polled / with work */
 	GSource *poller;
 	struct alarm_timer *alarms; /* every device's alarms; NULL: none */
+	guint sweep_id;		    /* missed-kick sweep, while conns exist */
 	struct ratelimit rl;	    /* connection-level lines */
 	/* of the closed connections, for vu_server_get_stats() */
 	struct vu_server_stats gone;
@@ -141,6 +179,7 @@ static void queue_list(struct vu_queue_io *q, uint64_t now)
 	struct vu_server *s = q->conn->s;
 
 	q->last_ns = now;
+	q->swept = false;
 	if (q->listed) {
 		return;
 	}
@@ -273,6 +312,51 @@ static GSourceFuncs poller_funcs = {
 	.check = poller_check,
 	.dispatch = poller_dispatch,
 };
+
+/*
+ * Serve request queues that slept with work for a whole sweep period: a
+ * kick that never came. Every VU_SWEEP_MS while connections exist (see
+ * the top); queue_list() clears the mark, so a kick in time never counts.
+ */
+static gboolean server_sweep(gpointer data)
+{
+	struct vu_server *s = data;
+	GList *l, *next;
+	unsigned int i;
+
+	if (g_queue_is_empty(&s->conns)) {
+		s->sweep_id = 0;
+		return G_SOURCE_REMOVE;
+	}
+	for (l = s->conns.head; l; l = next) {
+		struct vu_sconn *sc = l->data;
+
+		next = l->next; /* queue_run() never closes a connection */
+		for (i = 0; i < VU_NUM_QUEUES; i++) {
+			struct vu_queue_io *q = &sc->q[i];
+
+			if (q->listed || !sc->proto ||
+			    !vu_conn_queue_polled(sc->proto, i) ||
+			    !vu_conn_has_work(sc->proto, i)) {
+				q->swept = false;
+				continue;
+			}
+			if (!q->swept) {
+				q->swept =
+					true; /* its kick may be on the way */
+				continue;
+			}
+			s->gone.kicks_missed++;
+			g_log_ratelimited(&s->rl, G_LOG_LEVEL_WARNING,
+					  "%s: queue %u had requests and no "
+					  "kick; serving them",
+					  sc->name, i);
+			queue_list(q, now_ns());
+			queue_run(q, now_ns());
+		}
+	}
+	return G_SOURCE_CONTINUE;
+}
 
 /* ---- connections ---------------------------------------------------- */
 
@@ -620,6 +704,9 @@ static int sconn_new(struct vu_server *s, struct vu_listener *l, int fd)
 		return -ENOMEM;
 	}
 	sc->sock_id = g_unix_fd_add(fd, G_IO_IN, sconn_readable, sc);
+	if (!s->sweep_id) {
+		s->sweep_id = g_timeout_add(VU_SWEEP_MS, server_sweep, s);
+	}
 	g_log_ratelimited(&s->rl, G_LOG_LEVEL_MESSAGE,
 			  "%s: front-end connected", sc->name);
 	return 0;
@@ -808,6 +895,7 @@ void vu_server_free(struct vu_server *s)
 		sconn_free(s->conns.head->data);
 	}
 	g_ptr_array_free(s->listeners, TRUE);
+	remove_source(&s->sweep_id);
 	g_source_destroy(s->poller);
 	g_source_unref(s->poller);
 	alarm_timer_free(s->alarms);

@@ -69,6 +69,8 @@ struct vu_server_stats {
 	uint64_t closed;
 	uint64_t requests, errors; /* virtio-rtc requests, non-OK answers */
 	uint64_t alarm_events;
+	/* requests found waiting on a queue that was owed a kick */
+	uint64_t kicks_missed;
 };
 
 void vu_server_get_stats(const struct vu_server *s,

@@ -271,6 +271,13 @@ static void text_vms(const struct status_report *r, GString *o)
 			       " errors, %" PRIu64 " alarm events in all\n",
 			       v->connected, v->accepted, v->refused, v->closed,
 			       v->requests, v->errors, v->alarm_events);
+	if (v->kicks_missed) {
+		g_string_append_printf(o,
+				       "           %" PRIu64
+				       " requests waited for a kick that "
+				       "never came (served by the sweep)\n",
+				       v->kicks_missed);
+	}
 	for (i = 0; i < r->n_sock; i++) {
 		g_string_append_printf(o, "%s %s (%u connected)\n",
 				       i ? "          " : "sockets   ",

@@ -210,6 +210,7 @@ static void json_vms(const struct status_report *r, JsonBuilder *b)
 	set_u64(b, "requests_total", v->requests);
 	set_u64(b, "errors_total", v->errors);
 	set_u64(b, "alarm_events_total", v->alarm_events);
+	set_u64(b, "kicks_missed_total", v->kicks_missed);
 	json_builder_set_member_name(b, "sockets");
 	json_builder_begin_array(b);
 	for (i = 0; i < r->n_sock; i++) {

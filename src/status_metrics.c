@@ -182,6 +182,10 @@ static void vm_metrics(const struct status_report *r, GString *o)
 	metric(o, "request_errors_total", "counter",
 	       "virtio-rtc requests answered with an error, every VM",
 	       (double)v->errors);
+	metric(o, "vm_kicks_missed_total", "counter",
+	       "Requests found waiting on a sleeping queue without a kick "
+	       "(served by the sweep)",
+	       (double)v->kicks_missed);
 	family(o, "socket_connections", "gauge",
 	       "Front-end connections open on each VM socket served");
 	for (i = 0; i < r->n_sock; i++) {

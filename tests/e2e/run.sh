@@ -73,6 +73,9 @@ HOLDOVER=${VRTC_E2E_HOLDOVER:-12}
 SAMPLES=${VRTC_E2E_SAMPLES:-1000}
 # Seconds of in-guest comparison of our UTC PHC with the reference PHC.
 COMPARE=${VRTC_E2E_COMPARE:-60}
+# Seconds of PHC reads with pauses around the daemon's poll window, none
+# of which may hang (read_stall).
+STALL=${VRTC_E2E_STALL:-60}
 
 e2e_log "end-to-end test ($E2E_ARCH, $TRANSPORT): $([ $REF_ONLY = 1 ] && echo "reference device only (self-test)" || echo "daemon $DAEMON")"
 if [ "$E2E_ARCH" = arm64 ]; then
@@ -100,7 +103,7 @@ fi
 e2e_log "leap table $LEAP_FILE: TAI-UTC=$LEAP_TAI_UTC s, expires $LEAP_EXPIRES$([ "$LEAP_EXPIRED" = 1 ] && echo " (EXPIRED)")$([ "$LEAP_NEAR" = 1 ] && echo ", a leap second is within a day")"
 e2e_log "$TAI_CASE"
 
-APPEND="vrtc.mode=test vrtc.ours=$VRTC_OURS_PCI vrtc.ref=$VRTC_REF_PCI vrtc.taiutc=$LEAP_TAI_UTC vrtc.leapnear=$LEAP_NEAR vrtc.samples=$SAMPLES vrtc.refonly=$REF_ONLY vrtc.compare=$COMPARE vrtc.statuschange=$((STATUS_CHANGE * (1 - REF_ONLY))) vrtc.holdover=$HOLDOVER"
+APPEND="vrtc.mode=test vrtc.ours=$VRTC_OURS_PCI vrtc.ref=$VRTC_REF_PCI vrtc.taiutc=$LEAP_TAI_UTC vrtc.leapnear=$LEAP_NEAR vrtc.samples=$SAMPLES vrtc.refonly=$REF_ONLY vrtc.compare=$COMPARE vrtc.statuschange=$((STATUS_CHANGE * (1 - REF_ONLY))) vrtc.holdover=$HOLDOVER vrtc.stall=$STALL"
 
 # The guest's marker "VRTC-E2E-MARK source-loss" (after vrtc_bound, while
 # the daemon is SYNCHRONIZED): the daemon's status now over its control
@@ -155,7 +158,7 @@ problems=()
 if [ $REF_ONLY = 1 ]; then
 	required=(guest_clock phcs rtc windows dmesg)
 else
-	required=(guest_clock phcs rtc utc_vs_ref phc_reader phc_compare tai_minus_utc
+	required=(guest_clock phcs rtc utc_vs_ref phc_reader phc_compare read_stall tai_minus_utc
 		monotonic windows vrtc_bound vrtc_now_cli vrtc_status_seen rebind dmesg
 		cross_cap)
 	[ "$LEAP_NEAR" = 1 ] || required+=(smeared_vs_utc)

@@ -300,6 +300,9 @@ int cmd_test(struct opts *o)
 			if (o->compare_s > 0) {
 				check_phc_compare(utc, ref, o->compare_s);
 			}
+			if (o->stall_s > 0) {
+				check_read_stall(o->ours, o->stall_s);
+			}
 		} else {
 			need("phc_reader", NULL);
 		}
