@@ -228,6 +228,17 @@ if [ $REF_ONLY = 0 ]; then
 		problems+=("control socket status: $(head -c 300 "$WORK/status.json")")
 		echo "  FAIL control_status: $(head -c 300 "$WORK/status.json")"
 	fi
+	# Every guest request came with its kick or was polled (issue of the
+	# poll window): the daemon's sweep never had to serve one.
+	st_mk=$(grep -o '"kicks_missed_total":[0-9]*' "$WORK/status.json" | cut -d: -f2 || true)
+	if [ "${st_mk:-x}" = 0 ]; then
+		passed=$((passed + 1))
+		echo "  PASS kicks: no request waited for a kick that never came (the daemon's kicks_missed_total is 0)"
+	else
+		failed=$((failed + 1))
+		problems+=("the daemon served ${st_mk:-?} requests without their kick (kicks_missed_total)")
+		echo "  FAIL kicks: kicks_missed_total=${st_mk:-missing}: requests waited for a kick that never came"
+	fi
 	# libvrtc's status in the guest (from the page over ivshmem-plain)
 	# is the model's status the daemon reports: before the source was
 	# lost (the guest's vrtc_bound against the control socket at the

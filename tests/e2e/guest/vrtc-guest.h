@@ -108,7 +108,8 @@ void check_phc_reader(const struct guest_phc *ours, const struct guest_phc *ref,
 
 /* compare.c: our UTC PHC against the reference for @seconds */
 /* stall.c: reads around the daemon's poll window, none may hang */
-void check_read_stall(const char *ours, int seconds);
+void check_read_stall(const char *ours, const struct guest_phc *ref,
+		      int seconds);
 void check_phc_compare(const struct guest_phc *ours,
 		       const struct guest_phc *ref, int seconds);
 
