@@ -9,6 +9,7 @@
  * entries and never allocate.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,12 +21,14 @@
 #include "guest_mem.h"
 
 struct guest_region {
-	uint64_t gpa;	/* guest-physical start */
-	uint64_t qva;	/* front-end user address of the start */
-	uint64_t size;	/* bytes, > 0; gpa + size and qva + size fit */
-	uint8_t *host;	/* our address of the start */
-	void *map_base; /* what mmap returned */
-	size_t map_len; /* what was mapped */
+	uint64_t gpa;	      /* guest-physical start */
+	uint64_t qva;	      /* front-end user address of the start */
+	uint64_t size;	      /* bytes, > 0; gpa + size and qva + size fit */
+	uint8_t *host;	      /* our address of the start */
+	void *map_base;	      /* what mmap returned */
+	size_t map_len;	      /* what was mapped */
+	uint64_t mmap_offset; /* of the start in the file */
+	int fd;		      /* our copy of the file, for a hand-over */
 };
 
 struct guest_mem {
@@ -142,6 +145,9 @@ static void unmap_regions(struct guest_region *r, unsigned int n)
 			sigbus_unregister(r[i].map_base);
 			munmap(r[i].map_base, r[i].map_len);
 		}
+		if (r[i].fd >= 0) {
+			close(r[i].fd);
+		}
 	}
 }
 
@@ -234,6 +240,9 @@ int guest_mem_set_table(struct guest_mem *m,
 	}
 	memset(nr, 0, sizeof(nr));
 	for (i = 0; i < n; i++) {
+		nr[i].fd = -1;
+	}
+	for (i = 0; i < n; i++) {
 		const struct vhost_user_mem_region *a = &regions[i];
 		size_t len = (size_t)(a->mmap_offset + a->memory_size);
 		void *p;
@@ -253,12 +262,20 @@ int guest_mem_set_table(struct guest_mem *m,
 			munmap(p, len);
 			goto fail;
 		}
+		nr[i].map_base = p;
+		nr[i].map_len = len;
+		/* Kept so the next process can map it (live upgrade). */
+		nr[i].fd = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+		if (nr[i].fd < 0) {
+			rc = -errno;
+			i++; /* unmap this one too */
+			goto fail;
+		}
 		nr[i].gpa = a->guest_phys_addr;
 		nr[i].qva = a->userspace_addr;
 		nr[i].size = a->memory_size;
 		nr[i].host = (uint8_t *)p + a->mmap_offset;
-		nr[i].map_base = p;
-		nr[i].map_len = len;
+		nr[i].mmap_offset = a->mmap_offset;
 	}
 
 	unmap_regions(m->r, m->n);
@@ -276,6 +293,21 @@ fail:
 unsigned int guest_mem_nregions(const struct guest_mem *m)
 {
 	return m->n;
+}
+
+int guest_mem_region(const struct guest_mem *m, unsigned int i,
+		     struct vhost_user_mem_region *out)
+{
+	if (i >= m->n) {
+		return -ENOENT;
+	}
+	*out = (struct vhost_user_mem_region){
+		.guest_phys_addr = m->r[i].gpa,
+		.memory_size = m->r[i].size,
+		.userspace_addr = m->r[i].qva,
+		.mmap_offset = m->r[i].mmap_offset,
+	};
+	return m->r[i].fd;
 }
 
 uint64_t guest_mem_generation(const struct guest_mem *m)

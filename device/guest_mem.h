@@ -54,6 +54,14 @@ bool guest_mem_poisoned(const struct guest_mem *m);
 /* Number of regions mapped now. */
 unsigned int guest_mem_nregions(const struct guest_mem *m);
 
+/*
+ * guest_mem_region() - region @i as SET_MEM_TABLE described it, in @out;
+ * returns our fd of its file (kept for a live upgrade; still ours), or
+ * -ENOENT past the last region.
+ */
+int guest_mem_region(const struct guest_mem *m, unsigned int i,
+		     struct vhost_user_mem_region *out);
+
 /* Bumps each time the table changes: ring pointers must be re-resolved. */
 uint64_t guest_mem_generation(const struct guest_mem *m);
 

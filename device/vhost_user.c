@@ -776,6 +776,155 @@ int vu_conn_process(struct vu_conn *c, unsigned int idx, unsigned int budget)
 	return n;
 }
 
+/* ---- live upgrade: the connection as messages ------------------------ */
+
+static int save_u64(vu_save_fn emit, void *ctx, uint32_t req, uint64_t v,
+		    int fd)
+{
+	return emit(ctx, req, &v, sizeof(v), &fd, fd >= 0 ? 1 : 0);
+}
+
+static int save_state(vu_save_fn emit, void *ctx, uint32_t req,
+		      unsigned int idx, uint32_t num)
+{
+	struct vhost_user_vring_state st = { .index = idx, .num = num };
+
+	return emit(ctx, req, &st, sizeof(st), NULL, 0);
+}
+
+static int save_ring_fd(vu_save_fn emit, void *ctx, uint32_t req,
+			unsigned int idx, int fd)
+{
+	uint64_t v = idx | (fd < 0 ? VHOST_USER_VRING_NOFD_MASK : 0);
+
+	return save_u64(emit, ctx, req, v, fd);
+}
+
+static int save_queue(const struct vu_conn *c, unsigned int i, vu_save_fn emit,
+		      void *ctx)
+{
+	const struct virtq *vq = &c->vq[i];
+	int rc = 0;
+
+	if (vq->num) {
+		rc = save_state(emit, ctx, VHOST_USER_SET_VRING_NUM, i,
+				vq->num);
+	}
+	if (!rc && (vq->num || vq->last_avail_idx)) {
+		rc = save_state(emit, ctx, VHOST_USER_SET_VRING_BASE, i,
+				vq->last_avail_idx);
+	}
+	if (!rc && vq->addr_set) {
+		struct vhost_user_vring_addr a = {
+			.index = i,
+			.desc_user_addr = vq->desc_qva,
+			.used_user_addr = vq->used_qva,
+			.avail_user_addr = vq->avail_qva,
+		};
+
+		rc = emit(ctx, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL,
+			  0);
+	}
+	if (!rc && vq->err_fd >= 0) {
+		rc = save_ring_fd(emit, ctx, VHOST_USER_SET_VRING_ERR, i,
+				  vq->err_fd);
+	}
+	if (!rc && vq->started) {
+		rc = save_ring_fd(emit, ctx, VHOST_USER_SET_VRING_KICK, i,
+				  vq->kick_fd);
+	}
+	if (!rc && vq->call_fd >= 0) {
+		rc = save_ring_fd(emit, ctx, VHOST_USER_SET_VRING_CALL, i,
+				  vq->call_fd);
+	}
+	if (!rc && (c->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES))) {
+		rc = save_state(emit, ctx, VHOST_USER_SET_VRING_ENABLE, i,
+				vq->enabled);
+	}
+	return rc;
+}
+
+int vu_conn_save(const struct vu_conn *c, vu_save_fn emit, void *ctx)
+{
+	struct vhost_user_mem_table t = { 0 };
+	int fds[VHOST_USER_MAX_RAM_SLOTS];
+	unsigned int i, n;
+	int rc;
+
+	rc = save_u64(emit, ctx, VHOST_USER_SET_PROTOCOL_FEATURES,
+		      c->protocol_features, -1);
+	if (!rc) {
+		rc = emit(ctx, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0);
+	}
+	if (!rc && c->features) {
+		rc = save_u64(emit, ctx, VHOST_USER_SET_FEATURES, c->features,
+			      -1);
+	}
+	n = guest_mem_nregions(c->mem);
+	if (!rc && n) {
+		t.nregions = n;
+		for (i = 0; i < n; i++) {
+			fds[i] = guest_mem_region(c->mem, i, &t.regions[i]);
+			if (fds[i] < 0) {
+				return fds[i];
+			}
+		}
+		rc = emit(ctx, VHOST_USER_SET_MEM_TABLE, &t,
+			  (uint32_t)(offsetof(struct vhost_user_mem_table,
+					      regions) +
+				     n * sizeof(t.regions[0])),
+			  fds, n);
+	}
+	for (i = 0; !rc && i < VU_NUM_QUEUES; i++) {
+		rc = save_queue(c, i, emit, ctx);
+	}
+	return rc;
+}
+
+int vu_conn_replay(struct vu_conn *c, uint32_t request, const void *payload,
+		   uint32_t size, int *fds, unsigned int nfds)
+{
+	struct vhost_user_header h = {
+		.request = request,
+		.flags = VHOST_USER_VERSION,
+		.size = size,
+	};
+	uint8_t reply[VU_REPLY_MAX];
+	size_t reply_len;
+
+	/* Only what vu_conn_save() writes: never a request with a reply. */
+	switch (request) {
+	case VHOST_USER_SET_PROTOCOL_FEATURES:
+	case VHOST_USER_SET_OWNER:
+	case VHOST_USER_SET_FEATURES:
+	case VHOST_USER_SET_MEM_TABLE:
+	case VHOST_USER_SET_VRING_NUM:
+	case VHOST_USER_SET_VRING_BASE:
+	case VHOST_USER_SET_VRING_ADDR:
+	case VHOST_USER_SET_VRING_KICK:
+	case VHOST_USER_SET_VRING_CALL:
+	case VHOST_USER_SET_VRING_ERR:
+	case VHOST_USER_SET_VRING_ENABLE:
+		break;
+	default:
+		for (unsigned int i = 0; i < nfds; i++) {
+			close_fd(fds[i]);
+			fds[i] = -1;
+		}
+		return fail(c, "request %" PRIu32 " cannot be replayed",
+			    request);
+	}
+	return vu_conn_handle(c, &h, payload, fds, nfds, reply, &reply_len);
+}
+
+void vu_conn_break_queue(struct vu_conn *c, unsigned int idx, const char *why)
+{
+	if (idx < VU_NUM_QUEUES) {
+		c->vq[idx].broken = true;
+		c->vq[idx].error = why;
+	}
+}
+
 bool vu_conn_queue_polled(const struct vu_conn *c, unsigned int idx)
 {
 	return c->ops->request_queues & (1u << idx);
@@ -804,6 +953,11 @@ void vu_conn_notify_disable(struct vu_conn *c, unsigned int idx)
 bool vu_conn_has_work(const struct vu_conn *c, unsigned int idx)
 {
 	return virtq_ready(&c->vq[idx]) && virtq_has_work(&c->vq[idx]);
+}
+
+uint64_t vu_conn_features(const struct vu_conn *c)
+{
+	return c->features;
 }
 
 const char *vu_conn_error(const struct vu_conn *c)

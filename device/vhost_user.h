@@ -152,6 +152,38 @@ const char *vu_conn_error(const struct vu_conn *c);
 const char *vu_conn_name(const struct vu_conn *c);
 
 /* Name of a request type, for logs ("UNKNOWN" if out of range). */
+/*
+ * Live upgrade (see vu_server_save()). A connection's negotiated state is
+ * written as the vhost-user messages that rebuild it, in QEMU's order:
+ * SET_PROTOCOL_FEATURES, SET_OWNER, SET_FEATURES, SET_MEM_TABLE, then per
+ * queue NUM, BASE, ADDR, ERR, KICK, CALL, ENABLE. The next process feeds
+ * them to vu_conn_replay(), which checks them exactly as messages from
+ * the socket: a corrupted image cannot make it map or touch anything a
+ * front-end could not. The used index is read back from the ring, as
+ * after any SET_VRING_ADDR; nothing is in flight (requests are answered
+ * synchronously).
+ */
+typedef int (*vu_save_fn)(void *ctx, uint32_t request, const void *payload,
+			  uint32_t size, const int *fds, unsigned int nfds);
+
+/* vu_conn_save() - @emit each message; its fds stay ours. 0 or the first
+ * error @emit returned. */
+int vu_conn_save(const struct vu_conn *c, vu_save_fn emit, void *ctx);
+
+/*
+ * vu_conn_replay() - one saved message (only the requests listed above).
+ * The fds are consumed whatever happens. Returns 0 or -EPROTO with the
+ * reason in vu_conn_error().
+ */
+int vu_conn_replay(struct vu_conn *c, uint32_t request, const void *payload,
+		   uint32_t size, int *fds, unsigned int nfds);
+
+/* Mark queue @idx broken until reset (it was so before the upgrade). */
+void vu_conn_break_queue(struct vu_conn *c, unsigned int idx, const char *why);
+
+/* The features SET_FEATURES set (0 before). */
+uint64_t vu_conn_features(const struct vu_conn *c);
+
 const char *vu_request_name(uint32_t request);
 
 #endif /* DEVICE_VHOST_USER_H */

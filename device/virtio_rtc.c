@@ -27,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "handover.h"
 #include "virtio_rtc_priv.h"
 
 /* Mask of request bytes [off, off + len), for off + len <= 32. */
@@ -320,6 +321,64 @@ void vrtc_dev_reset(struct vrtc_dev *d)
 	 * the MONOTONIC floor and the alarms outlive resets.
 	 */
 	vrtc_alarm_reset(d);
+}
+
+void vrtc_dev_save(const struct vrtc_dev *d, struct ho_writer *w)
+{
+	struct ho_stats st = {
+		.requests = htole64(d->stats.requests),
+		.errors = htole64(d->stats.errors),
+		.alarm_events = htole64(d->alarm_events),
+	};
+	unsigned int i;
+
+	for (i = 0; i < d->cfg->num_clocks; i++) {
+		if (d->mono_floor_ns[i]) {
+			struct ho_mono_floor f = {
+				.clock_id = htole16((uint16_t)i),
+				.ns = (int64_t)htole64(
+					(uint64_t)d->mono_floor_ns[i]),
+			};
+
+			ho_put(w, HO_MONO_FLOOR, &f, sizeof(f));
+		}
+	}
+	ho_put(w, HO_STATS, &st, sizeof(st));
+	vrtc_alarm_save(d, w);
+}
+
+int vrtc_dev_load(struct vrtc_dev *d, struct ho_reader *r,
+		  const struct ho_item *it)
+{
+	struct ho_mono_floor f;
+	struct ho_stats st;
+	unsigned int id;
+
+	switch (it->tag) {
+	case HO_MONO_FLOOR:
+		if (ho_get(r, it, &f, sizeof(f))) {
+			return -EBADMSG;
+		}
+		id = le16toh(f.clock_id);
+		if (id >= d->cfg->num_clocks ||
+		    memcmp(f.reserved, (const uint8_t[6]){ 0 }, 6) != 0) {
+			return ho_fail(r, "MONOTONIC floor of clock %u", id);
+		}
+		d->mono_floor_ns[id] = (int64_t)le64toh((uint64_t)f.ns);
+		return 1;
+	case HO_STATS:
+		if (ho_get(r, it, &st, sizeof(st))) {
+			return -EBADMSG;
+		}
+		d->stats.requests = le64toh(st.requests);
+		d->stats.errors = le64toh(st.errors);
+		d->alarm_events = le64toh(st.alarm_events);
+		return 1;
+	case HO_ALARM:
+		return vrtc_alarm_load(d, r, it) < 0 ? -EBADMSG : 1;
+	default:
+		return 0;
+	}
 }
 
 void vrtc_dev_set_features(struct vrtc_dev *d, uint64_t features)

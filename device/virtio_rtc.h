@@ -86,6 +86,20 @@ struct alarm_timer;
 int vrtc_dev_attach_alarms(struct vrtc_dev *d, struct alarm_timer *t,
 			   void (*pending)(void *opaque), void *opaque);
 
+struct ho_writer;
+struct ho_reader;
+struct ho_item;
+
+/*
+ * Live upgrade: the device's own state, as hand-over records (its
+ * MONOTONIC floors, counters and alarms). vrtc_dev_load() takes one
+ * record after the connection's features were replayed: 1 if it was the
+ * device's, 0 if not, -EBADMSG (reason in the reader).
+ */
+void vrtc_dev_save(const struct vrtc_dev *d, struct ho_writer *w);
+int vrtc_dev_load(struct vrtc_dev *d, struct ho_reader *r,
+		  const struct ho_item *it);
+
 /* True if an alarm notification waits for an alarmq buffer. */
 bool vrtc_dev_alarm_pending(const struct vrtc_dev *d);
 

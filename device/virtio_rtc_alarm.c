@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "handover.h"
 #include "virtio_rtc_priv.h"
 
 #define container_of(p, type, m) ((type *)((char *)(p)-offsetof(type, m)))
@@ -305,4 +306,101 @@ void vrtc_alarm_detach(struct vrtc_dev *d)
 	free(d->fifo);
 	d->alarms = NULL;
 	d->fifo = NULL;
+}
+
+/* ---- live upgrade ----------------------------------------------------- */
+
+void vrtc_alarm_save(const struct vrtc_dev *d, struct ho_writer *w)
+{
+	unsigned int i, n;
+
+	if (!d->alarms) {
+		return;
+	}
+	n = d->cfg->num_clocks;
+	/* Pending ones first, in notification order, then the others. */
+	for (i = 0; i < d->fifo_len; i++) {
+		const struct vrtc_alarm *a =
+			&d->alarms[d->fifo[(d->fifo_head + i) % n]];
+
+		if (a->pending) {
+			struct ho_alarm h = {
+				.clock_id = htole16(a->clock_id),
+				.flags = HO_ALARM_PENDING |
+					 (a->enabled ? HO_ALARM_ENABLED : 0),
+				.time_ns = htole64(a->time_ns),
+			};
+
+			ho_put(w, HO_ALARM, &h, sizeof(h));
+		}
+	}
+	for (i = 0; i < n; i++) {
+		const struct vrtc_alarm *a = &d->alarms[i];
+
+		if (!a->pending && (a->enabled || a->time_ns)) {
+			struct ho_alarm h = {
+				.clock_id = htole16(a->clock_id),
+				.flags = a->enabled ? HO_ALARM_ENABLED : 0,
+				.time_ns = htole64(a->time_ns),
+			};
+
+			ho_put(w, HO_ALARM, &h, sizeof(h));
+		}
+	}
+}
+
+int vrtc_alarm_load(struct vrtc_dev *d, struct ho_reader *r,
+		    const struct ho_item *it)
+{
+	struct clock_snapshot snap;
+	struct vrtc_alarm *a;
+	struct ho_alarm h;
+	int64_t now, key;
+	unsigned int id;
+
+	if (ho_get(r, it, &h, sizeof(h))) {
+		return -EBADMSG;
+	}
+	id = le16toh(h.clock_id);
+	if (id >= d->cfg->num_clocks || !vrtc_alarm_usable(d, id)) {
+		return ho_fail(r, "alarm of clock %u, which has none", id);
+	}
+	a = &d->alarms[id];
+	if ((h.flags & ~(HO_ALARM_ENABLED | HO_ALARM_PENDING)) ||
+	    memcmp(h.reserved, (const uint8_t[5]){ 0 }, 5) != 0 || a->enabled ||
+	    a->pending || a->time_ns) {
+		return ho_fail(r, "alarm of clock %u: bad flags, or twice", id);
+	}
+	if ((h.flags & HO_ALARM_PENDING) && !(h.flags & HO_ALARM_ENABLED)) {
+		return ho_fail(r, "alarm of clock %u: pending and disabled",
+			       id);
+	}
+	a->time_ns = le64toh(h.time_ns);
+	a->enabled = h.flags & HO_ALARM_ENABLED;
+	if (!a->enabled) {
+		return 0;
+	}
+	if (now_tai(d, &snap, &now) < 0 || deadline(d, &snap, a, &key) < 0) {
+		return ho_fail(r, "alarm of clock %u: no time to arm it by",
+			       id);
+	}
+	if (key > now) {
+		/* Not reached by this model: armed (a notification owed for
+		 * a time now ahead is obsolete, as after a step back). */
+		alarm_timer_arm(d->timer, &a->entry, key);
+		return 0;
+	}
+	/* Reached: watched, not raised again; owed if it was owed. */
+	alarm_timer_watch(d->timer, &a->entry, key);
+	if (h.flags & HO_ALARM_PENDING) {
+		a->pending = true;
+		d->fifo[(d->fifo_head + d->fifo_len) % d->cfg->num_clocks] =
+			a->clock_id;
+		d->fifo_len++;
+		a->queued = true;
+		if (d->pending_cb) {
+			d->pending_cb(d->pending_opaque);
+		}
+	}
+	return 0;
 }

@@ -61,6 +61,16 @@ uint8_t vrtc_alarm_set_enabled(struct vrtc_dev *d, unsigned int id,
 /* Device reset: drop pending notifications, re-raise reached alarms. */
 void vrtc_alarm_reset(struct vrtc_dev *d);
 
+struct ho_writer;
+struct ho_reader;
+struct ho_item;
+
+/* Live upgrade: every alarm as HO_ALARM records, pending ones first in
+ * notification order; one record back (after the features). */
+void vrtc_alarm_save(const struct vrtc_dev *d, struct ho_writer *w);
+int vrtc_alarm_load(struct vrtc_dev *d, struct ho_reader *r,
+		    const struct ho_item *it);
+
 /* Cancel everything and free the alarm state. */
 void vrtc_alarm_detach(struct vrtc_dev *d);
 

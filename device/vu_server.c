@@ -70,6 +70,7 @@
 #include <unistd.h>
 
 #include "alarm_timer.h"
+#include "handover.h"
 #include "ratelimit.h"
 #include "rtc_backend.h"
 #include "vhost_user.h"
@@ -666,7 +667,12 @@ static gboolean sconn_readable(gint fd, GIOCondition cond, gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-static int sconn_new(struct vu_server *s, struct vu_listener *l, int fd)
+/*
+ * A connection on @fd from listener @l, named @name (NULL: the next of
+ * the listener). Returns it, or NULL when out of memory (@fd closed).
+ */
+static struct vu_sconn *sconn_create(struct vu_server *s, struct vu_listener *l,
+				     int fd, const char *name)
 {
 	struct vu_sconn *sc;
 	unsigned int i;
@@ -677,9 +683,12 @@ static int sconn_new(struct vu_server *s, struct vu_listener *l, int fd)
 	l->nconns++;
 	sc->fd = fd;
 	sc->link.data = sc;
-	sc->name = g_strdup_printf("%s#%u", l->name, ++l->seq);
+	sc->name = name ? g_strdup(name)
+			: g_strdup_printf("%s#%u", l->name, ++l->seq);
 	sc->connected_ns = now_ns();
-	s->gone.accepted++;
+	if (!name) {
+		s->gone.accepted++; /* an adopted one was counted before */
+	}
 	for (i = 0; i < VU_NUM_QUEUES; i++) {
 		sc->q[i].conn = sc;
 		sc->q[i].idx = i;
@@ -701,11 +710,21 @@ static int sconn_new(struct vu_server *s, struct vu_listener *l, int fd)
 			    : NULL;
 	if (!sc->proto) {
 		sconn_close(sc, G_LOG_LEVEL_WARNING, "out of memory");
-		return -ENOMEM;
+		return NULL;
 	}
 	sc->sock_id = g_unix_fd_add(fd, G_IO_IN, sconn_readable, sc);
 	if (!s->sweep_id) {
 		s->sweep_id = g_timeout_add(VU_SWEEP_MS, server_sweep, s);
+	}
+	return sc;
+}
+
+static int sconn_new(struct vu_server *s, struct vu_listener *l, int fd)
+{
+	struct vu_sconn *sc = sconn_create(s, l, fd, NULL);
+
+	if (!sc) {
+		return -ENOMEM;
 	}
 	g_log_ratelimited(&s->rl, G_LOG_LEVEL_MESSAGE,
 			  "%s: front-end connected", sc->name);
@@ -973,4 +992,359 @@ void vu_server_foreach_conn(const struct vu_server *s,
 		}
 		fn(&cs, ctx);
 	}
+}
+
+/* ---- live upgrade ------------------------------------------------------ */
+
+static int save_msg(void *ctx, uint32_t request, const void *payload,
+		    uint32_t size, const int *fds, unsigned int nfds)
+{
+	struct ho_writer *w = ctx;
+	unsigned int i;
+
+	ho_begin(w, HO_MSG);
+	ho_put_u32(w, HO_MSG_REQUEST, request);
+	ho_put(w, HO_MSG_PAYLOAD, payload, size);
+	for (i = 0; i < nfds; i++) {
+		ho_put_fd(w, fds[i]);
+	}
+	ho_end(w);
+	return 0;
+}
+
+static int save_conn(const struct vu_sconn *sc, struct ho_writer *w)
+{
+	unsigned int i;
+	int rc;
+
+	ho_begin(w, HO_CONN);
+	ho_put_str(w, HO_CONN_LISTENER, sc->from->name);
+	ho_put_str(w, HO_NAME, sc->name);
+	ho_put_fd(w, sc->fd);
+	if (sc->have || sc->nfds) {
+		ho_begin(w, HO_RX);
+		ho_put(w, HO_RX_BYTES, sc->rx.bytes, (uint32_t)sc->have);
+		for (i = 0; i < sc->nfds; i++) {
+			ho_put_fd(w, sc->fds[i]);
+		}
+		ho_end(w);
+	}
+	rc = vu_conn_save(sc->proto, save_msg, w);
+	for (i = 0; i < VU_NUM_QUEUES; i++) {
+		if (vu_conn_queue(sc->proto, i)->broken) {
+			ho_put_u32(w, HO_QUEUE_BROKEN, i);
+		}
+	}
+	vrtc_dev_save(sc->dev, w);
+	ho_end(w);
+	return rc;
+}
+
+int vu_server_save(const struct vu_server *s, struct ho_writer *w)
+{
+	const GList *l;
+	guint i;
+	int rc = 0;
+
+	for (i = 0; i < s->listeners->len; i++) {
+		const struct vu_listener *li =
+			g_ptr_array_index(s->listeners, i);
+
+		ho_begin(w, HO_LISTENER);
+		ho_put_str(w, HO_NAME, li->name);
+		ho_put_fd(w, li->fd);
+		ho_put_u32(w, HO_SEQ, li->seq);
+		ho_end(w);
+	}
+	for (l = s->conns.head; l && !rc; l = l->next) {
+		const struct vu_sconn *sc = l->data;
+
+		if (sc->proto && sc->dev) {
+			rc = save_conn(sc, w);
+		}
+	}
+	return rc;
+}
+
+/* @fd is an AF_UNIX stream socket, listening or not as @listening. */
+static bool unix_stream(int fd, bool listening)
+{
+	int v = 0, t = 0, a = 0;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) || v != AF_UNIX) {
+		return false;
+	}
+	len = sizeof(t);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &t, &len) || t != SOCK_STREAM) {
+		return false;
+	}
+	len = sizeof(a);
+	return !getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &a, &len) &&
+	       !!a == listening;
+}
+
+static int adopt_listener(struct vu_server *s, struct ho_reader *r,
+			  const struct ho_item *it)
+{
+	char name[256] = "";
+	struct ho_reader in;
+	struct ho_item x;
+	uint32_t seq = 0;
+	guint at;
+	int fd = -1, rc;
+
+	if (ho_enter(r, it, &in)) {
+		return -EBADMSG;
+	}
+	while ((rc = ho_next(&in, &x)) > 0) {
+		if (x.tag == HO_NAME && !name[0]) {
+			rc = ho_get_str(&in, &x, name, sizeof(name));
+		} else if (x.tag == HO_FD && fd < 0) {
+			rc = ho_take_fd(&in, &x, &fd);
+		} else if (x.tag == HO_SEQ) {
+			rc = ho_get_u32(&in, &x, &seq);
+		} else {
+			rc = ho_fail(&in, "listener: unexpected record 0x%x",
+				     x.tag);
+		}
+		if (rc < 0) {
+			break;
+		}
+	}
+	if (!rc && (!name[0] || fd < 0)) {
+		rc = ho_fail(&in, "listener without a name or an fd");
+	}
+	if (!rc && find_listener(s, name, &at)) {
+		rc = ho_fail(&in, "listener %s twice", name);
+	}
+	if (!rc && !unix_stream(fd, true)) {
+		rc = ho_fail(&in,
+			     "listener %s: fd is not a listening "
+			     "AF_UNIX stream socket",
+			     name);
+	}
+	if (!rc && vu_server_add_listener(s, fd, name) < 0) {
+		rc = ho_fail(&in, "listener %s: %s", name, g_strerror(errno));
+	}
+	if (rc < 0) {
+		if (fd >= 0) {
+			close(fd);
+		}
+		return -EBADMSG;
+	}
+	find_listener(s, name, &at)->seq = seq;
+	return 0;
+}
+
+static int adopt_msg(struct vu_sconn *sc, struct ho_reader *r,
+		     const struct ho_item *it)
+{
+	uint8_t payload[VHOST_USER_PAYLOAD_MAX];
+	int fds[VHOST_USER_MAX_FDS];
+	uint32_t request = UINT32_MAX, size = 0;
+	unsigned int nfds = 0, i;
+	struct ho_reader in;
+	struct ho_item x;
+	bool have_payload = false;
+	int rc;
+
+	if (ho_enter(r, it, &in)) {
+		return -EBADMSG;
+	}
+	while ((rc = ho_next(&in, &x)) > 0) {
+		if (x.tag == HO_MSG_REQUEST && request == UINT32_MAX) {
+			rc = ho_get_u32(&in, &x, &request);
+		} else if (x.tag == HO_MSG_PAYLOAD && !have_payload &&
+			   x.len <= sizeof(payload)) {
+			memcpy(payload, x.v, x.len);
+			size = x.len;
+			have_payload = true;
+		} else if (x.tag == HO_FD && nfds < VHOST_USER_MAX_FDS) {
+			rc = ho_take_fd(&in, &x, &fds[nfds]);
+			nfds += rc == 0;
+		} else {
+			rc = ho_fail(&in,
+				     "%s: unexpected record 0x%x in a "
+				     "message",
+				     sc->name, x.tag);
+		}
+		if (rc < 0) {
+			break;
+		}
+	}
+	if (!rc && request == UINT32_MAX) {
+		rc = ho_fail(&in, "%s: message without a request", sc->name);
+	}
+	if (rc < 0) {
+		for (i = 0; i < nfds; i++) {
+			close(fds[i]);
+		}
+		return -EBADMSG;
+	}
+	/* The same checks as a message from the socket; fds consumed. */
+	if (vu_conn_replay(sc->proto, request, payload, size, fds, nfds) < 0) {
+		return ho_fail(r, "%s: %s refused: %s", sc->name,
+			       vu_request_name(request),
+			       vu_conn_error(sc->proto));
+	}
+	return 0;
+}
+
+static int adopt_rx(struct vu_sconn *sc, struct ho_reader *r,
+		    const struct ho_item *it)
+{
+	struct ho_reader in;
+	struct ho_item x;
+	int rc;
+
+	if (ho_enter(r, it, &in)) {
+		return -EBADMSG;
+	}
+	while ((rc = ho_next(&in, &x)) > 0) {
+		if (x.tag == HO_RX_BYTES && !sc->have &&
+		    x.len <= sizeof(sc->rx.bytes)) {
+			memcpy(sc->rx.bytes, x.v, x.len);
+			sc->have = x.len;
+		} else if (x.tag == HO_FD && sc->nfds < VHOST_USER_MAX_FDS) {
+			rc = ho_take_fd(&in, &x, &sc->fds[sc->nfds]);
+			sc->nfds += rc == 0;
+		} else {
+			rc = ho_fail(&in,
+				     "%s: unexpected record 0x%x in a "
+				     "partial message",
+				     sc->name, x.tag);
+		}
+		if (rc < 0) {
+			return -EBADMSG;
+		}
+	}
+	/* What sconn_read_msg() could have left: never a whole message. */
+	if (sc->have >= VU_HDR_SIZE &&
+	    (sc->rx.h.size > VHOST_USER_PAYLOAD_MAX ||
+	     sc->have >= VU_HDR_SIZE + sc->rx.h.size)) {
+		return ho_fail(r, "%s: partial message of %zu bytes", sc->name,
+			       sc->have);
+	}
+	return 0;
+}
+
+static int adopt_conn(struct vu_server *s, struct ho_reader *r,
+		      const struct ho_item *it)
+{
+	char lname[256] = "", name[300] = "";
+	struct vu_listener *l = NULL;
+	struct vu_sconn *sc = NULL;
+	struct ho_reader in;
+	struct ho_item x;
+	uint32_t q;
+	guint at;
+	int fd = -1, rc;
+
+	if (ho_enter(r, it, &in)) {
+		return -EBADMSG;
+	}
+	/* Listener, name and socket first: then the connection exists. */
+	while (!sc && ho_next(&in, &x) > 0) {
+		if (x.tag == HO_CONN_LISTENER && !lname[0]) {
+			rc = ho_get_str(&in, &x, lname, sizeof(lname));
+			l = rc ? NULL : find_listener(s, lname, &at);
+			if (!rc && !l) {
+				rc = ho_fail(&in,
+					     "connection of an unknown "
+					     "listener %s",
+					     lname);
+			}
+		} else if (x.tag == HO_NAME && !name[0]) {
+			rc = ho_get_str(&in, &x, name, sizeof(name));
+		} else if (x.tag == HO_FD && fd < 0) {
+			rc = ho_take_fd(&in, &x, &fd);
+			if (!rc && !unix_stream(fd, false)) {
+				rc = ho_fail(&in, "connection fd is not a "
+						  "connected AF_UNIX stream "
+						  "socket");
+			}
+		} else {
+			rc = ho_fail(&in,
+				     "connection: 0x%x before its "
+				     "listener, name and socket",
+				     x.tag);
+		}
+		if (rc < 0) {
+			if (fd >= 0) {
+				close(fd);
+			}
+			return -EBADMSG;
+		}
+		if (l && name[0] && fd >= 0) {
+			sc = sconn_create(s, l, fd, name);
+			if (!sc) {
+				return ho_fail(&in, "out of memory");
+			}
+		}
+	}
+	if (!sc) {
+		if (fd >= 0) {
+			close(fd);
+		}
+		return ho_fail(&in, "connection without a listener, name or "
+				    "socket");
+	}
+	while ((rc = ho_next(&in, &x)) > 0) {
+		if (x.tag == HO_MSG) {
+			rc = adopt_msg(sc, &in, &x);
+		} else if (x.tag == HO_RX) {
+			rc = adopt_rx(sc, &in, &x);
+		} else if (x.tag == HO_QUEUE_BROKEN) {
+			rc = ho_get_u32(&in, &x, &q);
+			if (!rc && q >= VU_NUM_QUEUES) {
+				rc = ho_fail(&in, "%s: broken queue %u",
+					     sc->name, q);
+			}
+			if (!rc) {
+				vu_conn_break_queue(
+					sc->proto, q,
+					"broken before the upgrade");
+			}
+		} else {
+			rc = vrtc_dev_load(sc->dev, &in, &x);
+			if (rc == 0) {
+				rc = ho_fail(&in, "%s: unexpected record 0x%x",
+					     sc->name, x.tag);
+			}
+			rc = rc < 0 ? rc : 0;
+		}
+		if (rc < 0) {
+			break;
+		}
+	}
+	if (rc < 0) {
+		sconn_free(sc);
+		return -EBADMSG;
+	}
+	g_log_ratelimited(&s->rl, G_LOG_LEVEL_MESSAGE,
+			  "%s: adopted (features 0x%" PRIx64 ")", sc->name,
+			  vu_conn_features(sc->proto));
+	return 0;
+}
+
+int vu_server_adopt(struct vu_server *s, struct ho_reader *r)
+{
+	struct ho_item it;
+	int rc;
+
+	while ((rc = ho_next(r, &it)) > 0) {
+		if (it.tag == HO_LISTENER) {
+			rc = adopt_listener(s, r, &it);
+		} else if (it.tag == HO_CONN) {
+			rc = adopt_conn(s, r, &it);
+		} else {
+			rc = ho_fail(r, "server: unexpected record 0x%x",
+				     it.tag);
+		}
+		if (rc < 0) {
+			return -EBADMSG;
+		}
+	}
+	return rc;
 }

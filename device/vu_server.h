@@ -96,4 +96,22 @@ void vu_server_foreach_conn(const struct vu_server *s,
 				       void *ctx),
 			    void *ctx);
 
+struct ho_writer;
+struct ho_reader;
+
+/*
+ * Live upgrade. vu_server_save() writes every listener (name, fd, how
+ * many it accepted) and every connection (its socket, a message received
+ * in part, its vhost-user state as messages to replay, broken queues,
+ * the device's alarms and counters) into @w; the fds stay ours. Call it
+ * from the main loop: nothing may run between it and the hand-over.
+ *
+ * vu_server_adopt() rebuilds them in a new server from an image read by
+ * @r (include/handover_wire.h), checking everything as input from a
+ * front-end; the fds it takes are then the server's. On -EBADMSG (the
+ * reason in @r) the server may hold part of the image: free it.
+ */
+int vu_server_save(const struct vu_server *s, struct ho_writer *w);
+int vu_server_adopt(struct vu_server *s, struct ho_reader *r);
+
 #endif /* DEVICE_VU_SERVER_H */
