@@ -15,6 +15,8 @@
 #                   built, lintian-checked and installed in a bookworm root
 #   make e2e-phc    the daemon in a guest on an emulated NIC's PHC that
 #                   ptp4l disciplines, with a ptp4l outage; tests/e2e/README.md
+#   make check-monitoring  the Prometheus rules and Grafana dashboard in
+#                   contrib/: promtool, and a live daemon's /metrics
 #   make SAN=1 ...  the ASan/UBSan variant (build-asan/)
 
 SHELL := /bin/bash
@@ -137,7 +139,7 @@ NOW := $(B)/vrtc-now
 
 .PHONY: all check sweep unit integration e2e e2e-arm64 e2e-phc demo bench \
 	deps format lint install clean check-plain check-asan fuzz soak programs \
-	uninstall deb package-test
+	uninstall deb package-test check-monitoring
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -228,6 +230,12 @@ integration: $(DAEMON) $(PROBE) $(CTL) $(INTEG_BINS)
 check-plain: all
 	$(MAKE) unit integration
 
+# The alert rules and the dashboard: promtool check/test rules, promtool
+# check metrics on a live daemon's /metrics, every metric they name
+# exported (tests/monitoring/check-monitoring.sh).
+check-monitoring: $(DAEMON) $(PROBE)
+	tests/monitoring/check-monitoring.sh $(B)
+
 # The randomized unit suites over fixed seeds 1..SWEEP_SEEDS (each plain
 # run draws a new seed; this catches the rare ones reproducibly).
 SWEEP_SEEDS ?= 200
@@ -243,6 +251,7 @@ check-asan:
 check: deps
 	$(MAKE) lint
 	$(MAKE) check-plain
+	$(MAKE) check-monitoring
 	$(MAKE) sweep SWEEP_SEEDS=20
 	$(MAKE) check-asan
 	$(MAKE) fuzz FUZZ_SECONDS=10
