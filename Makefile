@@ -316,6 +316,10 @@ VHOST_USER_DIR ?= $(DATADIR)/qemu/vhost-user
 CONF_DIR := $(SYSCONFDIR)/vhost-user-rtc
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+# Prometheus alert rules and a Grafana dashboard, for operators.
+MONITORING_DIR := $(DATADIR)/vhost-user-rtc
+MONITORING := contrib/prometheus/vhost-user-rtc.rules.yml \
+	contrib/grafana/vhost-user-rtc.json
 MAN_PAGES := docs/man/vhost-user-rtc.8 docs/man/vhost-user-rtc-ctl.1 \
 	docs/man/vhost-user-rtc-probe.1 docs/man/vhost-user-rtc.conf.5 \
 	docs/man/vrtc-now.1
@@ -327,6 +331,7 @@ INSTALLED := $(BINDIR)/vhost-user-rtc $(BINDIR)/vhost-user-rtc-ctl \
 	$(UNITDIR)/vhost-user-rtc.service $(UNITDIR)/vhost-user-rtc@.service \
 	$(SYSUSERSDIR)/vhost-user-rtc.conf \
 	$(VHOST_USER_DIR)/50-vhost-user-rtc.json \
+	$(addprefix $(MONITORING_DIR)/,$(notdir $(MONITORING))) \
 	$(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 # @BINDIR@ and @SYSCONFDIR@ in the units and the QEMU description.
 SUBST := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
@@ -364,6 +369,8 @@ install: programs
 		$(DESTDIR)$(SYSUSERSDIR)/vhost-user-rtc.conf
 	$(foreach m,$(MAN_PAGES),install -D -m 0644 $(m) \
 		$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m));)
+	$(foreach f,$(MONITORING),install -D -m 0644 $(f) \
+		$(DESTDIR)$(MONITORING_DIR)/$(notdir $(f));)
 	@c=$(DESTDIR)$(CONF_DIR)/vhost-user-rtc.conf; \
 	if [ ! -e "$$c" ]; then \
 		install -D -m 0644 conf/vhost-user-rtc.conf "$$c"; \
@@ -398,6 +405,7 @@ package-test: programs
 # user vhost-user-rtc stays too (Debian never removes system users).
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rmdir $(DESTDIR)$(MONITORING_DIR) 2>/dev/null || true
 	@c=$(DESTDIR)$(CONF_DIR)/vhost-user-rtc.conf; rm -f "$$c.new"; \
 	if [ -e "$$c" ] && ! cmp -s conf/vhost-user-rtc.conf "$$c"; then \
 		echo "$$c: edited, kept"; \
