@@ -15,6 +15,8 @@
 #                   built, lintian-checked and installed in a bookworm root
 #   make e2e-phc    the daemon in a guest on an emulated NIC's PHC that
 #                   ptp4l disciplines, with a ptp4l outage; tests/e2e/README.md
+#   make check-monitoring  the Prometheus rules and Grafana dashboard in
+#                   contrib/: promtool, and a live daemon's /metrics
 #   make SAN=1 ...  the ASan/UBSan variant (build-asan/)
 
 SHELL := /bin/bash
@@ -137,7 +139,7 @@ NOW := $(B)/vrtc-now
 
 .PHONY: all check sweep unit integration e2e e2e-arm64 e2e-phc demo bench \
 	deps format lint install clean check-plain check-asan fuzz soak programs \
-	uninstall deb package-test
+	uninstall deb package-test check-monitoring
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -228,6 +230,12 @@ integration: $(DAEMON) $(PROBE) $(CTL) $(INTEG_BINS)
 check-plain: all
 	$(MAKE) unit integration
 
+# The alert rules and the dashboard: promtool check/test rules, promtool
+# check metrics on a live daemon's /metrics, every metric they name
+# exported (tests/monitoring/check-monitoring.sh).
+check-monitoring: $(DAEMON) $(PROBE)
+	tests/monitoring/check-monitoring.sh $(B)
+
 # The randomized unit suites over fixed seeds 1..SWEEP_SEEDS (each plain
 # run draws a new seed; this catches the rare ones reproducibly).
 SWEEP_SEEDS ?= 200
@@ -243,6 +251,7 @@ check-asan:
 check: deps
 	$(MAKE) lint
 	$(MAKE) check-plain
+	$(MAKE) check-monitoring
 	$(MAKE) sweep SWEEP_SEEDS=20
 	$(MAKE) check-asan
 	$(MAKE) fuzz FUZZ_SECONDS=10
@@ -308,6 +317,10 @@ VHOST_USER_DIR ?= $(DATADIR)/qemu/vhost-user
 CONF_DIR := $(SYSCONFDIR)/vhost-user-rtc
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+# Prometheus alert rules and a Grafana dashboard, for operators.
+MONITORING_DIR := $(DATADIR)/vhost-user-rtc
+MONITORING := contrib/prometheus/vhost-user-rtc.rules.yml \
+	contrib/grafana/vhost-user-rtc.json
 MAN_PAGES := docs/man/vhost-user-rtc.8 docs/man/vhost-user-rtc-ctl.1 \
 	docs/man/vhost-user-rtc-probe.1 docs/man/vhost-user-rtc.conf.5 \
 	docs/man/vrtc-now.1
@@ -319,6 +332,7 @@ INSTALLED := $(BINDIR)/vhost-user-rtc $(BINDIR)/vhost-user-rtc-ctl \
 	$(UNITDIR)/vhost-user-rtc.service $(UNITDIR)/vhost-user-rtc@.service \
 	$(SYSUSERSDIR)/vhost-user-rtc.conf \
 	$(VHOST_USER_DIR)/50-vhost-user-rtc.json \
+	$(addprefix $(MONITORING_DIR)/,$(notdir $(MONITORING))) \
 	$(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 # @BINDIR@ and @SYSCONFDIR@ in the units and the QEMU description.
 SUBST := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
@@ -356,6 +370,8 @@ install: programs
 		$(DESTDIR)$(SYSUSERSDIR)/vhost-user-rtc.conf
 	$(foreach m,$(MAN_PAGES),install -D -m 0644 $(m) \
 		$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m));)
+	$(foreach f,$(MONITORING),install -D -m 0644 $(f) \
+		$(DESTDIR)$(MONITORING_DIR)/$(notdir $(f));)
 	@c=$(DESTDIR)$(CONF_DIR)/vhost-user-rtc.conf; \
 	if [ ! -e "$$c" ]; then \
 		install -D -m 0644 conf/vhost-user-rtc.conf "$$c"; \
@@ -390,6 +406,7 @@ package-test: programs
 # user vhost-user-rtc stays too (Debian never removes system users).
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rmdir $(DESTDIR)$(MONITORING_DIR) 2>/dev/null || true
 	@c=$(DESTDIR)$(CONF_DIR)/vhost-user-rtc.conf; rm -f "$$c.new"; \
 	if [ -e "$$c" ] && ! cmp -s conf/vhost-user-rtc.conf "$$c"; then \
 		echo "$$c: edited, kept"; \

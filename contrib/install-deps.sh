@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages a make target needs, only when missing.
-#   contrib/install-deps.sh build   compiler, GLib, Criterion, tzdata
+#   contrib/install-deps.sh build   compiler, GLib, Criterion, tzdata,
+#                                   promtool (make check-monitoring)
 #   contrib/install-deps.sh e2e     kernel build tools, debootstrap, busybox,
 #                                   the arm64 cross compiler and libc
 #   contrib/install-deps.sh package the Debian packaging tools (make deb,
@@ -15,7 +16,8 @@ build)
 		libcap-dev libseccomp-dev systemd
 		libgps-dev gpsd gpsd-clients python3-gps
 		libjson-glib-dev libsystemd-dev
-		groff-base man-db mandoc libvirt-clients)
+		groff-base man-db mandoc libvirt-clients
+		prometheus python3 python3-yaml)
 	;;
 e2e)
 	pkgs=(debootstrap flex bison bc libelf-dev libssl-dev busybox-static

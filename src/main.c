@@ -76,6 +76,7 @@ struct app {
 	struct control *control;       /* NULL: no control socket nor metrics */
 	struct notify *notify;	       /* NULL: not started by systemd */
 	uint64_t start_ns;	       /* CLOCK_MONOTONIC at start */
+	double start_utc_s;	       /* CLOCK_REALTIME at start, POSIX s */
 	struct listen_set *listeners;  /* the socket files we made */
 	struct vm_sockets *vms;	       /* the VM sockets, vm add/remove */
 	gid_t socket_gid, control_gid; /* LISTEN_NO_GROUP: unset */
@@ -434,7 +435,7 @@ static void control_answer(enum control_cmd cmd, const char *arg, GString *out,
 		(void)vm_sockets_answer(a->vms, cmd, arg, out);
 		return;
 	}
-	status_collect(&r, a->disc, a->server, a->start_ns);
+	status_collect(&r, a->disc, a->server, a->start_ns, a->start_utc_s);
 	if (cmd == CONTROL_CMD_STATUS_JSON) {
 		status_render_json(&r, out);
 	} else if (cmd == CONTROL_CMD_METRICS) {
@@ -1038,6 +1039,7 @@ int main(int argc, char **argv)
 	g_set_prgname("vhost-user-rtc");
 	g_log_writer_default_set_use_stderr(TRUE);
 	a.start_ns = (uint64_t)g_get_monotonic_time() * 1000u;
+	a.start_utc_s = (double)g_get_real_time() / 1e6;
 	a.cli = g_ptr_array_new_with_free_func(g_free);
 	a.fds = g_array_new(FALSE, FALSE, sizeof(int));
 	a.listeners = listen_set_new();

@@ -83,7 +83,8 @@ static void collect_socket(const char *name, unsigned int connections,
 }
 
 void status_collect(struct status_report *r, const struct discipline *d,
-		    const struct vu_server *s, uint64_t start_ns)
+		    const struct vu_server *s, uint64_t start_ns,
+		    double start_utc_s)
 {
 	uint64_t now = mono_ns();
 
@@ -91,6 +92,7 @@ void status_collect(struct status_report *r, const struct discipline *d,
 	r->version = VRTC_VERSION;
 	r->pid = (long)getpid();
 	r->uptime_s = now > start_ns ? (double)(now - start_ns) / 1e9 : 0;
+	r->start_utc_s = start_utc_s;
 	if (d) {
 		r->have_disc = true;
 		discipline_get_status(d, &r->disc);

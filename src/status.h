@@ -39,7 +39,8 @@ struct status_report {
 	const char *version;
 	long pid;
 	double uptime_s;
-	bool have_disc; /* false: no discipline (tests) */
+	double start_utc_s; /* the daemon's start, POSIX s (CLOCK_REALTIME) */
+	bool have_disc;	    /* false: no discipline (tests) */
 	struct discipline_status disc;
 	uint64_t counter_now; /* the model's counter, when taken */
 	uint64_t bound_ns;    /* served TAI bound at counter_now */
@@ -53,11 +54,14 @@ struct status_report {
 
 /*
  * status_collect() - fill @r as of now. @d or @s may be NULL (left out).
- * @start_ns is the daemon's start on CLOCK_MONOTONIC. Free with
+ * @start_ns is the daemon's start on CLOCK_MONOTONIC, @start_utc_s the
+ * same instant on CLOCK_REALTIME in POSIX seconds (read once at start,
+ * so it does not move when the system clock is stepped). Free with
  * status_report_clear().
  */
 void status_collect(struct status_report *r, const struct discipline *d,
-		    const struct vu_server *s, uint64_t start_ns);
+		    const struct vu_server *s, uint64_t start_ns,
+		    double start_utc_s);
 
 /* Free what status_collect() allocated; @r may then be reused. */
 void status_report_clear(struct status_report *r);

@@ -4,7 +4,9 @@
  * base units (seconds), _total for counters, one HELP and TYPE per
  * family, label values escaped. Per-VM series carry the connection's
  * name; they vanish when the VM disconnects, while the vhost_user_rtc_*
- * totals keep counting.
+ * totals keep counting. Every name has our prefix but the client
+ * libraries' standard process_start_time_seconds, which alerts and
+ * dashboards made for any exporter know.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -35,6 +37,20 @@ static void label_value(GString *o, const char *v)
 	}
 }
 
+/* A sample's value and the line's end. */
+static void value(GString *o, double v)
+{
+	if (isnan(v)) {
+		g_string_append(o, " NaN\n");
+	} else if (isinf(v)) {
+		g_string_append(o, v > 0 ? " +Inf\n" : " -Inf\n");
+	} else if (v == floor(v) && fabs(v) < 9e15) {
+		g_string_append_printf(o, " %.0f\n", v); /* counts: exact */
+	} else {
+		g_string_append_printf(o, " %.12g\n", v);
+	}
+}
+
 /* One sample; @lname NULL for none, else one label (and a second). */
 static void sample(GString *o, const char *name, const char *lname,
 		   const char *lval, const char *l2name, const char *l2val,
@@ -50,15 +66,7 @@ static void sample(GString *o, const char *name, const char *lname,
 		}
 		g_string_append(o, "\"}");
 	}
-	if (isnan(v)) {
-		g_string_append(o, " NaN\n");
-	} else if (isinf(v)) {
-		g_string_append(o, v > 0 ? " +Inf\n" : " -Inf\n");
-	} else if (v == floor(v) && fabs(v) < 9e15) {
-		g_string_append_printf(o, " %.0f\n", v); /* counts: exact */
-	} else {
-		g_string_append_printf(o, " %.12g\n", v);
-	}
+	value(o, v);
 }
 
 static void metric(GString *o, const char *name, const char *type,
@@ -113,6 +121,10 @@ static void model_metrics(const struct status_report *r, GString *o)
 	       d->leap.pending == SOURCE_LEAP_INSERT   ? 1
 	       : d->leap.pending == SOURCE_LEAP_DELETE ? -1
 						       : 0);
+	metric(o, "leap_file_expiry_timestamp_seconds", "gauge",
+	       "Expiry of the leap-seconds.list in use (its #@ line), "
+	       "seconds since the epoch",
+	       (double)d->leap.file_expires_utc_s);
 	metric(o, "sources_contradiction", "gauge",
 	       "1 while sources disagree without a majority", d->contradiction);
 }
@@ -224,6 +236,11 @@ void status_render_metrics(const struct status_report *r, GString *out)
 	sample(out, "info", "version", r->version, NULL, NULL, 1);
 	metric(out, "uptime_seconds", "gauge", "Time since the daemon started",
 	       r->uptime_s);
+	g_string_append(out, "# HELP process_start_time_seconds Start time of "
+			     "the process since unix epoch in seconds.\n"
+			     "# TYPE process_start_time_seconds gauge\n"
+			     "process_start_time_seconds");
+	value(out, r->start_utc_s);
 	if (r->have_disc) {
 		model_metrics(r, out);
 		source_metrics(r, out);

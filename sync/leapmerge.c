@@ -243,4 +243,5 @@ void leap_merge_get(const struct leap_merge *lm, int64_t now_utc_s,
 	out->pending = table_leap(lm->cur, midnight(now_utc_s));
 	out->from = lm->from;
 	out->derived = lm->cur != lm->file;
+	out->file_expires_utc_s = lm->file->expires_utc_s;
 }

@@ -59,6 +59,7 @@ struct leap_merge_state {
 	enum source_leap pending; /* leap at the end of today (UTC) */
 	const char *from;	  /* "leap-seconds.list", or the view's name */
 	bool derived;		  /* the effective table is a derived one */
+	int64_t file_expires_utc_s; /* the file's #@ expiry, POSIX s */
 };
 
 struct leap_merge;

@@ -25,6 +25,8 @@ for f in /usr/bin/vhost-user-rtc /usr/bin/vhost-user-rtc-ctl \
 	/lib/systemd/system/vhost-user-rtc@.service \
 	/usr/lib/sysusers.d/vhost-user-rtc.conf \
 	/usr/share/qemu/vhost-user/50-vhost-user-rtc.json \
+	/usr/share/vhost-user-rtc/vhost-user-rtc.rules.yml \
+	/usr/share/vhost-user-rtc/vhost-user-rtc.json \
 	/usr/share/man/man8/vhost-user-rtc.8.gz \
 	/usr/share/man/man5/vhost-user-rtc.conf.5.gz \
 	/usr/share/man/man1/vhost-user-rtc-ctl.1.gz \

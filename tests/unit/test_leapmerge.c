@@ -107,6 +107,8 @@ Test(leapmerge, expired_table_and_ptp_leap61)
 	cr_assert_eq(st.pending, SOURCE_LEAP_INSERT);
 	cr_assert_str_eq(st.from, "PHC");
 	cr_assert(st.derived);
+	/* the expiry is the file's, not the derived table's */
+	cr_assert_eq(st.file_expires_utc_s, M - 30 * DAY);
 	/* the same view again: the same table, nothing new */
 	cr_assert_eq(leap_merge_update(lm, &v, 1, NOW + 60), 0);
 	cr_assert_eq(leap_merge_table(lm), t);
@@ -196,6 +198,26 @@ Test(leapmerge, kernel_loses_to_a_current_table)
 
 	cr_assert_eq(leap_merge_update(lm, &v, 1, NOW), 0);
 	cr_assert_eq(leap_merge_table(lm), current);
+	leap_merge_free(lm);
+}
+
+/* A new file (SIGHUP) replaces a derived table and its expiry shows. */
+Test(leapmerge, new_file_and_its_expiry)
+{
+	struct leap_merge *lm = leap_merge_new(expired);
+	struct leap_view v = ptp_leap61();
+	struct leap_merge_state st;
+
+	leap_merge_get(lm, NOW, &st);
+	cr_assert_eq(st.file_expires_utc_s, M - 30 * DAY);
+	cr_assert_eq(leap_merge_update(lm, &v, 1, NOW), 1);
+	cr_assert_eq(leap_merge_set_file(lm, NULL), -EINVAL);
+	cr_assert_eq(leap_merge_set_file(lm, current), 0);
+	cr_assert_eq(leap_merge_table(lm), current);
+	leap_merge_get(lm, NOW, &st);
+	cr_assert_eq(st.file_expires_utc_s, M + 100 * DAY);
+	cr_assert_not(st.derived);
+	cr_assert_str_eq(st.from, "leap-seconds.list");
 	leap_merge_free(lm);
 }
 

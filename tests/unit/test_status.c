@@ -27,6 +27,7 @@ static void fill(struct status_report *r, struct status_vm *vm)
 	r->version = "9.9.9";
 	r->pid = 42;
 	r->uptime_s = 3723.5;
+	r->start_utc_s = 1795000000.25;
 	r->have_disc = true;
 	d->n_sources = 2;
 	d->src[0] = (struct discipline_source_status){
@@ -69,6 +70,7 @@ static void fill(struct status_report *r, struct status_vm *vm)
 	d->leap.tai_utc_s = 37;
 	d->leap.pending = SOURCE_LEAP_INSERT;
 	d->leap.from = "leap-seconds.list";
+	d->leap.file_expires_utc_s = 1798761600; /* 2027-01-01 */
 	r->counter_now = 6000000000ull;
 	r->bound_ns = 2500;
 	r->tai_ns = 1795000001000000000ll;
@@ -92,6 +94,19 @@ static void fill(struct status_report *r, struct status_vm *vm)
 	r->n_vm = 1;
 	r->sock = socks;
 	r->n_sock = G_N_ELEMENTS(socks);
+}
+
+/* The start time given is the one reported, whatever the clocks now. */
+Test(status, collect_keeps_the_start_time)
+{
+	struct status_report r;
+	uint64_t start_ns = (uint64_t)g_get_monotonic_time() * 1000u;
+
+	status_collect(&r, NULL, NULL, start_ns - 2000000000u, 1795000000.25);
+	cr_assert_eq(r.start_utc_s, 1795000000.25);
+	cr_assert(r.uptime_s >= 2.0 && r.uptime_s < 60.0, "%f", r.uptime_s);
+	cr_assert_not(r.have_disc);
+	status_report_clear(&r);
 }
 
 Test(status, text_names_what_matters)
@@ -252,16 +267,18 @@ Test(status, prometheus_format)
 	status_render_metrics(&r, o);
 	/* metric{label="v",...} value: the exposition format's grammar */
 	cr_assert_eq(regcomp(&sample,
-			     "^vhost_user_rtc_[a-z_]+(\\{[a-z_]+=\"([^\"\\\\]|"
+			     "^(vhost_user_rtc_[a-z_]+|process_start_time_"
+			     "seconds)(\\{[a-z_]+=\"([^\"\\\\]|"
 			     "\\\\.)*\"(,[a-z_]+=\"([^\"\\\\]|\\\\.)*\")*\\})? "
 			     "(-?[0-9.e+-]+|NaN|\\+Inf|-Inf)$",
 			     REG_EXTENDED | REG_NOSUB),
 		     0);
-	cr_assert_eq(regcomp(&comment,
-			     "^# (HELP vhost_user_rtc_[a-z_]+ .+|TYPE "
-			     "vhost_user_rtc_[a-z_]+ (gauge|counter))$",
-			     REG_EXTENDED | REG_NOSUB),
-		     0);
+	cr_assert_eq(
+		regcomp(&comment,
+			"^# (HELP (vhost_user_rtc|process)_[a-z_]+ .+|TYPE "
+			"(vhost_user_rtc|process)_[a-z_]+ (gauge|counter))$",
+			REG_EXTENDED | REG_NOSUB),
+		0);
 	cr_assert_eq(o->str[o->len - 1], '\n');
 	lines = g_strsplit(o->str, "\n", -1);
 	for (l = lines; *l && **l; l++) {
@@ -302,6 +319,13 @@ Test(status, prometheus_format)
 				 "\"fd 3\"} 0\n"),
 		  "%s", o->str);
 	cr_assert(strstr(o->str, "vhost_user_rtc_leap_pending 1\n"));
+	cr_assert(strstr(o->str, "vhost_user_rtc_leap_file_expiry_timestamp_"
+				 "seconds 1798761600\n"),
+		  "%s", o->str);
+	/* the client libraries' standard name, without our prefix */
+	cr_assert(strstr(o->str, "\n# TYPE process_start_time_seconds gauge\n"
+				 "process_start_time_seconds 1795000000.25\n"),
+		  "%s", o->str);
 	g_strfreev(lines);
 	regfree(&sample);
 	regfree(&comment);
