@@ -273,6 +273,7 @@ e2e-arm64: all
 	tests/e2e/run.sh --arch arm64 --transport pci $(abspath $(DAEMON))
 	VRTC_E2E_COMPARE=$${VRTC_E2E_COMPARE_MMIO:-10} \
 		VRTC_E2E_STALL=$${VRTC_E2E_STALL_MMIO:-10} \
+		VRTC_E2E_UPGRADES=$${VRTC_E2E_UPGRADES_MMIO:-1} \
 		tests/e2e/run.sh --arch arm64 --transport mmio $(abspath $(DAEMON))
 
 # The daemon on a real PHC (an emulated igb NIC's) that ptp4l disciplines,

@@ -189,10 +189,9 @@ int ho_image_memfd(const GByteArray *image)
 		}
 		done += (size_t)k;
 	}
-	if (fchmod(fd, 0400) < 0 ||
-	    fcntl(fd, F_ADD_SEALS,
+	if (fcntl(fd, F_ADD_SEALS,
 		  F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) <
-		    0) {
+	    0) {
 		rc = -errno;
 		close(fd);
 		return rc;

@@ -70,6 +70,14 @@ enum ho_tag {
 	HO_ALARM = 13,	    /* struct ho_alarm */
 	HO_MONO_FLOOR = 14, /* struct ho_mono_floor */
 	HO_STATS = 15,	    /* struct ho_stats */
+	/* the daemon (src/): the server's records inside HO_SERVER */
+	HO_SERVER = HO_NESTED | 16,
+	HO_CONTROL_LISTENER = HO_NESTED | 17, /* name, fd, protocol */
+	HO_ESTIMATOR = 18,   /* struct estimator_state (sync/estimator.h) */
+	HO_GENERATION = 19,  /* u32: the process's, counting from 1 */
+	HO_SAVED_AT = 20,    /* u64: CLOCK_MONOTONIC ns when written */
+	HO_VM_ADDED = 21,    /* string: a socket made by vm add */
+	HO_PAGE_MARKER = 22, /* u64: the status page's disruption base */
 };
 
 struct ho_alarm {

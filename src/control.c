@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "handover.h"
 
 #define ACCEPTS_PER_DISPATCH 8
 #define ACCEPT_PAUSE_MS 100
@@ -204,6 +205,8 @@ static void line_reply(struct control_client *cl, int r, enum control_cmd cmd,
 			"name in vm-socket-dir)\n"
 			"  vm remove PATH  close that socket and only "
 			"its VMs' connections\n"
+			"  upgrade       hand every VM to the binary now on "
+			"disk (live upgrade)\n"
 			"  help          this list\n");
 	} else {
 		c->answer(cmd, arg, cl->out, c->ctx);
@@ -394,4 +397,20 @@ int control_add_listener(struct control *c, int listen_fd,
 unsigned int control_num_clients(const struct control *c)
 {
 	return c->clients.length;
+}
+
+void control_save(const struct control *c, struct ho_writer *w)
+{
+	guint i;
+
+	for (i = 0; i < c->listeners->len; i++) {
+		const struct control_listener *l =
+			g_ptr_array_index(c->listeners, i);
+
+		ho_begin(w, HO_CONTROL_LISTENER);
+		ho_put_str(w, HO_NAME, l->name);
+		ho_put_fd(w, l->fd);
+		ho_put_u32(w, HO_SEQ, (uint32_t)l->proto);
+		ho_end(w);
+	}
 }

@@ -49,6 +49,12 @@ void control_free(struct control *c);
 int control_add_listener(struct control *c, int listen_fd,
 			 enum control_proto proto, const char *name);
 
+struct ho_writer;
+
+/* Live upgrade: every listener as HO_CONTROL_LISTENER (name, fd, and
+ * its protocol in HO_SEQ); the fds stay ours. */
+void control_save(const struct control *c, struct ho_writer *w);
+
 /* Clients being served now (tests). */
 unsigned int control_num_clients(const struct control *c);
 

@@ -109,6 +109,8 @@ int control_parse_request(const char *buf, size_t len, bool eof,
 		*cmd = CONTROL_CMD_STATUS_JSON;
 	} else if (nw == 1 && !strcmp(w[0], "metrics")) {
 		*cmd = CONTROL_CMD_METRICS;
+	} else if (nw == 1 && !strcmp(w[0], "upgrade")) {
+		*cmd = CONTROL_CMD_UPGRADE;
 	} else if (nw == 1 && !strcmp(w[0], "help")) {
 		*cmd = CONTROL_CMD_HELP;
 	} else if (nw == 2 && !strcmp(w[0], "vm") && !strcmp(w[1], "list")) {
@@ -126,7 +128,7 @@ int control_parse_request(const char *buf, size_t len, bool eof,
 		snprintf(why, why_len,
 			 "unknown command '%.40s%s' (try: status, status "
 			 "json, metrics, vm list, vm add PATH, vm remove "
-			 "PATH, help)",
+			 "PATH, upgrade, help)",
 			 line, n > 40 ? "..." : "");
 		return -EINVAL;
 	}

@@ -36,6 +36,7 @@ enum control_cmd {
 	CONTROL_CMD_VM_LIST,
 	CONTROL_CMD_VM_ADD,    /* argument: the socket */
 	CONTROL_CMD_VM_REMOVE, /* argument: the socket */
+	CONTROL_CMD_UPGRADE,   /* hand everything to the binary on disk */
 };
 
 /* Longest command argument with its NUL: a socket path (sun_path). */

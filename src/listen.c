@@ -242,6 +242,19 @@ struct listen_set *listen_set_new(void)
 	return ls;
 }
 
+void listen_own(struct listen_set *ls, const char *path)
+{
+	struct owned_socket o;
+	struct stat st;
+
+	if (path[0] == '/' && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		o.path = g_strdup(path);
+		o.dev = st.st_dev;
+		o.ino = st.st_ino;
+		g_array_append_val(ls->owned, o);
+	}
+}
+
 /* Remove @o's file unless someone replaced it: 0 or -errno. */
 static int remove_owned(const struct owned_socket *o)
 {

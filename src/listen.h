@@ -75,6 +75,10 @@ int listen_check_fd(int fd, GError **err);
 int listen_unix(struct listen_set *ls, const char *path, gid_t gid,
 		GError **err);
 
+/* The socket file @path (a listener handed over by the process before
+ * us) is ours to remove at the end, as if listen_unix() had made it. */
+void listen_own(struct listen_set *ls, const char *path);
+
 /* A non-blocking TCP listener on @sa; @what names it in errors. */
 int listen_tcp(const struct sockaddr *sa, socklen_t len, const char *what,
 	       const char *addr, GError **err);

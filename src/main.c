@@ -32,6 +32,8 @@
 #include "config.h"
 #include "control.h"
 #include "discipline.h"
+#include "estimator.h"
+#include "handover.h"
 #include "error.h"
 #include "leap.h"
 #include "listen.h"
@@ -40,6 +42,7 @@
 #include "privdrop.h"
 #include "status.h"
 #include "syscall_filter.h"
+#include "upgrade.h"
 #include "virtio_rtc.h"
 #include "vm_sockets.h"
 #include "vmclock_page.h"
@@ -81,7 +84,24 @@ struct app {
 	struct vm_sockets *vms;	       /* the VM sockets, vm add/remove */
 	gid_t socket_gid, control_gid; /* LISTEN_NO_GROUP: unset */
 	GMainLoop *loop;
-	guint sig_term, sig_int, sig_hup;
+	guint sig_term, sig_int, sig_hup, sig_usr2;
+
+	/* live upgrade (upgrade.h) */
+	char **argv;	 /* as started, for the next process */
+	char *adopt_arg; /* --adopt: we are that next process */
+	struct upgrade_adopt adopt;
+	GPtrArray *adopted_ctl;	 /* struct adopted_listener */
+	struct upgrade *upgrade; /* NULL: not possible (why below) */
+	char upgrade_off[160];
+	guint upgrade_id;	   /* the scheduled hand-over */
+	struct status_upgrade upg; /* for status and metrics */
+};
+
+/* A control or metrics listener handed over by the process before. */
+struct adopted_listener {
+	char *name;
+	int fd;
+	uint32_t proto;
 };
 
 static const char summary[] =
@@ -278,6 +298,11 @@ static int parse_options(struct app *a, int *argc, char ***argv)
 		  "Log debug messages (same as --log-level debug)", NULL },
 		{ "version", 'V', 0, G_OPTION_ARG_NONE, &a->version,
 		  "Print the version and exit", NULL },
+		{ "adopt", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING,
+		  &a->adopt_arg,
+		  "Adopt the VMs of the process before (set by the live "
+		  "upgrade)",
+		  "IMAGE,READY,FIRST,N" },
 		{ "debug-seccomp-selftest", 0, G_OPTION_FLAG_HIDDEN,
 		  G_OPTION_ARG_NONE, &a->seccomp_selftest,
 		  "Make a denied system call once serving (tests)", NULL },
@@ -385,6 +410,14 @@ static int start_listeners(struct app *a, GString *where, GError **err)
 	int fd, r;
 
 	for (p = a->cfg->socket_paths; *p; p++) {
+		if (vu_server_listener_connections(a->server, *p) >= 0) {
+			/* handed over by the process before us */
+			listen_own(a->listeners, *p);
+			vm_sockets_note(a->vms, *p, true);
+			g_string_append_printf(where, "%s%s",
+					       where->len ? ", " : "", *p);
+			continue;
+		}
 		fd = listen_unix(a->listeners, *p, a->socket_gid, err);
 		if (fd < 0) {
 			return fd;
@@ -424,6 +457,8 @@ static int start_listeners(struct app *a, GString *where, GError **err)
 
 /* The control socket and the metrics endpoint */
 
+static const char *upgrade_schedule(struct app *a);
+
 static void control_answer(enum control_cmd cmd, const char *arg, GString *out,
 			   void *ctx)
 {
@@ -435,7 +470,23 @@ static void control_answer(enum control_cmd cmd, const char *arg, GString *out,
 		(void)vm_sockets_answer(a->vms, cmd, arg, out);
 		return;
 	}
+	if (cmd == CONTROL_CMD_UPGRADE) {
+		const char *off = upgrade_schedule(a);
+
+		if (off) {
+			g_string_printf(out, "error: no live upgrade: %s\n",
+					off);
+		} else {
+			g_string_printf(out,
+					"upgrading: pid %d, generation %u, "
+					"hands over to %s\n",
+					(int)getpid(), a->upg.generation,
+					a->argv[0]);
+		}
+		return;
+	}
 	status_collect(&r, a->disc, a->server, a->start_ns, a->start_utc_s);
+	r.upgrade = a->upg;
 	if (cmd == CONTROL_CMD_STATUS_JSON) {
 		status_render_json(&r, out);
 	} else if (cmd == CONTROL_CMD_METRICS) {
@@ -446,18 +497,40 @@ static void control_answer(enum control_cmd cmd, const char *arg, GString *out,
 	status_report_clear(&r);
 }
 
+/* The fd of a control or metrics listener handed over as @name, or -1. */
+static int adopted_listener(struct app *a, const char *name)
+{
+	for (guint i = 0; a->adopted_ctl && i < a->adopted_ctl->len; i++) {
+		struct adopted_listener *l =
+			g_ptr_array_index(a->adopted_ctl, i);
+
+		if (l->fd >= 0 && !strcmp(l->name, name)) {
+			int fd = l->fd;
+
+			l->fd = -1;
+			return fd;
+		}
+	}
+	return -1;
+}
+
 static int start_control(struct app *a, GError **err)
 {
 	const struct config *c = a->cfg;
-	int fd, r;
+	int fd = -1, r;
 
 	if (!c->control_socket && !c->metrics_sa_len) {
 		return 0;
 	}
 	a->control = control_new(control_answer, a);
-	if (c->control_socket) {
+	if (c->control_socket &&
+	    (fd = adopted_listener(a, c->control_socket)) >= 0) {
+		listen_own(a->listeners, c->control_socket);
+	} else if (c->control_socket) {
 		fd = listen_unix(a->listeners, c->control_socket,
 				 a->control_gid, err);
+	}
+	if (c->control_socket) {
 		if (fd < 0) {
 			return fd;
 		}
@@ -472,10 +545,13 @@ static int start_control(struct app *a, GError **err)
 			  c->control_socket, c->control_socket);
 	}
 	if (c->metrics_sa_len) {
-		fd = listen_tcp((const struct sockaddr *)&c->metrics_sa,
-				c->metrics_sa_len,
-				config_origin(c, "metrics-address"),
-				c->metrics_address, err);
+		fd = adopted_listener(a, c->metrics_address);
+		if (fd < 0) {
+			fd = listen_tcp((const struct sockaddr *)&c->metrics_sa,
+					c->metrics_sa_len,
+					config_origin(c, "metrics-address"),
+					c->metrics_address, err);
+		}
 		if (fd < 0) {
 			return fd;
 		}
@@ -487,6 +563,233 @@ static int start_control(struct app *a, GError **err)
 		}
 		g_message("Prometheus metrics on http://%s/metrics",
 			  c->metrics_address);
+	}
+	return 0;
+}
+
+/* Live upgrade */
+
+static uint64_t mono_now_ns(void)
+{
+	return (uint64_t)g_get_monotonic_time() * 1000u;
+}
+
+/* Everything the next process needs, handed to it; on success we end. */
+static gboolean run_upgrade(gpointer data)
+{
+	struct app *a = data;
+	struct ho_writer *w = ho_writer_new();
+	struct estimator_state st;
+	GByteArray *img = NULL;
+	uint64_t t = htole64(mono_now_ns());
+	const int *fds;
+	unsigned int n = 0;
+	char why[160] = "";
+	pid_t pid = 0;
+	int rc;
+
+	a->upgrade_id = 0;
+	ho_put_u32(w, HO_GENERATION, a->upg.generation);
+	ho_put(w, HO_SAVED_AT, &t, sizeof(t));
+	/* the model first: the alarms are armed against it */
+	if (discipline_save(a->disc, &st) == 0) {
+		ho_put(w, HO_ESTIMATOR, &st, sizeof(st));
+	}
+	vm_sockets_save(a->vms, w);
+	if (a->page) {
+		uint64_t m = htole64(vmclock_page_marker_base(a->page));
+
+		ho_put(w, HO_PAGE_MARKER, &m, sizeof(m));
+	}
+	ho_begin(w, HO_SERVER);
+	rc = vu_server_save(a->server, w);
+	ho_end(w);
+	if (a->control) {
+		control_save(a->control, w);
+	}
+	if (!rc) {
+		rc = ho_writer_finish(w, &img);
+	}
+	if (rc) {
+		snprintf(why, sizeof(why),
+			 "cannot write the hand-over image: %s",
+			 g_strerror(-rc));
+	} else {
+		fds = ho_writer_fds(w, &n);
+		rc = upgrade_now(a->upgrade, img, fds, n, &pid, why,
+				 sizeof(why));
+	}
+	if (!rc) {
+		g_message("live upgrade: %u VM connection(s) and %u fds handed "
+			  "to pid %d (generation %u); this process ends",
+			  vu_server_num_connections(a->server), n, (int)pid,
+			  a->upg.generation + 1);
+		notify_mainpid(pid);
+		/* Touch nothing: the sockets, the rings, the page and the
+		 * socket files are the next process's now. */
+		_exit(EXIT_OK);
+	}
+	a->upg.failed++;
+	snprintf(a->upg.last_error, sizeof(a->upg.last_error), "%s", why);
+	g_warning("live upgrade failed: %s; this process serves on", why);
+	if (img) {
+		g_byte_array_unref(img);
+	}
+	ho_writer_free(w);
+	return G_SOURCE_REMOVE;
+}
+
+/* Schedule the hand-over: first thing in the next loop iteration, with
+ * nothing else run between the image and the end. */
+static const char *upgrade_schedule(struct app *a)
+{
+	if (!a->upgrade) {
+		return a->upgrade_off;
+	}
+	if (!a->upgrade_id) {
+		a->upgrade_id =
+			g_idle_add_full(G_PRIORITY_HIGH, run_upgrade, a, NULL);
+	}
+	return NULL;
+}
+
+static gboolean on_sigusr2(gpointer data)
+{
+	struct app *a = data;
+	const char *off = upgrade_schedule(a);
+
+	if (off) {
+		g_warning("SIGUSR2: no live upgrade: %s", off);
+	} else {
+		g_message("SIGUSR2: live upgrade to %s", a->argv[0]);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static int adopt_control(struct app *a, struct ho_reader *r,
+			 const struct ho_item *it)
+{
+	struct adopted_listener *l = g_new0(struct adopted_listener, 1);
+	char name[300] = "";
+	struct ho_reader in;
+	struct ho_item x;
+	int rc;
+
+	l->fd = -1;
+	g_ptr_array_add(a->adopted_ctl, l);
+	if (ho_enter(r, it, &in)) {
+		return -EBADMSG;
+	}
+	while ((rc = ho_next(&in, &x)) > 0) {
+		if (x.tag == HO_NAME && !name[0]) {
+			rc = ho_get_str(&in, &x, name, sizeof(name));
+		} else if (x.tag == HO_FD && l->fd < 0) {
+			rc = ho_take_fd(&in, &x, &l->fd);
+		} else if (x.tag == HO_SEQ) {
+			rc = ho_get_u32(&in, &x, &l->proto);
+		} else {
+			rc = ho_fail(&in, "control listener: record 0x%x",
+				     x.tag);
+		}
+		if (rc < 0) {
+			return -EBADMSG;
+		}
+	}
+	l->name = g_strdup(name);
+	if (!name[0] || l->fd < 0 || l->proto > CONTROL_PROTO_HTTP) {
+		return ho_fail(&in, "control listener without name or fd");
+	}
+	return 0;
+}
+
+/* The status page's disruption base in the image, or false. */
+static bool adopt_page_marker(struct app *a, uint64_t *marker)
+{
+	struct ho_reader r;
+	struct ho_item it;
+	const void *img;
+	gsize len;
+
+	img = g_bytes_get_data(a->adopt.image, &len);
+	if (ho_reader_open(&r, img, len, NULL, NULL, 0)) {
+		return false;
+	}
+	while (ho_next(&r, &it) > 0) {
+		if (it.tag == HO_PAGE_MARKER &&
+		    !ho_get(&r, &it, marker, sizeof(*marker))) {
+			*marker = le64toh(*marker);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* --adopt: rebuild what the process before us served, serving nothing
+ * yet. The image is input from another program: checked throughout. */
+static int adopt_image(struct app *a, uint64_t *saved_at, GError **err)
+{
+	struct ho_fds fds = { .n = a->adopt.nfds };
+	struct estimator_state st;
+	struct ho_reader r, sub;
+	struct ho_item it;
+	const void *img;
+	char why[256] = "", path[256];
+	uint32_t gen;
+	gsize len;
+	int rc;
+
+	fds.fd = g_new(int, fds.n ? fds.n : 1);
+	for (unsigned int i = 0; i < fds.n; i++) {
+		fds.fd[i] = a->adopt.first_fd + (int)i;
+	}
+	img = g_bytes_get_data(a->adopt.image, &len);
+	rc = ho_reader_open(&r, img, len, &fds, why, sizeof(why));
+	while (rc == 0 && (rc = ho_next(&r, &it)) > 0) {
+		switch (it.tag) {
+		case HO_GENERATION:
+			rc = ho_get_u32(&r, &it, &gen);
+			a->upg.generation = gen + 1;
+			a->upg.adoptions = gen;
+			break;
+		case HO_SAVED_AT:
+			rc = ho_get(&r, &it, saved_at, sizeof(*saved_at));
+			*saved_at = le64toh(*saved_at);
+			break;
+		case HO_ESTIMATOR:
+			rc = ho_get(&r, &it, &st, sizeof(st));
+			if (!rc && discipline_resume(a->disc, &st) < 0) {
+				rc = ho_fail(&r,
+					     "the clock model's state is not "
+					     "one an estimator could hold");
+			}
+			break;
+		case HO_PAGE_MARKER:
+			break; /* read before the page was opened */
+		case HO_VM_ADDED:
+			rc = ho_get_str(&r, &it, path, sizeof(path));
+			if (!rc) {
+				vm_sockets_note_added(a->vms, path);
+				listen_own(a->listeners, path);
+			}
+			break;
+		case HO_SERVER:
+			rc = ho_enter(&r, &it, &sub);
+			if (!rc) {
+				rc = vu_server_adopt(a->server, &sub);
+			}
+			break;
+		case HO_CONTROL_LISTENER:
+			rc = adopt_control(a, &r, &it);
+			break;
+		default:
+			rc = ho_fail(&r, "unknown record 0x%x", it.tag);
+		}
+	}
+	ho_fds_close_rest(&fds);
+	g_free(fds.fd);
+	if (rc < 0) {
+		return error_set(err, EBADMSG, "hand-over image refused: %s",
+				 why[0] ? why : g_strerror(-rc));
 	}
 	return 0;
 }
@@ -677,10 +980,12 @@ static int configure(struct app *a)
 		     "(or socket-path= in the config file)");
 		return -EINVAL;
 	}
-	if (listen_check_paths(a->cfg->socket_paths, &err)) {
+	/* Adopting: the process before us holds them, and hands them on. */
+	if (!a->adopt_arg && listen_check_paths(a->cfg->socket_paths, &err)) {
 		goto bad;
 	}
-	if (a->cfg->control_socket && check_control_path(a->cfg, &err)) {
+	if (!a->adopt_arg && a->cfg->control_socket &&
+	    check_control_path(a->cfg, &err)) {
 		goto bad;
 	}
 	if (a->cfg->vm_socket_dir &&
@@ -861,6 +1166,7 @@ static int start_sync(struct app *a, GError **err)
 		.src = &base,
 		.interval_ms = (unsigned int)c->sync_interval_ms,
 		.est = &ec,
+		.resume = a->adopt_arg != NULL,
 	};
 	int n;
 
@@ -888,6 +1194,7 @@ static int serve(struct app *a)
 	GString *where = g_string_new(NULL);
 	GError *err = NULL;
 	sigset_t stop_sigs;
+	uint64_t saved_at = 0;
 	char *clocks;
 	int r = -EINVAL;
 
@@ -898,6 +1205,7 @@ static int serve(struct app *a)
 	sigaddset(&stop_sigs, SIGTERM);
 	sigaddset(&stop_sigs, SIGINT);
 	sigaddset(&stop_sigs, SIGHUP);
+	sigaddset(&stop_sigs, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
 	a->loop = g_main_loop_new(NULL, FALSE);
 
@@ -908,8 +1216,12 @@ static int serve(struct app *a)
 	}
 	/* Before the first publish, and the privilege drop. */
 	if (a->cfg->vmclock_page) {
-		a->page = vmclock_page_open(a->cfg->vmclock_page,
-					    a->cfg->smear_id, &err);
+		uint64_t marker;
+		bool same = a->adopt_arg && adopt_page_marker(a, &marker);
+
+		a->page = vmclock_page_open_as(a->cfg->vmclock_page,
+					       a->cfg->smear_id,
+					       same ? &marker : NULL, &err);
 		if (!a->page) {
 			fail("%s", err->message);
 			goto out;
@@ -937,6 +1249,13 @@ static int serve(struct app *a)
 			.gid = a->socket_gid,
 			.max = (unsigned int)a->cfg->max_connections,
 		});
+	if (a->adopt_arg) {
+		if (adopt_image(a, &saved_at, &err)) {
+			fail("%s", err->message);
+			upgrade_adopt_failed(&a->adopt, err->message);
+			goto out;
+		}
+	}
 	if (start_listeners(a, where, &err)) {
 		fail("%s", err->message);
 		goto out;
@@ -954,6 +1273,19 @@ static int serve(struct app *a)
 		fail("vm-socket-dir: %s", err->message);
 		goto out;
 	}
+	/* The launcher keeps what privileges we have: before the drop. */
+	if (!a->upg.generation) {
+		a->upg.generation = 1;
+	}
+	a->upgrade = upgrade_launcher_start(a->argv, &err);
+	if (!a->upgrade) {
+		snprintf(a->upgrade_off, sizeof(a->upgrade_off), "%s",
+			 err->message);
+		g_warning("%s: this daemon cannot be upgraded live",
+			  err->message);
+		g_clear_error(&err);
+	}
+	a->upg.available = a->upgrade != NULL;
 	/*
 	 * Everything privileged is open: drop what is left while we have
 	 * one thread, then start GLib's signal thread, then the filter.
@@ -965,6 +1297,7 @@ static int serve(struct app *a)
 	a->sig_term = g_unix_signal_add(SIGTERM, on_sigterm, a);
 	a->sig_int = g_unix_signal_add(SIGINT, on_sigint, a);
 	a->sig_hup = g_unix_signal_add(SIGHUP, on_sighup, a);
+	a->sig_usr2 = g_unix_signal_add(SIGUSR2, on_sigusr2, a);
 	sigprocmask(SIG_UNBLOCK, &stop_sigs, NULL);
 	if (a->cfg->seccomp && privdrop_confine(&err)) {
 		fail("%s", err->message);
@@ -975,6 +1308,23 @@ static int serve(struct app *a)
 		syscall_filter_selftest();
 	}
 
+	if (a->adopt_arg) {
+		/* ready: the process before us ends, then we serve */
+		if (upgrade_adopt_ready(&a->adopt) < 0) {
+			fail("live upgrade: the process before did not hand "
+			     "over; exiting without serving");
+			goto out;
+		}
+		a->upg.last_pause_ms =
+			saved_at && mono_now_ns() > saved_at
+				? (double)(mono_now_ns() - saved_at) / 1e6
+				: 0;
+		g_message("live upgrade: generation %u serves %u adopted VM "
+			  "connection(s); pause of service %.1f ms",
+			  a->upg.generation,
+			  vu_server_num_connections(a->server),
+			  a->upg.last_pause_ms);
+	}
 	clocks = clock_list(&a->cfg->vrtc);
 	g_message("serving %u clocks (%s) on %s", a->cfg->vrtc.num_clocks,
 		  clocks, where->str);
@@ -994,6 +1344,29 @@ static void cleanup(struct app *a)
 	if (a->sig_hup) {
 		g_source_remove(a->sig_hup);
 	}
+	if (a->sig_usr2) {
+		g_source_remove(a->sig_usr2);
+	}
+	if (a->upgrade_id) {
+		g_source_remove(a->upgrade_id);
+	}
+	upgrade_free(a->upgrade);
+	upgrade_adopt_clear(&a->adopt);
+	if (a->adopted_ctl) {
+		for (guint i = 0; i < a->adopted_ctl->len; i++) {
+			struct adopted_listener *l =
+				g_ptr_array_index(a->adopted_ctl, i);
+
+			if (l->fd >= 0) {
+				close(l->fd);
+			}
+			g_free(l->name);
+			g_free(l);
+		}
+		g_ptr_array_free(a->adopted_ctl, TRUE);
+	}
+	g_strfreev(a->argv);
+	g_free(a->adopt_arg);
 	if (a->sig_int) {
 		g_source_remove(a->sig_int);
 	}
@@ -1048,6 +1421,8 @@ int main(int argc, char **argv)
 	a.socket_gid = LISTEN_NO_GROUP;
 	a.control_gid = LISTEN_NO_GROUP;
 
+	a.argv = g_strdupv(argv);
+	a.adopt.ready_fd = -1;
 	status = parse_options(&a, &argc, &argv);
 	if (status != EXIT_OK) {
 		goto out;
@@ -1060,7 +1435,22 @@ int main(int argc, char **argv)
 		printf("vhost-user-rtc %s\n", VRTC_VERSION);
 		goto out;
 	}
+	if (a.adopt_arg) {
+		GError *err = NULL;
+
+		a.adopted_ctl = g_ptr_array_new();
+		if (upgrade_adopt_open(&a.adopt, a.adopt_arg, &err)) {
+			fail("%s", err->message);
+			upgrade_adopt_failed(&a.adopt, err->message);
+			g_error_free(err);
+			status = EXIT_FAIL;
+			goto out;
+		}
+	}
 	if (configure(&a)) {
+		upgrade_adopt_failed(&a.adopt, "the configuration was refused "
+					       "(the new process's log says "
+					       "why)");
 		status = EXIT_FAIL;
 		goto out;
 	}

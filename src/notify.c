@@ -94,3 +94,8 @@ void notify_stop(struct notify *n)
 	g_string_free(n->last, TRUE);
 	g_free(n);
 }
+
+void notify_mainpid(pid_t pid)
+{
+	(void)sd_notifyf(0, "MAINPID=%d", (int)pid);
+}

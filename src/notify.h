@@ -14,6 +14,7 @@
 #define SRC_NOTIFY_H
 
 #include <glib.h>
+#include <sys/types.h>
 
 #define NOTIFY_CHECK_MS 1000
 
@@ -31,5 +32,9 @@ struct notify *notify_start(notify_status_fn status, void *ctx);
 
 /* Send STOPPING=1 and remove the timers; NULL is a no-op. */
 void notify_stop(struct notify *n);
+
+/* Live upgrade: tell systemd that @pid is the service's main process now
+ * (a no-op outside systemd). */
+void notify_mainpid(pid_t pid);
 
 #endif /* SRC_NOTIFY_H */

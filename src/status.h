@@ -35,6 +35,16 @@ struct status_socket {
 	unsigned int connections; /* open, accepted on this socket */
 };
 
+/* Live upgrades (src/upgrade.h), as the daemon keeps them. */
+struct status_upgrade {
+	bool available;	      /* a launcher runs: upgrade is possible */
+	uint32_t generation;  /* 1 for a daemon started afresh */
+	uint64_t adoptions;   /* generations before this one (in a row) */
+	double last_pause_ms; /* the last hand-over's pause of service */
+	uint64_t failed;      /* upgrades that left this process serving */
+	char last_error[160]; /* the last one's reason, "" */
+};
+
 struct status_report {
 	const char *version;
 	long pid;
@@ -50,6 +60,7 @@ struct status_report {
 	unsigned int n_vm;
 	struct status_socket *sock; /* the VM sockets served now (g_new) */
 	unsigned int n_sock;
+	struct status_upgrade upgrade; /* set by the caller; zero: none */
 };
 
 /*

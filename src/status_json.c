@@ -240,6 +240,16 @@ void status_render_json(const struct status_report *r, GString *out)
 	set_str(b, "version", r->version);
 	set_int(b, "pid", r->pid);
 	set_dbl(b, "uptime_s", r->uptime_s);
+	json_builder_set_member_name(b, "upgrade");
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "available");
+	json_builder_add_boolean_value(b, r->upgrade.available);
+	set_u64(b, "generation", r->upgrade.generation);
+	set_u64(b, "adoptions_total", r->upgrade.adoptions);
+	set_dbl(b, "last_pause_ms", r->upgrade.last_pause_ms);
+	set_u64(b, "failed_total", r->upgrade.failed);
+	set_str(b, "last_error", r->upgrade.last_error);
+	json_builder_end_object(b);
 	if (r->have_disc) {
 		json_model(r, b);
 		json_sources(r, b);

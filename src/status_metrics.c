@@ -241,6 +241,18 @@ void status_render_metrics(const struct status_report *r, GString *out)
 			     "# TYPE process_start_time_seconds gauge\n"
 			     "process_start_time_seconds");
 	value(out, r->start_utc_s);
+	metric(out, "generation", "gauge",
+	       "Processes that served these VMs in a row (1: started afresh)",
+	       r->upgrade.generation);
+	metric(out, "upgrades_total", "counter",
+	       "Live upgrades that brought the VMs to this process's line",
+	       (double)r->upgrade.adoptions);
+	metric(out, "upgrade_failures_total", "counter",
+	       "Live upgrades that failed, this process serving on",
+	       (double)r->upgrade.failed);
+	metric(out, "upgrade_last_pause_seconds", "gauge",
+	       "Pause of service of the last live upgrade",
+	       r->upgrade.last_pause_ms / 1e3);
 	if (r->have_disc) {
 		model_metrics(r, out);
 		source_metrics(r, out);

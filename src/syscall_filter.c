@@ -59,6 +59,8 @@ static const char *const allowed[] = {
 	"accept4",
 	"recvmsg",
 	"sendmsg",
+	/* live upgrade: the hand-over image, sealed in a memfd */
+	"memfd_create",
 	"recvfrom",
 	"sendto",
 	"getsockopt",

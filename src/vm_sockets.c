@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ratelimit.h"
+#include "handover.h"
 #include "vm_sockets.h"
 
 struct vm_socket {
@@ -86,6 +87,22 @@ static void note(struct vm_sockets *v, const char *name, bool is_path,
 void vm_sockets_note(struct vm_sockets *v, const char *name, bool is_path)
 {
 	note(v, name, is_path, false);
+}
+
+void vm_sockets_note_added(struct vm_sockets *v, const char *path)
+{
+	note(v, path, true, true);
+}
+
+void vm_sockets_save(const struct vm_sockets *v, struct ho_writer *w)
+{
+	for (guint i = 0; i < v->socks->len; i++) {
+		const struct vm_socket *s = g_ptr_array_index(v->socks, i);
+
+		if (s->added) {
+			ho_put_str(w, HO_VM_ADDED, s->name);
+		}
+	}
 }
 
 static struct vm_socket *find(const struct vm_sockets *v, const char *name,

@@ -52,6 +52,12 @@ void vm_sockets_free(struct vm_sockets *v);
  */
 void vm_sockets_note(struct vm_sockets *v, const char *name, bool is_path);
 
+/* Live upgrade: the sockets vm add made (HO_VM_ADDED), and noting one
+ * such socket adopted from the process before. */
+struct ho_writer;
+void vm_sockets_save(const struct vm_sockets *v, struct ho_writer *w);
+void vm_sockets_note_added(struct vm_sockets *v, const char *path);
+
 /*
  * vm_sockets_answer() - carry out @cmd (CONTROL_CMD_VM_*) with its
  * argument @arg and append the reply to @out: what was done, or one

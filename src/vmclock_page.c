@@ -264,6 +264,18 @@ out:
 struct vmclock_page *vmclock_page_open(const char *path, uint8_t hint,
 				       GError **err)
 {
+	return vmclock_page_open_as(path, hint, NULL, err);
+}
+
+uint64_t vmclock_page_marker_base(const struct vmclock_page *p)
+{
+	return p->marker_base;
+}
+
+struct vmclock_page *vmclock_page_open_as(const char *path, uint8_t hint,
+					  const uint64_t *marker_base,
+					  GError **err)
+{
 	struct vmclock_page *p;
 	struct vmclock_abi f;
 	void *map;
@@ -291,6 +303,11 @@ struct vmclock_page *vmclock_page_open(const char *path, uint8_t hint,
 	p = g_new0(struct vmclock_page, 1);
 	p->map = map;
 	p->hint = hint;
+	if (marker_base) {
+		/* a live upgrade: the same clock goes on, no disruption */
+		p->marker_base = *marker_base;
+		return p;
+	}
 	/* non-repeating across runs: readers see a restart as a disruption */
 	if (getrandom(&p->marker_base, sizeof(p->marker_base), 0) !=
 	    sizeof(p->marker_base)) {

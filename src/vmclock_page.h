@@ -75,6 +75,17 @@ struct vmclock_page;
 struct vmclock_page *vmclock_page_open(const char *path, uint8_t hint,
 				       GError **err);
 
+/*
+ * vmclock_page_open_as() - the same, for a live upgrade: with
+ * @marker_base (that of the process before, vmclock_page_marker_base()),
+ * the page is left as it is, and the disruption marker goes on from the
+ * same base: readers see no disruption. NULL: vmclock_page_open().
+ */
+struct vmclock_page *vmclock_page_open_as(const char *path, uint8_t hint,
+					  const uint64_t *marker_base,
+					  GError **err);
+uint64_t vmclock_page_marker_base(const struct vmclock_page *p);
+
 /* vmclock_page_publish() - rewrite the page from @s. */
 void vmclock_page_publish(struct vmclock_page *p,
 			  const struct clock_snapshot *s);

@@ -532,14 +532,15 @@ struct discipline *discipline_new(struct clock_model *m,
 	if (open_sources(d, c, &ec, err) < 0) {
 		goto fail;
 	}
-	for (unsigned int i = 0; i < DISCIPLINE_INITIAL_SAMPLES; i++) {
+	for (unsigned int i = 0; !c->resume && i < DISCIPLINE_INITIAL_SAMPLES;
+	     i++) {
 		if (i) {
 			(c->sleep_ms ? c->sleep_ms : default_sleep)(
 				c->now_ctx, DISCIPLINE_INITIAL_GAP_MS);
 		}
 		discipline_poll(d);
 	}
-	if (!d->published) {
+	if (!d->published && !c->resume) {
 		g_warning("no time source gave a usable sample at start-up; "
 			  "serving no model (status UNKNOWN) until one does");
 	}
@@ -632,4 +633,24 @@ void discipline_get_status(const struct discipline *d,
 			o->offset_ns = r.ns - served.ns;
 		}
 	}
+}
+
+int discipline_save(const struct discipline *d, struct estimator_state *st)
+{
+	return estimator_save(d->est, st);
+}
+
+int discipline_resume(struct discipline *d, const struct estimator_state *st)
+{
+	struct clock_snapshot s;
+	int rc;
+
+	rc = estimator_resume(d->est, st, d->now(d->now_ctx), &s);
+	if (rc < 0) {
+		return rc;
+	}
+	d->served = s;
+	d->served_last_c = s.c0;
+	publish(d);
+	return 0;
 }

@@ -84,6 +84,9 @@ struct discipline_conf {
 	void *now_ctx;
 	/* sleep between initial samples; NULL: g_usleep (tests: fake) */
 	void (*sleep_ms)(void *ctx, unsigned int ms);
+	/* The first model comes from discipline_resume() (live upgrade):
+	 * no start-up samples. */
+	bool resume;
 	/* POSIX s now, for the leap merge; NULL: from the served model's
 	 * TAI, else the system clock (tests: fake) */
 	int64_t (*utc_now)(void *ctx);
@@ -143,6 +146,18 @@ void discipline_free(struct discipline *d);
  * selected source's sample was fed, -EAGAIN if no source was eligible.
  */
 int discipline_poll(struct discipline *d);
+
+struct estimator_state;
+
+/*
+ * Live upgrade: the served estimator's state (-EAGAIN before the first
+ * model), and going on from it in the next process: its model is
+ * published at once, so the VMs read the same clock across the hand-
+ * over. discipline_resume() returns -EINVAL (nothing changed) for a
+ * state no estimator could hold.
+ */
+int discipline_save(const struct discipline *d, struct estimator_state *st);
+int discipline_resume(struct discipline *d, const struct estimator_state *st);
 
 /* The served estimator's counters (tests, status). */
 void discipline_get_stats(const struct discipline *d,

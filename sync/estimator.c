@@ -508,3 +508,121 @@ void estimator_get_stats(const struct estimator *e, struct estimator_stats *st)
 {
 	*st = e->st;
 }
+
+int estimator_save(const struct estimator *e, struct estimator_state *out)
+{
+	unsigned int i;
+
+	if (!e->have_snap) {
+		return -EAGAIN;
+	}
+	memset(out, 0, sizeof(*out));
+	out->version = ESTIMATOR_STATE_VERSION;
+	out->nwin = e->nwin;
+	out->whead = e->whead;
+	out->since_init = e->since_init;
+	out->last_good_c = e->last_good_c;
+	out->kc = e->kc;
+	out->ktai = e->ktai;
+	out->kp = e->kp;
+	out->kf = e->kf;
+	out->p00 = e->p00;
+	out->p01 = e->p01;
+	out->p11 = e->p11;
+	out->rate_f = e->rate_f;
+	out->slew_ppb = e->slew_ppb;
+	out->slew_end = e->slew_end;
+	out->base = e->base;
+	out->kf_init = e->kf_init;
+	for (i = 0; i < EST_WINDOW; i++) {
+		out->win[i].c = e->win[i].c;
+		out->win[i].y = e->win[i].y;
+		out->win[i].err = e->win[i].err;
+	}
+	out->generation = e->cur.generation;
+	out->steps = e->cur.steps;
+	out->counter = e->cur.counter;
+	out->status = e->cur.status;
+	out->c0 = e->cur.c0;
+	out->tai0_ns = e->cur.tai0_ns;
+	out->mono0_ns = e->cur.mono0_ns;
+	out->period_q = e->cur.period_q;
+	out->time_esterr_ns = e->cur.time_esterr_ns;
+	out->time_maxerr_ns = e->cur.time_maxerr_ns;
+	out->rate_esterr_ppb = e->cur.rate_esterr_ppb;
+	out->rate_maxerr_ppb = e->cur.rate_maxerr_ppb;
+	return 0;
+}
+
+static bool sane(double v, double lim)
+{
+	return isfinite(v) && fabs(v) <= lim;
+}
+
+int estimator_resume(struct estimator *e, const struct estimator_state *st,
+		     uint64_t now, struct clock_snapshot *out)
+{
+	struct clock_snapshot n = { 0 };
+	unsigned int i;
+
+	_Static_assert(ESTIMATOR_STATE_WINDOW == EST_WINDOW, "window");
+	if (st->version != ESTIMATOR_STATE_VERSION || st->nwin > EST_WINDOW ||
+	    st->whead >= EST_WINDOW || st->c0 > now || st->last_good_c > now ||
+	    st->kc > now || st->counter != CLOCK_COUNTER_MONOTONIC_RAW ||
+	    st->status > CLOCK_STATUS_UNRELIABLE ||
+	    st->base > CLOCK_STATUS_UNRELIABLE || st->kf_init > 1 ||
+	    !sane(st->kp, 1e12) || !sane(st->kf, 1e7) || !sane(st->p00, 1e30) ||
+	    !sane(st->p01, 1e30) || !sane(st->p11, 1e30) ||
+	    !sane(st->rate_f, 1e9) || !sane(st->slew_ppb, 1e7) ||
+	    st->period_q == 0 || st->time_maxerr_ns > INT64_MAX ||
+	    st->rate_maxerr_ppb > 1000000000ull) {
+		return -EINVAL;
+	}
+	for (i = 0; i < st->nwin; i++) {
+		unsigned int k = (st->whead + EST_WINDOW - 1 - i) % EST_WINDOW;
+
+		if (st->win[k].c > now) {
+			return -EINVAL;
+		}
+	}
+	e->nwin = st->nwin;
+	e->whead = st->whead;
+	e->since_init = st->since_init;
+	e->last_good_c = st->last_good_c;
+	e->kc = st->kc;
+	e->ktai = st->ktai;
+	e->kp = st->kp;
+	e->kf = st->kf;
+	e->p00 = st->p00;
+	e->p01 = st->p01;
+	e->p11 = st->p11;
+	e->rate_f = st->rate_f;
+	e->slew_ppb = st->slew_ppb;
+	e->slew_end = st->slew_end;
+	e->base = (enum clock_status)st->base;
+	e->kf_init = st->kf_init;
+	for (i = 0; i < EST_WINDOW; i++) {
+		e->win[i].c = st->win[i].c;
+		e->win[i].y = st->win[i].y;
+		e->win[i].err = st->win[i].err;
+	}
+	n.generation = st->generation;
+	n.steps = st->steps;
+	n.counter = CLOCK_COUNTER_MONOTONIC_RAW;
+	n.status = (enum clock_status)st->status;
+	n.c0 = st->c0;
+	n.tai0_ns = st->tai0_ns;
+	n.mono0_ns = st->mono0_ns;
+	n.period_q = st->period_q;
+	n.time_esterr_ns = st->time_esterr_ns;
+	n.time_maxerr_ns = st->time_maxerr_ns;
+	n.rate_esterr_ppb = st->rate_esterr_ppb;
+	n.rate_maxerr_ppb = st->rate_maxerr_ppb;
+	n.leaps = e->leaps;
+	e->cur = n;
+	e->have_snap = true;
+	e->nstreak = 0;
+	e->have_last = false;
+	*out = n;
+	return 0;
+}

@@ -139,4 +139,50 @@ int estimator_set_leaps(struct estimator *e, const struct leap_table *leaps,
 
 void estimator_get_stats(const struct estimator *e, struct estimator_stats *st);
 
+/*
+ * What an estimator knows, for the process that serves after this one
+ * (live upgrade): its model, its filter and its window of samples.
+ * Plain numbers; the next process checks them with estimator_resume().
+ * The snapshot's leap table is not carried: the next process has its
+ * own (the same file).
+ */
+#define ESTIMATOR_STATE_WINDOW 64
+struct estimator_state {
+	uint32_t version; /* ESTIMATOR_STATE_VERSION */
+	uint32_t nwin, whead, since_init;
+	uint64_t last_good_c;
+	uint64_t kc;
+	int64_t ktai;
+	double kp, kf, p00, p01, p11;
+	double rate_f, slew_ppb;
+	uint64_t slew_end;
+	uint32_t base; /* enum clock_status */
+	uint32_t kf_init;
+	struct {
+		uint64_t c;
+		int64_t y;
+		uint64_t err;
+	} win[ESTIMATOR_STATE_WINDOW];
+	/* the model (leaps: none) */
+	uint64_t generation, steps;
+	uint32_t counter, status;
+	uint64_t c0;
+	int64_t tai0_ns, mono0_ns;
+	uint64_t period_q, time_esterr_ns, time_maxerr_ns, rate_esterr_ppb,
+		rate_maxerr_ppb;
+};
+#define ESTIMATOR_STATE_VERSION 1u
+
+/* -EAGAIN before the first model. */
+int estimator_save(const struct estimator *e, struct estimator_state *out);
+
+/*
+ * estimator_resume() - go on from @st, taken by estimator_save() in the
+ * process before (the counter is system-wide); @now is the counter now.
+ * Every number is checked: -EINVAL and the estimator unchanged if one is
+ * not what a running estimator could hold. @out gets the model to serve.
+ */
+int estimator_resume(struct estimator *e, const struct estimator_state *st,
+		     uint64_t now, struct clock_snapshot *out);
+
 #endif /* SYNC_ESTIMATOR_H */

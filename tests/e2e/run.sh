@@ -110,7 +110,40 @@ APPEND="vrtc.mode=test vrtc.ours=$VRTC_OURS_PCI vrtc.ref=$VRTC_REF_PCI vrtc.taiu
 # socket, then its only source, the fake gpsd, goes away. The guest keeps
 # polling libvrtc and reports when the page said FREERUNNING.
 SOURCE_LOST=
+# Live upgrades while the guest reads its PHCs (read_stall): UPGRADES of
+# them, one every 6 s from the guest's marker; each new daemon process
+# takes over every socket, connection and state (src/upgrade.h).
+UPGRADES=${VRTC_E2E_UPGRADES:-5}
+UPG_DONE=0
+UPG_FAILED=
+UPG_NEXT=0
+UPG_PAUSES=
+e2e_upgrade_step() {
+	local out new old now
+	[ "$UPG_DONE" -lt "$UPGRADES" ] && [ -z "$UPG_FAILED" ] || return 0
+	grep -aq '^VRTC-E2E-MARK read-stall start' "$1/console.log" || return 0
+	# only while read_stall runs: the later checks watch the status page
+	! grep -aq '^VRTC-E2E: read_stall ' "$1/console.log" || return 0
+	now=$(date +%s)
+	[ "$now" -ge "$UPG_NEXT" ] || return 0
+	UPG_NEXT=$((now + 6))
+	if out=$("$(dirname "$DAEMON")/vhost-user-rtc-ctl" --socket "$1/vrtc.ctl" upgrade 2>&1) &&
+		new=$(sed -n 's/^upgraded: pid [0-9]* -> \([0-9]*\),.*/\1/p' <<<"$out") && [ -n "$new" ]; then
+		old=$DAEMON_PID
+		DAEMON_PID=$new
+		DAEMON_ADOPTED=1
+		# the first one is our child; the later ones are not
+		wait "$old" 2>/dev/null || true
+		UPG_DONE=$((UPG_DONE + 1))
+		UPG_PAUSES+="$(sed -n 's/.*pause of service \([0-9.]*\) ms.*/\1/p' <<<"$out") "
+		e2e_log "live upgrade $UPG_DONE of $UPGRADES: $out"
+	else
+		UPG_FAILED=$out
+		e2e_log "live upgrade FAILED: $out"
+	fi
+}
 e2e_watch_guest() {
+	[ $REF_ONLY = 1 ] || e2e_upgrade_step "$1"
 	[ -z "$SOURCE_LOST" ] || return 0
 	grep -aq '^VRTC-E2E-MARK source-loss' "$1/console.log" || return 0
 	SOURCE_LOST=1
@@ -227,6 +260,16 @@ if [ $REF_ONLY = 0 ]; then
 		failed=$((failed + 1))
 		problems+=("control socket status: $(head -c 300 "$WORK/status.json")")
 		echo "  FAIL control_status: $(head -c 300 "$WORK/status.json")"
+	fi
+	# The live upgrades during read_stall: every one done, none failed
+	# (the guest's read_stall says whether a read suffered).
+	if [ "$UPG_DONE" -eq "$UPGRADES" ] && [ -z "$UPG_FAILED" ]; then
+		passed=$((passed + 1))
+		echo "  PASS upgrades: $UPG_DONE live upgrades of the daemon while the guest read its PHCs; pauses of service (ms): $UPG_PAUSES"
+	else
+		failed=$((failed + 1))
+		problems+=("live upgrades: $UPG_DONE of $UPGRADES done${UPG_FAILED:+; failed: $UPG_FAILED}")
+		echo "  FAIL upgrades: $UPG_DONE of $UPGRADES done${UPG_FAILED:+; failed: $UPG_FAILED}"
 	fi
 	# Every guest request came with its kick or was polled (issue of the
 	# poll window): the daemon's sweep never had to serve one.

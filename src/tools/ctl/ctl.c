@@ -83,6 +83,13 @@ static const char description[] =
 	"             close that socket and the VMs connected on it "
 	"(only those)\n"
 	"             and remove its file\n"
+	"  upgrade    hand every VM connection, socket and state to the "
+	"daemon\n"
+	"             binary now on disk (live upgrade), and wait until it "
+	"serves:\n"
+	"             exit 0 with the new pid and the pause, or 1 with the "
+	"reason\n"
+	"             (the running daemon then serves on)\n"
 	"\n"
 	"Exit status (like a Nagios/Icinga plugin): 0 OK, 1 WARNING, 2 "
 	"CRITICAL,\n"
@@ -105,6 +112,106 @@ static const char description[] =
 	"  vhost-user-rtc-ctl --socket " RUN_DIR "/vm1.ctl status --json "
 	"--pretty\n"
 	"  vhost-user-rtc-ctl vm add vm3.sock\n";
+
+static int ask(const char *path, const char *cmd, char **reply, size_t *len);
+
+/* The daemon's pid and live-upgrade counters from `status json`. */
+static bool upgrade_state(const char *json, size_t len, gint64 *pid,
+			  gint64 *gen, gint64 *failed, double *pause_ms,
+			  char **error)
+{
+	JsonParser *p = json_parser_new();
+	JsonObject *root, *u;
+	bool ok = false;
+
+	if (json_parser_load_from_data(p, json, (gssize)len, NULL) &&
+	    JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
+		root = json_node_get_object(json_parser_get_root(p));
+		u = json_object_has_member(root, "upgrade")
+			    ? json_object_get_object_member(root, "upgrade")
+			    : NULL;
+		if (u && json_object_has_member(root, "pid")) {
+			*pid = json_object_get_int_member(root, "pid");
+			*gen = json_object_get_int_member(u, "generation");
+			*failed = json_object_get_int_member(u, "failed_total");
+			*pause_ms = json_object_get_double_member(
+				u, "last_pause_ms");
+			g_free(*error);
+			*error = g_strdup(
+				json_object_get_string_member(u, "last_error"));
+			ok = true;
+		}
+	}
+	g_object_unref(p);
+	return ok;
+}
+
+/*
+ * upgrade: ask for it, then follow it in `status json` until another
+ * process answers (done) or the same one counts a failure (its reason).
+ */
+static int run_upgrade(const char *path)
+{
+	gint64 pid0, gen0, failed0, pid, gen, failed;
+	double pause_ms;
+	char *json = NULL, *reply = NULL, *error = NULL;
+	gint64 end;
+	size_t len;
+	int status = EXIT_UNKNOWN;
+
+	if (ask(path, "status json\n", &json, &len)) {
+		goto out;
+	}
+	if (!upgrade_state(json, len, &pid0, &gen0, &failed0, &pause_ms,
+			   &error)) {
+		fprintf(stderr, "%s: this daemon does not know live upgrades\n",
+			path);
+		goto out;
+	}
+	if (ask(path, "upgrade\n", &reply, &len)) {
+		status = EXIT_WARNING;
+		goto out;
+	}
+	end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+	while (g_get_monotonic_time() < end) {
+		bool connected;
+
+		g_usleep(50 * 1000);
+		free(json);
+		json = NULL;
+		/* quietly: the hand-over may hold the socket a moment */
+		if (control_ask(path, "status json\n", opt_timeout_ms,
+				REPLY_MAX, &json, &len, &connected) ||
+		    !upgrade_state(json, len, &pid, &gen, &failed, &pause_ms,
+				   &error)) {
+			continue;
+		}
+		if (pid != pid0 && gen > gen0) {
+			printf("upgraded: pid %" G_GINT64_FORMAT
+			       " -> %" G_GINT64_FORMAT
+			       ", generation %" G_GINT64_FORMAT
+			       ", pause of service %.1f ms\n",
+			       pid0, pid, gen, pause_ms);
+			status = EXIT_OK;
+			goto out;
+		}
+		if (pid == pid0 && failed > failed0) {
+			printf("upgrade failed, pid %" G_GINT64_FORMAT
+			       " serves on: %s\n",
+			       pid0, error ? error : "?");
+			status = EXIT_WARNING;
+			goto out;
+		}
+	}
+	printf("upgrade: no outcome within 20 s (pid %" G_GINT64_FORMAT
+	       " asked)\n",
+	       pid0);
+out:
+	free(json);
+	free(reply);
+	g_free(error);
+	return status;
+}
 
 /* The only *.ctl in RUN_DIR; NULL with a message otherwise. */
 static char *find_socket(void)
@@ -296,9 +403,10 @@ int main(int argc, char **argv)
 		}
 	} else if (argc != 2 || (strcmp(argv[1], "status") != 0 &&
 				 strcmp(argv[1], "metrics") != 0 &&
+				 strcmp(argv[1], "upgrade") != 0 &&
 				 strcmp(argv[1], "help") != 0)) {
-		fprintf(stderr, "give one command: status, metrics, help or "
-				"vm (see --help)\n");
+		fprintf(stderr, "give one command: status, metrics, upgrade, "
+				"help or vm (see --help)\n");
 		goto out;
 	}
 	if (opt_timeout_ms <= 0) {
@@ -319,6 +427,10 @@ int main(int argc, char **argv)
 	}
 	path = opt_socket ? g_strdup(opt_socket) : find_socket();
 	if (!path) {
+		goto out;
+	}
+	if (!strcmp(argv[1], "upgrade")) {
+		status = run_upgrade(path);
 		goto out;
 	}
 	if (!strcmp(argv[1], "status")) {

@@ -387,6 +387,25 @@ pid_t vdaemon_pid(const struct vdaemon *d)
 	return d->pid;
 }
 
+int vdaemon_follow(struct vdaemon *d, pid_t pid, int timeout_ms)
+{
+	int64_t end =
+		vuf_now_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
+	pid_t old = d->pid;
+	int st = 0;
+
+	while (!d->reaped && waitpid(old, &st, WNOHANG) == 0) {
+		if (vuf_now_ns(CLOCK_MONOTONIC) > end) {
+			return -1;
+		}
+		usleep(1000);
+	}
+	d->pid = pid;
+	d->reaped = false;
+	d->status = 0;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
 int vdaemon_fd_count(const struct vdaemon *d)
 {
 	struct dirent *de;

@@ -47,6 +47,15 @@ const char *vdaemon_socket(const struct vdaemon *d, unsigned int i);
 const char *vdaemon_dir(const struct vdaemon *d);
 pid_t vdaemon_pid(const struct vdaemon *d);
 
+/*
+ * vdaemon_follow() - the daemon handed over to process @pid (a live
+ * upgrade): wait up to @timeout_ms for the old process to end, then
+ * follow @pid. The caller must be a child subreaper
+ * (PR_SET_CHILD_SUBREAPER) so @pid becomes its child. Returns 0 if the
+ * old one exited with status 0, -1 otherwise.
+ */
+int vdaemon_follow(struct vdaemon *d, pid_t pid, int timeout_ms);
+
 /* True while the process has not exited. */
 bool vdaemon_alive(struct vdaemon *d);
 

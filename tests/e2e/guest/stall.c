@@ -51,6 +51,9 @@ void check_read_stall(const char *ours, const struct guest_phc *ref,
 		result("read_stall", false, "no PHC of ours to read");
 		return;
 	}
+	/* the host upgrades the daemon live while we read (run.sh) */
+	printf("VRTC-E2E-MARK read-stall start\n");
+	fflush(stdout);
 	end = now_mono() + seconds * NSEC_PER_SEC;
 	while (now_mono() < end) {
 		struct ptp_sys_offset_extended x = { .n_samples = 1 };
