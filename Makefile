@@ -293,7 +293,9 @@ bench: deps
 	tests/bench/run.sh $(abspath $(B))
 
 # 256 VMs keeping READs in flight for SOAK_SECONDS (the integration
-# suite runs the same test for 20 s); figures in $(B)/soak-results.txt.
+# suite runs the same test for 20 s), then 6 M READs at the edge of the
+# poll window (test_poll_window, 4 VMs x 250 000 x 6 variants);
+# figures in $(B)/soak-results.txt.
 SOAK_SECONDS ?= 600
 soak: all
 	@rm -f $(B)/soak-results.txt
@@ -301,6 +303,11 @@ soak: all
 		SOAK_OUT=$(abspath $(B))/soak-results.txt \
 		VRTC_DAEMON=$(abspath $(DAEMON)) \
 		$(B)/tests/integration/test_soak --jobs 1 --short-filename
+	set -o pipefail; POLLWIN_REQUESTS=$${POLLWIN_REQUESTS:-250000} \
+		VRTC_DAEMON=$(abspath $(DAEMON)) \
+		$(B)/tests/integration/test_poll_window --jobs 1 \
+		--short-filename 2>&1 | grep -E '^poll window|Synthesis' | \
+		tee -a $(B)/soak-results.txt
 
 # Installation. Directories follow PREFIX (the package uses PREFIX=/usr);
 # the config lives in SYSCONFDIR whatever the PREFIX, the units and the

@@ -227,6 +227,9 @@ static void log_setup(enum config_log_level level, gboolean verbose)
 }
 
 /* One error line on stderr, before logging is set up or instead of it. */
+/* The last start-up failure, for a live upgrade's launcher. */
+static char last_fail[160];
+
 static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
 {
 	va_list ap;
@@ -237,6 +240,7 @@ static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
 	va_end(ap);
 	/* at error priority in the journal (log.h) */
 	g_printerr("%s%s: %s\n", log_err_prefix(), g_get_prgname(), msg);
+	g_strlcpy(last_fail, msg, sizeof(last_fail));
 	g_free(msg);
 }
 
@@ -745,6 +749,7 @@ static int adopt_image(struct app *a, uint64_t *saved_at, GError **err)
 	img = g_bytes_get_data(a->adopt.image, &len);
 	rc = ho_reader_open(&r, img, len, &fds, why, sizeof(why));
 	while (rc == 0 && (rc = ho_next(&r, &it)) > 0) {
+		rc = 0;
 		switch (it.tag) {
 		case HO_GENERATION:
 			rc = ho_get_u32(&r, &it, &gen);
@@ -1464,6 +1469,8 @@ int main(int argc, char **argv)
 	}
 	if (serve(&a)) {
 		status = EXIT_FAIL;
+		/* a new process of a live upgrade: say why to the launcher */
+		upgrade_adopt_failed(&a.adopt, last_fail);
 	}
 out:
 	cleanup(&a);

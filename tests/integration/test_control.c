@@ -267,7 +267,8 @@ ITEST(control, ctl_tool)
 						     NULL },
 				   out, sizeof(out)),
 		     3, "%s", out);
-	cr_assert(strstr(out, "status, metrics, help or vm"), "%s", out);
+	cr_assert(strstr(out, "status, metrics, upgrade, help or vm"), "%s",
+		  out);
 	cr_assert_eq(itest_run_ctl((const char *[]){ "-s", "/nonexistent/x.ctl",
 						     "status", NULL },
 				   out, sizeof(out)),

@@ -4,7 +4,7 @@
  * `vhost-user-rtc-ctl upgrade` on the control socket, while VMs work.
  *
  * 8 VMs issue READs without pause and 2 VMs have an alarm armed; the
- * daemon is upgraded UPGRADE_COUNT times (default 10; `make soak` more).
+ * daemon is upgraded UPGRADE_COUNT times (default 50).
  * Every READ must be answered with OK and a time, none lost or answered
  * twice (the front-end checks each used entry against what is in
  * flight), no connection dropped, every alarm notified exactly once and
@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 
 #include "itest_alarm.h"
+#include "vmclock_wire.h"
 
 #define READ_VMS 8
 #define ALARM_VMS 2
@@ -43,7 +44,7 @@ static unsigned int env_count(void)
 {
 	const char *s = getenv("UPGRADE_COUNT");
 
-	return s && *s ? (unsigned int)strtoul(s, NULL, 10) : 10;
+	return s && *s ? (unsigned int)strtoul(s, NULL, 10) : 50;
 }
 
 static void *read_loop(void *arg)
@@ -78,6 +79,18 @@ static void *read_loop(void *arg)
 	return NULL;
 }
 
+/* The disruption marker of the status page at @path. */
+static uint64_t page_marker(const char *path)
+{
+	struct vmclock_abi a;
+	FILE *f = fopen(path, "r");
+
+	cr_assert(f, "no status page %s", path);
+	cr_assert_eq(fread(&a, sizeof(a), 1, f), 1);
+	fclose(f);
+	return le64toh(a.disruption_marker);
+}
+
 /* A control socket path of this test's own (removed by the daemon). */
 static void ctl_path(char *buf, size_t len)
 {
@@ -108,15 +121,18 @@ Test(upgrade, vms_keep_their_clock_across_upgrades, .init = itest_init,
 	struct vuf *al[ALARM_VMS];
 	uint64_t alarm_at[ALARM_VMS];
 	atomic_bool stop = false;
-	char ctl[128], out[1024];
+	char ctl[128], out[1024], page[160];
 	struct vdaemon *d;
+	uint64_t marker0;
 	int fds0 = -1;
 	uint64_t reads = 0;
 	int64_t worst = 0;
 
 	cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
 	ctl_path(ctl, sizeof(ctl));
-	d = itest_startl("--control-socket", ctl);
+	snprintf(page, sizeof(page), "%s.vmclock", ctl);
+	d = itest_startl("--control-socket", ctl, "--vmclock-page", page);
+	marker0 = page_marker(page);
 	for (i = 0; i < ALARM_VMS; i++) {
 		uint64_t now = 0;
 		uint8_t st;
@@ -151,6 +167,9 @@ Test(upgrade, vms_keep_their_clock_across_upgrades, .init = itest_init,
 		cr_assert_eq(vdaemon_fd_count(d), fds0,
 			     "generation %u holds %d fds, the first %d", i + 2,
 			     vdaemon_fd_count(d), fds0);
+		/* libvrtc and ClockBound readers see no disruption */
+		cr_assert_eq(page_marker(page), marker0,
+			     "the status page's disruption marker moved");
 	}
 	/* the alarms: each exactly once, not early */
 	for (i = 0; i < ALARM_VMS; i++) {
@@ -185,6 +204,7 @@ Test(upgrade, vms_keep_their_clock_across_upgrades, .init = itest_init,
 		"ms; fds %d in every generation\n",
 		n, READ_VMS, ALARM_VMS, reads, (double)worst / 1e6, fds0);
 	itest_stop(d);
+	unlink(page);
 }
 
 /* A binary on disk that cannot serve: the running daemon serves on. */
