@@ -274,6 +274,7 @@ e2e-arm64: all
 	VRTC_E2E_COMPARE=$${VRTC_E2E_COMPARE_MMIO:-10} \
 		VRTC_E2E_STALL=$${VRTC_E2E_STALL_MMIO:-10} \
 		VRTC_E2E_UPGRADES=$${VRTC_E2E_UPGRADES_MMIO:-1} \
+		VRTC_E2E_UPGRADE_READS=$${VRTC_E2E_UPGRADE_READS_MMIO:-10} \
 		tests/e2e/run.sh --arch arm64 --transport mmio $(abspath $(DAEMON))
 
 # The daemon on a real PHC (an emulated igb NIC's) that ptp4l disciplines,

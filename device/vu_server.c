@@ -1042,10 +1042,20 @@ static int save_conn(const struct vu_sconn *sc, struct ho_writer *w)
 
 int vu_server_save(const struct vu_server *s, struct ho_writer *w)
 {
+	struct ho_server_totals t = {
+		.accepted = htole64(s->gone.accepted),
+		.refused = htole64(s->gone.refused),
+		.closed = htole64(s->gone.closed),
+		.requests = htole64(s->gone.requests),
+		.errors = htole64(s->gone.errors),
+		.alarm_events = htole64(s->gone.alarm_events),
+		.kicks_missed = htole64(s->gone.kicks_missed),
+	};
 	const GList *l;
 	guint i;
 	int rc = 0;
 
+	ho_put(w, HO_SERVER_TOTALS, &t, sizeof(t));
 	for (i = 0; i < s->listeners->len; i++) {
 		const struct vu_listener *li =
 			g_ptr_array_index(s->listeners, i);
@@ -1334,7 +1344,21 @@ int vu_server_adopt(struct vu_server *s, struct ho_reader *r)
 	int rc;
 
 	while ((rc = ho_next(r, &it)) > 0) {
-		if (it.tag == HO_LISTENER) {
+		if (it.tag == HO_SERVER_TOTALS) {
+			struct ho_server_totals t;
+
+			rc = ho_get(r, &it, &t, sizeof(t));
+			if (rc < 0) {
+				return -EBADMSG;
+			}
+			s->gone.accepted += le64toh(t.accepted);
+			s->gone.refused += le64toh(t.refused);
+			s->gone.closed += le64toh(t.closed);
+			s->gone.requests += le64toh(t.requests);
+			s->gone.errors += le64toh(t.errors);
+			s->gone.alarm_events += le64toh(t.alarm_events);
+			s->gone.kicks_missed += le64toh(t.kicks_missed);
+		} else if (it.tag == HO_LISTENER) {
 			rc = adopt_listener(s, r, &it);
 		} else if (it.tag == HO_CONN) {
 			rc = adopt_conn(s, r, &it);

@@ -73,11 +73,12 @@ enum ho_tag {
 	/* the daemon (src/): the server's records inside HO_SERVER */
 	HO_SERVER = HO_NESTED | 16,
 	HO_CONTROL_LISTENER = HO_NESTED | 17, /* name, fd, protocol */
-	HO_ESTIMATOR = 18,   /* struct estimator_state (sync/estimator.h) */
-	HO_GENERATION = 19,  /* u32: the process's, counting from 1 */
-	HO_SAVED_AT = 20,    /* u64: CLOCK_MONOTONIC ns when written */
-	HO_VM_ADDED = 21,    /* string: a socket made by vm add */
-	HO_PAGE_MARKER = 22, /* u64: the status page's disruption base */
+	HO_ESTIMATOR = 18,     /* struct estimator_state (sync/estimator.h) */
+	HO_GENERATION = 19,    /* u32: the process's, counting from 1 */
+	HO_SAVED_AT = 20,      /* u64: CLOCK_MONOTONIC ns when written */
+	HO_VM_ADDED = 21,      /* string: a socket made by vm add */
+	HO_PAGE_MARKER = 22,   /* u64: the status page's disruption base */
+	HO_SERVER_TOTALS = 23, /* struct ho_server_totals, in HO_SERVER */
 };
 
 struct ho_alarm {
@@ -100,6 +101,15 @@ struct ho_stats {
 	uint64_t requests, errors, alarm_events;
 };
 
+/* The server's counters of closed connections and events, so that
+ * totals go on across generations. */
+struct ho_server_totals {
+	uint64_t accepted, refused, closed;
+	uint64_t requests, errors, alarm_events;
+	uint64_t kicks_missed;
+};
+
+_Static_assert(sizeof(struct ho_server_totals) == 56, "server totals");
 _Static_assert(sizeof(struct ho_alarm) == 16, "hand-over alarm");
 _Static_assert(sizeof(struct ho_mono_floor) == 16, "hand-over mono floor");
 _Static_assert(sizeof(struct ho_stats) == 24, "hand-over stats");

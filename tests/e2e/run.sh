@@ -63,7 +63,7 @@ case $1 in
 esac
 [ $REF_ONLY = 1 ] || [ -x "$DAEMON" ] || e2e_die "no executable daemon at $1"
 
-TIMEOUT=${VRTC_E2E_TIMEOUT:-300}
+TIMEOUT=${VRTC_E2E_TIMEOUT:-420}
 # The daemon's publish interval (one publish: the page is rewritten), ms.
 SYNC_MS=1000
 # Limit for the guest to see the daemon's holdover after its marker, s.
@@ -76,6 +76,9 @@ COMPARE=${VRTC_E2E_COMPARE:-60}
 # Seconds of PHC reads with pauses around the daemon's poll window, none
 # of which may hang (read_stall).
 STALL=${VRTC_E2E_STALL:-60}
+# Seconds of the same while the host upgrades the daemon live
+# (read_upgrade), and how many upgrades in that time (one every 6 s).
+UPGRADE_READS=${VRTC_E2E_UPGRADE_READS:-36}
 
 e2e_log "end-to-end test ($E2E_ARCH, $TRANSPORT): $([ $REF_ONLY = 1 ] && echo "reference device only (self-test)" || echo "daemon $DAEMON")"
 if [ "$E2E_ARCH" = arm64 ]; then
@@ -103,15 +106,15 @@ fi
 e2e_log "leap table $LEAP_FILE: TAI-UTC=$LEAP_TAI_UTC s, expires $LEAP_EXPIRES$([ "$LEAP_EXPIRED" = 1 ] && echo " (EXPIRED)")$([ "$LEAP_NEAR" = 1 ] && echo ", a leap second is within a day")"
 e2e_log "$TAI_CASE"
 
-APPEND="vrtc.mode=test vrtc.ours=$VRTC_OURS_PCI vrtc.ref=$VRTC_REF_PCI vrtc.taiutc=$LEAP_TAI_UTC vrtc.leapnear=$LEAP_NEAR vrtc.samples=$SAMPLES vrtc.refonly=$REF_ONLY vrtc.compare=$COMPARE vrtc.statuschange=$((STATUS_CHANGE * (1 - REF_ONLY))) vrtc.holdover=$HOLDOVER vrtc.stall=$STALL"
+APPEND="vrtc.mode=test vrtc.ours=$VRTC_OURS_PCI vrtc.ref=$VRTC_REF_PCI vrtc.taiutc=$LEAP_TAI_UTC vrtc.leapnear=$LEAP_NEAR vrtc.samples=$SAMPLES vrtc.refonly=$REF_ONLY vrtc.compare=$COMPARE vrtc.statuschange=$((STATUS_CHANGE * (1 - REF_ONLY))) vrtc.holdover=$HOLDOVER vrtc.stall=$STALL vrtc.upgradereads=$((UPGRADE_READS * (1 - REF_ONLY)))"
 
 # The guest's marker "VRTC-E2E-MARK source-loss" (after vrtc_bound, while
 # the daemon is SYNCHRONIZED): the daemon's status now over its control
 # socket, then its only source, the fake gpsd, goes away. The guest keeps
 # polling libvrtc and reports when the page said FREERUNNING.
 SOURCE_LOST=
-# Live upgrades while the guest reads its PHCs (read_stall): UPGRADES of
-# them, one every 6 s from the guest's marker; each new daemon process
+# Live upgrades while the guest reads its PHCs (read_upgrade): UPGRADES
+# of them, one every 6 s from the guest's marker; each new daemon process
 # takes over every socket, connection and state (src/upgrade.h).
 UPGRADES=${VRTC_E2E_UPGRADES:-5}
 UPG_DONE=0
@@ -121,9 +124,9 @@ UPG_PAUSES=
 e2e_upgrade_step() {
 	local out new old now
 	[ "$UPG_DONE" -lt "$UPGRADES" ] && [ -z "$UPG_FAILED" ] || return 0
-	grep -aq '^VRTC-E2E-MARK read-stall start' "$1/console.log" || return 0
-	# only while read_stall runs: the later checks watch the status page
-	! grep -aq '^VRTC-E2E: read_stall ' "$1/console.log" || return 0
+	grep -aq '^VRTC-E2E-MARK read-stall upgrades' "$1/console.log" || return 0
+	# only while read_upgrade runs: the later checks watch the page
+	! grep -aq '^VRTC-E2E: read_upgrade ' "$1/console.log" || return 0
 	now=$(date +%s)
 	[ "$now" -ge "$UPG_NEXT" ] || return 0
 	UPG_NEXT=$((now + 6))
@@ -191,7 +194,7 @@ problems=()
 if [ $REF_ONLY = 1 ]; then
 	required=(guest_clock phcs rtc windows dmesg)
 else
-	required=(guest_clock phcs rtc utc_vs_ref phc_reader phc_compare read_stall tai_minus_utc
+	required=(guest_clock phcs rtc utc_vs_ref phc_reader phc_compare read_stall read_upgrade tai_minus_utc
 		monotonic windows vrtc_bound vrtc_now_cli vrtc_status_seen rebind dmesg
 		cross_cap)
 	[ "$LEAP_NEAR" = 1 ] || required+=(smeared_vs_utc)

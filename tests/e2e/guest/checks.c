@@ -301,7 +301,8 @@ int cmd_test(struct opts *o)
 				check_phc_compare(utc, ref, o->compare_s);
 			}
 			if (o->stall_s > 0) {
-				check_read_stall(o->ours, ref, o->stall_s);
+				check_read_stall(o->ours, ref, o->stall_s,
+						 o->upgrade_s);
 			}
 		} else {
 			need("phc_reader", NULL);

@@ -47,7 +47,7 @@ static void usage(void)
 	fprintf(stderr, "usage: vrtc-guest test --ours PCI --ref PCI --tai-utc "
 			"S [--leap-near 0|1] [--samples N] [--compare S]\n"
 			"                  [--status-change S] [--holdover S] "
-			"[--stall S] [--ref-only]\n"
+			"[--stall S] [--upgrade-reads S] [--ref-only]\n"
 			"       vrtc-guest demo --ours PCI --ref PCI\n"
 			"       vrtc-guest hosttai\n"
 			"       vrtc-guest hosttsc\n");
@@ -80,6 +80,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->compare_s = atoi(v);
 		} else if (!strcmp(a, "--status-change")) {
 			o->status_change_s = atoi(v);
+		} else if (!strcmp(a, "--upgrade-reads")) {
+			o->upgrade_s = atoi(v);
 		} else if (!strcmp(a, "--stall")) {
 			o->stall_s = atoi(v);
 		} else if (!strcmp(a, "--holdover")) {

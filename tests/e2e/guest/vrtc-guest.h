@@ -56,6 +56,7 @@ struct opts {
 	int status_change_s; /* limit of vrtc_status_seen, s; 0 = skip */
 	int holdover_s;	     /* readings after FREERUNNING was seen, s */
 	int stall_s;	     /* seconds of read_stall, 0 = skip */
+	int upgrade_s;	     /* seconds of read_upgrade, 0 = skip */
 };
 
 /* phc.c: the PHCs in sysfs and /dev, reading them, output */
@@ -109,7 +110,7 @@ void check_phc_reader(const struct guest_phc *ours, const struct guest_phc *ref,
 /* compare.c: our UTC PHC against the reference for @seconds */
 /* stall.c: reads around the daemon's poll window, none may hang */
 void check_read_stall(const char *ours, const struct guest_phc *ref,
-		      int seconds);
+		      int seconds, int upgrade_seconds);
 void check_phc_compare(const struct guest_phc *ours,
 		       const struct guest_phc *ref, int seconds);
 
