@@ -3,8 +3,9 @@
  * Live upgrade (src/upgrade.h), driven as an operator does it:
  * `vhost-user-rtc-ctl upgrade` on the control socket, while VMs work.
  *
- * 8 VMs issue READs without pause and 2 VMs have an alarm armed; the
- * daemon is upgraded UPGRADE_COUNT times (default 50).
+ * UPGRADE_VMS VMs (default 8) issue READs without pause and 2 VMs have
+ * an alarm armed (none with UPGRADE_ALARMS=0); the daemon is upgraded UPGRADE_COUNT times (default
+ * 50). `make bench` runs it with 1, 64 and 256 VMs for the pause.
  * Every READ must be answered with OK and a time, none lost or answered
  * twice (the front-end checks each used entry against what is in
  * flight), no connection dropped, every alarm notified exactly once and
@@ -25,10 +26,11 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 
+#include "harness_bystander.h"
 #include "itest_alarm.h"
 #include "vmclock_wire.h"
 
-#define READ_VMS 8
+#define READ_VMS_MAX 512
 #define ALARM_VMS 2
 
 struct reader {
@@ -40,11 +42,14 @@ struct reader {
 	char error[256];
 };
 
-static unsigned int env_count(void)
+static unsigned int env_uint(const char *name, unsigned int def,
+			     unsigned int max)
 {
-	const char *s = getenv("UPGRADE_COUNT");
+	const char *s = getenv(name);
+	unsigned long v = s && *s ? strtoul(s, NULL, 10) : def;
 
-	return s && *s ? (unsigned int)strtoul(s, NULL, 10) : 50;
+	cr_assert(v >= 1 && v <= max, "%s=%s: want 1..%u", name, s, max);
+	return (unsigned int)v;
 }
 
 static void *read_loop(void *arg)
@@ -116,8 +121,14 @@ static pid_t ctl_upgrade(struct vdaemon *d, const char *ctl, char *out,
 Test(upgrade, vms_keep_their_clock_across_upgrades, .init = itest_init,
      .fini = itest_fini, .timeout = 600)
 {
-	unsigned int n = env_count(), i;
-	struct reader r[READ_VMS] = { 0 };
+	unsigned int n = env_uint("UPGRADE_COUNT", 50, 10000), i;
+	unsigned int nvm = env_uint("UPGRADE_VMS", 8, READ_VMS_MAX);
+	/* UPGRADE_ALARMS=0: none (the benchmark's single VM) */
+	unsigned int nal = getenv("UPGRADE_ALARMS") &&
+					   !strcmp(getenv("UPGRADE_ALARMS"), "0")
+				   ? 0
+				   : ALARM_VMS;
+	static struct reader r[READ_VMS_MAX];
 	struct vuf *al[ALARM_VMS];
 	uint64_t alarm_at[ALARM_VMS];
 	atomic_bool stop = false;
@@ -129,11 +140,12 @@ Test(upgrade, vms_keep_their_clock_across_upgrades, .init = itest_init,
 	int64_t worst = 0;
 
 	cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	bystanders_raise_nofile(); /* 256 VMs: theirs and the daemon's */
 	ctl_path(ctl, sizeof(ctl));
 	snprintf(page, sizeof(page), "%s.vmclock", ctl);
 	d = itest_startl("--control-socket", ctl, "--vmclock-page", page);
 	marker0 = page_marker(page);
-	for (i = 0; i < ALARM_VMS; i++) {
+	for (i = 0; i < nal; i++) {
 		uint64_t now = 0;
 		uint8_t st;
 
@@ -147,7 +159,7 @@ Test(upgrade, vms_keep_their_clock_across_upgrades, .init = itest_init,
 			"%s", vuf_error(al[i]));
 		cr_assert_eq(st, VIRTIO_RTC_S_OK);
 	}
-	for (i = 0; i < READ_VMS; i++) {
+	for (i = 0; i < nvm; i++) {
 		r[i].v = itest_vm(vdaemon_socket(d, 0), NULL);
 		r[i].stop = &stop;
 		cr_assert_eq(pthread_create(&r[i].th, NULL, read_loop, &r[i]),
@@ -172,7 +184,7 @@ Test(upgrade, vms_keep_their_clock_across_upgrades, .init = itest_init,
 			     "the status page's disruption marker moved");
 	}
 	/* the alarms: each exactly once, not early */
-	for (i = 0; i < ALARM_VMS; i++) {
+	for (i = 0; i < nal; i++) {
 		struct vuf_completion c;
 		uint64_t now = 0;
 
@@ -185,7 +197,7 @@ Test(upgrade, vms_keep_their_clock_across_upgrades, .init = itest_init,
 			     -ETIMEDOUT, "VM %u: a second notification", i);
 	}
 	atomic_store(&stop, true);
-	for (i = 0; i < READ_VMS; i++) {
+	for (i = 0; i < nvm; i++) {
 		pthread_join(r[i].th, NULL);
 		cr_expect_str_empty(r[i].error, "VM %u: %s", i, r[i].error);
 		cr_expect_gt(r[i].reads, 0);
@@ -195,14 +207,14 @@ Test(upgrade, vms_keep_their_clock_across_upgrades, .init = itest_init,
 		}
 		vuf_free(r[i].v);
 	}
-	for (i = 0; i < ALARM_VMS; i++) {
+	for (i = 0; i < nal; i++) {
 		vuf_free(al[i]);
 	}
 	fprintf(stderr,
 		"upgrade: %u live upgrades, %u VMs reading and %u with an "
 		"alarm; %" PRIu64 " READs, all answered; longest READ %.1f "
 		"ms; fds %d in every generation\n",
-		n, READ_VMS, ALARM_VMS, reads, (double)worst / 1e6, fds0);
+		n, nvm, nal, reads, (double)worst / 1e6, fds0);
 	itest_stop(d);
 	unlink(page);
 }
