@@ -71,9 +71,23 @@ struct vmclock_page;
  * a daemon restart; anything else at @path is replaced atomically (a new
  * file renamed over it). @hint: VMCLOCK_SMEARING_* of the served
  * smeared clock. Returns NULL with @err set (the message names @path).
+ *
+ * One daemon per page: the file is flock()ed (exclusive) before it is
+ * written, and the lock held until vmclock_page_free(). A page another
+ * process holds is refused (G_FILE_ERROR_EXIST, the message names @path
+ * and the holder's pid when /proc/locks tells it), never written, not
+ * even replaced. The lock belongs to the open file description: it
+ * survives an execve() that inherits the page's fd (a re-exec'd daemon
+ * keeps its page) and goes when the last such fd closes.
  */
 struct vmclock_page *vmclock_page_open(const char *path, uint8_t hint,
 				       GError **err);
+
+/*
+ * vmclock_page_fd() - the page file's fd, close-on-exec, which holds its
+ * lock; owned by @p. For handing the page on to an exec'd daemon.
+ */
+int vmclock_page_fd(const struct vmclock_page *p);
 
 /* vmclock_page_publish() - rewrite the page from @s. */
 void vmclock_page_publish(struct vmclock_page *p,
@@ -100,8 +114,8 @@ void vmclock_page_observer(void *ctx, const struct clock_snapshot *s);
 
 /*
  * vmclock_page_free() - mark the page UNKNOWN (readers refuse at once
- * rather than after it goes stale), unmap it, keep the file. NULL is a
- * no-op.
+ * rather than after it goes stale), unmap it, release its lock, keep the
+ * file. NULL is a no-op.
  */
 void vmclock_page_free(struct vmclock_page *p);
 
