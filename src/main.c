@@ -682,10 +682,10 @@ static int configure(struct app *a)
 	if (a->cfg->control_socket && check_control_path(a->cfg, &err)) {
 		goto bad;
 	}
-	if (a->cfg->vm_socket_dir &&
-	    listen_check_dir(a->cfg->vm_socket_dir, &err)) {
+	if (a->cfg->vmclock_page &&
+	    vmclock_page_check(a->cfg->vmclock_page, &err)) {
 		g_prefix_error(&err,
-			       "%s: ", config_origin(a->cfg, "vm-socket-dir"));
+			       "%s: ", config_origin(a->cfg, "vmclock-page"));
 		goto bad;
 	}
 	if (check_phcs(a->cfg, &err)) {
@@ -705,6 +705,16 @@ static int configure(struct app *a)
 	if (privdrop_resolve(a->cfg->user, config_origin(a->cfg, "user"),
 			     a->cfg->group, config_origin(a->cfg, "group"),
 			     &a->priv, &err)) {
+		goto bad;
+	}
+	/* once the user is known: the directory is to be given to it */
+	if (a->cfg->vm_socket_dir &&
+	    listen_check_dir(a->cfg->vm_socket_dir, a->priv.uid,
+			     a->socket_gid != LISTEN_NO_GROUP ? a->socket_gid
+							      : a->priv.gid,
+			     &err)) {
+		g_prefix_error(&err,
+			       "%s: ", config_origin(a->cfg, "vm-socket-dir"));
 		goto bad;
 	}
 	return load_leaps(a);

@@ -342,7 +342,8 @@ static int reuse_file(const char *path, GError **err)
 		close(fd);
 		return r;
 	}
-	if (st.st_size != VMCLOCK_PAGE_SIZE && ftruncate(fd, VMCLOCK_PAGE_SIZE)) {
+	if (st.st_size != VMCLOCK_PAGE_SIZE &&
+	    ftruncate(fd, VMCLOCK_PAGE_SIZE)) {
 		close(fd);
 		return -ENOENT;
 	}
@@ -386,6 +387,35 @@ static int create_file(const char *path, GError **err)
 		return -EBUSY;
 	}
 	return fd;
+}
+
+int vmclock_page_check(const char *path, GError **err)
+{
+	char *dir = g_path_get_dirname(path);
+	struct stat st;
+	int e = 0;
+
+	if (path[0] == '\0') {
+		e = EINVAL;
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "empty page path");
+	} else if (stat(dir, &st) < 0) {
+		e = errno;
+		g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(e),
+			    "vmclock page %s: directory %s: %s", path, dir,
+			    g_strerror(e));
+	} else if (!S_ISDIR(st.st_mode)) {
+		e = ENOTDIR;
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_NOTDIR,
+			    "vmclock page %s: %s is not a directory", path,
+			    dir);
+	} else if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		e = EISDIR;
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_ISDIR,
+			    "vmclock page %s: is a directory", path);
+	}
+	g_free(dir);
+	return -e;
 }
 
 struct vmclock_page *vmclock_page_open(const char *path, uint8_t hint,

@@ -64,6 +64,16 @@ void vmclock_page_store(struct vmclock_abi *page, const struct vmclock_abi *f);
 struct vmclock_page;
 
 /*
+ * vmclock_page_check() - what vmclock_page_open() would refuse for
+ * @path whatever runs meanwhile (--check-config): its directory must
+ * exist, and @path must not be a directory. Changes nothing; a page
+ * another daemon holds is not refused here (that is a conflict with a
+ * running daemon, like a socket in use, not a bad setting). Returns 0
+ * or -errno with @err set, naming @path.
+ */
+int vmclock_page_check(const char *path, GError **err);
+
+/*
  * vmclock_page_open() - map the page file @path (VMCLOCK_PAGE_SIZE
  * bytes), first written with status UNKNOWN. An existing regular file
  * of ours (our uid, one link, not writable by group or others) is

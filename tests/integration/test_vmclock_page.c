@@ -186,8 +186,7 @@ Test(vmclock_page, one_daemon_per_page, .init = itest_init, .fini = fini,
 	snprintf(pid, sizeof(pid), "(pid %ld)", (long)vdaemon_pid(d));
 	cr_expect(strstr(out, pid), "the holder %s is not named:\n%s", pid,
 		  out);
-	cr_expect(access(sock2, F_OK) != 0, "the second daemon left %s",
-		  sock2);
+	cr_expect(access(sock2, F_OK) != 0, "the second daemon left %s", sock2);
 
 	page_fields(page, &g);
 	cr_expect_eq(g.disruption_marker, f.disruption_marker,
