@@ -747,6 +747,11 @@ static struct config *reread_config(struct app *a, GError **err)
 	if (config_finish(c, err)) {
 		goto bad;
 	}
+	/* as at start: listeners given by --fd replace the file's */
+	if (a->fds->len && !config_from_cli(c, "socket-path")) {
+		g_strfreev(c->socket_paths);
+		c->socket_paths = g_new0(char *, 1);
+	}
 	return c;
 bad:
 	config_free(c);
@@ -791,13 +796,23 @@ static void reload(struct app *a)
 		[CONFIG_LOG_DEBUG] = "debug",
 	};
 
+	static const char *const applied[] = { "leap-file", "log-level", NULL };
+	char *ignored;
+
 	a->cfg->log_level = c->log_level;
+	ignored = config_changed_keys(a->cfg, c, applied);
 	config_free(c);
-	g_message("SIGHUP: %s leap-file %s (TAI-UTC %d s, %u entries), "
-		  "reloaded log-level %s; other settings need a restart",
-		  loaded ? "reloaded" : "kept the running", a->cfg->leap_file,
-		  a->leaps->e[a->leaps->n - 1].dtai, (unsigned int)a->leaps->n,
-		  level_names[a->cfg->log_level]);
+	/* a warning when an edit is left unapplied: it needs the operator */
+	g_log(G_LOG_DOMAIN, ignored ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
+	      "SIGHUP: %s leap-file %s (TAI-UTC %d s, %u entries), "
+	      "reloaded log-level %s; %s%s",
+	      loaded ? "reloaded" : "kept the running", a->cfg->leap_file,
+	      a->leaps->e[a->leaps->n - 1].dtai, (unsigned int)a->leaps->n,
+	      level_names[a->cfg->log_level],
+	      ignored ? "changed but not applied until a restart: "
+		      : "no other setting changed",
+	      ignored ? ignored : "");
+	g_free(ignored);
 }
 
 static gboolean on_page_refresh(gpointer data)
