@@ -81,12 +81,14 @@ static void write_page(int64_t age_ns)
  * Run vrtc-now with @args (NULL-terminated, at most 10): its exit
  * status, its stdout in @out and its stderr in @err.
  */
-static int run_now(const char *const *args, char *out, size_t outlen,
-		   char *err, size_t errlen)
+static int run_now(const char *const *args, char *out, size_t outlen, char *err,
+		   size_t errlen)
 {
 	const char *bin = getenv("VRTC_NOW");
-	const char *argv[16] = { "/bin/sh", "-c", "f=$1; shift; exec \"$@\" 2>\"$f\"",
-				 "sh", errfile, bin ? bin : "build/vrtc-now" };
+	const char *argv[16] = {
+		"/bin/sh", "-c",    "f=$1; shift; exec \"$@\" 2>\"$f\"",
+		"sh",	   errfile, bin ? bin : "build/vrtc-now"
+	};
 	unsigned int i, n = 6;
 	size_t got;
 	FILE *fp;
@@ -147,15 +149,24 @@ Test(now, max_age_takes_fractions)
 Test(now, numbers_parsed_strictly)
 {
 	static const char *const bad[][2] = {
-		{ "--count", "abc" },	    { "--count", "-1" },
-		{ "--count", "1e3" },	    { "--count", " 1" },
-		{ "--count", "99999999999" }, { "--count", "" },
-		{ "--interval-ms", "xyz" }, { "--interval-ms", "-1" },
-		{ "--interval-ms", "nan" }, { "--interval-ms", "5ms" },
-		{ "--max-age-s", "0" },	    { "--max-age-s", "-0.5" },
-		{ "--max-age-s", "inf" },   { "--max-age-s", "0.5s" },
-		{ "--max-age-s", "1e400" }, { "--max-drift-ppb", "4294967296" },
-		{ "--max-drift-ppb", "x" }, { "--bench", "0" },
+		{ "--count", "abc" },
+		{ "--count", "-1" },
+		{ "--count", "1e3" },
+		{ "--count", " 1" },
+		{ "--count", "99999999999" },
+		{ "--count", "" },
+		{ "--interval-ms", "xyz" },
+		{ "--interval-ms", "-1" },
+		{ "--interval-ms", "nan" },
+		{ "--interval-ms", "5ms" },
+		{ "--max-age-s", "0" },
+		{ "--max-age-s", "-0.5" },
+		{ "--max-age-s", "inf" },
+		{ "--max-age-s", "0.5s" },
+		{ "--max-age-s", "1e400" },
+		{ "--max-drift-ppb", "4294967296" },
+		{ "--max-drift-ppb", "x" },
+		{ "--bench", "0" },
 		{ "--bench", "many" },
 	};
 	char out[1024], err[1024], want[64];
@@ -187,8 +198,7 @@ Test(now, count_and_interval)
 	cr_assert_eq(RUN(out, err, "--page", page, "--count", "3",
 			 "--interval-ms", "0.5"),
 		     0, "%s", err);
-	for (const char *p = out; (p = strstr(p, "status synchronized"));
-	     p++) {
+	for (const char *p = out; (p = strstr(p, "status synchronized")); p++) {
 		lines++;
 	}
 	cr_expect_eq(lines, 3, "%s", out);
