@@ -38,6 +38,7 @@
 #include "ratelimit.h"
 #include "rtc_backend.h"
 #include "vhost_user.h"
+#include "vu_peer.h"
 #include "vu_server.h"
 
 #define VU_MSGS_PER_DISPATCH 32
@@ -67,7 +68,9 @@ struct vu_sconn {
 	GList link;		  /* in s->conns; data = this */
 	int fd;
 	guint sock_id;
-	char *name;
+	char *name;    /* the label: the peer's QEMU -name, else conn_id */
+	char *conn_id; /* "LISTENER#N" */
+	struct vu_peer peer;
 	struct vu_conn *proto;
 	struct vrtc_dev *dev;
 	uint64_t connected_ns; /* CLOCK_MONOTONIC at accept */
@@ -325,6 +328,7 @@ static void sconn_free(struct vu_sconn *sc)
 	close_fd(sc->fd);
 	g_queue_unlink(&s->conns, &sc->link);
 	g_free(sc->name);
+	g_free(sc->conn_id);
 	g_free(sc);
 }
 
@@ -582,8 +586,29 @@ static gboolean sconn_readable(gint fd, GIOCondition cond, gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/*
+ * The connection's label in logs, status and metrics: the peer's QEMU
+ * -name, stable across reconnects, unless an open connection has it
+ * already; else "LISTENER#N".
+ */
+static char *sconn_label(const struct vu_server *s, const struct vu_sconn *sc)
+{
+	if (!sc->peer.name[0]) {
+		return g_strdup(sc->conn_id);
+	}
+	for (const GList *c = s->conns.head; c; c = c->next) {
+		const struct vu_sconn *o = c->data;
+
+		if (!strcmp(o->name, sc->peer.name)) {
+			return g_strdup(sc->conn_id);
+		}
+	}
+	return g_strdup(sc->peer.name);
+}
+
 static int sconn_new(struct vu_server *s, struct vu_listener *l, int fd)
 {
+	char who[160];
 	struct vu_sconn *sc;
 	unsigned int i;
 
@@ -593,7 +618,9 @@ static int sconn_new(struct vu_server *s, struct vu_listener *l, int fd)
 	l->nconns++;
 	sc->fd = fd;
 	sc->link.data = sc;
-	sc->name = g_strdup_printf("%s#%u", l->name, ++l->seq);
+	sc->conn_id = g_strdup_printf("%s#%u", l->name, ++l->seq);
+	vu_peer_identify(fd, &sc->peer);
+	sc->name = sconn_label(s, sc);
 	sc->connected_ns = now_ns();
 	s->gone.accepted++;
 	for (i = 0; i < VU_NUM_QUEUES; i++) {
@@ -620,8 +647,10 @@ static int sconn_new(struct vu_server *s, struct vu_listener *l, int fd)
 		return -ENOMEM;
 	}
 	sc->sock_id = g_unix_fd_add(fd, G_IO_IN, sconn_readable, sc);
+	vu_peer_describe(&sc->peer, who, sizeof(who));
 	g_log_ratelimited(&s->rl, G_LOG_LEVEL_MESSAGE,
-			  "%s: front-end connected", sc->name);
+			  "%s: front-end connected on %s: %s", sc->name,
+			  sc->conn_id, who);
 	return 0;
 }
 
@@ -869,6 +898,8 @@ void vu_server_foreach_conn(const struct vu_server *s,
 		const struct vu_sconn *sc = l->data;
 		struct vu_conn_status cs = {
 			.name = sc->name,
+			.conn_id = sc->conn_id,
+			.peer = &sc->peer,
 			.connected_ns = sc->connected_ns,
 		};
 
