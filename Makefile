@@ -384,6 +384,7 @@ package-test: programs
 	@contrib/install-deps.sh package
 	tests/package/install.sh
 	tests/package/libvirt.sh
+	tests/package/apparmor.sh
 	contrib/build-deb.sh build/deb
 	tests/package/root.sh build/deb/vhost-user-rtc_$(VERSION)_*.deb
 
@@ -443,6 +444,7 @@ format:
 lint: $(DAEMON) $(CTL) $(PROBE)
 	contrib/verify-unit.sh $(DAEMON)
 	tests/package/check-man.sh $(B)
+	tests/package/apparmor.sh
 	clang-format --dry-run --Werror $(C_FILES)
 	shellcheck -S warning $(shell git ls-files '*.sh' 2>/dev/null) .ci/run
 	tests/check-layers.sh $(foreach l,$(LAYERS),'$(l):$(INC_$(l))')
