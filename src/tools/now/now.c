@@ -58,6 +58,7 @@ static void usage(FILE *o)
 		"                         ns per call: p50, p99 of the batch "
 		"means\n"
 		"  --version              print the version and exit\n"
+		"  --help                 this text\n"
 		"Times take fractions (--max-age-s 0.5, --interval-ms 0.25); "
 		"counts are\n"
 		"whole numbers.\n",
