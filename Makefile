@@ -386,7 +386,8 @@ package-test: programs
 	tests/package/libvirt.sh
 	tests/package/apparmor.sh
 	contrib/build-deb.sh build/deb
-	tests/package/root.sh build/deb/vhost-user-rtc_$(VERSION)_*.deb
+	tests/package/root.sh build/deb/vhost-user-rtc_$(VERSION)_*.deb \
+		build/deb/vhost-user-rtc-probe_$(VERSION)_*.deb
 
 # Removes what install put down. The config goes only when it is the
 # shipped one; an edited config stays (like dpkg remove, not purge). The
