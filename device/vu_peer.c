@@ -209,8 +209,9 @@ void vu_peer_describe(const struct vu_peer *p, char *buf, size_t len)
 		snprintf(pid, sizeof(pid), "pid unknown (other namespace)");
 	}
 	snprintf(buf, len, "%s, uid %lu, %s%s", pid, (unsigned long)p->uid,
-		 p->name[0] ? "QEMU -name " : p->qemu ? "QEMU without -name"
-						       : "not QEMU (or /proc "
-							 "unreadable)",
+		 p->name[0] ? "QEMU -name "
+		 : p->qemu  ? "QEMU without -name"
+			    : "not QEMU (or /proc "
+			      "unreadable)",
 		 p->name);
 }

@@ -35,11 +35,11 @@
 #define VU_PEER_CMDLINE_MAX 65536
 
 struct vu_peer {
-	bool cred;  /* SO_PEERCRED answered: pid, uid, gid are set */
-	pid_t pid;  /* 0: the peer is outside our pid namespace */
+	bool cred; /* SO_PEERCRED answered: pid, uid, gid are set */
+	pid_t pid; /* 0: the peer is outside our pid namespace */
 	uid_t uid;
 	gid_t gid;
-	bool qemu;  /* its argv[0] is QEMU's (qemu-system-*, qemu-kvm, kvm) */
+	bool qemu; /* its argv[0] is QEMU's (qemu-system-*, qemu-kvm, kvm) */
 	char name[VU_PEER_NAME_MAX]; /* its -name, sanitized; "": none */
 };
 

@@ -223,10 +223,48 @@ void vmclock_page_store(struct vmclock_abi *page, const struct vmclock_abi *f)
 }
 
 /*
- * The pid holding a flock() on the inode of @st, from /proc/locks
- * ("1: FLOCK  ADVISORY  WRITE PID MAJ:MIN:INODE 0 EOF", device numbers
- * in hex); 0 when it cannot be told.
+ * The pid of /proc/locks line @line ("1: FLOCK  ADVISORY  WRITE PID
+ * MAJ:MIN:INODE 0 EOF", device numbers in hex) if it is a flock() on
+ * the inode of @st; else 0. Waiters ("1: -> FLOCK ...") are not.
  */
+static long lock_line_pid(char *line, const struct stat *st)
+{
+	char *f[6], *save = NULL, *e;
+	unsigned long maj, min;
+	unsigned long long ino;
+	long pid;
+	int n;
+
+	for (n = 0; n < 6; n++) {
+		f[n] = strtok_r(n ? NULL : line, " \t\n", &save);
+		if (!f[n]) {
+			return 0;
+		}
+	}
+	if (strcmp(f[1], "FLOCK") != 0) {
+		return 0;
+	}
+	pid = strtol(f[4], &e, 10);
+	if (*e || pid <= 0) {
+		return 0;
+	}
+	maj = strtoul(f[5], &e, 16);
+	if (*e != ':') {
+		return 0;
+	}
+	min = strtoul(e + 1, &e, 16);
+	if (*e != ':') {
+		return 0;
+	}
+	ino = strtoull(e + 1, &e, 10);
+	if (*e || maj != major(st->st_dev) || min != minor(st->st_dev) ||
+	    ino != (unsigned long long)st->st_ino) {
+		return 0;
+	}
+	return pid;
+}
+
+/* The pid holding a flock() on the inode of @st; 0 if unknown. */
 static long lock_holder(const struct stat *st)
 {
 	FILE *f = fopen("/proc/locks", "re");
@@ -237,18 +275,7 @@ static long lock_holder(const struct stat *st)
 		return 0;
 	}
 	while (!pid && fgets(line, sizeof(line), f)) {
-		unsigned int maj, min;
-		unsigned long long ino;
-		char kind[16];
-		long p;
-
-		/* "N: -> FLOCK ..." lines are waiters: kind "->", skipped */
-		if (sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%llu", kind, &p,
-			   &maj, &min, &ino) == 5 &&
-		    !strcmp(kind, "FLOCK") && maj == major(st->st_dev) &&
-		    min == minor(st->st_dev) && ino == st->st_ino && p > 0) {
-			pid = p;
-		}
+		pid = lock_line_pid(line, st);
 	}
 	fclose(f);
 	return pid;

@@ -135,8 +135,8 @@ static const char *str(JsonObject *o, const char *k)
 	return json_object_get_string_member(o, k);
 }
 
-Test(vm_identity, qemu_name_labels_the_vm_across_reconnects,
-     .init = itest_init, .fini = fini, .timeout = ITEST_TIMEOUT)
+Test(vm_identity, qemu_name_labels_the_vm_across_reconnects, .init = itest_init,
+     .fini = fini, .timeout = ITEST_TIMEOUT)
 {
 	char *ctl_sock, line[256], *conn1;
 	JsonParser *p = json_parser_new();

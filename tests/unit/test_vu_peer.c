@@ -46,7 +46,8 @@ static int name_of(const char *spec, char *out, size_t outlen)
 static bool label_charset(const char *s)
 {
 	for (; *s; s++) {
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX"
+			    "YZ"
 			    "0123456789._-",
 			    *s)) {
 			return false;
@@ -85,8 +86,8 @@ Test(vu_peer, qemu_name_forms)
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		char out[VU_PEER_NAME_MAX];
 
-		cr_expect_eq(name_of(ok[i].cmd, out, sizeof(out)), 0, "case %zu",
-			     i);
+		cr_expect_eq(name_of(ok[i].cmd, out, sizeof(out)), 0,
+			     "case %zu", i);
 		cr_expect_str_eq(out, ok[i].name, "case %zu", i);
 	}
 }

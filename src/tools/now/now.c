@@ -293,7 +293,7 @@ static int parse(int argc, char **argv, struct now_opts *n)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	double age_s;
+	double age_s = 0;
 	int c, r = 0;
 
 	while (r == 0 && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -317,7 +317,9 @@ static int parse(int argc, char **argv, struct now_opts *n)
 			/* 0 would be libvrtc's default (10 s): refused */
 			r = parse_time("--max-age-s", optarg, 0, false, 1e9,
 				       "s", &age_s);
-			n->o.max_age_ns = ns_up(age_s * NS_PER_S);
+			if (r == 0) {
+				n->o.max_age_ns = ns_up(age_s * NS_PER_S);
+			}
 			break;
 		case 'n':
 			r = parse_count("--count", optarg, 0, UINT32_MAX,
