@@ -442,7 +442,7 @@ format:
 
 # lint also checks the systemd unit offline (systemd-analyze verify, and
 # the security exposure score) against the built daemon.
-lint: $(DAEMON) $(CTL) $(PROBE)
+lint: $(DAEMON) $(CTL) $(PROBE) $(NOW)
 	contrib/verify-unit.sh $(DAEMON)
 	tests/package/check-man.sh $(B)
 	tests/package/apparmor.sh
