@@ -200,6 +200,8 @@ $(PROBE): $(call obj,$(PROBE_SRCS) $(CONTROL_CLIENT_SRCS)) $(FRONTEND_OBJS) \
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(CAIRO_LIBS)
 
 $(B)/tests/integration/test_probe: LIBS += $(CAIRO_LIBS)
+# vrtc-now against pages written with the daemon's own encoder.
+$(B)/tests/integration/test_now: $(call obj,src/vmclock_page.c)
 
 $(CTL): $(call obj,$(CTL_SRCS))
 	$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(JSON_LIBS)
@@ -221,10 +223,11 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
 		$$t --jobs 2 --short-filename; done
 
-integration: $(DAEMON) $(PROBE) $(CTL) $(INTEG_BINS)
+integration: $(DAEMON) $(PROBE) $(CTL) $(NOW) $(INTEG_BINS)
 	@set -e; for t in $(INTEG_BINS); do echo "== $$t"; \
 		VRTC_DAEMON=$(abspath $(DAEMON)) VRTC_CTL=$(abspath $(CTL)) \
-		VRTC_PROBE=$(abspath $(PROBE)) $$t --jobs 1 \
+		VRTC_PROBE=$(abspath $(PROBE)) VRTC_NOW=$(abspath $(NOW)) \
+		$$t --jobs 1 \
 		--short-filename; done
 
 check-plain: all
@@ -407,8 +410,10 @@ package-test: programs
 	@contrib/install-deps.sh package
 	tests/package/install.sh
 	tests/package/libvirt.sh
+	tests/package/apparmor.sh
 	contrib/build-deb.sh build/deb
-	tests/package/root.sh build/deb/vhost-user-rtc_$(VERSION)_*.deb
+	tests/package/root.sh build/deb/vhost-user-rtc_$(VERSION)_*.deb \
+		build/deb/vhost-user-rtc-probe_$(VERSION)_*.deb
 
 # Removes what install put down. The config goes only when it is the
 # shipped one; an edited config stays (like dpkg remove, not purge). The
@@ -464,9 +469,10 @@ format:
 
 # lint also checks the systemd unit offline (systemd-analyze verify, and
 # the security exposure score) against the built daemon.
-lint: $(DAEMON) $(CTL) $(PROBE)
+lint: $(DAEMON) $(CTL) $(PROBE) $(NOW)
 	contrib/verify-unit.sh $(DAEMON)
 	tests/package/check-man.sh $(B)
+	tests/package/apparmor.sh
 	clang-format --dry-run --Werror $(C_FILES)
 	shellcheck -S warning $(shell git ls-files '*.sh' 2>/dev/null) .ci/run
 	tests/check-layers.sh $(foreach l,$(LAYERS),'$(l):$(INC_$(l))')

@@ -5,7 +5,8 @@
 #   contrib/install-deps.sh e2e     kernel build tools, debootstrap, busybox,
 #                                   the arm64 cross compiler and libc
 #   contrib/install-deps.sh package the Debian packaging tools (make deb,
-#                                   make package-test)
+#                                   make package-test), and apparmor_parser
+#                                   for the libvirt AppArmor rules
 set -euo pipefail
 
 case "${1:-build}" in
@@ -25,7 +26,7 @@ e2e)
 		gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 	;;
 package)
-	pkgs=(dpkg-dev debhelper lintian debootstrap python3)
+	pkgs=(dpkg-dev debhelper lintian debootstrap python3 apparmor)
 	;;
 *)
 	echo "usage: $0 build|e2e|package" >&2

@@ -123,7 +123,7 @@ void ho_put_str(struct ho_writer *w, uint16_t tag, const char *s)
 	ho_put(w, tag, s, (uint32_t)strlen(s));
 }
 
-void ho_put_fd(struct ho_writer *w, int fd)
+void ho_put_fd_as(struct ho_writer *w, uint16_t tag, int fd)
 {
 	if (fd < 0 || w->fds->len >= HO_MAX_FDS) {
 		if (!w->error) {
@@ -131,8 +131,13 @@ void ho_put_fd(struct ho_writer *w, int fd)
 		}
 		return;
 	}
-	ho_put_u32(w, HO_FD, w->fds->len);
+	ho_put_u32(w, tag, w->fds->len);
 	g_array_append_val(w->fds, fd);
+}
+
+void ho_put_fd(struct ho_writer *w, int fd)
+{
+	ho_put_fd_as(w, HO_FD, fd);
 }
 
 int ho_writer_finish(struct ho_writer *w, GByteArray **image)
@@ -339,8 +344,8 @@ int ho_take_fd(struct ho_reader *r, const struct ho_item *it, int *fd)
 	uint32_t i = 0;
 
 	*fd = -1;
-	if (it->tag != HO_FD || ho_get_u32(r, it, &i)) {
-		return ho_fail(r, "expected an fd record, found 0x%x", it->tag);
+	if (ho_get_u32(r, it, &i)) {
+		return ho_fail(r, "record 0x%x: not an fd index", it->tag);
 	}
 	if (!r->fds || i >= r->fds->n) {
 		return ho_fail(r, "fd index %u of %u", i,

@@ -41,6 +41,9 @@ void ho_put_str(struct ho_writer *w, uint16_t tag, const char *s);
 /* A HO_FD record for @fd (-1 is refused), added to the fd table. */
 void ho_put_fd(struct ho_writer *w, int fd);
 
+/* The same with another tag (an fd record of a particular meaning). */
+void ho_put_fd_as(struct ho_writer *w, uint16_t tag, int fd);
+
 /*
  * ho_writer_finish() - header + body into *@image (g_byte_array_unref()
  * it). Returns 0, or the first error of the writes (-E2BIG, -EINVAL).
@@ -96,7 +99,8 @@ int ho_get_str(struct ho_reader *r, const struct ho_item *it, char *buf,
 int ho_get(struct ho_reader *r, const struct ho_item *it, void *out,
 	   size_t len);
 
-/* The fd of a HO_FD item; it is the caller's from now on. */
+/* The fd of an fd item (HO_FD or a tag written by ho_put_fd_as());
+ * it is the caller's from now on. */
 int ho_take_fd(struct ho_reader *r, const struct ho_item *it, int *fd);
 
 /* Record a reason and return -EBADMSG. */

@@ -74,6 +74,7 @@
 #include "ratelimit.h"
 #include "rtc_backend.h"
 #include "vhost_user.h"
+#include "vu_peer.h"
 #include "vu_server.h"
 
 #define VU_MSGS_PER_DISPATCH 32
@@ -105,7 +106,9 @@ struct vu_sconn {
 	GList link;		  /* in s->conns; data = this */
 	int fd;
 	guint sock_id;
-	char *name;
+	char *name;    /* the label: the peer's QEMU -name, else conn_id */
+	char *conn_id; /* "LISTENER#N" */
+	struct vu_peer peer;
 	struct vu_conn *proto;
 	struct vrtc_dev *dev;
 	uint64_t connected_ns; /* CLOCK_MONOTONIC at accept */
@@ -410,6 +413,7 @@ static void sconn_free(struct vu_sconn *sc)
 	close_fd(sc->fd);
 	g_queue_unlink(&s->conns, &sc->link);
 	g_free(sc->name);
+	g_free(sc->conn_id);
 	g_free(sc);
 }
 
@@ -668,11 +672,32 @@ static gboolean sconn_readable(gint fd, GIOCondition cond, gpointer data)
 }
 
 /*
- * A connection on @fd from listener @l, named @name (NULL: the next of
- * the listener). Returns it, or NULL when out of memory (@fd closed).
+ * The connection's label in logs, status and metrics: the peer's QEMU
+ * -name, stable across reconnects, unless an open connection has it
+ * already; else "LISTENER#N".
+ */
+static char *sconn_label(const struct vu_server *s, const struct vu_sconn *sc)
+{
+	if (!sc->peer.name[0]) {
+		return g_strdup(sc->conn_id);
+	}
+	for (const GList *c = s->conns.head; c; c = c->next) {
+		const struct vu_sconn *o = c->data;
+
+		if (!strcmp(o->name, sc->peer.name)) {
+			return g_strdup(sc->conn_id);
+		}
+	}
+	return g_strdup(sc->peer.name);
+}
+
+/*
+ * A connection on @fd from listener @l, @conn_id "LISTENER#N" (NULL: the
+ * listener's next; else the one the process before us gave it). Returns
+ * it, or NULL when out of memory (@fd closed).
  */
 static struct vu_sconn *sconn_create(struct vu_server *s, struct vu_listener *l,
-				     int fd, const char *name)
+				     int fd, const char *conn_id)
 {
 	struct vu_sconn *sc;
 	unsigned int i;
@@ -683,10 +708,12 @@ static struct vu_sconn *sconn_create(struct vu_server *s, struct vu_listener *l,
 	l->nconns++;
 	sc->fd = fd;
 	sc->link.data = sc;
-	sc->name = name ? g_strdup(name)
-			: g_strdup_printf("%s#%u", l->name, ++l->seq);
+	sc->conn_id = conn_id ? g_strdup(conn_id)
+			      : g_strdup_printf("%s#%u", l->name, ++l->seq);
+	vu_peer_identify(fd, &sc->peer);
+	sc->name = sconn_label(s, sc);
 	sc->connected_ns = now_ns();
-	if (!name) {
+	if (!conn_id) {
 		s->gone.accepted++; /* an adopted one was counted before */
 	}
 	for (i = 0; i < VU_NUM_QUEUES; i++) {
@@ -722,12 +749,15 @@ static struct vu_sconn *sconn_create(struct vu_server *s, struct vu_listener *l,
 static int sconn_new(struct vu_server *s, struct vu_listener *l, int fd)
 {
 	struct vu_sconn *sc = sconn_create(s, l, fd, NULL);
+	char who[160];
 
 	if (!sc) {
 		return -ENOMEM;
 	}
+	vu_peer_describe(&sc->peer, who, sizeof(who));
 	g_log_ratelimited(&s->rl, G_LOG_LEVEL_MESSAGE,
-			  "%s: front-end connected", sc->name);
+			  "%s: front-end connected on %s: %s", sc->name,
+			  sc->conn_id, who);
 	return 0;
 }
 
@@ -976,6 +1006,8 @@ void vu_server_foreach_conn(const struct vu_server *s,
 		const struct vu_sconn *sc = l->data;
 		struct vu_conn_status cs = {
 			.name = sc->name,
+			.conn_id = sc->conn_id,
+			.peer = &sc->peer,
 			.connected_ns = sc->connected_ns,
 		};
 
@@ -1019,7 +1051,7 @@ static int save_conn(const struct vu_sconn *sc, struct ho_writer *w)
 
 	ho_begin(w, HO_CONN);
 	ho_put_str(w, HO_CONN_LISTENER, sc->from->name);
-	ho_put_str(w, HO_NAME, sc->name);
+	ho_put_str(w, HO_NAME, sc->conn_id); /* the label is found again */
 	ho_put_fd(w, sc->fd);
 	if (sc->have || sc->nfds) {
 		ho_begin(w, HO_RX);

@@ -15,6 +15,7 @@
 #include "clock_model.h"
 #include "vhost_user.h"
 #include "virtio_rtc.h"
+#include "vu_peer.h"
 
 struct vu_server_config {
 	const struct vrtc_config *clocks; /* must outlive the server */
@@ -76,10 +77,15 @@ struct vu_server_stats {
 void vu_server_get_stats(const struct vu_server *s,
 			 struct vu_server_stats *out);
 
-/* One open connection, as the operator sees it. */
+/* One open connection, as the operator sees it; pointers valid during
+ * the callback. */
 struct vu_conn_status {
-	const char *name;      /* "LISTENER#N"; valid during the callback */
-	uint64_t connected_ns; /* CLOCK_MONOTONIC at accept */
+	/* the label: the peer's QEMU -name (vu_peer.h) when it has one and
+	 * no other open connection has it, else conn_id */
+	const char *name;
+	const char *conn_id;		/* "LISTENER#N", N counting accepts */
+	const struct vu_peer *peer;	/* credentials and name at accept */
+	uint64_t connected_ns;		/* CLOCK_MONOTONIC at accept */
 	const struct vrtc_stats *stats; /* valid during the callback */
 	uint64_t alarm_events;
 	uint64_t busy_p50_ns, busy_p99_ns; /* UINT64_MAX: off scale */

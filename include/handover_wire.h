@@ -79,6 +79,7 @@ enum ho_tag {
 	HO_VM_ADDED = 21,      /* string: a socket made by vm add */
 	HO_PAGE_MARKER = 22,   /* u64: the status page's disruption base */
 	HO_SERVER_TOTALS = 23, /* struct ho_server_totals, in HO_SERVER */
+	HO_PAGE_FD = 24,       /* u32 fd index: the status page, locked */
 };
 
 struct ho_alarm {

@@ -246,6 +246,51 @@ bool config_from_cli(const struct config *c, const char *key)
 	return k && (c->cli_set & ((uint64_t)1 << (key_index(k))));
 }
 
+/* Whether key @k has the same value in @a and @b. */
+static bool same_value(const struct config *a, const struct config *b,
+		       const struct config_key *k)
+{
+	const void *fa = field((struct config *)a, k);
+	const void *fb = field((struct config *)b, k);
+
+	switch (k->type) {
+	case CONFIG_UINT:
+		return *(const uint64_t *)fa == *(const uint64_t *)fb;
+	case CONFIG_ENUM:
+		return *(const int *)fa == *(const int *)fb;
+	case CONFIG_ONOFF:
+		return *(const bool *)fa == *(const bool *)fb;
+	case CONFIG_STRING:
+	case CONFIG_PATH:
+		return g_strcmp0(*(char *const *)fa, *(char *const *)fb) == 0;
+	case CONFIG_PATH_LIST:
+		return g_strv_equal((const char *const *)*(char **const *)fa,
+				    (const char *const *)*(char **const *)fb);
+	case CONFIG_SOURCES:
+		break;
+	}
+	return true;
+}
+
+char *config_changed_keys(const struct config *a, const struct config *b,
+			  const char *const *skip)
+{
+	const struct key_table *t = config_key_table();
+	GString *out = g_string_new(NULL);
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct config_key *k = &t->k[i];
+
+		if ((skip && g_strv_contains(skip, k->name)) ||
+		    same_value(a, b, k)) {
+			continue;
+		}
+		g_string_append_printf(out, "%s%s", out->len ? ", " : "",
+				       k->name);
+	}
+	return g_string_free(out, out->len == 0);
+}
+
 /*
  * A first pass over the raw text, because GKeyFile reports neither line
  * numbers nor, for some mistakes, the key: check the line syntax, the

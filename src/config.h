@@ -143,6 +143,16 @@ const char *config_origin(const struct config *c, const char *key);
 bool config_from_cli(const struct config *c, const char *key);
 
 /*
+ * config_changed_keys() - the names of the keys whose values differ
+ * between @a and @b, in table order, separated by ", ", leaving out
+ * those in the NULL-terminated @skip (NULL: none); NULL when none
+ * differs. g_free() it. For SIGHUP, to name what a reload does not
+ * apply.
+ */
+char *config_changed_keys(const struct config *a, const struct config *b,
+			  const char *const *skip);
+
+/*
  * config_finish() - check the combination of values and fill the derived
  * fields (the clock set). Returns 0, or -EINVAL with @err set.
  */

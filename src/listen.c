@@ -323,45 +323,6 @@ int listen_tcp(const struct sockaddr *sa, socklen_t len, const char *what,
 	return fd;
 }
 
-int listen_check_dir(const char *dir, GError **err)
-{
-	struct sockaddr_un sa;
-	char *parent;
-	struct stat st;
-	int r = 0;
-
-	if (dir[0] != '/') {
-		return error_set(err, EINVAL, "%s: not an absolute path", dir);
-	}
-	/* room for "/" and a name of a few bytes */
-	if (strlen(dir) + 8 >= sizeof(sa.sun_path)) {
-		return error_set(err, ENAMETOOLONG,
-				 "%s: too long for socket paths in it (%zu "
-				 "bytes at most with the name)",
-				 dir, sizeof(sa.sun_path) - 1);
-	}
-	if (lstat(dir, &st) == 0) {
-		if (!S_ISDIR(st.st_mode)) {
-			return error_set(err, ENOTDIR,
-					 "%s: exists and is not a directory "
-					 "(symbolic links are refused)",
-					 dir);
-		}
-		return 0;
-	}
-	if (errno != ENOENT) {
-		return error_set(err, errno, "%s: %s", dir, g_strerror(errno));
-	}
-	parent = g_path_get_dirname(dir);
-	if (stat(parent, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		r = error_set(err, ENOENT,
-			      "%s: its parent %s is not a directory", dir,
-			      parent);
-	}
-	g_free(parent);
-	return r;
-}
-
 /* Whether @fd (a directory) holds nothing but sockets. */
 static bool only_sockets(int fd)
 {
@@ -388,6 +349,77 @@ static bool only_sockets(int fd)
 	return ok;
 }
 
+/*
+ * An existing directory @dir (open as @fd, @st) is taken only as it is,
+ * or, when its owner, group or mode must change, if it holds nothing
+ * but sockets: a typo such as vm-socket-dir=/run is refused, whoever
+ * the daemon's user is (root too), never chmod'ed or given away.
+ */
+static int check_existing_dir(const char *dir, int fd, const struct stat *st,
+			      uid_t uid, gid_t gid, GError **err)
+{
+	bool change = st->st_uid != uid || st->st_gid != gid ||
+		      (st->st_mode & 07777) != LISTEN_DIR_MODE;
+
+	if (change && !only_sockets(fd)) {
+		return error_set(
+			err, EPERM,
+			"refusing to give %s (uid %u gid %u mode "
+			"%04o) to uid %u gid %u mode %04o: it holds "
+			"files other than sockets",
+			dir, (unsigned int)st->st_uid, (unsigned int)st->st_gid,
+			(unsigned int)(st->st_mode & 07777), (unsigned int)uid,
+			(unsigned int)gid, (unsigned int)LISTEN_DIR_MODE);
+	}
+	return 0;
+}
+
+int listen_check_dir(const char *dir, uid_t uid, gid_t gid, GError **err)
+{
+	struct sockaddr_un sa;
+	char *parent;
+	struct stat st;
+	int fd, r = 0;
+
+	if (dir[0] != '/') {
+		return error_set(err, EINVAL, "%s: not an absolute path", dir);
+	}
+	/* room for "/" and a name of a few bytes */
+	if (strlen(dir) + 8 >= sizeof(sa.sun_path)) {
+		return error_set(err, ENAMETOOLONG,
+				 "%s: too long for socket paths in it (%zu "
+				 "bytes at most with the name)",
+				 dir, sizeof(sa.sun_path) - 1);
+	}
+	if (lstat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			return error_set(err, ENOTDIR,
+					 "%s: exists and is not a directory "
+					 "(symbolic links are refused)",
+					 dir);
+		}
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			return error_set(err, errno, "%s: %s", dir,
+					 g_strerror(errno));
+		}
+		r = check_existing_dir(dir, fd, &st, uid, gid, err);
+		close(fd);
+		return r;
+	}
+	if (errno != ENOENT) {
+		return error_set(err, errno, "%s: %s", dir, g_strerror(errno));
+	}
+	parent = g_path_get_dirname(dir);
+	if (stat(parent, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		r = error_set(err, ENOENT,
+			      "%s: its parent %s is not a directory", dir,
+			      parent);
+	}
+	g_free(parent);
+	return r;
+}
+
 int listen_prepare_dir(const char *dir, uid_t uid, gid_t gid, GError **err)
 {
 	struct stat st;
@@ -406,22 +438,16 @@ int listen_prepare_dir(const char *dir, uid_t uid, gid_t gid, GError **err)
 		}
 		return error_set(err, e, "%s: %s", dir, g_strerror(e));
 	}
-	/* Never hand a directory of other files to the daemon's user (a
-	 * typo such as vm-socket-dir=/run must not give it away). */
-	if (st.st_uid != uid && !only_sockets(fd)) {
-		r = error_set(err, EPERM,
-			      "refusing to give %s to uid %u: it belongs to "
-			      "uid %u and holds files other than sockets",
-			      dir, (unsigned int)uid, (unsigned int)st.st_uid);
-	} else if ((st.st_mode & 07777) != LISTEN_DIR_MODE &&
-		   fchmod(fd, LISTEN_DIR_MODE) < 0) {
+	r = check_existing_dir(dir, fd, &st, uid, gid, err);
+	if (r == 0 && (st.st_mode & 07777) != LISTEN_DIR_MODE &&
+	    fchmod(fd, LISTEN_DIR_MODE) < 0) {
 		/* before fchown(): as its owner, root needs no CAP_FOWNER
 		 * (the unit's bounding set has none); a directory keeps its
 		 * set-group-ID bit through chown */
 		e = errno;
 		r = error_set(err, e, "cannot set the mode of %s: %s", dir,
 			      g_strerror(e));
-	} else if ((st.st_uid != uid || st.st_gid != gid) &&
+	} else if (r == 0 && (st.st_uid != uid || st.st_gid != gid) &&
 		   fchown(fd, uid, gid) < 0) {
 		e = errno;
 		r = error_set(err, e, "cannot give %s to uid %u gid %u: %s",

@@ -50,14 +50,20 @@ int listen_forget(struct listen_set *ls, const char *path);
  */
 #define LISTEN_DIR_MODE 02750
 
-/* --check-config: @dir is absolute, short enough, and a directory or
- * creatable (its parent is one). */
-int listen_check_dir(const char *dir, GError **err);
+/*
+ * listen_check_dir() - what listen_prepare_dir() would refuse, without
+ * changing anything (--check-config): @dir is absolute, short enough,
+ * and a directory or creatable (its parent is one); an existing one
+ * that is not already @uid:@gid with LISTEN_DIR_MODE holds nothing but
+ * sockets. Returns 0 or -errno.
+ */
+int listen_check_dir(const char *dir, uid_t uid, gid_t gid, GError **err);
 
 /*
  * listen_prepare_dir() - create @dir if missing and give it to @uid:@gid
- * with LISTEN_DIR_MODE. An existing directory of another owner is taken
- * only if it holds nothing but sockets. Returns 0 or -errno.
+ * with LISTEN_DIR_MODE. An existing directory is changed (owner, group,
+ * mode) only if it holds nothing but sockets; one that needs no change
+ * is taken as it is. Returns 0 or -errno.
  */
 int listen_prepare_dir(const char *dir, uid_t uid, gid_t gid, GError **err);
 

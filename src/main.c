@@ -604,6 +604,8 @@ static gboolean run_upgrade(gpointer data)
 		uint64_t m = htole64(vmclock_page_marker_base(a->page));
 
 		ho_put(w, HO_PAGE_MARKER, &m, sizeof(m));
+		/* with its lock: one daemon per page, the next one now */
+		ho_put_fd_as(w, HO_PAGE_FD, vmclock_page_fd(a->page));
 	}
 	ho_begin(w, HO_SERVER);
 	rc = vu_server_save(a->server, w);
@@ -706,14 +708,17 @@ static int adopt_control(struct app *a, struct ho_reader *r,
 	return 0;
 }
 
-/* The status page's disruption base in the image, or false. */
-static bool adopt_page_marker(struct app *a, uint64_t *marker)
+/* The status page's disruption base and fd in the image, or false. */
+static bool adopt_page(struct app *a, uint64_t *marker, int *fd)
 {
 	struct ho_reader r;
 	struct ho_item it;
 	const void *img;
+	bool have = false;
+	uint32_t i;
 	gsize len;
 
+	*fd = -1;
 	img = g_bytes_get_data(a->adopt.image, &len);
 	if (ho_reader_open(&r, img, len, NULL, NULL, 0)) {
 		return false;
@@ -722,10 +727,13 @@ static bool adopt_page_marker(struct app *a, uint64_t *marker)
 		if (it.tag == HO_PAGE_MARKER &&
 		    !ho_get(&r, &it, marker, sizeof(*marker))) {
 			*marker = le64toh(*marker);
-			return true;
+			have = true;
+		} else if (it.tag == HO_PAGE_FD && !ho_get_u32(&r, &it, &i) &&
+			   i < a->adopt.nfds) {
+			*fd = a->adopt.first_fd + (int)i;
 		}
 	}
-	return false;
+	return have && *fd >= 0;
 }
 
 /* --adopt: rebuild what the process before us served, serving nothing
@@ -770,6 +778,17 @@ static int adopt_image(struct app *a, uint64_t *saved_at, GError **err)
 			break;
 		case HO_PAGE_MARKER:
 			break; /* read before the page was opened */
+		case HO_PAGE_FD: {
+			int fd;
+
+			/* taken then; it must be the one the page holds */
+			rc = ho_take_fd(&r, &it, &fd);
+			if (!rc &&
+			    (!a->page || fd != vmclock_page_fd(a->page))) {
+				rc = ho_fail(&r, "a status page fd not in use");
+			}
+			break;
+		}
 		case HO_VM_ADDED:
 			rc = ho_get_str(&r, &it, path, sizeof(path));
 			if (!rc) {
@@ -993,10 +1012,10 @@ static int configure(struct app *a)
 	    check_control_path(a->cfg, &err)) {
 		goto bad;
 	}
-	if (a->cfg->vm_socket_dir &&
-	    listen_check_dir(a->cfg->vm_socket_dir, &err)) {
+	if (a->cfg->vmclock_page &&
+	    vmclock_page_check(a->cfg->vmclock_page, &err)) {
 		g_prefix_error(&err,
-			       "%s: ", config_origin(a->cfg, "vm-socket-dir"));
+			       "%s: ", config_origin(a->cfg, "vmclock-page"));
 		goto bad;
 	}
 	if (check_phcs(a->cfg, &err)) {
@@ -1016,6 +1035,16 @@ static int configure(struct app *a)
 	if (privdrop_resolve(a->cfg->user, config_origin(a->cfg, "user"),
 			     a->cfg->group, config_origin(a->cfg, "group"),
 			     &a->priv, &err)) {
+		goto bad;
+	}
+	/* once the user is known: the directory is to be given to it */
+	if (a->cfg->vm_socket_dir &&
+	    listen_check_dir(a->cfg->vm_socket_dir, a->priv.uid,
+			     a->socket_gid != LISTEN_NO_GROUP ? a->socket_gid
+							      : a->priv.gid,
+			     &err)) {
+		g_prefix_error(&err,
+			       "%s: ", config_origin(a->cfg, "vm-socket-dir"));
 		goto bad;
 	}
 	return load_leaps(a);
@@ -1047,6 +1076,11 @@ static struct config *reread_config(struct app *a, GError **err)
 	}
 	if (config_finish(c, err)) {
 		goto bad;
+	}
+	/* as at start: listeners given by --fd replace the file's */
+	if (a->fds->len && !config_from_cli(c, "socket-path")) {
+		g_strfreev(c->socket_paths);
+		c->socket_paths = g_new0(char *, 1);
 	}
 	return c;
 bad:
@@ -1092,13 +1126,23 @@ static void reload(struct app *a)
 		[CONFIG_LOG_DEBUG] = "debug",
 	};
 
+	static const char *const applied[] = { "leap-file", "log-level", NULL };
+	char *ignored;
+
 	a->cfg->log_level = c->log_level;
+	ignored = config_changed_keys(a->cfg, c, applied);
 	config_free(c);
-	g_message("SIGHUP: %s leap-file %s (TAI-UTC %d s, %u entries), "
-		  "reloaded log-level %s; other settings need a restart",
-		  loaded ? "reloaded" : "kept the running", a->cfg->leap_file,
-		  a->leaps->e[a->leaps->n - 1].dtai, (unsigned int)a->leaps->n,
-		  level_names[a->cfg->log_level]);
+	/* a warning when an edit is left unapplied: it needs the operator */
+	g_log(G_LOG_DOMAIN, ignored ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
+	      "SIGHUP: %s leap-file %s (TAI-UTC %d s, %u entries), "
+	      "reloaded log-level %s; %s%s",
+	      loaded ? "reloaded" : "kept the running", a->cfg->leap_file,
+	      a->leaps->e[a->leaps->n - 1].dtai, (unsigned int)a->leaps->n,
+	      level_names[a->cfg->log_level],
+	      ignored ? "changed but not applied until a restart: "
+		      : "no other setting changed",
+	      ignored ? ignored : "");
+	g_free(ignored);
 }
 
 static gboolean on_page_refresh(gpointer data)
@@ -1222,11 +1266,12 @@ static int serve(struct app *a)
 	/* Before the first publish, and the privilege drop. */
 	if (a->cfg->vmclock_page) {
 		uint64_t marker;
-		bool same = a->adopt_arg && adopt_page_marker(a, &marker);
+		int pfd = -1;
+		bool same = a->adopt_arg && adopt_page(a, &marker, &pfd);
 
-		a->page = vmclock_page_open_as(a->cfg->vmclock_page,
-					       a->cfg->smear_id,
-					       same ? &marker : NULL, &err);
+		a->page = vmclock_page_open_as(
+			a->cfg->vmclock_page, a->cfg->smear_id,
+			same ? &marker : NULL, same ? pfd : -1, &err);
 		if (!a->page) {
 			fail("%s", err->message);
 			goto out;

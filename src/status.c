@@ -58,6 +58,11 @@ static void collect_vm(const struct vu_conn_status *cs, void *data)
 	}
 	v = &r->vm[r->n_vm++];
 	g_strlcpy(v->name, cs->name, sizeof(v->name));
+	g_strlcpy(v->conn, cs->conn_id, sizeof(v->conn));
+	v->cred = cs->peer->cred;
+	v->pid = (long)cs->peer->pid;
+	v->uid = (unsigned long)cs->peer->uid;
+	g_strlcpy(v->qemu_name, cs->peer->name, sizeof(v->qemu_name));
 	v->connected_s = c->now > cs->connected_ns
 				 ? (double)(c->now - cs->connected_ns) / 1e9
 				 : 0;
@@ -260,6 +265,24 @@ static void text_sources(const struct status_report *r, GString *o)
 	}
 }
 
+/* Under a VM's line: its socket and who the front-end is. */
+static void text_peer(const struct status_vm *m, GString *o)
+{
+	g_string_append_printf(o, "             on %s", m->conn);
+	if (!m->cred) {
+		g_string_append(o, ", front-end credentials unknown\n");
+		return;
+	}
+	if (m->pid > 0) {
+		g_string_append_printf(o, ", pid %ld", m->pid);
+	}
+	g_string_append_printf(o, ", uid %lu", m->uid);
+	if (m->qemu_name[0]) {
+		g_string_append_printf(o, ", QEMU -name %s", m->qemu_name);
+	}
+	g_string_append_c(o, '\n');
+}
+
 static void text_vms(const struct status_report *r, GString *o)
 {
 	const struct vu_server_stats *v = &r->vms;
@@ -306,6 +329,7 @@ static void text_vms(const struct status_report *r, GString *o)
 				: human_ns(b2, sizeof(b2),
 					   (double)m->busy_p99_ns),
 			m->queue[0], m->queue[1]);
+		text_peer(m, o);
 	}
 }
 

@@ -21,8 +21,13 @@
 
 /* One VM (front-end connection). */
 struct status_vm {
-	char name[112];
-	double connected_s; /* since accept */
+	char name[112]; /* its label: QEMU -name, else conn (vu_server.h) */
+	char conn[112]; /* "SOCKET#N" */
+	bool cred;	/* the peer's pid and uid are known */
+	long pid;	/* 0: outside our pid namespace */
+	unsigned long uid;
+	char qemu_name[VU_PEER_NAME_MAX]; /* "": none */
+	double connected_s;		  /* since accept */
 	uint64_t requests, errors, alarm_events;
 	uint64_t by_status[8];		   /* by virtio-rtc status code */
 	uint64_t busy_p50_ns, busy_p99_ns; /* UINT64_MAX: off scale */

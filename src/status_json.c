@@ -165,6 +165,22 @@ static void json_vm(const struct status_vm *m, JsonBuilder *b)
 
 	json_builder_begin_object(b);
 	set_str(b, "name", m->name);
+	set_str(b, "connection", m->conn);
+	if (m->cred && m->pid > 0) {
+		set_int(b, "pid", m->pid);
+	} else {
+		set_null(b, "pid");
+	}
+	if (m->cred) {
+		set_u64(b, "uid", m->uid);
+	} else {
+		set_null(b, "uid");
+	}
+	if (m->qemu_name[0]) {
+		set_str(b, "qemu_name", m->qemu_name);
+	} else {
+		set_null(b, "qemu_name");
+	}
 	set_dbl(b, "connected_s", m->connected_s);
 	set_u64(b, "requests", m->requests);
 	set_u64(b, "errors", m->errors);

@@ -3,10 +3,13 @@
  * The operator's view in the Prometheus text exposition format 0.0.4:
  * base units (seconds), _total for counters, one HELP and TYPE per
  * family, label values escaped. Per-VM series carry the connection's
- * name; they vanish when the VM disconnects, while the vhost_user_rtc_*
- * totals keep counting. Every name has our prefix but the client
- * libraries' standard process_start_time_seconds, which alerts and
- * dashboards made for any exporter know.
+ * label (vm=, the front-end's QEMU -name where it has one, so a VM that
+ * reconnects keeps its series); they vanish when the VM disconnects,
+ * while the vhost_user_rtc_* totals keep counting. vm_info says which
+ * connection and front-end (pid, uid) are behind a label. Every name
+ * has our prefix but the client libraries' standard
+ * process_start_time_seconds, which alerts and dashboards made for any
+ * exporter know.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -174,6 +177,26 @@ static void source_metrics(const struct status_report *r, GString *o)
 	}
 }
 
+/* vm_info{vm,connection,pid,uid,qemu_name} 1: who is behind a label. */
+static void vm_info(GString *o, const struct status_vm *m)
+{
+	g_string_append(o, P "vm_info{vm=\"");
+	label_value(o, m->name);
+	g_string_append(o, "\",connection=\"");
+	label_value(o, m->conn);
+	g_string_append(o, "\",pid=\"");
+	if (m->cred && m->pid > 0) {
+		g_string_append_printf(o, "%ld", m->pid);
+	}
+	g_string_append(o, "\",uid=\"");
+	if (m->cred) {
+		g_string_append_printf(o, "%lu", m->uid);
+	}
+	g_string_append(o, "\",qemu_name=\"");
+	label_value(o, m->qemu_name);
+	g_string_append(o, "\"} 1\n");
+}
+
 static void vm_metrics(const struct status_report *r, GString *o)
 {
 	const struct vu_server_stats *v = &r->vms;
@@ -203,6 +226,13 @@ static void vm_metrics(const struct status_report *r, GString *o)
 	for (i = 0; i < r->n_sock; i++) {
 		sample(o, "socket_connections", "socket", r->sock[i].name, NULL,
 		       NULL, r->sock[i].connections);
+	}
+	family(o, "vm_info", "gauge",
+	       "A connected VM: its label (QEMU -name, else the socket's "
+	       "connection), that connection and the front-end's pid and "
+	       "uid");
+	for (i = 0; i < r->n_vm; i++) {
+		vm_info(o, &r->vm[i]);
 	}
 	family(o, "vm_requests_total", "counter",
 	       "virtio-rtc requests of a connected VM, by answer");

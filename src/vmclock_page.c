@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "leap.h"
@@ -24,6 +26,7 @@
 
 struct vmclock_page {
 	struct vmclock_abi *map; /* VMCLOCK_PAGE_SIZE bytes, MAP_SHARED */
+	int fd;			 /* holds the flock() for our life */
 	uint8_t hint;
 	uint64_t marker_base;
 };
@@ -219,52 +222,233 @@ void vmclock_page_store(struct vmclock_abi *page, const struct vmclock_abi *f)
 	__atomic_store_n(&page->seq_count, htole32(seq + 1), __ATOMIC_RELEASE);
 }
 
-/* An existing page file we may write in place: ours, regular, one link,
- * writable by nobody else. Returns an fd or -1. */
-static int reuse_file(const char *path)
+/*
+ * The pid of /proc/locks line @line ("1: FLOCK  ADVISORY  WRITE PID
+ * MAJ:MIN:INODE 0 EOF", device numbers in hex) if it is a flock() on
+ * the inode of @st; else 0. Waiters ("1: -> FLOCK ...") are not.
+ */
+static long lock_line_pid(char *line, const struct stat *st)
+{
+	char *f[6], *save = NULL, *e;
+	unsigned long maj, min;
+	unsigned long long ino;
+	long pid;
+	int n;
+
+	for (n = 0; n < 6; n++) {
+		f[n] = strtok_r(n ? NULL : line, " \t\n", &save);
+		if (!f[n]) {
+			return 0;
+		}
+	}
+	if (strcmp(f[1], "FLOCK") != 0) {
+		return 0;
+	}
+	pid = strtol(f[4], &e, 10);
+	if (*e || pid <= 0) {
+		return 0;
+	}
+	maj = strtoul(f[5], &e, 16);
+	if (*e != ':') {
+		return 0;
+	}
+	min = strtoul(e + 1, &e, 16);
+	if (*e != ':') {
+		return 0;
+	}
+	ino = strtoull(e + 1, &e, 10);
+	if (*e || maj != major(st->st_dev) || min != minor(st->st_dev) ||
+	    ino != (unsigned long long)st->st_ino) {
+		return 0;
+	}
+	return pid;
+}
+
+/* The pid holding a flock() on the inode of @st; 0 if unknown. */
+static long lock_holder(const struct stat *st)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char line[256];
+	long pid = 0;
+
+	if (!f) {
+		return 0;
+	}
+	while (!pid && fgets(line, sizeof(line), f)) {
+		pid = lock_line_pid(line, st);
+	}
+	fclose(f);
+	return pid;
+}
+
+/* Refusal of a page another process holds: one line, with its pid. */
+static int busy(const char *path, int fd, GError **err)
 {
 	struct stat st;
-	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	long pid = fstat(fd, &st) == 0 ? lock_holder(&st) : 0;
+
+	if (pid) {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_EXIST,
+			    "vmclock page %s is held by another daemon (pid "
+			    "%ld): two daemons cannot share one page",
+			    path, pid);
+	} else {
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_EXIST,
+			    "vmclock page %s is held by another daemon: two "
+			    "daemons cannot share one page",
+			    path);
+	}
+	return -EBUSY;
+}
+
+/*
+ * Take the page's lock on @fd: flock(), so that it belongs to the open
+ * file description and stays held across an execve() that inherits the
+ * fd (a re-exec'd daemon keeps its page). Returns 0, or -EBUSY with
+ * @err set when another holds it.
+ */
+static int lock_page(const char *path, int fd, GError **err)
+{
+	int e;
+
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		return 0;
+	}
+	e = errno;
+	if (e == EWOULDBLOCK) {
+		return busy(path, fd, err);
+	}
+	g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(e),
+		    "vmclock page %s: cannot lock it: %s", path, g_strerror(e));
+	return -e;
+}
+
+/*
+ * Whether the regular file at @path, one we will not reuse, is locked by
+ * a running daemon all the same (it runs as another user, say): then it
+ * is refused rather than replaced under that daemon. 0 or -EBUSY.
+ */
+static int check_foreign(const char *path, GError **err)
+{
+	struct stat st;
+	int r = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0) {
-		return -1;
+		return 0;
+	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		if (flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+			r = busy(path, fd, err);
+		}
+	}
+	close(fd); /* drops our shared lock, if taken */
+	return r;
+}
+
+/*
+ * An existing page file we may write in place: ours, regular, one link,
+ * writable by nobody else, and locked by us before anything is written.
+ * Returns an fd, -ENOENT (none: make one), or -EBUSY with @err set.
+ */
+static int reuse_file(const char *path, GError **err)
+{
+	struct stat st;
+	int r, fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0) {
+		return -ENOENT;
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    st.st_nlink != 1 || (st.st_mode & (S_IWGRP | S_IWOTH)) ||
-	    (st.st_size != VMCLOCK_PAGE_SIZE &&
-	     ftruncate(fd, VMCLOCK_PAGE_SIZE))) {
+	    st.st_nlink != 1 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
 		close(fd);
-		return -1;
+		return -ENOENT;
+	}
+	r = lock_page(path, fd, err);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	if (st.st_size != VMCLOCK_PAGE_SIZE &&
+	    ftruncate(fd, VMCLOCK_PAGE_SIZE)) {
+		close(fd);
+		return -ENOENT;
 	}
 	return fd;
 }
 
-/* A new page file renamed over @path. Returns an fd or -errno. */
-static int create_file(const char *path)
+/*
+ * A new page file, locked, renamed over @path. Returns an fd or -errno
+ * (with @err set).
+ */
+static int create_file(const char *path, GError **err)
 {
 	char *tmp = g_strdup_printf("%s.XXXXXX", path);
 	int fd = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, 0600);
+	struct stat mine, there;
 	int r = 0;
 
 	if (fd < 0) {
 		r = -errno;
-		goto out;
-	}
-	if (ftruncate(fd, VMCLOCK_PAGE_SIZE) || fchmod(fd, 0444) ||
-	    rename(tmp, path)) {
+	} else if (ftruncate(fd, VMCLOCK_PAGE_SIZE) || fchmod(fd, 0444) ||
+		   /* a fresh inode: nobody else can hold its lock */
+		   flock(fd, LOCK_EX | LOCK_NB) || rename(tmp, path)) {
 		r = -errno;
 		unlink(tmp);
 		close(fd);
 	}
-out:
 	g_free(tmp);
-	return r ? r : fd;
+	if (r) {
+		g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(-r),
+			    "vmclock page %s: %s", path, g_strerror(-r));
+		return r;
+	}
+	/* another daemon renaming its own over ours at the same instant */
+	if (fstat(fd, &mine) || stat(path, &there) ||
+	    mine.st_dev != there.st_dev || mine.st_ino != there.st_ino) {
+		close(fd);
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_EXIST,
+			    "vmclock page %s was replaced while being "
+			    "created: another daemon starting with it?",
+			    path);
+		return -EBUSY;
+	}
+	return fd;
+}
+
+int vmclock_page_check(const char *path, GError **err)
+{
+	char *dir = g_path_get_dirname(path);
+	struct stat st;
+	int e = 0;
+
+	if (path[0] == '\0') {
+		e = EINVAL;
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "empty page path");
+	} else if (stat(dir, &st) < 0) {
+		e = errno;
+		g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(e),
+			    "vmclock page %s: directory %s: %s", path, dir,
+			    g_strerror(e));
+	} else if (!S_ISDIR(st.st_mode)) {
+		e = ENOTDIR;
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_NOTDIR,
+			    "vmclock page %s: %s is not a directory", path,
+			    dir);
+	} else if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		e = EISDIR;
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_ISDIR,
+			    "vmclock page %s: is a directory", path);
+	}
+	g_free(dir);
+	return -e;
 }
 
 struct vmclock_page *vmclock_page_open(const char *path, uint8_t hint,
 				       GError **err)
 {
-	return vmclock_page_open_as(path, hint, NULL, err);
+	return vmclock_page_open_as(path, hint, NULL, -1, err);
 }
 
 uint64_t vmclock_page_marker_base(const struct vmclock_page *p)
@@ -272,21 +456,41 @@ uint64_t vmclock_page_marker_base(const struct vmclock_page *p)
 	return p->marker_base;
 }
 
+/* The page the process before us held (and locked) at @path, as @fd. */
+static int adopt_file(const char *path, int fd, GError **err)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) < 0 || stat(path, &b) < 0 || !S_ISREG(a.st_mode) ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino ||
+	    a.st_size < VMCLOCK_PAGE_SIZE) {
+		close(fd);
+		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "vmclock page %s: the page handed over is not "
+			    "that file",
+			    path);
+		return -EINVAL;
+	}
+	return fd;
+}
+
 struct vmclock_page *vmclock_page_open_as(const char *path, uint8_t hint,
 					  const uint64_t *marker_base,
-					  GError **err)
+					  int adopt_fd, GError **err)
 {
 	struct vmclock_page *p;
 	struct vmclock_abi f;
 	void *map;
-	int fd = reuse_file(path);
+	int fd = adopt_fd >= 0 ? adopt_file(path, adopt_fd, err)
+			       : reuse_file(path, err);
 
-	if (fd < 0) {
-		fd = create_file(path);
+	if (fd == -ENOENT && adopt_fd < 0) {
+		fd = check_foreign(path, err);
+		if (fd == 0) {
+			fd = create_file(path, err);
+		}
 	}
 	if (fd < 0) {
-		g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(-fd),
-			    "vmclock page %s: %s", path, g_strerror(-fd));
 		return NULL;
 	}
 	map = mmap(NULL, VMCLOCK_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -299,9 +503,9 @@ struct vmclock_page *vmclock_page_open_as(const char *path, uint8_t hint,
 			    "vmclock page %s: mmap: %s", path, g_strerror(e));
 		return NULL;
 	}
-	close(fd);
 	p = g_new0(struct vmclock_page, 1);
 	p->map = map;
+	p->fd = fd;
 	p->hint = hint;
 	if (marker_base) {
 		/* a live upgrade: the same clock goes on, no disruption */
@@ -316,6 +520,11 @@ struct vmclock_page *vmclock_page_open_as(const char *path, uint8_t hint,
 	vmclock_page_encode(NULL, hint, p->marker_base, &f);
 	vmclock_page_store(p->map, &f);
 	return p;
+}
+
+int vmclock_page_fd(const struct vmclock_page *p)
+{
+	return p->fd;
 }
 
 void vmclock_page_publish(struct vmclock_page *p,
@@ -358,5 +567,6 @@ void vmclock_page_free(struct vmclock_page *p)
 	vmclock_page_encode(NULL, p->hint, p->marker_base, &f);
 	vmclock_page_store(p->map, &f);
 	munmap(p->map, VMCLOCK_PAGE_SIZE);
+	close(p->fd); /* and so the lock: the next daemon may take the page */
 	g_free(p);
 }

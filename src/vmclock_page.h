@@ -64,6 +64,16 @@ void vmclock_page_store(struct vmclock_abi *page, const struct vmclock_abi *f);
 struct vmclock_page;
 
 /*
+ * vmclock_page_check() - what vmclock_page_open() would refuse for
+ * @path whatever runs meanwhile (--check-config): its directory must
+ * exist, and @path must not be a directory. Changes nothing; a page
+ * another daemon holds is not refused here (that is a conflict with a
+ * running daemon, like a socket in use, not a bad setting). Returns 0
+ * or -errno with @err set, naming @path.
+ */
+int vmclock_page_check(const char *path, GError **err);
+
+/*
  * vmclock_page_open() - map the page file @path (VMCLOCK_PAGE_SIZE
  * bytes), first written with status UNKNOWN. An existing regular file
  * of ours (our uid, one link, not writable by group or others) is
@@ -71,6 +81,14 @@ struct vmclock_page;
  * a daemon restart; anything else at @path is replaced atomically (a new
  * file renamed over it). @hint: VMCLOCK_SMEARING_* of the served
  * smeared clock. Returns NULL with @err set (the message names @path).
+ *
+ * One daemon per page: the file is flock()ed (exclusive) before it is
+ * written, and the lock held until vmclock_page_free(). A page another
+ * process holds is refused (G_FILE_ERROR_EXIST, the message names @path
+ * and the holder's pid when /proc/locks tells it), never written, not
+ * even replaced. The lock belongs to the open file description: it
+ * survives an execve() that inherits the page's fd (a re-exec'd daemon
+ * keeps its page) and goes when the last such fd closes.
  */
 struct vmclock_page *vmclock_page_open(const char *path, uint8_t hint,
 				       GError **err);
@@ -80,11 +98,20 @@ struct vmclock_page *vmclock_page_open(const char *path, uint8_t hint,
  * @marker_base (that of the process before, vmclock_page_marker_base()),
  * the page is left as it is, and the disruption marker goes on from the
  * same base: readers see no disruption. NULL: vmclock_page_open().
+ * @adopt_fd >= 0: the page file the process before held, with its lock
+ * (flock belongs to the open file description, which the fd shares);
+ * it must be the file at @path. Ownership passes, even on failure.
  */
 struct vmclock_page *vmclock_page_open_as(const char *path, uint8_t hint,
 					  const uint64_t *marker_base,
-					  GError **err);
+					  int adopt_fd, GError **err);
 uint64_t vmclock_page_marker_base(const struct vmclock_page *p);
+
+/*
+ * vmclock_page_fd() - the page file's fd, close-on-exec, which holds its
+ * lock; owned by @p. For handing the page on to an exec'd daemon.
+ */
+int vmclock_page_fd(const struct vmclock_page *p);
 
 /* vmclock_page_publish() - rewrite the page from @s. */
 void vmclock_page_publish(struct vmclock_page *p,
@@ -111,8 +138,8 @@ void vmclock_page_observer(void *ctx, const struct clock_snapshot *s);
 
 /*
  * vmclock_page_free() - mark the page UNKNOWN (readers refuse at once
- * rather than after it goes stale), unmap it, keep the file. NULL is a
- * no-op.
+ * rather than after it goes stale), unmap it, release its lock, keep the
+ * file. NULL is a no-op.
  */
 void vmclock_page_free(struct vmclock_page *p);
 

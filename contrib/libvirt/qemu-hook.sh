@@ -40,7 +40,9 @@ systemctl start "$unit" || {
 	echo "vhost-user-rtc hook: $unit did not start (journalctl -u '$unit')" >&2
 	exit 1
 }
-# Type=exec: started once the daemon runs; its socket follows shortly.
+# Type=notify: systemctl start returns once the daemon said READY=1,
+# which it says after its sockets listen. The wait below is for a unit
+# changed to another Type= (or a daemon without $NOTIFY_SOCKET).
 i=0
 while [ ! -S "$sock" ]; do
 	i=$((i + 1))

@@ -7,9 +7,15 @@
  * behind and never crash (under ASan too: check-asan runs this suite
  * against the sanitized daemon).
  *
- * In the table, "@/name" is a file in the case's own temporary directory
+ * Every case is run twice: with --check-config, which must refuse it
+ * with the same line and status (everything start-up refuses, the
+ * unit's ExecStartPre= refuses), then as a real start.
+ *
+ * In the table, "@/name" is a file in the case's own temporary directory,
+ * "@DIR" that directory (holding the config file, when there is one)
  * and "@CONF" the config file holding the case's .conf text.
  */
+#include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -21,7 +27,7 @@
 
 #include "itest.h"
 
-#define MAX_ARGS 12
+#define MAX_ARGS 12 /* with --check-config */
 
 struct bad_case {
 	const char *name;
@@ -239,6 +245,26 @@ static const struct bad_case cases[] = {
 	  NULL,
 	  1,
 	  "--group: no such group \"no-such-group-vrtc\"" },
+	{ "vm-socket-dir holding other files",
+	  { SOCK, "--vm-socket-dir", "@DIR" },
+	  "a file that must stay root's\n",
+	  1,
+	  "it holds files other than sockets" },
+	{ "vm-socket-dir is a file",
+	  { SOCK, "--vm-socket-dir", "@CONF" },
+	  "not a directory\n",
+	  1,
+	  "--vm-socket-dir: " },
+	{ "vmclock page in a missing directory",
+	  { SOCK, "--vmclock-page", "@/nodir/vmclock" },
+	  NULL,
+	  1,
+	  "--vmclock-page: vmclock page " },
+	{ "vmclock page is a directory",
+	  { SOCK, "--vmclock-page", "@DIR" },
+	  NULL,
+	  1,
+	  ": is a directory" },
 	{ "ptp4l without phc",
 	  { SOCK, "--ptp4l-socket", "@/ptp4l" },
 	  NULL,
@@ -275,6 +301,8 @@ static const char *expand(const char *arg, const char *dir, char *buf,
 {
 	if (!strcmp(arg, "@CONF")) {
 		snprintf(buf, len, "%s/bad.conf", dir);
+	} else if (!strcmp(arg, "@DIR")) {
+		snprintf(buf, len, "%s", dir);
 	} else if (!strncmp(arg, "@/", 2)) {
 		snprintf(buf, len, "%s/%s", dir, arg + 2);
 	} else {
@@ -283,14 +311,17 @@ static const char *expand(const char *arg, const char *dir, char *buf,
 	return buf;
 }
 
-static void run_case(const struct bad_case *c)
+/* One run of @c, with --check-config or not; the checks of its output. */
+static void run_once(const struct bad_case *c, bool check)
 {
 	char dir[] = "/tmp/vrtc-badcfg-XXXXXX";
 	char bufs[MAX_ARGS][256], out[8192], cmd[300];
-	const char *argv[MAX_ARGS + 1];
+	const char *argv[MAX_ARGS + 2];
+	const char *how = check ? "--check-config" : "start";
+	struct stat st;
 	const char *nl;
-	unsigned int i;
-	int st;
+	unsigned int i, n;
+	int r;
 
 	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
 	if (c->conf) {
@@ -302,27 +333,68 @@ static void run_case(const struct bad_case *c)
 		fputs(c->conf, f);
 		fclose(f);
 	}
-	for (i = 0; i < MAX_ARGS && c->args[i]; i++) {
-		argv[i] = expand(c->args[i], dir, bufs[i], sizeof(bufs[i]));
+	/* first: a case's last option may lack its value */
+	n = 0;
+	if (check) {
+		argv[n++] = "--check-config";
 	}
-	argv[i] = NULL;
-	st = vdaemon_run(argv, 10000, out, sizeof(out));
+	for (i = 0; i < MAX_ARGS && c->args[i]; i++) {
+		argv[n++] = expand(c->args[i], dir, bufs[i], sizeof(bufs[i]));
+	}
+	argv[n] = NULL;
+	r = vdaemon_run(argv, 10000, out, sizeof(out));
 	check_no_socket(dir, c->name);
+	/* nothing was given away or re-moded: a refusal changes nothing */
+	cr_assert_eq(stat(dir, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0700, "%s (%s): %s re-moded", c->name,
+		     how, dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	cr_assert_eq(system(cmd), 0);
 
-	cr_assert(st != -1, "%s: timed out (a half-started daemon?)", c->name);
-	cr_assert(WIFEXITED(st), "%s: crashed (status 0x%x):\n%s", c->name, st,
-		  out);
-	cr_assert_eq(WEXITSTATUS(st), c->status, "%s: exit %d, output:\n%s",
-		     c->name, WEXITSTATUS(st), out);
+	cr_assert(r != -1, "%s (%s): timed out (a half-started daemon?)",
+		  c->name, how);
+	cr_assert(WIFEXITED(r), "%s (%s): crashed (status 0x%x):\n%s", c->name,
+		  how, r, out);
+	cr_assert_eq(WEXITSTATUS(r), c->status, "%s (%s): exit %d, output:\n%s",
+		     c->name, how, WEXITSTATUS(r), out);
 	nl = strchr(out, '\n');
-	cr_assert(nl && nl[1] == '\0', "%s: not exactly one line:\n%s", c->name,
-		  out);
+	cr_assert(nl && nl[1] == '\0', "%s (%s): not exactly one line:\n%s",
+		  c->name, how, out);
 	cr_assert(!strncmp(out, "vhost-user-rtc: ", 16),
-		  "%s: not the daemon's error line:\n%s", c->name, out);
-	cr_assert(strstr(out, c->needle), "%s: \"%s\" not in:\n%s", c->name,
-		  c->needle, out);
+		  "%s (%s): not the daemon's error line:\n%s", c->name, how,
+		  out);
+	cr_assert(strstr(out, c->needle), "%s (%s): \"%s\" not in:\n%s",
+		  c->name, how, c->needle, out);
+}
+
+static void run_case(const struct bad_case *c)
+{
+	run_once(c, true);
+	run_once(c, false);
+}
+
+/*
+ * --check-config on the very typo of the operator trial: /run as the
+ * vm-socket-dir (only checked: a start would be refused too, but a
+ * test must not risk the host's /run).
+ */
+ITEST(bad_config, check_config_refuses_run_as_vm_socket_dir)
+{
+	char dir[] = "/tmp/vrtc-badcfg-XXXXXX", sock[64], out[4096];
+	const char *argv[] = { "--socket-path",	  sock,
+			       "--vm-socket-dir", "/run",
+			       "--check-config",  NULL };
+	int r;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/vm.sock", dir);
+	r = vdaemon_run(argv, 10000, out, sizeof(out));
+	rmdir(dir);
+	cr_assert(r != -1 && WIFEXITED(r), "%s", out);
+	cr_expect_eq(WEXITSTATUS(r), 1, "%s", out);
+	cr_expect(strstr(out, "--vm-socket-dir: refusing to give /run"), "%s",
+		  out);
+	cr_expect(!strstr(out, "configuration valid"), "%s", out);
 }
 
 /*

@@ -278,6 +278,108 @@ ITEST(control, ctl_tool)
 	env_free(&e);
 }
 
+/*
+ * The ctl's stdout alone (stderr to @err_path), as NRPE sees a plugin:
+ * its exit code, stdout in @out.
+ */
+static int ctl_stdout(const char *const *args, const char *err_path, char *out,
+		      size_t len)
+{
+	const char *ctl = getenv("VRTC_CTL");
+	const char *argv[16] = {
+		"/bin/sh", "-c",     "f=$1; shift; exec \"$@\" 2>\"$f\"",
+		"sh",	   err_path, ctl ? ctl : "build/vhost-user-rtc-ctl"
+	};
+	unsigned int n = 6;
+	int st;
+
+	for (unsigned int i = 0; args[i]; i++) {
+		cr_assert_lt(n, 15);
+		argv[n++] = args[i];
+	}
+	argv[n] = NULL;
+	st = vdaemon_exec(argv, 10000, out, len);
+	cr_assert_neq(st, -1, "the ctl did not finish: %s", out);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Bytes of the file at @path (NUL-terminated in @buf). */
+static const char *slurp(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+
+	buf[n] = '\0';
+	if (f) {
+		fclose(f);
+	}
+	return buf;
+}
+
+/*
+ * `status` as a monitoring plugin: the first line of stdout is the state
+ * and why (monitoring-plugins guidelines: NRPE shows only stdout),
+ * with the bound as performance data; the full status follows. An
+ * UNKNOWN says why there too; --json stays JSON alone.
+ */
+ITEST(control, ctl_status_first_line_is_the_verdict)
+{
+	struct ctl_env e;
+	struct vdaemon *d = start(&e);
+	static char out[1 << 16], err[4096];
+	char *err_path = g_build_filename(e.dir, "stderr", NULL);
+	char *gone = g_build_filename(e.dir, "gone.ctl", NULL);
+
+	/* this host's clock is unsynchronised: unreliable, CRITICAL */
+	cr_assert_eq(ctl_stdout((const char *[]){ "--socket", e.ctl, "status",
+						  NULL },
+				err_path, out, sizeof(out)),
+		     2, "%s", out);
+	cr_expect(g_str_has_prefix(out, "CRITICAL: model unreliable, worse "
+					"than --ok synchronized, bound "),
+		  "first line: %s", out);
+	cr_expect(strstr(out, " | bound=") &&
+			  strstr(out, " | bound=") < strchr(out, '\n'),
+		  "no perfdata on the first line: %s", out);
+	cr_expect(strstr(out, "\nvhost-user-rtc " VRTC_VERSION ", pid "),
+		  "the full status does not follow: %s", out);
+	cr_expect_str_empty(slurp(err_path, err, sizeof(err)), "stderr: %s",
+			    err);
+
+	cr_assert_eq(ctl_stdout((const char *[]){ "-s", e.ctl, "status", "--ok",
+						  "unreliable", NULL },
+				err_path, out, sizeof(out)),
+		     0, "%s", out);
+	cr_expect(g_str_has_prefix(out, "OK: model unreliable, bound "), "%s",
+		  out);
+
+	/* UNKNOWN: no daemon there, a bad --ok */
+	cr_assert_eq(ctl_stdout((const char *[]){ "-s", gone, "status", NULL },
+				err_path, out, sizeof(out)),
+		     3, "%s", out);
+	cr_expect(g_str_has_prefix(out, "UNKNOWN: ") && strstr(out, gone), "%s",
+		  out);
+	cr_assert_eq(ctl_stdout((const char *[]){ "-s", e.ctl, "status", "--ok",
+						  "bogus", NULL },
+				err_path, out, sizeof(out)),
+		     3, "%s", out);
+	cr_expect(g_str_has_prefix(out, "UNKNOWN: --ok bogus"), "%s", out);
+
+	/* --json: the JSON alone on stdout, the verdict only in the code */
+	cr_assert_eq(ctl_stdout((const char *[]){ "-s", e.ctl, "status",
+						  "--json", NULL },
+				err_path, out, sizeof(out)),
+		     2, "%s", out);
+	cr_expect(out[0] == '{', "%s", out);
+	cr_expect_str_empty(slurp(err_path, err, sizeof(err)), "%s", err);
+
+	unlink(err_path);
+	g_free(err_path);
+	g_free(gone);
+	itest_stop(d);
+	env_free(&e);
+}
+
 ITEST(control, prometheus_over_http)
 {
 	struct ctl_env e;

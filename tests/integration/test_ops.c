@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * Operations (issue 12): SIGHUP reloads the leap file and keeps serving,
+ * and names the edited keys it leaves for a restart;
  * SIGTERM and SIGINT remove the sockets the daemon made, and systemd's
  * sd_notify protocol (READY=1, STATUS=, WATCHDOG=1) on a NOTIFY_SOCKET
  * this test creates and reads.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
 #include <poll.h>
@@ -108,6 +110,69 @@ ITEST(ops, sighup_reloads_leap_file_and_keeps_serving)
 	vuf_free(v);
 	itest_stop(d);
 	unlink(leaps);
+	rmdir(dir);
+}
+
+/* Write @text to @path. */
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert(f, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+}
+
+/*
+ * SIGHUP names each edited key it does not apply (only leap-file and
+ * log-level are), and says so when nothing else changed.
+ */
+ITEST(ops, sighup_names_the_keys_it_ignores)
+{
+	char dir[] = "/tmp/vrtc-hup-XXXXXX", conf[64], sock[64], ctl[64];
+	const char *argv[] = { "--config", conf, NULL };
+	struct vdaemon_opts o;
+	struct vdaemon *d;
+	char *text;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/vrtc.conf", dir);
+	snprintf(sock, sizeof(sock), "%s/vm.sock", dir);
+	snprintf(ctl, sizeof(ctl), "%s/vm.ctl", dir);
+	text = g_strdup_printf("[vhost-user-rtc]\nsocket-path=%s\n"
+			       "control-socket=%s\nuser=root\n"
+			       "poll-ns=50000\n",
+			       sock, ctl);
+	write_text(conf, text);
+	g_free(text);
+	vdaemon_opts_init(&o);
+	o.nsockets = 0;
+	o.args = argv;
+	d = itest_start(&o);
+	/* its sockets are in the file: wait for them here */
+	cr_assert(wait_log(d, "serving 4 clocks", 5000), "never served");
+
+	cr_assert_eq(kill(vdaemon_pid(d), SIGHUP), 0);
+	cr_assert(wait_log(d, "; no other setting changed", 2000),
+		  "an unchanged reload not said so");
+
+	/* the operator's edits: poll-ns and clocks need a restart,
+	 * log-level is applied */
+	text = g_strdup_printf("[vhost-user-rtc]\nsocket-path=%s\n"
+			       "control-socket=%s\nuser=root\n"
+			       "poll-ns=0\nclocks=utc,tai\nlog-level=info\n",
+			       sock, ctl);
+	write_text(conf, text);
+	g_free(text);
+	cr_assert_eq(kill(vdaemon_pid(d), SIGHUP), 0);
+	cr_assert(wait_log(d,
+			   "changed but not applied until a restart: "
+			   "clocks, poll-ns\n",
+			   2000),
+		  "the ignored keys are not named");
+	itest_alive(d);
+	itest_stop(d);
+	unlink(conf);
 	rmdir(dir);
 }
 

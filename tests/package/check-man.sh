@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The man pages: lint-clean under groff, man and mandoc, and complete.
-# Complete means every long option of the built programs' --help is in
-# their page, and every key of conf/vhost-user-rtc.conf in
-# vhost-user-rtc.conf(5), so a new option or key without its man entry
-# fails `make lint`.
+# The man pages: lint-clean under groff, man and mandoc, and agreeing
+# with the code both ways, so that neither can drift (`make lint`):
+# - every long option of a built program's --help is in its page, and
+#   every option its page documents (the tag line of each .TP entry) is
+#   in that --help;
+# - the daemon's config keys are its options less those vhost-user-rtc(8)
+#   lists as having no key; each is documented in vhost-user-rtc.conf(5)
+#   and listed in conf/vhost-user-rtc.conf, and each key those two name
+#   is one (test_config checks conf/vhost-user-rtc.conf against the key
+#   table itself, config_keys()).
 #   tests/package/check-man.sh BUILD_DIR
 set -euo pipefail
 
@@ -40,29 +45,80 @@ page_has() {
 	grep -qE -- "${word//-/\\\\-}([^a-z0-9\\]|\\[^-]|\$)" "$page"
 }
 
-check_opts() {
-	local page=$1 o
-	shift
-	for o in $(long_opts "$@"); do
-		page_has "$page" "--$o" || bad "$page lacks --$o (from $*)"
+# The options a page documents: those on the tag lines of its .TP
+# entries (written \-\-name), one a line, without "--".
+page_opts() {
+	awk 'prev == ".TP" { print } { prev = $0 }' "$1" |
+		grep -oE '\\-\\-[a-z]([a-z0-9]|\\-)*' | sed 's/\\-/-/g; s/^--//' |
+		sort -u
+}
+
+# Both ways between @1 (a page) and the options in @2 (a file, one a
+# line); @3 names the program.
+check_both() {
+	local page=$1 opts=$2 prog=$3 o
+	for o in $(cat "$opts"); do
+		page_has "$page" "--$o" || bad "$page lacks --$o (in $prog --help)"
+	done
+	for o in $(page_opts "$page"); do
+		grep -qx -- "$o" "$opts" ||
+			bad "$page documents --$o, which $prog --help does not have"
 	done
 }
 
-check_opts "$man_dir/vhost-user-rtc.8" "$b/vhost-user-rtc" --help
-check_opts "$man_dir/vhost-user-rtc-ctl.1" "$b/vhost-user-rtc-ctl" --help
-check_opts "$man_dir/vrtc-now.1" "$b/vrtc-now" --help
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+long_opts "$b/vhost-user-rtc" --help >"$tmp/daemon"
+long_opts "$b/vhost-user-rtc-ctl" --help >"$tmp/ctl"
+long_opts "$b/vrtc-now" --help >"$tmp/now"
+check_both "$man_dir/vhost-user-rtc.8" "$tmp/daemon" vhost-user-rtc
+check_both "$man_dir/vhost-user-rtc-ctl.1" "$tmp/ctl" vhost-user-rtc-ctl
+check_both "$man_dir/vrtc-now.1" "$tmp/now" vrtc-now
+: >"$tmp/probe"
 for c in check eval bench; do
 	page_has "$man_dir/vhost-user-rtc-probe.1" "$c" ||
 		bad "vhost-user-rtc-probe.1 lacks the command $c"
-	check_opts "$man_dir/vhost-user-rtc-probe.1" \
-		"$b/vhost-user-rtc-probe" "$c" --help
+	long_opts "$b/vhost-user-rtc-probe" "$c" --help >>"$tmp/probe"
+done
+sort -u -o "$tmp/probe" "$tmp/probe"
+check_both "$man_dir/vhost-user-rtc-probe.1" "$tmp/probe" \
+	"vhost-user-rtc-probe check/eval/bench"
+
+# The config keys, three ways. The daemon's options without a key, as
+# vhost-user-rtc(8) lists them ("Every long option except ... has a
+# key"); the other options are the keys.
+sed -n '/^Every long option except/,/has a key/p' "$man_dir/vhost-user-rtc.8" |
+	grep -oE '\\-\\-[a-z]([a-z0-9]|\\-)*' | sed 's/\\-/-/g; s/^--//' |
+	sort -u >"$tmp/nokey"
+[ -s "$tmp/nokey" ] ||
+	bad "vhost-user-rtc.8: no \"Every long option except ... has a key\" list"
+for o in $(cat "$tmp/nokey"); do
+	grep -qx -- "$o" "$tmp/daemon" ||
+		bad "vhost-user-rtc.8 lists --$o as an option without a key, but the daemon has no --$o"
+done
+comm -23 "$tmp/daemon" "$tmp/nokey" >"$tmp/keys"
+awk 'prev == ".TP" { print } { prev = $0 }' "$man_dir/vhost-user-rtc.conf.5" |
+	sed -n 's/^\.B[IR]* \([a-z][a-z0-9\\-]*\)=.*/\1/p' | sed 's/\\-/-/g' |
+	sort -u >"$tmp/conf5"
+grep -E '^#[a-z][a-z0-9-]*=' conf/vhost-user-rtc.conf | sed 's/^#//; s/=.*//' |
+	sort -u >"$tmp/conffile"
+for k in $(cat "$tmp/keys"); do
+	grep -qx -- "$k" "$tmp/conf5" ||
+		bad "vhost-user-rtc.conf.5 lacks the key $k (--$k has a key, or belongs in vhost-user-rtc.8's list of options without one)"
+	grep -qx -- "$k" "$tmp/conffile" ||
+		bad "conf/vhost-user-rtc.conf lacks the key $k"
+done
+for k in $(cat "$tmp/conf5"); do
+	grep -qx -- "$k" "$tmp/keys" ||
+		bad "vhost-user-rtc.conf.5 documents the key $k, which is no option of the daemon's (or is listed in vhost-user-rtc.8 as without a key)"
+done
+for k in $(cat "$tmp/conffile"); do
+	grep -qx -- "$k" "$tmp/keys" ||
+		bad "conf/vhost-user-rtc.conf lists the key $k, which is no option of the daemon's"
+	page_has "$man_dir/vhost-user-rtc.conf.5" "$k=" ||
+		bad "vhost-user-rtc.conf.5 lacks the key $k"
 done
 
-# Every key of the example config, with its default where it has one.
-while IFS='=' read -r key _; do
-	page_has "$man_dir/vhost-user-rtc.conf.5" "$key=" ||
-		bad "vhost-user-rtc.conf.5 lacks the key $key"
-done < <(grep -E '^#[a-z][a-z0-9-]*=' conf/vhost-user-rtc.conf | sed 's/^#//')
-
-[ $fail -eq 0 ] && echo "check-man: $(ls "$man_dir"/*.[158] | wc -l) pages lint-clean and complete"
+[ $fail -eq 0 ] && echo "check-man: $(ls "$man_dir"/*.[158] | wc -l) pages lint-clean and agreeing with the programs; $(wc -l <"$tmp/keys") config keys in vhost-user-rtc.conf(5) and the config file"
 exit $fail

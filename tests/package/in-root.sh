@@ -1,7 +1,8 @@
 #!/bin/sh
-# Run inside a clean Debian root where the package was just installed
-# (tests/package/root.sh copies it in): the package's files, its user,
-# its units, and the packaged daemon serving, then a purge.
+# Run inside a clean Debian root where the packages were just installed
+# (tests/package/root.sh copies them in): the files and which package
+# holds each, the user, the units and the enabled one, the packaged
+# daemon serving, then removal (every instance stopped) and a purge.
 set -eu
 
 # bad: a failed check; ok: a passed step, reported only when no check
@@ -18,8 +19,10 @@ ok() {
 	step_fail=0
 }
 
+# The layout: the daemon's package, and the probe in its own (only it
+# needs cairo and fontconfig).
 for f in /usr/bin/vhost-user-rtc /usr/bin/vhost-user-rtc-ctl \
-	/usr/bin/vhost-user-rtc-probe /usr/bin/vrtc-now \
+	/usr/bin/vrtc-now \
 	/usr/share/man/man1/vrtc-now.1.gz \
 	/lib/systemd/system/vhost-user-rtc.service \
 	/lib/systemd/system/vhost-user-rtc@.service \
@@ -30,11 +33,29 @@ for f in /usr/bin/vhost-user-rtc /usr/bin/vhost-user-rtc-ctl \
 	/usr/share/man/man8/vhost-user-rtc.8.gz \
 	/usr/share/man/man5/vhost-user-rtc.conf.5.gz \
 	/usr/share/man/man1/vhost-user-rtc-ctl.1.gz \
-	/usr/share/man/man1/vhost-user-rtc-probe.1.gz \
 	/usr/share/doc/vhost-user-rtc/copyright \
 	/etc/vhost-user-rtc/vhost-user-rtc.conf; do
 	[ -f "$f" ] || bad "$f missing"
+	[ "$(dpkg -S "$f" 2>/dev/null | cut -d: -f1)" = vhost-user-rtc ] ||
+		bad "$f is not vhost-user-rtc's"
 done
+for f in /usr/bin/vhost-user-rtc-probe \
+	/usr/share/man/man1/vhost-user-rtc-probe.1.gz \
+	/usr/share/doc/vhost-user-rtc-probe/copyright; do
+	[ -f "$f" ] || bad "$f missing"
+	[ "$(dpkg -S "$f" 2>/dev/null | cut -d: -f1)" = vhost-user-rtc-probe ] ||
+		bad "$f is not vhost-user-rtc-probe's"
+done
+deps=$(dpkg-query -W -f='${Depends}' vhost-user-rtc)
+case $deps in
+*cairo* | *fontconfig*) bad "vhost-user-rtc depends on cairo or fontconfig: $deps" ;;
+esac
+case $(dpkg-query -W -f='${Depends}' vhost-user-rtc-probe) in
+*libcairo2*) ;;
+*) bad "vhost-user-rtc-probe does not depend on libcairo2" ;;
+esac
+dpkg-query -W -f='${Description}' vhost-user-rtc | grep -q vrtc-now ||
+	bad "vhost-user-rtc's description does not mention vrtc-now"
 ok "files in place"
 dpkg-query -W -f='${Conffiles}\n' vhost-user-rtc |
 	grep -q ' /etc/vhost-user-rtc/vhost-user-rtc.conf ' ||
@@ -57,8 +78,17 @@ for u in /lib/systemd/system/vhost-user-rtc.service /tmp/vhost-user-rtc@vm1.serv
 	[ -z "$out" ] || bad "verify $u: $out"
 done
 ok "systemd-analyze verify: both units clean"
-[ -L /etc/systemd/system/multi-user.target.wants/vhost-user-rtc.service ] ||
+wants=/etc/systemd/system/multi-user.target.wants
+[ -L $wants/vhost-user-rtc.service ] ||
 	bad "vhost-user-rtc.service not enabled by the postinst"
+# The per-VM model is one command away, and upgrades keep it so.
+systemctl disable vhost-user-rtc.service >/dev/null 2>&1 ||
+	bad "systemctl disable vhost-user-rtc.service failed"
+apt-get install -y -q --reinstall /tmp/vhost-user-rtc_*.deb >/tmp/reinstall.log 2>&1 ||
+	{ cat /tmp/reinstall.log >&2; bad "reinstall failed"; }
+[ ! -L $wants/vhost-user-rtc.service ] ||
+	bad "a reinstall enabled vhost-user-rtc.service again after systemctl disable"
+ok "enabled at install; disabled by the administrator, it stays so on upgrade"
 
 # The daemon as the unit runs it, from the package's config.
 mkdir -p /run/vhost-user-rtc
@@ -100,11 +130,33 @@ wait $pid || rc=$?
 [ $rc -eq 0 ] || { cat /tmp/daemon.log >&2; bad "the daemon exited $rc on SIGTERM"; }
 ok "daemon served as vhost-user-rtc (uid $uid) and passed vhost-user-rtc-probe check"
 
-apt-get purge -y -q vhost-user-rtc >/tmp/purge.log 2>&1 ||
+# Removal under systemd (a stand-in systemctl that records its calls):
+# the shared unit and every per-VM instance are stopped, and purging
+# drops the instances the administrator enabled.
+mkdir -p /run/systemd/system /usr/local/sbin
+cat >/usr/local/sbin/systemctl <<'SH'
+#!/bin/sh
+echo "$*" >>/tmp/systemctl.log
+exit 0
+SH
+chmod 0755 /usr/local/sbin/systemctl
+ln -s /lib/systemd/system/vhost-user-rtc@.service $wants/vhost-user-rtc@vm1.service
+# dpkg itself: apt would run it with its own PATH (DPkg::Path)
+PATH=/usr/local/sbin:$PATH dpkg --remove vhost-user-rtc >/tmp/remove.log 2>&1 ||
+	{ cat /tmp/remove.log >&2; bad "remove failed"; }
+touch /tmp/systemctl.log
+grep -q 'stop vhost-user-rtc\.service' /tmp/systemctl.log ||
+	bad "remove did not stop vhost-user-rtc.service: $(cat /tmp/systemctl.log)"
+grep -q 'stop vhost-user-rtc@\*\.service' /tmp/systemctl.log ||
+	bad "remove did not stop the vhost-user-rtc@ instances: $(cat /tmp/systemctl.log)"
+ok "remove stops the shared daemon and the per-VM instances"
+PATH=/usr/local/sbin:$PATH dpkg --purge vhost-user-rtc vhost-user-rtc-probe \
+	>/tmp/purge.log 2>&1 ||
 	{ cat /tmp/purge.log >&2; bad "purge failed"; }
-for f in /usr/bin/vhost-user-rtc /etc/vhost-user-rtc \
-	/lib/systemd/system/vhost-user-rtc.service \
-	/etc/systemd/system/multi-user.target.wants/vhost-user-rtc.service; do
+rm -rf /usr/local/sbin/systemctl /run/systemd/system
+for f in /usr/bin/vhost-user-rtc /usr/bin/vhost-user-rtc-probe \
+	/etc/vhost-user-rtc /lib/systemd/system/vhost-user-rtc.service \
+	$wants/vhost-user-rtc.service $wants/vhost-user-rtc@vm1.service; do
 	[ ! -e "$f" ] && [ ! -L "$f" ] || bad "$f left after purge"
 done
 ok "purged"

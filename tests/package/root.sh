@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the built .deb into a clean Debian bookworm root (the release it
+# Install the built .debs into a clean Debian bookworm root (the release it
 # is built on) with apt, so its dependencies come from the archive as on a
 # user's host, then run tests/package/in-root.sh there: files, conffile,
 # the user made by systemd-sysusers in the postinst, --help, both units
@@ -9,10 +9,14 @@
 # The pristine root (debootstrap --variant=minbase) is cached in
 # $VRTC_CACHE/root-bookworm; each run installs into a fresh copy. The
 # mirror comes from the host's apt configuration (tests/e2e/lib.sh).
-#   tests/package/root.sh PACKAGE.deb
+#   tests/package/root.sh PACKAGE.deb...
 set -euo pipefail
 
-deb=$(realpath "$1")
+debs=()
+for d in "$@"; do
+	debs+=("$(realpath "$d")")
+done
+[ ${#debs[@]} -gt 0 ] || { echo "usage: $0 PACKAGE.deb..." >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 # e2e_mirror, e2e_in_chroot, e2e_safe_rm, e2e_step.
 # shellcheck source=tests/e2e/lib.sh
@@ -52,11 +56,15 @@ cleanup() {
 }
 trap cleanup EXIT
 cp -a "$pristine/." "$root/"
-cp "$deb" "$root/tmp/"
+names=()
+for d in "${debs[@]}"; do
+	cp "$d" "$root/tmp/"
+	names+=("/tmp/$(basename "$d")")
+done
 cp "$here/in-root.sh" "$root/tmp/in-root.sh"
-e2e_step "package: apt-get install $(basename "$deb") in a clean bookworm root" \
+e2e_step "package: apt-get install ${names[*]} in a clean bookworm root" \
 	"$LOGDIR/package-install.log" 1200 \
 	e2e_in_chroot "$root" -- /bin/sh -c \
-	"apt-get update -q && apt-get install -y -q /tmp/$(basename "$deb")"
+	"apt-get update -q && apt-get install -y -q ${names[*]}"
 e2e_in_chroot "$root" -- /bin/sh /tmp/in-root.sh
 echo "package test: installed, checked and purged in a clean bookworm root"

@@ -402,3 +402,46 @@ Test(config, source_registry_and_limit)
 	g_clear_error(&err);
 	config_free(c);
 }
+
+/* What a SIGHUP names as not applied: exactly the keys whose values
+ * differ, of every type, less those it applies. */
+Test(config, changed_keys_named)
+{
+	const char *const skip[] = { "leap-file", "log-level", NULL };
+	struct config *a = config_new(), *b = config_new();
+	GError *err = NULL;
+	char *d;
+
+	cr_expect_null(config_changed_keys(a, b, NULL), "defaults differ");
+	/* the same values given another way are no change */
+	cr_assert_eq(config_set(b, "poll-ns", "50000", &err), 0);
+	cr_assert_eq(config_set(a, "poll-ns", "50000", &err), 0);
+	cr_expect_null(config_changed_keys(a, b, NULL));
+
+	cr_assert_eq(config_set(b, "poll-ns", "0", &err), 0);
+	cr_assert_eq(config_set(b, "smear", "utc-sls", &err), 0);
+	cr_assert_eq(config_set(b, "seccomp", "off", &err), 0);
+	cr_assert_eq(config_set(b, "socket-path", "/run/x.sock", &err), 0);
+	cr_assert_eq(config_set(b, "vmclock-page", "/run/p", &err), 0);
+	cr_assert_eq(config_set(b, "log-level", "debug", &err), 0);
+	cr_assert_eq(config_set(b, "leap-file", "/tmp/l", &err), 0);
+	cr_assert_eq(config_set(b, "chrony", "on", &err), 0);
+	d = config_changed_keys(a, b, skip);
+	cr_assert_not_null(d);
+	cr_expect_str_eq(d,
+			 "socket-path, smear, poll-ns, chrony, "
+			 "vmclock-page, seccomp",
+			 "%s", d);
+	g_free(d);
+	d = config_changed_keys(a, b, NULL);
+	cr_expect(strstr(d, "log-level") && strstr(d, "leap-file"), "%s", d);
+	g_free(d);
+	/* a list that grew by one */
+	cr_assert_eq(config_set(a, "socket-path", "/run/x.sock", &err), 0);
+	cr_assert_eq(config_set(b, "socket-path", "/run/y.sock", &err), 0);
+	d = config_changed_keys(a, b, skip);
+	cr_expect(d && !strncmp(d, "socket-path, ", 13), "%s", d);
+	g_free(d);
+	config_free(a);
+	config_free(b);
+}

@@ -332,3 +332,72 @@ Test(status, prometheus_format)
 	g_hash_table_unref(typed);
 	g_string_free(o, TRUE);
 }
+
+/* Who the VM is: label, connection, pid, uid and QEMU -name in the text,
+ * the JSON and vm_info; unknown credentials are said so, or null. */
+Test(status, vm_identity_in_every_view)
+{
+	struct status_report r;
+	struct status_vm vm;
+	GString *o = g_string_new(NULL);
+	JsonParser *p = json_parser_new();
+	JsonObject *v0;
+
+	fill(&r, &vm);
+	strcpy(vm.name, "web-1");
+	strcpy(vm.conn, "/run/vm\"1\".sock#3");
+	vm.cred = true;
+	vm.pid = 4242;
+	vm.uid = 64055;
+	strcpy(vm.qemu_name, "web-1");
+	status_render_text(&r, o);
+	cr_assert(strstr(o->str, "\n           web-1      "), "%s", o->str);
+	cr_assert(strstr(o->str, "\n             on /run/vm\"1\".sock#3, pid "
+				 "4242, uid 64055, QEMU -name web-1\n"),
+		  "%s", o->str);
+	g_string_truncate(o, 0);
+	status_render_json(&r, o);
+	v0 = json_array_get_object_element(
+		json_object_get_array_member(
+			json_object_get_object_member(parse(p, o), "vms"),
+			"list"),
+		0);
+	cr_assert_str_eq(json_object_get_string_member(v0, "name"), "web-1");
+	cr_assert_str_eq(json_object_get_string_member(v0, "connection"),
+			 "/run/vm\"1\".sock#3");
+	cr_assert_eq(json_object_get_int_member(v0, "pid"), 4242);
+	cr_assert_eq(json_object_get_int_member(v0, "uid"), 64055);
+	cr_assert_str_eq(json_object_get_string_member(v0, "qemu_name"),
+			 "web-1");
+	g_string_truncate(o, 0);
+	status_render_metrics(&r, o);
+	cr_assert(strstr(o->str, "vhost_user_rtc_vm_info{vm=\"web-1\","
+				 "connection=\"/run/vm\\\"1\\\".sock#3\","
+				 "pid=\"4242\",uid=\"64055\",qemu_name="
+				 "\"web-1\"} 1\n"),
+		  "%s", o->str);
+	cr_assert(strstr(o->str, "vhost_user_rtc_vm_requests_total{vm="
+				 "\"web-1\",status=\"EINVAL\"} 2\n"),
+		  "%s", o->str);
+
+	/* nothing known of the front-end */
+	vm.cred = false;
+	vm.qemu_name[0] = '\0';
+	strcpy(vm.name, vm.conn);
+	g_string_truncate(o, 0);
+	status_render_text(&r, o);
+	cr_assert(strstr(o->str, "front-end credentials unknown\n"), "%s",
+		  o->str);
+	g_string_truncate(o, 0);
+	status_render_json(&r, o);
+	v0 = json_array_get_object_element(
+		json_object_get_array_member(
+			json_object_get_object_member(parse(p, o), "vms"),
+			"list"),
+		0);
+	cr_assert(json_object_get_null_member(v0, "pid"));
+	cr_assert(json_object_get_null_member(v0, "uid"));
+	cr_assert(json_object_get_null_member(v0, "qemu_name"));
+	g_object_unref(p);
+	g_string_free(o, TRUE);
+}

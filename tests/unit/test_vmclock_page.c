@@ -6,7 +6,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock_model_writer.h"
@@ -420,6 +423,129 @@ Test(vmclock_page, file_life)
 	cr_expect_not_null(err);
 	cr_expect(err && strstr(err->message, "/nonexistent-dir/vmclock"));
 	g_clear_error(&err);
+
+	cmd = g_strdup_printf("rm -rf '%s'", dir);
+	cr_expect_eq(system(cmd), 0);
+	g_free(cmd);
+	g_free(path);
+}
+
+/* A second daemon on the same page is refused and writes nothing. */
+Test(vmclock_page, one_daemon_per_page)
+{
+	char dir[] = "/tmp/vmclock-lock-XXXXXX";
+	struct clock_snapshot s = snap();
+	struct vmclock_page *p, *q;
+	unsigned char buf[VMCLOCK_PAGE_SIZE];
+	struct vmclock_abi f, g;
+	char *path, *link2, *cmd, pid[32];
+	GError *err = NULL;
+	struct stat st, st2;
+	FILE *fp;
+
+	cr_assert_not_null(mkdtemp(dir));
+	path = g_build_filename(dir, "vmclock", NULL);
+	link2 = g_build_filename(dir, "vmclock.link", NULL);
+	p = vmclock_page_open(path, 0, &err);
+	cr_assert_not_null(p, "%s", err ? err->message : "?");
+	vmclock_page_publish(p, &s);
+	fp = fopen(path, "rb");
+	cr_assert_eq(fread(buf, 1, sizeof(buf), fp), sizeof(buf));
+	fclose(fp);
+	cr_assert_eq(vrtc_page_copy(buf, sizeof(buf), &f), 0);
+
+	/* the holder is named: this process */
+	snprintf(pid, sizeof(pid), "(pid %ld)", (long)getpid());
+	q = vmclock_page_open(path, 0, &err);
+	cr_expect_null(q);
+	cr_assert_not_null(err);
+	cr_expect(strstr(err->message, path), "%s", err->message);
+	cr_expect(strstr(err->message, pid), "%s", err->message);
+	g_clear_error(&err);
+	/* nothing written: not UNKNOWN, the same disruption marker */
+	fp = fopen(path, "rb");
+	cr_assert_eq(fread(buf, 1, sizeof(buf), fp), sizeof(buf));
+	fclose(fp);
+	cr_assert_eq(vrtc_page_copy(buf, sizeof(buf), &g), 0);
+	cr_expect_eq(g.clock_status, VMCLOCK_STATUS_SYNCHRONIZED);
+	cr_expect_eq(g.disruption_marker, f.disruption_marker);
+
+	/* a page it would not reuse (two links) is not replaced either */
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(link(path, link2), 0);
+	q = vmclock_page_open(path, 0, &err);
+	cr_expect_null(q);
+	cr_expect(err && strstr(err->message, pid));
+	g_clear_error(&err);
+	cr_assert_eq(stat(path, &st2), 0);
+	cr_expect_eq(st.st_ino, st2.st_ino, "the held page was replaced");
+	cr_assert_eq(unlink(link2), 0);
+
+	/* once the holder is gone, the next one reuses it in place */
+	vmclock_page_free(p);
+	p = vmclock_page_open(path, 0, &err);
+	cr_assert_not_null(p, "%s", err ? err->message : "?");
+	cr_assert_eq(stat(path, &st2), 0);
+	cr_expect_eq(st.st_ino, st2.st_ino, "not reused in place");
+	vmclock_page_free(p);
+
+	cmd = g_strdup_printf("rm -rf '%s'", dir);
+	cr_expect_eq(system(cmd), 0);
+	g_free(cmd);
+	g_free(link2);
+	g_free(path);
+}
+
+/*
+ * The lock goes with the open file, not the process image: a daemon
+ * that took the page and exec'd itself with the page's fd inherited
+ * (as a re-exec for an upgrade will) still holds it, and the page is
+ * free again once that process is gone.
+ */
+Test(vmclock_page, lock_survives_exec_with_the_fd)
+{
+	char dir[] = "/tmp/vmclock-exec-XXXXXX";
+	struct vmclock_page *p;
+	GError *err = NULL;
+	char *path, *cmd, pid[32], c;
+	int fds[2], st;
+	pid_t child;
+
+	cr_assert_not_null(mkdtemp(dir));
+	path = g_build_filename(dir, "vmclock", NULL);
+	/* the write end closes at the child's exec: EOF says it happened */
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		close(fds[0]);
+		p = vmclock_page_open(path, 0, NULL);
+		if (!p || fcntl(vmclock_page_fd(p), F_SETFD, 0) < 0) {
+			_exit(1);
+		}
+		execl("/bin/sleep", "sleep", "30", (char *)NULL);
+		_exit(1);
+	}
+	close(fds[1]);
+	cr_assert_eq(read(fds[0], &c, 1), 0);
+	close(fds[0]);
+	cr_assert_eq(waitpid(child, &st, WNOHANG), 0,
+		     "the child did not get to exec");
+
+	snprintf(pid, sizeof(pid), "(pid %ld)", (long)child);
+	p = vmclock_page_open(path, 0, &err);
+	cr_expect_null(p, "the page was free while its exec'd holder ran");
+	cr_expect(err && strstr(err->message, pid), "%s",
+		  err ? err->message : "");
+	g_clear_error(&err);
+	vmclock_page_free(p);
+
+	kill(child, SIGKILL);
+	cr_assert_eq(waitpid(child, &st, 0), child);
+	p = vmclock_page_open(path, 0, &err);
+	cr_expect_not_null(p, "%s", err ? err->message : "?");
+	g_clear_error(&err);
+	vmclock_page_free(p);
 
 	cmd = g_strdup_printf("rm -rf '%s'", dir);
 	cr_expect_eq(system(cmd), 0);

@@ -9,10 +9,15 @@
  *
  * Exit status, as a monitoring plugin's (Nagios/Icinga): 0 OK, 1
  * WARNING, 2 CRITICAL, 3 UNKNOWN. `status` compares the model's status
- * with --ok (the worst status still OK; synchronized by default).
+ * with --ok (the worst status still OK; synchronized by default) and,
+ * as the monitoring-plugins guidelines ask, puts the verdict first on
+ * stdout: one line "STATE: reason | perfdata", the full status after
+ * it; an UNKNOWN says why on that line too (stdout is all NRPE keeps).
+ * --json keeps stdout for the JSON alone.
  */
 #include <errno.h>
 #include <glib.h>
+#include <stdarg.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +43,27 @@ enum {
 static const char *const ranked[] = {
 	"synchronized", "initializing", "freerunning", "unreliable", "unknown",
 };
+
+/* `status` as a plugin (not --json): every outcome first on stdout. */
+static bool plugin;
+
+/*
+ * Why the request failed: as a plugin, "UNKNOWN: why" on stdout (the
+ * plugin's first line); otherwise the bare line on stderr.
+ */
+static void __attribute__((format(printf, 1, 2))) complain(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (plugin) {
+		fputs("UNKNOWN: ", stdout);
+		vprintf(fmt, ap);
+	} else {
+		vfprintf(stderr, fmt, ap);
+	}
+	va_end(ap);
+}
 
 static gchar *opt_socket, *opt_ok;
 static gboolean opt_json, opt_pretty, opt_version;
@@ -101,7 +127,11 @@ static const char description[] =
 	"model).\n"
 	"Those up to --ok (default synchronized) exit 0; a worse "
 	"initializing or\n"
-	"freerunning exits 1, a worse unreliable or unknown exits 2. "
+	"freerunning exits 1, a worse unreliable or unknown exits 2. The "
+	"first line\n"
+	"of status is the verdict (\"CRITICAL: model unreliable, ... | "
+	"bound=...\"),\n"
+	"as monitoring plugins print it. "
 	"Example for\n"
 	"a check that tolerates start-up: status --ok initializing.\n"
 	"\n"
@@ -234,16 +264,16 @@ static char *find_socket(void)
 	if (found->len == 1) {
 		path = g_strdup(g_ptr_array_index(found, 0));
 	} else if (found->len > 1) {
+		complain("several control sockets in " RUN_DIR
+			 " (below): choose one with --socket\n");
 		for (i = 0; i < found->len; i++) {
-			fprintf(stderr, "%s\n",
+			fprintf(plugin ? stdout : stderr, "%s\n",
 				(char *)g_ptr_array_index(found, i));
 		}
-		fprintf(stderr, "several control sockets (above): choose one "
-				"with --socket\n");
 	} else {
-		fprintf(stderr, "no control socket in " RUN_DIR
-				": give --socket PATH (the daemon listens "
-				"only with control-socket=PATH)\n");
+		complain("no control socket in " RUN_DIR
+			 ": give --socket PATH (the daemon listens only with "
+			 "control-socket=PATH)\n");
 	}
 	g_ptr_array_unref(found);
 	return path;
@@ -286,9 +316,11 @@ static int rank_of(const char *status)
 
 /*
  * The exit status for the model status in the daemon's `status json`
- * @reply against --ok rank @ok; EXIT_UNKNOWN if it cannot be read.
+ * @reply against --ok rank @ok; EXIT_UNKNOWN if it cannot be read. The
+ * status in *@what (g_free), the bound in *@bound_s (-1: none).
  */
-static int status_exit(const char *reply, size_t len, int ok, char **what)
+static int status_exit(const char *reply, size_t len, int ok, char **what,
+		       double *bound_s)
 {
 	JsonParser *p = json_parser_new();
 	JsonObject *root, *model;
@@ -296,6 +328,7 @@ static int status_exit(const char *reply, size_t len, int ok, char **what)
 	int rank, code = EXIT_UNKNOWN;
 
 	*what = NULL;
+	*bound_s = -1;
 	if (json_parser_load_from_data(p, reply, (gssize)len, NULL) &&
 	    JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
 		root = json_node_get_object(json_parser_get_root(p));
@@ -304,6 +337,14 @@ static int status_exit(const char *reply, size_t len, int ok, char **what)
 				: NULL;
 		if (model && json_object_has_member(model, "status")) {
 			st = json_object_get_string_member(model, "status");
+		}
+		/* null before the first model */
+		if (model && json_object_has_member(model, "bound_ns") &&
+		    json_node_get_value_type(json_object_get_member(
+			    model, "bound_ns")) == G_TYPE_INT64) {
+			*bound_s = (double)json_object_get_int_member(
+					   model, "bound_ns") /
+				   1e9;
 		}
 	}
 	rank = st ? rank_of(st) : -1;
@@ -317,6 +358,29 @@ static int status_exit(const char *reply, size_t len, int ok, char **what)
 	return code;
 }
 
+/*
+ * The plugin's first line: "STATE: model STATUS, bound B | bound=Bs",
+ * with why it is not OK (the --ok it is worse than).
+ */
+static void print_verdict(int code, const char *model, int ok, double bound_s)
+{
+	static const char *const state[] = {
+		[EXIT_OK] = "OK",
+		[EXIT_WARNING] = "WARNING",
+		[EXIT_CRITICAL] = "CRITICAL",
+		[EXIT_UNKNOWN] = "UNKNOWN",
+	};
+
+	printf("%s: model %s", state[code], model);
+	if (code != EXIT_OK) {
+		printf(", worse than --ok %s", ranked[ok]);
+	}
+	if (bound_s >= 0) {
+		printf(", bound %.3g s | bound=%.9fs;;;0", bound_s, bound_s);
+	}
+	putchar('\n');
+}
+
 /* One exchange; prints why it failed. 0 or EXIT_UNKNOWN. */
 static int ask(const char *path, const char *cmd, char **reply, size_t *len)
 {
@@ -325,21 +389,20 @@ static int ask(const char *path, const char *cmd, char **reply, size_t *len)
 			    &connected);
 
 	if (r == -ECONNRESET || (!r && *len == 0)) {
-		fprintf(stderr,
-			"%s closed the connection without answering: is it "
-			"a VM's vhost-user socket (socket-path=)? "
-			"vhost-user-rtc-ctl talks to the control socket "
-			"(control-socket=, e.g. " RUN_DIR "/VM.ctl)\n",
-			path);
+		complain("%s closed the connection without answering: is it "
+			 "a VM's vhost-user socket (socket-path=)? "
+			 "vhost-user-rtc-ctl talks to the control socket "
+			 "(control-socket=, e.g. " RUN_DIR "/VM.ctl)\n",
+			 path);
 		return EXIT_UNKNOWN;
 	}
 	if (r) {
-		fprintf(stderr, "%s: %s\n", path,
-			r == -ETIMEDOUT ? "no answer in time" : strerror(-r));
+		complain("%s: %s\n", path,
+			 r == -ETIMEDOUT ? "no answer in time" : strerror(-r));
 		return EXIT_UNKNOWN;
 	}
 	if (g_str_has_prefix(*reply, "error: ")) {
-		fputs(*reply, stderr);
+		complain("%s", *reply);
 		return EXIT_UNKNOWN;
 	}
 	return 0;
@@ -382,6 +445,7 @@ int main(int argc, char **argv)
 	GError *e = NULL;
 	const char *cmd;
 	char *path = NULL, *vm = NULL;
+	double bound_s = -1;
 	int ok = 0, code = EXIT_OK, status = EXIT_UNKNOWN;
 
 	g_option_context_add_main_entries(ctx, entries, NULL);
@@ -418,11 +482,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "--json, --pretty and --ok go with status\n");
 		goto out;
 	}
+	plugin = !strcmp(argv[1], "status") && !opt_json && !opt_pretty;
 	if (opt_ok && (ok = rank_of(opt_ok)) < 0) {
-		fprintf(stderr,
-			"--ok %s: not a model status (synchronized, "
-			"initializing, freerunning, unreliable, unknown)\n",
-			opt_ok);
+		complain("--ok %s: not a model status (synchronized, "
+			 "initializing, freerunning, unreliable, unknown)\n",
+			 opt_ok);
 		goto out;
 	}
 	path = opt_socket ? g_strdup(opt_socket) : find_socket();
@@ -438,10 +502,9 @@ int main(int argc, char **argv)
 		if (ask(path, "status json\n", &json, &jlen)) {
 			goto out;
 		}
-		code = status_exit(json, jlen, ok, &model);
+		code = status_exit(json, jlen, ok, &model, &bound_s);
 		if (code == EXIT_UNKNOWN) {
-			fprintf(stderr, "%s: no model status in the reply\n",
-				path);
+			complain("%s: no model status in the reply\n", path);
 			goto out;
 		}
 	}
@@ -458,17 +521,15 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* the verdict first (JSON output stays JSON alone) */
+	if (plugin) {
+		print_verdict(code, model, ok, bound_s);
+	}
 	if (opt_pretty) {
 		status = print_pretty(reply, len) ? EXIT_UNKNOWN : code;
 	} else {
 		fwrite(reply, 1, len, stdout);
 		status = code;
-	}
-	/* the verdict, for people: JSON output stays JSON alone */
-	if (model && code != EXIT_OK && !opt_json && !opt_pretty) {
-		fprintf(stderr, "%s: model %s, worse than --ok %s\n",
-			code == EXIT_WARNING ? "WARNING" : "CRITICAL", model,
-			ranked[ok]);
 	}
 out:
 	g_free(path);

@@ -7,16 +7,29 @@
  *
  * Exit status: 0 when the last reading had a bound, 1 when it was
  * refused (status unknown) or a file could not be used, 2 usage.
+ * Every refusal and error goes to stderr, naming the file concerned;
+ * stdout carries only readings (and --json's records, refusals
+ * included, so that a consumer sees each reading).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vrtc.h"
+
+#ifndef VRTC_VERSION
+#define VRTC_VERSION "unknown"
+#endif
+
+#define NS_PER_S 1000000000.0
+#define NS_PER_MS 1000000.0
 
 static void usage(FILE *o)
 {
@@ -43,8 +56,123 @@ static void usage(FILE *o)
 		"  --bench N              time N calls of vrtc_now() (batches "
 		"of 1000) and print\n"
 		"                         ns per call: p50, p99 of the batch "
-		"means\n",
+		"means\n"
+		"  --version              print the version and exit\n"
+		"  --help                 this text\n"
+		"Times take fractions (--max-age-s 0.5, --interval-ms 0.25); "
+		"counts are\n"
+		"whole numbers.\n",
 		VRTC_DEFAULT_PAGE);
+}
+
+/*
+ * Numbers from the command line, as the probe reads them: the whole
+ * argument or nothing, with one line naming the option and its value.
+ */
+static int bad(const char *flag, const char *value, const char *why)
+{
+	fprintf(stderr, "vrtc-now: %s \"%s\": %s (see --help)\n", flag, value,
+		why);
+	return -1;
+}
+
+/*
+ * A time: a finite decimal number, fractions allowed, above @min (or
+ * from it, with @from_min) and at most @max; @unit for the message.
+ */
+static int parse_time(const char *flag, const char *s, double min,
+		      bool from_min, double max, const char *unit, double *out)
+{
+	char why[96];
+	char *e;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &e);
+	if (e == s || *e || errno || !isfinite(v)) {
+		return bad(flag, s, "not a number");
+	}
+	if (!(from_min ? v >= min : v > min) || !(v <= max)) {
+		snprintf(why, sizeof(why),
+			 from_min ? "must be from %g to %g %s"
+				  : "must be more than %g and at most %g %s",
+			 min, max, unit);
+		return bad(flag, s, why);
+	}
+	*out = v;
+	return 0;
+}
+
+/* A count: decimal digits only (no sign, no blank), in [@min, @max]. */
+static int parse_count(const char *flag, const char *s, unsigned long min,
+		       unsigned long max, unsigned long *out)
+{
+	bool digit = s[0] >= '0' && s[0] <= '9';
+	unsigned long long v = 0;
+	char why[96];
+	char *e = NULL;
+
+	errno = 0;
+	if (digit) {
+		v = strtoull(s, &e, 10);
+	}
+	if (!digit || *e || errno || v < min || v > max) {
+		snprintf(why, sizeof(why), "not a whole number from %lu to %lu",
+			 min, max);
+		return bad(flag, s, why);
+	}
+	*out = (unsigned long)v;
+	return 0;
+}
+
+/* @ns (>= 0, < 2^63) rounded up; no libm: the guest build is static. */
+static uint64_t ns_up(double ns)
+{
+	uint64_t u = (uint64_t)ns;
+
+	return (double)u < ns ? u + 1 : u;
+}
+
+/* The page libvrtc reads in host mode for @o (NULL in guest mode). */
+static const char *host_page(const struct vrtc_options *o)
+{
+	const char *page = o->page_path;
+
+	if (!page && o->mode != VRTC_MODE_GUEST) {
+		page = getenv("VRTC_PAGE");
+		if (!page || !*page) {
+			page = VRTC_DEFAULT_PAGE;
+		}
+	}
+	return page;
+}
+
+/* vrtc_open() refused with @r: one line naming what it could not use. */
+static void open_failed(const struct vrtc_options *o, int r)
+{
+	const char *page = host_page(o);
+	const char *err = vrtc_strerror(r);
+	bool exists = page && access(page, F_OK) == 0;
+
+	if (page && !exists && o->mode == VRTC_MODE_AUTO && !o->page_path) {
+		fprintf(stderr,
+			"vrtc-now: no status page: %s does not exist (host) "
+			"and no ivshmem-plain device holds one (guest): %s\n",
+			page, err);
+	} else if (page && (!exists || o->mode == VRTC_MODE_HOST ||
+			    (o->mode == VRTC_MODE_AUTO &&
+			     strncmp(page, "/sys/", 5) != 0))) {
+		fprintf(stderr, "vrtc-now: page %s: %s\n", page, err);
+	} else if (!page) {
+		fprintf(stderr,
+			"vrtc-now: guest: the ivshmem-plain page or the "
+			"served PHC%s%s: %s\n",
+			o->phc_path ? " " : "", o->phc_path ? o->phc_path : "",
+			err);
+	} else {
+		fprintf(stderr, "vrtc-now: guest page %s or PHC %s: %s\n", page,
+			o->phc_path ? o->phc_path : "(found by name)", err);
+	}
 }
 
 static void iso(int64_t ns, char *buf, size_t len)
@@ -103,7 +231,10 @@ static int bench(struct vrtc *v, unsigned long n)
 	return refused ? 1 : 0;
 }
 
-static void print(const struct vrtc_time *t, int r, int json, int tai)
+/* One reading: on stdout, but a refusal in text goes to stderr, naming
+ * @from (the page). */
+static void print(const struct vrtc_time *t, int r, int json, int tai,
+		  const char *from)
 {
 	char e[64], l[64];
 
@@ -120,7 +251,8 @@ static void print(const struct vrtc_time *t, int r, int json, int tai)
 		       t->age_ns, t->window_ns, t->disruption_marker,
 		       tai ? "tai" : "utc");
 	} else if (r) {
-		printf("status unknown: %s\n", vrtc_strerror(r));
+		fprintf(stderr, "vrtc-now: %s: status unknown: %s\n", from,
+			vrtc_strerror(r));
 	} else {
 		iso(t->earliest_ns, e, sizeof(e));
 		iso(t->latest_ns, l, sizeof(l));
@@ -133,7 +265,16 @@ static void print(const struct vrtc_time *t, int r, int json, int tai)
 	fflush(stdout);
 }
 
-int main(int argc, char **argv)
+/* The options, parsed strictly; 0, 1 (--help, --version done) or -1. */
+struct now_opts {
+	struct vrtc_options o;
+	unsigned long count, drift, nbench;
+	double interval_ms;
+	const char *cb;
+	int json;
+};
+
+static int parse(int argc, char **argv, struct now_opts *n)
 {
 	static const struct option opts[] = {
 		{ "host", no_argument, NULL, 'H' },
@@ -148,96 +289,129 @@ int main(int argc, char **argv)
 		{ "clockbound", required_argument, NULL, 'c' },
 		{ "max-drift-ppb", required_argument, NULL, 'd' },
 		{ "bench", required_argument, NULL, 'b' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct vrtc_options o = { 0 };
-	unsigned long count = 1, interval_ms = 1000, drift = 50000, nbench = 0;
-	const char *cb = NULL;
-	struct vrtc *v;
-	int json = 0, c, r = 0;
+	double age_s = 0;
+	int c, r = 0;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while (r == 0 && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'H':
-			o.mode = VRTC_MODE_HOST;
+			n->o.mode = VRTC_MODE_HOST;
 			break;
 		case 'G':
-			o.mode = VRTC_MODE_GUEST;
+			n->o.mode = VRTC_MODE_GUEST;
 			break;
 		case 'p':
-			o.page_path = optarg;
+			n->o.page_path = optarg;
 			break;
 		case 'P':
-			o.phc_path = optarg;
+			n->o.phc_path = optarg;
 			break;
 		case 't':
-			o.timescale = VRTC_TIMESCALE_TAI;
+			n->o.timescale = VRTC_TIMESCALE_TAI;
 			break;
 		case 'a':
-			o.max_age_ns =
-				strtoull(optarg, NULL, 10) * 1000000000ull;
+			/* 0 would be libvrtc's default (10 s): refused */
+			r = parse_time("--max-age-s", optarg, 0, false, 1e9,
+				       "s", &age_s);
+			if (r == 0) {
+				n->o.max_age_ns = ns_up(age_s * NS_PER_S);
+			}
 			break;
 		case 'n':
-			count = strtoul(optarg, NULL, 10);
+			r = parse_count("--count", optarg, 0, UINT32_MAX,
+					&n->count);
 			break;
 		case 'i':
-			interval_ms = strtoul(optarg, NULL, 10);
+			r = parse_time("--interval-ms", optarg, 0, true,
+				       86400e3, "ms", &n->interval_ms);
 			break;
 		case 'j':
-			json = 1;
+			n->json = 1;
 			break;
 		case 'c':
-			cb = optarg;
+			n->cb = optarg;
 			break;
 		case 'd':
-			drift = strtoul(optarg, NULL, 10);
+			r = parse_count("--max-drift-ppb", optarg, 0,
+					UINT32_MAX, &n->drift);
 			break;
 		case 'b':
-			nbench = strtoul(optarg, NULL, 10);
+			r = parse_count("--bench", optarg, 1, 1000000000,
+					&n->nbench);
 			break;
+		case 'V':
+			printf("vrtc-now %s\n", VRTC_VERSION);
+			return 1;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return 1;
 		default:
+			/* getopt said which */
 			usage(stderr);
-			return 2;
+			r = -1;
+			break;
 		}
 	}
-	if (optind != argc || drift > UINT32_MAX) {
-		usage(stderr);
-		return 2;
+	if (r == 0 && optind != argc) {
+		r = bad("argument", argv[optind], "unexpected");
 	}
-	r = vrtc_open(&o, &v);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct now_opts n = {
+		.count = 1,
+		.interval_ms = 1000,
+		.drift = 50000,
+	};
+	const char *from;
+	struct vrtc *v;
+	int r;
+
+	r = parse(argc, argv, &n);
 	if (r) {
-		fprintf(stderr, "vrtc-now: %s\n", vrtc_strerror(r));
+		return r > 0 ? 0 : 2;
+	}
+	r = vrtc_open(&n.o, &v);
+	if (r) {
+		open_failed(&n.o, r);
 		return 1;
 	}
-	if (nbench) {
-		r = bench(v, nbench);
+	from = host_page(&n.o);
+	if (!from || (n.o.mode == VRTC_MODE_AUTO && access(from, F_OK) != 0)) {
+		from = n.o.page_path ? n.o.page_path : "the ivshmem-plain page";
+	}
+	if (n.nbench) {
+		r = bench(v, n.nbench);
 		vrtc_close(v);
 		return r;
 	}
-	for (unsigned long i = 0; count == 0 || i < count; i++) {
+	for (unsigned long i = 0; n.count == 0 || i < n.count; i++) {
 		struct vrtc_time t;
 
 		if (i) {
+			uint64_t ns = ns_up(n.interval_ms * NS_PER_MS);
 			struct timespec ts = {
-				.tv_sec = (time_t)(interval_ms / 1000),
-				.tv_nsec = (long)(interval_ms % 1000) * 1000000,
+				.tv_sec = (time_t)(ns / 1000000000u),
+				.tv_nsec = (long)(ns % 1000000000u),
 			};
 
 			nanosleep(&ts, NULL);
 		}
 		r = vrtc_now(v, &t);
-		print(&t, r, json, o.timescale == VRTC_TIMESCALE_TAI);
-		if (cb) {
-			int w = vrtc_clockbound_write(v, cb, (uint32_t)drift,
-						      10);
+		print(&t, r, n.json, n.o.timescale == VRTC_TIMESCALE_TAI, from);
+		if (n.cb) {
+			int w = vrtc_clockbound_write(v, n.cb,
+						      (uint32_t)n.drift, 10);
 
 			if (w && w != r) {
 				fprintf(stderr, "vrtc-now: clockbound %s: %s\n",
-					cb, vrtc_strerror(w));
+					n.cb, vrtc_strerror(w));
 				vrtc_close(v);
 				return 1;
 			}
