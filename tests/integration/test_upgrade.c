@@ -4,10 +4,10 @@
  * `vhost-user-rtc-ctl upgrade` on the control socket, while VMs work.
  *
  * UPGRADE_VMS VMs (default 8) issue READs without pause and 2 VMs have
- * an alarm armed (none with UPGRADE_ALARMS=0); the daemon is upgraded UPGRADE_COUNT times (default
- * 50). `make bench` runs it with 1, 64 and 256 VMs for the pause.
- * Every READ must be answered with OK and a time, none lost or answered
- * twice (the front-end checks each used entry against what is in
+ * an alarm armed (none with UPGRADE_ALARMS=0); the daemon is upgraded
+ * UPGRADE_COUNT times (default 50). `make bench` runs it with 1, 64 and 256 VMs
+ * for the pause. Every READ must be answered with OK and a time, none lost or
+ * answered twice (the front-end checks each used entry against what is in
  * flight), no connection dropped, every alarm notified exactly once and
  * not before its time, the old process must end with status 0, and the
  * new one hold as many fds as the first one (no fd leaks across
@@ -124,10 +124,8 @@ Test(upgrade, vms_keep_their_clock_across_upgrades, .init = itest_init,
 	unsigned int n = env_uint("UPGRADE_COUNT", 50, 10000), i;
 	unsigned int nvm = env_uint("UPGRADE_VMS", 8, READ_VMS_MAX);
 	/* UPGRADE_ALARMS=0: none (the benchmark's single VM) */
-	unsigned int nal = getenv("UPGRADE_ALARMS") &&
-					   !strcmp(getenv("UPGRADE_ALARMS"), "0")
-				   ? 0
-				   : ALARM_VMS;
+	const char *alarms = getenv("UPGRADE_ALARMS");
+	unsigned int nal = alarms && !strcmp(alarms, "0") ? 0 : ALARM_VMS;
 	static struct reader r[READ_VMS_MAX];
 	struct vuf *al[ALARM_VMS];
 	uint64_t alarm_at[ALARM_VMS];
