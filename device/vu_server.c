@@ -1261,6 +1261,9 @@ static int adopt_rx(struct vu_sconn *sc, struct ho_reader *r,
 			return -EBADMSG;
 		}
 	}
+	if (rc < 0) {
+		return -EBADMSG;
+	}
 	/* What sconn_read_msg() could have left: never a whole message. */
 	if (sc->have >= VU_HDR_SIZE &&
 	    (sc->rx.h.size > VHOST_USER_PAYLOAD_MAX ||

@@ -701,6 +701,9 @@ static int adopt_control(struct app *a, struct ho_reader *r,
 			return -EBADMSG;
 		}
 	}
+	if (rc < 0) {
+		return -EBADMSG;
+	}
 	l->name = g_strdup(name);
 	if (!name[0] || l->fd < 0 || l->proto > CONTROL_PROTO_HTTP) {
 		return ho_fail(&in, "control listener without name or fd");

@@ -129,6 +129,24 @@ static ssize_t recv_fds(int sock, char *buf, size_t cap, int *fds,
 	return n;
 }
 
+/* A whole decimal number up to UINT_MAX, nothing around it. */
+static bool parse_uint(const char *s, unsigned int *v)
+{
+	unsigned long x;
+	char *end;
+
+	if (*s < '0' || *s > '9') {
+		return false;
+	}
+	errno = 0;
+	x = strtoul(s, &end, 10);
+	if (errno || *end || x > UINT_MAX) {
+		return false;
+	}
+	*v = (unsigned int)x;
+	return true;
+}
+
 /* ---- the launcher ---------------------------------------------------- */
 
 static void close_from(int lowest, int keep)
@@ -235,8 +253,8 @@ static bool launch(int sock, const char *exe, char **argv, int image, int *fds,
 		prctl(PR_SET_PDEATHSIG, 0);
 		reply(sock, "O %d", (int)child);
 		/* the daemon exits now: its end of our socket closes */
-		k = recv_fds(sock, msg, sizeof(msg), NULL, 0, &got,
-			     UPGRADE_TIMEOUT_MS);
+		(void)recv_fds(sock, msg, sizeof(msg), NULL, 0, &got,
+			       UPGRADE_TIMEOUT_MS);
 		(void)send_fds(rs[0], "G", 1, NULL, 0);
 		close(rs[0]);
 		return true;
@@ -280,8 +298,8 @@ launcher_main(int sock, pid_t parent, const char *exe, char **argv)
 		if (k <= 0) {
 			_exit(0); /* the daemon is gone */
 		}
-		if (msg[0] != 'U' || got != 1 ||
-		    sscanf(msg + 1, "%u", &n) != 1 || n > HO_MAX_FDS) {
+		if (msg[0] != 'U' || got != 1 || !parse_uint(msg + 2, &n) ||
+		    n > HO_MAX_FDS) {
 			if (got) {
 				close(image);
 			}
@@ -402,7 +420,13 @@ int upgrade_now(struct upgrade *u, const GByteArray *image, const int *fds,
 	n = recv_fds(u->sock, msg, sizeof(msg), NULL, 0, &got,
 		     UPGRADE_TIMEOUT_MS + 5000);
 	if (n > 2 && msg[0] == 'O') {
-		*pid = (pid_t)atoi(msg + 2);
+		unsigned int v;
+
+		if (!parse_uint(msg + 2, &v) || v == 0 || v > INT_MAX) {
+			snprintf(why, len, "the launcher named no pid");
+			return -EPROTO;
+		}
+		*pid = (pid_t)v;
 		return 0;
 	}
 	if (n > 2 && msg[0] == 'F') {
@@ -422,11 +446,22 @@ int upgrade_adopt_open(struct upgrade_adopt *a, const char *arg, GError **err)
 	void *p;
 	unsigned int i;
 
+	unsigned int v[4];
+	char **w = g_strsplit(arg, ",", 0);
+	bool ok = g_strv_length(w) == 4;
+
+	for (i = 0; ok && i < 4; i++) {
+		ok = parse_uint(w[i], &v[i]) && v[i] <= INT_MAX;
+	}
+	g_strfreev(w);
 	*a = (struct upgrade_adopt){ -1, -1, -1, 0, NULL };
-	if (sscanf(arg, "%d,%d,%d,%u", &a->image_fd, &a->ready_fd, &a->first_fd,
-		   &a->nfds) != 4 ||
-	    a->image_fd < 0 || a->ready_fd < 0 || a->first_fd < 0 ||
-	    a->nfds > HO_MAX_FDS) {
+	if (ok) {
+		a->image_fd = (int)v[0];
+		a->ready_fd = (int)v[1];
+		a->first_fd = (int)v[2];
+		a->nfds = v[3];
+	}
+	if (!ok || a->nfds > HO_MAX_FDS) {
 		return error_set(err, EINVAL,
 				 "--adopt=%s: not IMAGE,READY,"
 				 "FIRST,N",

@@ -202,11 +202,11 @@ static int run_upgrade(const char *path)
 		status = EXIT_WARNING;
 		goto out;
 	}
-	end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+	end = g_get_monotonic_time() + (gint64)20 * G_USEC_PER_SEC;
 	while (g_get_monotonic_time() < end) {
 		bool connected;
 
-		g_usleep(50 * 1000);
+		g_usleep((gulong)50 * 1000);
 		free(json);
 		json = NULL;
 		/* quietly: the hand-over may hold the socket a moment */
