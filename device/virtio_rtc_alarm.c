@@ -340,7 +340,8 @@ void vrtc_alarm_save(const struct vrtc_dev *d, struct ho_writer *w)
 		if (!a->pending && (a->enabled || a->time_ns)) {
 			struct ho_alarm h = {
 				.clock_id = htole16(a->clock_id),
-				.flags = a->enabled ? HO_ALARM_ENABLED : 0,
+				.flags = (a->enabled ? HO_ALARM_ENABLED : 0) |
+					 (a->entry.pos ? HO_ALARM_ARMED : 0),
 				.time_ns = htole64(a->time_ns),
 			};
 
@@ -366,14 +367,21 @@ int vrtc_alarm_load(struct vrtc_dev *d, struct ho_reader *r,
 		return ho_fail(r, "alarm of clock %u, which has none", id);
 	}
 	a = &d->alarms[id];
-	if ((h.flags & ~(HO_ALARM_ENABLED | HO_ALARM_PENDING)) ||
+	if ((h.flags &
+	     ~(HO_ALARM_ENABLED | HO_ALARM_PENDING | HO_ALARM_ARMED)) ||
 	    memcmp(h.reserved, (const uint8_t[5]){ 0 }, 5) != 0 || a->enabled ||
 	    a->pending || a->time_ns) {
 		return ho_fail(r, "alarm of clock %u: bad flags, or twice", id);
 	}
-	if ((h.flags & HO_ALARM_PENDING) && !(h.flags & HO_ALARM_ENABLED)) {
-		return ho_fail(r, "alarm of clock %u: pending and disabled",
+	if ((h.flags & (HO_ALARM_PENDING | HO_ALARM_ARMED)) &&
+	    !(h.flags & HO_ALARM_ENABLED)) {
+		return ho_fail(r,
+			       "alarm of clock %u: pending or armed, and "
+			       "disabled",
 			       id);
+	}
+	if ((h.flags & HO_ALARM_PENDING) && (h.flags & HO_ALARM_ARMED)) {
+		return ho_fail(r, "alarm of clock %u: pending and armed", id);
 	}
 	a->time_ns = le64toh(h.time_ns);
 	a->enabled = h.flags & HO_ALARM_ENABLED;
@@ -384,9 +392,12 @@ int vrtc_alarm_load(struct vrtc_dev *d, struct ho_reader *r,
 		return ho_fail(r, "alarm of clock %u: no time to arm it by",
 			       id);
 	}
-	if (key > now) {
-		/* Not reached by this model: armed (a notification owed for
-		 * a time now ahead is obsolete, as after a step back). */
+	if (key > now || (h.flags & HO_ALARM_ARMED)) {
+		/* Not reached before the hand-over: armed; if its time came
+		 * during the pause it fires at the first wake-up, so no
+		 * event is lost. Reached, but not by this model: armed again
+		 * (a notification owed for a time now ahead is obsolete, as
+		 * after a step back). */
 		alarm_timer_arm(d->timer, &a->entry, key);
 		return 0;
 	}

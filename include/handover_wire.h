@@ -90,7 +90,8 @@ struct ho_alarm {
 };
 
 #define HO_ALARM_ENABLED 1u
-#define HO_ALARM_PENDING 2u
+#define HO_ALARM_PENDING 2u /* reached, its notification owed */
+#define HO_ALARM_ARMED 4u   /* not reached yet: armed in the timer */
 
 struct ho_mono_floor {
 	uint16_t clock_id;

@@ -147,6 +147,7 @@ static void teardown(void)
 struct handover {
 	/* how to damage the image before the next server reads it */
 	void (*damage)(GByteArray *img);
+	unsigned int pause_ms; /* between the image and the adoption */
 	int adopt_rc;
 	char why[256];
 	unsigned int nfds;
@@ -205,6 +206,9 @@ static void do_handover(void *arg)
 	}
 	if (h->damage) {
 		h->damage(img);
+	}
+	if (h->pause_ms) {
+		g_usleep((gulong)h->pause_ms * 1000);
 	}
 	dump_seed(img, ours, fds.n);
 	next = new_server();
@@ -338,4 +342,29 @@ Test(handover, truncated_refused)
 Test(handover, other_version_refused)
 {
 	damaged(next_version, "version");
+}
+
+/* An alarm whose time comes during the hand-over's pause fires once on
+ * the new server (it was armed, not reached, in the image). */
+Test(handover, alarm_due_during_the_pause_fires)
+{
+	struct vuf *b = vm(true);
+	struct handover h = { .pause_ms = 300 };
+	struct vuf_completion c;
+	uint64_t t0;
+	uint8_t st;
+
+	t0 = read_ok(b, 3);
+	cr_assert_eq(vuf_rtc_set_alarm(b, 3, t0 + 100000000ull, true, &st), 0,
+		     "%s", vuf_error(b));
+	cr_assert_eq(st, VIRTIO_RTC_S_OK);
+	cr_assert_eq(vuf_submit(b, 1, NULL, 0, 16, NULL, 100), 0);
+	(void)vuf_kick(b, 1);
+	on_loop(do_handover, &h);
+	cr_assert_eq(h.adopt_rc, 0, "adoption refused: %s", h.why);
+	cr_assert_eq(vuf_wait(b, 1, &c, 2000), 0,
+		     "the alarm due during the pause was lost: %s",
+		     vuf_error(b));
+	cr_assert_geq(read_ok(b, 3), t0 + 100000000ull, "alarm early");
+	vuf_free(b);
 }
