@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		       r == -EMSGSIZE || r == -EILSEQ);
 		assert(r != -EAGAIN || (!eof && size < CONTROL_LINE_MAX));
 		assert(r >= 0 || r == -EAGAIN || why[0]);
-		assert(r != 0 || cmd <= CONTROL_CMD_VM_REMOVE);
+		assert(r != 0 || cmd <= CONTROL_CMD_UPGRADE);
 		if (r != 0) {
 			continue;
 		}
