@@ -144,6 +144,27 @@ static inline uint64_t itest_read(struct vuf *v, uint16_t clock)
 	return ns;
 }
 
+/*
+ * A test's size from the environment: @name as a whole decimal number
+ * in @min..@max (the test fails otherwise), or @def when unset or empty.
+ */
+static inline unsigned int itest_env_uint(const char *name, unsigned int def,
+					  unsigned int min, unsigned int max)
+{
+	const char *s = getenv(name);
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s) {
+		return def;
+	}
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	cr_assert(!errno && *end == '\0' && v >= min && v <= max,
+		  "%s=%s: want %u..%u", name, s, min, max);
+	return (unsigned int)v;
+}
+
 static inline void itest_sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };

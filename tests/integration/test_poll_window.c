@@ -53,23 +53,6 @@ struct pollwin_vm {
 	Test(poll_window, name, .init = itest_init, .fini = itest_fini,        \
 	     .timeout = 0)
 
-static unsigned int env_uint(const char *name, unsigned int def,
-			     unsigned int min, unsigned int max)
-{
-	const char *s = getenv(name);
-	char *end;
-	unsigned long v;
-
-	if (!s || !*s) {
-		return def;
-	}
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	cr_assert(!errno && *end == '\0' && v >= min && v <= max,
-		  "%s=%s: want %u..%u", name, s, min, max);
-	return (unsigned int)v;
-}
-
 static bool itest_log_has(struct vdaemon *d, const char *needle)
 {
 	static char log[1 << 16];
@@ -174,10 +157,10 @@ static void *pollwin_run(void *arg)
 
 static void pollwin(const struct pollwin_cfg *cfg)
 {
-	unsigned int n = env_uint("POLLWIN_REQUESTS", 3000, 1, 100000000);
-	unsigned int vms = env_uint("POLLWIN_VMS", 4, 1, POLLWIN_MAX_VMS);
-	unsigned int seed =
-		env_uint("POLLWIN_SEED", (unsigned int)time(NULL), 0, ~0u);
+	unsigned int n = itest_env_uint("POLLWIN_REQUESTS", 3000, 1, 100000000);
+	unsigned int vms = itest_env_uint("POLLWIN_VMS", 4, 1, POLLWIN_MAX_VMS);
+	unsigned int seed = itest_env_uint("POLLWIN_SEED",
+					   (unsigned int)time(NULL), 0, ~0u);
 	struct pollwin_vm m[POLLWIN_MAX_VMS] = { 0 };
 	char poll_ns[16];
 	struct vdaemon *d;

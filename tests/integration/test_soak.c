@@ -22,22 +22,6 @@
 
 #include "itest_faults.h"
 
-static unsigned int env_uint(const char *name, unsigned int def,
-			     unsigned int min, unsigned int max)
-{
-	const char *s = getenv(name);
-	char *end;
-	unsigned long v;
-
-	if (!s || !*s) {
-		return def;
-	}
-	v = strtoul(s, &end, 10);
-	cr_assert(*end == '\0' && v >= min && v <= max, "%s=%s: want %u..%u",
-		  name, s, min, max);
-	return (unsigned int)v;
-}
-
 static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* One line to stderr, the Criterion log and $SOAK_OUT. */
@@ -61,9 +45,9 @@ static void report(const char *fmt, ...)
 Test(soak, vms_256_requests_in_flight, .init = itest_init, .fini = itest_fini,
      .timeout = 0)
 {
-	unsigned int secs = env_uint("SOAK_SECONDS", 20, 1, 86400);
-	unsigned int vms = env_uint("SOAK_VMS", 256, 1, 1024);
-	unsigned int inflight = env_uint("SOAK_INFLIGHT", 4, 1, 32);
+	unsigned int secs = itest_env_uint("SOAK_SECONDS", 20, 1, 86400);
+	unsigned int vms = itest_env_uint("SOAK_VMS", 256, 1, 1024);
+	unsigned int inflight = itest_env_uint("SOAK_INFLIGHT", 4, 1, 32);
 	struct itest_usage idle0, idle, loaded0, loaded;
 	struct bystanders_totals t;
 	struct bystanders_lap lap;

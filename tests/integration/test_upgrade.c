@@ -42,16 +42,6 @@ struct reader {
 	char error[256];
 };
 
-static unsigned int env_uint(const char *name, unsigned int def,
-			     unsigned int max)
-{
-	const char *s = getenv(name);
-	unsigned long v = s && *s ? strtoul(s, NULL, 10) : def;
-
-	cr_assert(v >= 1 && v <= max, "%s=%s: want 1..%u", name, s, max);
-	return (unsigned int)v;
-}
-
 static void *read_loop(void *arg)
 {
 	struct reader *r = arg;
@@ -121,8 +111,8 @@ static pid_t ctl_upgrade(struct vdaemon *d, const char *ctl, char *out,
 Test(upgrade, vms_keep_their_clock_across_upgrades, .init = itest_init,
      .fini = itest_fini, .timeout = 600)
 {
-	unsigned int n = env_uint("UPGRADE_COUNT", 50, 10000), i;
-	unsigned int nvm = env_uint("UPGRADE_VMS", 8, READ_VMS_MAX);
+	unsigned int n = itest_env_uint("UPGRADE_COUNT", 50, 1, 10000), i;
+	unsigned int nvm = itest_env_uint("UPGRADE_VMS", 8, 1, READ_VMS_MAX);
 	/* UPGRADE_ALARMS=0: none (the benchmark's single VM) */
 	const char *alarms = getenv("UPGRADE_ALARMS");
 	unsigned int nal = alarms && !strcmp(alarms, "0") ? 0 : ALARM_VMS;
