@@ -129,6 +129,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
 INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/tests/integration/%,$(INTEG_SRCS))
 PROBE := $(B)/vhost-user-rtc-probe
 # The operator's client for the control socket.
+SUPERVISOR := $(B)/tests/fdstore-supervisor
 CTL_SRCS := $(sort $(wildcard src/tools/ctl/*.c))
 CTL := $(B)/vhost-user-rtc-ctl
 VRTC_SONAME := libvrtc.so.0
@@ -143,7 +144,7 @@ NOW := $(B)/vrtc-now
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: $(DAEMON) $(PROBE) $(CTL) $(UNIT_BINS) $(INTEG_BINS) $(VRTC_A) \
+all: $(DAEMON) $(PROBE) $(CTL) $(UNIT_BINS) $(INTEG_BINS) $(VRTC_A) $(SUPERVISOR) \
 	$(VRTC_SO) $(VRTC_PC) $(NOW)
 
 $(B)/obj/%.o: %.c
@@ -215,6 +216,11 @@ $(B)/tests/unit/test_probe_tools: LIBS += $(CAIRO_LIBS)
 $(B)/tests/unit/test_probe_live: $(call obj,src/tools/probe/eval_live.c \
 	$(CONTROL_CLIENT_SRCS))
 
+# systemd's fd store and Restart=on-failure, for the crash-recovery
+# tests (tests/support/fdstore_supervisor.c).
+$(SUPERVISOR): $(B)/obj/tests/support/fdstore_supervisor.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
 # Debian build and test dependencies, installed when missing.
 deps:
 	@contrib/install-deps.sh build
@@ -223,9 +229,10 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
 		$$t --jobs 2 --short-filename; done
 
-integration: $(DAEMON) $(PROBE) $(CTL) $(NOW) $(INTEG_BINS)
+integration: $(DAEMON) $(PROBE) $(CTL) $(NOW) $(SUPERVISOR) $(INTEG_BINS)
 	@set -e; for t in $(INTEG_BINS); do echo "== $$t"; \
 		VRTC_DAEMON=$(abspath $(DAEMON)) VRTC_CTL=$(abspath $(CTL)) \
+		VRTC_SUPERVISOR=$(abspath $(SUPERVISOR)) \
 		VRTC_PROBE=$(abspath $(PROBE)) VRTC_NOW=$(abspath $(NOW)) \
 		$$t --jobs 1 \
 		--short-filename; done

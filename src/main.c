@@ -34,6 +34,7 @@
 #include "discipline.h"
 #include "estimator.h"
 #include "handover.h"
+#include "persist.h"
 #include "error.h"
 #include "leap.h"
 #include "listen.h"
@@ -95,6 +96,12 @@ struct app {
 	char upgrade_off[160];
 	guint upgrade_id;	   /* the scheduled hand-over */
 	struct status_upgrade upg; /* for status and metrics */
+
+	/* crash recovery (persist.h) */
+	struct persist *persist;	   /* NULL: no fd store */
+	struct persist_recovery *recovery; /* started after a crash */
+	char **store_old; /* names stored by the process before a live
+			     upgrade, removed once ours are */
 };
 
 /* A control or metrics listener handed over by the process before. */
@@ -472,6 +479,9 @@ static void control_answer(enum control_cmd cmd, const char *arg, GString *out,
 	if (cmd == CONTROL_CMD_VM_LIST || cmd == CONTROL_CMD_VM_ADD ||
 	    cmd == CONTROL_CMD_VM_REMOVE) {
 		(void)vm_sockets_answer(a->vms, cmd, arg, out);
+		if (cmd != CONTROL_CMD_VM_LIST) {
+			persist_global_changed(a->persist);
+		}
 		return;
 	}
 	if (cmd == CONTROL_CMD_UPGRADE) {
@@ -491,6 +501,16 @@ static void control_answer(enum control_cmd cmd, const char *arg, GString *out,
 	}
 	status_collect(&r, a->disc, a->server, a->start_ns, a->start_utc_s);
 	r.upgrade = a->upg;
+	if (a->persist) {
+		struct persist_stats ps;
+
+		persist_get_stats(a->persist, &ps);
+		r.upgrade.store = true;
+		r.upgrade.store_images = ps.images;
+		r.upgrade.store_failed = ps.failed;
+		snprintf(r.upgrade.store_error, sizeof(r.upgrade.store_error),
+			 "%s", ps.last_error ? ps.last_error : "");
+	}
 	if (cmd == CONTROL_CMD_STATUS_JSON) {
 		status_render_json(&r, out);
 	} else if (cmd == CONTROL_CMD_METRICS) {
@@ -578,21 +598,15 @@ static uint64_t mono_now_ns(void)
 	return (uint64_t)g_get_monotonic_time() * 1000u;
 }
 
-/* Everything the next process needs, handed to it; on success we end. */
-static gboolean run_upgrade(gpointer data)
+/*
+ * The daemon's own records: everything but the VM connections (a live
+ * upgrade adds those; crash recovery stores each apart, persist.h).
+ */
+static void save_daemon(struct app *a, struct ho_writer *w, bool conns, int *rc)
 {
-	struct app *a = data;
-	struct ho_writer *w = ho_writer_new();
 	struct estimator_state st;
-	GByteArray *img = NULL;
 	uint64_t t = htole64(mono_now_ns());
-	const int *fds;
-	unsigned int n = 0;
-	char why[160] = "";
-	pid_t pid = 0;
-	int rc;
 
-	a->upgrade_id = 0;
 	ho_put_u32(w, HO_GENERATION, a->upg.generation);
 	ho_put(w, HO_SAVED_AT, &t, sizeof(t));
 	/* the model first: the alarms are armed against it */
@@ -608,11 +622,40 @@ static gboolean run_upgrade(gpointer data)
 		ho_put_fd_as(w, HO_PAGE_FD, vmclock_page_fd(a->page));
 	}
 	ho_begin(w, HO_SERVER);
-	rc = vu_server_save(a->server, w);
+	if (conns) {
+		*rc = vu_server_save(a->server, w);
+	} else {
+		vu_server_save_listeners(a->server, w);
+	}
 	ho_end(w);
 	if (a->control) {
 		control_save(a->control, w);
 	}
+}
+
+static void persist_daemon(struct ho_writer *w, void *ctx)
+{
+	int rc = 0;
+
+	save_daemon(ctx, w, false, &rc);
+}
+
+/* Everything the next process needs, handed to it; on success we end. */
+static gboolean run_upgrade(gpointer data)
+{
+	struct app *a = data;
+	struct ho_writer *w = ho_writer_new();
+	GByteArray *img = NULL;
+	const int *fds;
+	unsigned int n = 0;
+	char why[160] = "";
+	pid_t pid = 0;
+	int rc = 0;
+
+	a->upgrade_id = 0;
+	save_daemon(a, w, true, &rc);
+	/* what the fd store holds: the next process replaces it */
+	persist_save_names(a->persist, w);
 	if (!rc) {
 		rc = ho_writer_finish(w, &img);
 	}
@@ -711,19 +754,43 @@ static int adopt_control(struct app *a, struct ho_reader *r,
 	return 0;
 }
 
+/* The image to adopt (a live upgrade's, or a crashed process's) and its
+ * fd table; false if there is none. */
+static bool adoption(struct app *a, const void **img, gsize *len,
+		     struct ho_fds **fds)
+{
+	static struct ho_fds live;
+
+	if (a->adopt_arg) {
+		if (!live.fd) {
+			live.n = a->adopt.nfds;
+			live.fd = g_new(int, live.n ? live.n : 1);
+			for (unsigned int i = 0; i < live.n; i++) {
+				live.fd[i] = a->adopt.first_fd + (int)i;
+			}
+		}
+		*img = g_bytes_get_data(a->adopt.image, len);
+		*fds = &live;
+		return true;
+	}
+	return a->recovery &&
+	       persist_recovery_global(a->recovery, img, len, fds);
+}
+
 /* The status page's disruption base and fd in the image, or false. */
 static bool adopt_page(struct app *a, uint64_t *marker, int *fd)
 {
 	struct ho_reader r;
 	struct ho_item it;
+	struct ho_fds *fds;
 	const void *img;
 	bool have = false;
 	uint32_t i;
 	gsize len;
 
 	*fd = -1;
-	img = g_bytes_get_data(a->adopt.image, &len);
-	if (ho_reader_open(&r, img, len, NULL, NULL, 0)) {
+	if (!adoption(a, &img, &len, &fds) ||
+	    ho_reader_open(&r, img, len, NULL, NULL, 0)) {
 		return false;
 	}
 	while (ho_next(&r, &it) > 0) {
@@ -732,18 +799,38 @@ static bool adopt_page(struct app *a, uint64_t *marker, int *fd)
 			*marker = le64toh(*marker);
 			have = true;
 		} else if (it.tag == HO_PAGE_FD && !ho_get_u32(&r, &it, &i) &&
-			   i < a->adopt.nfds) {
-			*fd = a->adopt.first_fd + (int)i;
+			   i < fds->n) {
+			*fd = fds->fd[i];
 		}
 	}
 	return have && *fd >= 0;
+}
+
+/* HO_STORE_OLD: NUL-ended names (bad ones are skipped). */
+static char **split_store_names(const uint8_t *v, uint32_t len)
+{
+	GPtrArray *n = g_ptr_array_new();
+	uint32_t at = 0;
+
+	while (at < len) {
+		const uint8_t *z = memchr(v + at, 0, len - at);
+		uint32_t end = z ? (uint32_t)(z - v) : len;
+
+		if (end > at && end - at < 64) {
+			g_ptr_array_add(
+				n, g_strndup((const char *)v + at, end - at));
+		}
+		at = end + 1;
+	}
+	g_ptr_array_add(n, NULL);
+	return (char **)g_ptr_array_free(n, FALSE);
 }
 
 /* --adopt: rebuild what the process before us served, serving nothing
  * yet. The image is input from another program: checked throughout. */
 static int adopt_image(struct app *a, uint64_t *saved_at, GError **err)
 {
-	struct ho_fds fds = { .n = a->adopt.nfds };
+	struct ho_fds *fds;
 	struct estimator_state st;
 	struct ho_reader r, sub;
 	struct ho_item it;
@@ -753,12 +840,10 @@ static int adopt_image(struct app *a, uint64_t *saved_at, GError **err)
 	gsize len;
 	int rc;
 
-	fds.fd = g_new(int, fds.n ? fds.n : 1);
-	for (unsigned int i = 0; i < fds.n; i++) {
-		fds.fd[i] = a->adopt.first_fd + (int)i;
+	if (!adoption(a, &img, &len, &fds)) {
+		return 0; /* recovery without the daemon's image: afresh */
 	}
-	img = g_bytes_get_data(a->adopt.image, &len);
-	rc = ho_reader_open(&r, img, len, &fds, why, sizeof(why));
+	rc = ho_reader_open(&r, img, len, fds, why, sizeof(why));
 	while (rc == 0 && (rc = ho_next(&r, &it)) > 0) {
 		rc = 0;
 		switch (it.tag) {
@@ -808,12 +893,22 @@ static int adopt_image(struct app *a, uint64_t *saved_at, GError **err)
 		case HO_CONTROL_LISTENER:
 			rc = adopt_control(a, &r, &it);
 			break;
+		case HO_STORE_OLD:
+			if (!a->store_old) {
+				a->store_old = split_store_names(it.v, it.len);
+			}
+			break;
+		case HO_STORE_NAMES:
+			break; /* the recovery's fd table: read already */
 		default:
 			rc = ho_fail(&r, "unknown record 0x%x", it.tag);
 		}
 	}
-	ho_fds_close_rest(&fds);
-	g_free(fds.fd);
+	/* a live upgrade's fds not taken are ours to close; a recovery's
+	 * are the store's (persist_recovery_adopt()) */
+	if (a->adopt_arg) {
+		ho_fds_close_rest(fds);
+	}
 	if (rc < 0) {
 		return error_set(err, EBADMSG, "hand-over image refused: %s",
 				 why[0] ? why : g_strerror(-rc));
@@ -1008,10 +1103,11 @@ static int configure(struct app *a)
 		return -EINVAL;
 	}
 	/* Adopting: the process before us holds them, and hands them on. */
-	if (!a->adopt_arg && listen_check_paths(a->cfg->socket_paths, &err)) {
+	if (!a->adopt_arg && !a->recovery &&
+	    listen_check_paths(a->cfg->socket_paths, &err)) {
 		goto bad;
 	}
-	if (!a->adopt_arg && a->cfg->control_socket &&
+	if (!a->adopt_arg && !a->recovery && a->cfg->control_socket &&
 	    check_control_path(a->cfg, &err)) {
 		goto bad;
 	}
@@ -1218,7 +1314,8 @@ static int start_sync(struct app *a, GError **err)
 		.src = &base,
 		.interval_ms = (unsigned int)c->sync_interval_ms,
 		.est = &ec,
-		.resume = a->adopt_arg != NULL,
+		.resume = a->adopt_arg != NULL ||
+			  persist_recovery_generation(a->recovery) > 0,
 	};
 	int n;
 
@@ -1270,7 +1367,8 @@ static int serve(struct app *a)
 	if (a->cfg->vmclock_page) {
 		uint64_t marker;
 		int pfd = -1;
-		bool same = a->adopt_arg && adopt_page(a, &marker, &pfd);
+		bool same = (a->adopt_arg || a->recovery) &&
+			    adopt_page(a, &marker, &pfd);
 
 		a->page = vmclock_page_open_as(
 			a->cfg->vmclock_page, a->cfg->smear_id,
@@ -1308,6 +1406,10 @@ static int serve(struct app *a)
 			upgrade_adopt_failed(&a->adopt, err->message);
 			goto out;
 		}
+	} else if (a->recovery && adopt_image(a, &saved_at, &err)) {
+		/* what it did adopt is kept; the rest starts afresh */
+		g_warning("crash recovery: %s", err->message);
+		g_clear_error(&err);
 	}
 	if (start_listeners(a, where, &err)) {
 		fail("%s", err->message);
@@ -1361,6 +1463,25 @@ static int serve(struct app *a)
 		syscall_filter_selftest();
 	}
 
+	a->persist =
+		persist_new(a->server, a->upg.generation, persist_daemon, a);
+	if (a->recovery) {
+		unsigned int n, q;
+
+		n = persist_recovery_adopt(a->recovery, a->server, a->persist);
+		/* requests made while no daemon ran are served now */
+		q = vu_server_recover(a->server);
+		a->upg.recovered = true;
+		g_message("crash recovery: generation %u adopted %u VM "
+			  "connection(s) from the process before (%u queues "
+			  "resumed at their used index)%s",
+			  a->upg.generation, n, q,
+			  saved_at && mono_now_ns() > saved_at
+				  ? ""
+				  : "; its clock model was not stored");
+		persist_recovery_free(a->recovery);
+		a->recovery = NULL;
+	}
 	if (a->adopt_arg) {
 		/* ready: the process before us ends, then we serve */
 		if (upgrade_adopt_ready(&a->adopt) < 0) {
@@ -1383,6 +1504,8 @@ static int serve(struct app *a)
 		  clocks, where->str);
 	g_free(clocks);
 	a->notify = notify_start(notify_status, a);
+	/* the fd store: ours now, then the names before us go */
+	persist_start(a->persist, a->store_old);
 	g_main_loop_run(a->loop);
 	r = 0;
 out:
@@ -1405,6 +1528,9 @@ static void cleanup(struct app *a)
 	}
 	upgrade_free(a->upgrade);
 	upgrade_adopt_clear(&a->adopt);
+	persist_free(a->persist);
+	persist_recovery_free(a->recovery);
+	g_strfreev(a->store_old);
 	if (a->adopted_ctl) {
 		for (guint i = 0; i < a->adopted_ctl->len; i++) {
 			struct adopted_listener *l =
@@ -1498,6 +1624,13 @@ int main(int argc, char **argv)
 			g_error_free(err);
 			status = EXIT_FAIL;
 			goto out;
+		}
+	}
+	/* started again after a crash: the fd store hands back its state */
+	if (!a.adopt_arg && !a.check_config) {
+		a.recovery = persist_recovery_open();
+		if (a.recovery) {
+			a.adopted_ctl = g_ptr_array_new();
 		}
 	}
 	if (configure(&a)) {
