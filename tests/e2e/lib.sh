@@ -406,6 +406,10 @@ e2e_cleanup() {
 	if [ -n "${DAEMON_PID:-}" ]; then
 		kill -KILL "$DAEMON_PID" 2>/dev/null || true
 	fi
+	# a daemon under a supervisor (its pid file)
+	if [ -s "$WORK/vrtc.pid" ]; then
+		kill -KILL "$(cat "$WORK/vrtc.pid")" 2>/dev/null || true
+	fi
 	if [ -n "${FAKEGPSD_PID:-}" ]; then
 		kill -KILL "$FAKEGPSD_PID" 2>/dev/null || true
 	fi
@@ -487,7 +491,11 @@ e2e_start_daemon() {
 	[ -x "$daemon" ] || e2e_die "daemon $daemon is not an executable"
 	# The status page next to the socket, for ivshmem-plain.
 	# shellcheck disable=SC2046,SC2086 # words to split
-	"$daemon" --socket-path "$sock" --control-socket "${sock%.sock}.ctl" \
+	# E2E_SUPERVISOR: run it under that fd-store supervisor, which
+	# writes the daemon's pid to SOCK's .pid (DAEMON_PID is its own)
+	# shellcheck disable=SC2046,SC2086 # words to split
+	${E2E_SUPERVISOR:+"$E2E_SUPERVISOR" --pid-file "${sock%.sock}.pid" --} \
+		"$daemon" --socket-path "$sock" --control-socket "${sock%.sock}.ctl" \
 		--vmclock-page "${sock%.sock}.vmclock" $(e2e_user_args) \
 		-v "$@" ${VRTC_DAEMON_ARGS:-} </dev/null >"$log" 2>&1 &
 	DAEMON_PID=$!

@@ -280,6 +280,8 @@ static pid_t start(char **argv, const char *notify)
 		}
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* not left behind if we are killed */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execv(argv[0], argv);
 		say("cannot run %s: %s", argv[0], strerror(errno));
 		_exit(127);
