@@ -98,6 +98,10 @@ SOURCES_SRCS := $(sort $(wildcard sync/sources/*.c))
 SYNC_SRCS := $(MODEL_SRCS) $(SOURCES_SRCS) $(sort $(wildcard sync/*.c))
 DEVICE_SRCS := $(sort $(wildcard device/*.c))
 DAEMON_SRCS := $(sort $(wildcard src/*.c))
+# The program itself (app.h: main, options, configure, serve), linked
+# only into the daemon; the other src/ modules are unit-tested alone.
+APP_SRCS := src/main.c src/options.c src/configure.c src/serve.c \
+	src/serve_upgrade.c
 FRONTEND_SRCS := $(sort $(wildcard src/tools/frontend/*.c))
 # Helpers shared by integration suites only (real peers and the like).
 HARNESS_SRCS := $(sort $(wildcard tests/integration/harness_*.c))
@@ -116,8 +120,8 @@ CAIRO_LIBS := $(shell $(PKG_CONFIG) --libs cairo fontconfig 2>/dev/null)
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 LIB_OBJS := $(call obj,$(SYNC_SRCS) $(DEVICE_SRCS))
-# The daemon's modules other than main(), for their unit tests.
-SRC_LIB_OBJS := $(call obj,$(filter-out src/main.c,$(DAEMON_SRCS)))
+# The daemon's modules other than the program, for their unit tests.
+SRC_LIB_OBJS := $(call obj,$(filter-out $(APP_SRCS),$(DAEMON_SRCS)))
 DAEMON_OBJS := $(call obj,$(DAEMON_SRCS))
 FRONTEND_OBJS := $(call obj,$(FRONTEND_SRCS))
 HARNESS_OBJS := $(call obj,$(HARNESS_SRCS))
@@ -448,7 +452,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -MMD -MP -D_GNU_SOURCE $(GLIB_CFLAGS) $(GPS_CFL
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FB)/%,$(FUZZ_SRCS))
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FB)/obj/%.o,$(SYNC_SRCS) $(DEVICE_SRCS) \
-	$(filter-out src/main.c,$(DAEMON_SRCS)) $(VRTC_SRCS))
+	$(filter-out $(APP_SRCS),$(DAEMON_SRCS)) $(VRTC_SRCS))
 
 $(FB)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
