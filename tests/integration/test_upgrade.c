@@ -388,3 +388,74 @@ ITEST(upgrade, failed_upgrade_keeps_the_daemon)
 	unlink(bin);
 	itest_stop(d);
 }
+
+/*
+ * A connection's state image damaged in the store (the supervisor flips
+ * a byte of one on the next restart): after a SIGKILL that connection is
+ * refused with a line why and closed, and the other VM is adopted and
+ * served.
+ */
+ITEST(upgrade, damaged_state_image_drops_only_its_connection)
+{
+	const char *sup = getenv("VRTC_SUPERVISOR");
+	char ctl[128], pidf[160], slog[160], log[16384];
+	const char *wrap[8];
+	struct vdaemon_opts o;
+	struct vdaemon *d;
+	struct vuf *v[2];
+	unsigned int served = 0, closed = 0, i;
+	pid_t pid;
+
+	cr_assert(sup && *sup, "VRTC_SUPERVISOR unset");
+	ctl_path(ctl, sizeof(ctl));
+	snprintf(pidf, sizeof(pidf), "%s.pid", ctl);
+	snprintf(slog, sizeof(slog), "%s.supervisor.log", ctl);
+	unlink(slog);
+	wrap[0] = sup;
+	wrap[1] = "--pid-file";
+	wrap[2] = pidf;
+	wrap[3] = "--log";
+	wrap[4] = slog;
+	wrap[5] = "--";
+	wrap[6] = NULL;
+	{
+		const char *args[] = { "--control-socket", ctl, NULL };
+
+		vdaemon_opts_init(&o);
+		o.args = args;
+		o.wrapper = wrap;
+		d = itest_start(&o);
+	}
+	for (i = 0; i < 2; i++) {
+		v[i] = itest_vm(vdaemon_socket(d, 0), NULL);
+		(void)itest_read(v[i], 0);
+	}
+	pid = main_pid(pidf);
+	cr_assert_eq(kill(vdaemon_pid(d), SIGUSR1), 0);
+	itest_sleep_ms(100);
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	cr_assert(next_main(pidf, pid, 5000) > 0, "no new daemon");
+	for (i = 0; i < 2; i++) {
+		uint64_t ns;
+
+		if (vuf_rtc_read(v[i], 0, &ns) == 0) {
+			served++;
+		} else {
+			closed += vuf_wait_closed(v[i], 2000) == 0;
+		}
+	}
+	vdaemon_read_log(d, log, sizeof(log));
+	cr_expect_eq(count_lines(slog, "damaged (byte"), 1,
+		     "the supervisor damaged no image");
+	cr_expect_eq(served, 1, "VMs served after the crash: %u", served);
+	cr_expect_eq(closed, 1, "VMs whose connection closed: %u", closed);
+	cr_expect(strstr(log, "state image") && strstr(log, "refused"),
+		  "no line says why: %s", log);
+	cr_expect(strstr(log, "adopted 1 VM connection"),
+		  "the other VM was not adopted: %s", log);
+	for (i = 0; i < 2; i++) {
+		vuf_free(v[i]);
+	}
+	itest_stop(d);
+	unlink(slog);
+}

@@ -22,6 +22,9 @@
  *    started again after --restart-ms with the store in
  *    LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES, fds from 3 in store order.
  *  - SIGTERM and SIGINT are passed to the main process.
+ *  - For the tests: after SIGUSR1, the next restart hands over the first
+ *    stored fd whose name holds "-c" (a connection's state image) with
+ *    one byte flipped in its middle, as a copy.
  * The main pid is written to --pid-file at each change.
  */
 #include <errno.h>
@@ -34,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -57,6 +61,8 @@ static unsigned int nstore, max_store = 16384;
 static pid_t main_pid;
 static pid_t former[64]; /* mains replaced by MAINPID=, not yet reaped */
 static const char *pid_file;
+static bool damage_next;
+static FILE *log_file; /* --log: ours only; the service keeps our stderr */
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -64,11 +70,14 @@ static void say(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("fdstore-supervisor: ", stderr);
+	FILE *f = log_file ? log_file : stderr;
+
+	fputs("fdstore-supervisor: ", f);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vfprintf(f, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fputc('\n', f);
+	fflush(f);
 }
 
 static void write_pid(void)
@@ -230,6 +239,33 @@ static void receive(int sock)
 	handle(buf, fds, nfds, from);
 }
 
+/* A damaged copy of the first connection image in the store. */
+static void damage_one(void)
+{
+	for (unsigned int i = 0; i < nstore; i++) {
+		char buf[1 << 16];
+		ssize_t n;
+		int m;
+
+		if (!strstr(store[i].name, "-c")) {
+			continue;
+		}
+		n = pread(store[i].fd, buf, sizeof(buf), 0);
+		m = memfd_create("damaged", MFD_CLOEXEC);
+		if (n <= 0 || m < 0 || write(m, buf, (size_t)n) != n) {
+			say("cannot damage %s", store[i].name);
+			return;
+		}
+		buf[n / 2] ^= 0x40;
+		(void)pwrite(m, &buf[n / 2], 1, n / 2);
+		close(store[i].fd);
+		store[i].fd = m;
+		say("%s damaged (byte %zd of %zd flipped)", store[i].name,
+		    n / 2, n);
+		return;
+	}
+}
+
 static pid_t start(char **argv, const char *notify)
 {
 	pid_t pid = fork();
@@ -314,10 +350,10 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--restart-ms") && i + 1 < argc) {
 			restart_ms = (unsigned int)strtoul(argv[++i], NULL, 10);
 		} else if (!strcmp(argv[i], "--log") && i + 1 < argc) {
-			if (!freopen(argv[++i], "a", stderr)) {
+			log_file = fopen(argv[++i], "ae");
+			if (!log_file) {
 				return 2;
 			}
-			setvbuf(stderr, NULL, _IOLBF, 0);
 		} else {
 			usage();
 		}
@@ -349,6 +385,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGCHLD);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	main_pid = start(argv + i, sa.sun_path);
@@ -388,8 +425,10 @@ int main(int argc, char **argv)
 			struct signalfd_siginfo si;
 
 			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				if (si.ssi_signo == SIGTERM ||
-				    si.ssi_signo == SIGINT) {
+				if (si.ssi_signo == SIGUSR1) {
+					damage_next = true;
+				} else if (si.ssi_signo == SIGTERM ||
+					   si.ssi_signo == SIGINT) {
 					stopping = true;
 					kill(main_pid, SIGTERM);
 				}
@@ -449,6 +488,10 @@ int main(int argc, char **argv)
 				};
 
 				nanosleep(&ts, NULL);
+			}
+			if (damage_next) {
+				damage_one();
+				damage_next = false;
 			}
 			main_pid = start(argv + i, sa.sun_path);
 			write_pid();
