@@ -81,14 +81,17 @@ INC_src/tools/probe := $(INC_src/tools)
 # installed for host programs and built statically for guests.
 INC_src/libvrtc := $(INC_include) -Isrc/libvrtc
 INC_src/tools/now := $(INC_include)
+# The guest agent: libvrtc's internals (the host page and PHC it opens).
+INC_src/tools/agent := $(INC_include) -Isrc/libvrtc
 # Tests see everything they test.
-INC_tests := $(INC_src) -Isrc/tools -Isrc/libvrtc -Itests/integration \
-	-Itests/unit -I.
+INC_tests := $(INC_src) -Isrc/tools -Isrc/libvrtc -Isrc/tools/agent \
+	-Itests/integration -Itests/unit -I.
 INC_tests/unit := $(INC_tests)
 INC_tests/integration := $(INC_tests)
 INC_tests/fuzz := $(INC_tests)
 LAYERS := include sync/model sync/sources sync device src src/tools/ctl \
-	src/tools/frontend src/tools/probe src/libvrtc src/tools/now
+	src/tools/frontend src/tools/probe src/libvrtc src/tools/now \
+	src/tools/agent
 # The include flags of the folder holding $(1).
 incs = $(INC_$(patsubst %/,%,$(dir $(1))))
 ALL_INCS := $(INC_tests)
@@ -110,6 +113,9 @@ CONTROL_CLIENT_SRCS := src/tools/ctl/control_client.c
 # libvrtc: the status-page client library, and its CLI.
 VRTC_SRCS := $(sort $(wildcard src/libvrtc/*.c))
 NOW_SRCS := $(sort $(wildcard src/tools/now/*.c))
+# The guest agent; its model and poll without main() for the unit tests.
+AGENT_SRCS := $(sort $(wildcard src/tools/agent/*.c))
+AGENT_LIB_SRCS := src/tools/agent/model.c src/tools/agent/agent.c
 CAIRO_CFLAGS := $(shell $(PKG_CONFIG) --cflags cairo fontconfig 2>/dev/null)
 CAIRO_LIBS := $(shell $(PKG_CONFIG) --libs cairo fontconfig 2>/dev/null)
 
@@ -136,6 +142,7 @@ VRTC_A := $(B)/libvrtc.a
 VRTC_SO := $(B)/$(VRTC_SONAME)
 VRTC_PC := $(B)/vrtc.pc
 NOW := $(B)/vrtc-now
+AGENT := $(B)/vrtc-agent
 
 .PHONY: all check sweep unit integration e2e e2e-arm64 e2e-phc demo bench \
 	deps format lint install clean check-plain check-asan fuzz soak programs \
@@ -144,7 +151,7 @@ NOW := $(B)/vrtc-now
 .SECONDARY:
 
 all: $(DAEMON) $(PROBE) $(CTL) $(UNIT_BINS) $(INTEG_BINS) $(VRTC_A) \
-	$(VRTC_SO) $(VRTC_PC) $(NOW)
+	$(VRTC_SO) $(VRTC_PC) $(NOW) $(AGENT)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -181,6 +188,12 @@ $(VRTC_PC): Makefile
 
 $(NOW): $(call obj,$(NOW_SRCS)) $(VRTC_A)
 	$(CC) $(LDFLAGS) -o $@ $^
+
+$(AGENT): $(call obj,$(AGENT_SRCS)) $(VRTC_A)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+# The agent's model and poll, driven by a simulated guest.
+$(B)/tests/unit/test_agent: $(call obj,$(AGENT_LIB_SRCS))
 
 $(DAEMON): $(DAEMON_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -351,7 +364,8 @@ SUBST := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
 # Only what is installed: the daemon, its two tools, and libvrtc with
 # its CLI.
-programs: $(DAEMON) $(CTL) $(PROBE) $(NOW) $(VRTC_A) $(VRTC_SO) $(VRTC_PC)
+programs: $(DAEMON) $(CTL) $(PROBE) $(NOW) $(AGENT) $(VRTC_A) $(VRTC_SO) \
+	$(VRTC_PC)
 
 # The config is treated like a dpkg conffile: installed only when absent.
 # An existing one that differs from conf/vhost-user-rtc.conf is left as
@@ -469,7 +483,7 @@ format:
 
 # lint also checks the systemd unit offline (systemd-analyze verify, and
 # the security exposure score) against the built daemon.
-lint: $(DAEMON) $(CTL) $(PROBE) $(NOW)
+lint: $(DAEMON) $(CTL) $(PROBE) $(NOW) $(AGENT)
 	contrib/verify-unit.sh $(DAEMON)
 	tests/package/check-man.sh $(B)
 	tests/package/apparmor.sh
@@ -487,6 +501,8 @@ lint: $(DAEMON) $(CTL) $(PROBE) $(NOW)
 		$(GLIB_CFLAGS) $(CAIRO_CFLAGS) $(JSON_CFLAGS)
 	clang-tidy --quiet $(VRTC_SRCS) $(NOW_SRCS) -- -std=gnu11 \
 		-D_GNU_SOURCE $(INC_src/libvrtc)
+	clang-tidy --quiet $(AGENT_SRCS) -- -std=gnu11 -D_GNU_SOURCE \
+		$(INC_src/tools/agent)
 
 clean:
 	rm -rf build build-asan build-fuzz
