@@ -11,10 +11,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "vrtc_internal.h"
+#include "vrtc_page.h"
 
 #define NS_PER_S 1000000000LL
 #define CB_MAGIC0 0x414D5A4Eu
@@ -108,6 +110,52 @@ out:
 	return r;
 }
 
+/*
+ * max_drift_ppb 0: from the page, how fast a bound on CLOCK_REALTIME can
+ * grow between two writes: the page's rate bound (the model's: the
+ * daemon's on a host, the agent's calibration in a guest; in PHC mode
+ * the host's) plus the frequency correction the kernel applies to
+ * CLOCK_REALTIME now (adjtimex: freq and tick), which chronyd or ntpd
+ * change only at their updates; + 1 ppb for rounding.
+ */
+static uint32_t cb_auto_drift(const struct vrtc *v)
+{
+	struct vmclock_abi f;
+	struct timex tx = { 0 };
+	uint64_t ppb = 0, tick_ns;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (v->map && !vrtc_page_copy(v->map, v->len, &f) &&
+	    f.counter_period_frac_sec) {
+		unsigned __int128 q =
+			((unsigned __int128)f
+					 .counter_period_maxerror_rate_frac_sec *
+				 NS_PER_S +
+			 f.counter_period_frac_sec - 1) /
+			f.counter_period_frac_sec;
+
+		ppb = q > UINT32_MAX ? UINT32_MAX : (uint64_t)q;
+	}
+	if (adjtimex(&tx) >= 0) {
+		/* freq: ppm << 16; tick: us per clock tick, nominally
+		 * 1e6 / USER_HZ */
+		ppb += (uint64_t)(tx.freq < 0 ? -tx.freq : tx.freq) * 1000 /
+			       65536 +
+		       1;
+		if (hz > 0) {
+			tick_ns = (uint64_t)(1000000 / hz);
+			ppb += (uint64_t)(tx.tick > (long)tick_ns
+						  ? tx.tick - (long)tick_ns
+						  : (long)tick_ns - tx.tick) *
+			       1000000000ull / tick_ns;
+		}
+	} else {
+		ppb += 500000; /* the kernel's limit on freq */
+	}
+	ppb += 1;
+	return ppb > UINT32_MAX ? UINT32_MAX : (uint32_t)ppb;
+}
+
 static int cb_status(struct vrtc *v, int r, const struct vrtc_time *t)
 {
 	int st;
@@ -175,7 +223,7 @@ int vrtc_clockbound_write(struct vrtc *v, const char *path,
 		}
 	}
 	r = vrtc_now_sys(v, &t, &sys, &win);
-	n.max_drift_ppb = max_drift_ppb;
+	n.max_drift_ppb = max_drift_ppb ? max_drift_ppb : cb_auto_drift(v);
 	n.clock_status = cb_status(v, r, &t);
 	if (!r) {
 		/* REALTIME's error: its offset from our UTC, our bound, and

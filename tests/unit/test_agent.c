@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "model.h"
@@ -574,4 +577,61 @@ Test(agent, poll_publishes_refuses_and_retires)
 	cr_expect_eq(a.last_event, GM_FIRST);
 	cr_expect_eq(agent_retire(&a), 0);
 	cr_expect_eq(f.last.clock_status, VMCLOCK_STATUS_UNKNOWN);
+}
+
+/* --- ClockBound from the agent's page ---------------------------------- */
+
+Test(agent, clockbound_drift_from_the_page)
+{
+	char dir[] = "/tmp/vrtc-agent-XXXXXX", path[64], shm[64];
+	struct vrtc_options o = { .mode = VRTC_MODE_HOST };
+	struct timespec now;
+	struct vmclock_abi f;
+	struct gm m;
+	struct gm_cal k;
+	struct vrtc *v;
+	unsigned char b[80];
+	uint32_t drift;
+	uint64_t c;
+	FILE *fp;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vmclock", dir);
+	snprintf(shm, sizeof(shm), "%s/shm0", dir);
+	clock_gettime(CLOCK_MONOTONIC_RAW, &now);
+	c = (uint64_t)now.tv_sec * NS + (uint64_t)now.tv_nsec;
+	gm_init(&m, NULL);
+	for (int i = 5; i >= 0; i--) {
+		k = cal(c - (uint64_t)i * 100000000, BASE_TAI - i * 100000000LL,
+			5000);
+		gm_calibrate(&m, &k);
+	}
+	gm_page(&m, &f);
+	f.seq_count = 2;
+	/* the page as the agent writes it: little-endian on this host */
+	fp = fopen(path, "wb");
+	cr_assert_not_null(fp);
+	cr_assert_eq(fwrite(&f, sizeof(f), 1, fp), 1);
+	cr_assert_eq(fseek(fp, VMCLOCK_PAGE_SIZE - 1, SEEK_SET), 0);
+	cr_assert_eq(fputc(0, fp), 0);
+	fclose(fp);
+	cr_assert_eq(chmod(path, 0444), 0);
+	o.page_path = path;
+	cr_assert_eq(vrtc_open(&o, &v), 0);
+	cr_assert_eq(vrtc_clockbound_write(v, shm, 0, 10), 0);
+	fp = fopen(shm, "rb");
+	cr_assert_not_null(fp);
+	cr_assert_eq(fread(b, 1, sizeof(b), fp), sizeof(b));
+	fclose(fp);
+	memcpy(&drift, b + 64, 4);
+	/* the model's rate bound, + REALTIME's correction (at most the
+	 * kernel's 500 ppm of freq on this host, and its tick) */
+	cr_expect_geq(drift, m.rate_ppb, "drift %u, model %" PRIu64, drift,
+		      m.rate_ppb);
+	cr_expect_lt(drift, m.rate_ppb + 600000);
+	cr_expect_neq(drift, 50000);
+	vrtc_close(v);
+	unlink(shm);
+	unlink(path);
+	rmdir(dir);
 }
