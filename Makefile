@@ -178,13 +178,16 @@ $(VRTC_SO): $(VRTC_PIC_OBJS) src/libvrtc/libvrtc.map
 		$(VRTC_PIC_OBJS)
 	ln -sf $(VRTC_SONAME) $(B)/libvrtc.so
 
+# vrtc.pc for the PREFIX and LIBDIR at hand (make install writes it
+# again for its own).
+VRTC_PC_LINES = 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' \
+	'includedir=$(INCLUDEDIR)' '' 'Name: vrtc' \
+	'Description: vhost-user-rtc status page client (time with a bound)' \
+	'Version: $(VERSION)' 'Libs: -L$${libdir} -lvrtc' \
+	'Cflags: -I$${includedir}'
 $(VRTC_PC): Makefile
 	@mkdir -p $(dir $@)
-	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' \
-		'includedir=$${prefix}/include' '' 'Name: vrtc' \
-		'Description: vhost-user-rtc status page client (time with a bound)' \
-		'Version: $(VERSION)' 'Libs: -L$${libdir} -lvrtc' \
-		'Cflags: -I$${includedir}' >$@
+	printf '%s\n' $(VRTC_PC_LINES) >$@
 
 $(NOW): $(call obj,$(NOW_SRCS)) $(VRTC_A)
 	$(CC) $(LDFLAGS) -o $@ $^
@@ -348,13 +351,21 @@ MONITORING := contrib/prometheus/vhost-user-rtc.rules.yml \
 	contrib/grafana/vhost-user-rtc.json
 MAN_PAGES := docs/man/vhost-user-rtc.8 docs/man/vhost-user-rtc-ctl.1 \
 	docs/man/vhost-user-rtc-probe.1 docs/man/vhost-user-rtc.conf.5 \
-	docs/man/vrtc-now.1
+	docs/man/vrtc-now.1 docs/man/vrtc-agent.8
+# The guest side: udev names for the served PHCs, and a chrony snippet
+# for the guest (an example the administrator copies into chrony's
+# conf.d: installing it there would make every guest use it).
+UDEVDIR ?= $(or $(shell $(PKG_CONFIG) --variable=udevdir udev \
+	2>/dev/null),/lib/udev)
+GUEST_DATADIR := $(DATADIR)/vrtc-agent
 # Everything install puts down but the config (see below), for uninstall.
 INSTALLED := $(BINDIR)/vhost-user-rtc $(BINDIR)/vhost-user-rtc-ctl \
-	$(BINDIR)/vhost-user-rtc-probe $(BINDIR)/vrtc-now \
+	$(BINDIR)/vhost-user-rtc-probe $(BINDIR)/vrtc-now $(BINDIR)/vrtc-agent \
 	$(INCLUDEDIR)/vrtc.h $(LIBDIR)/libvrtc.a $(LIBDIR)/$(VRTC_SONAME) \
 	$(LIBDIR)/libvrtc.so $(LIBDIR)/pkgconfig/vrtc.pc \
 	$(UNITDIR)/vhost-user-rtc.service $(UNITDIR)/vhost-user-rtc@.service \
+	$(UNITDIR)/vrtc-agent.service $(UDEVDIR)/rules.d/99-virtio-ptp.rules \
+	$(GUEST_DATADIR)/chrony-guest.conf \
 	$(SYSUSERSDIR)/vhost-user-rtc.conf \
 	$(VHOST_USER_DIR)/50-vhost-user-rtc.json \
 	$(addprefix $(MONITORING_DIR)/,$(notdir $(MONITORING))) \
@@ -377,20 +388,30 @@ install: programs
 	install -D -m 0755 $(CTL) $(DESTDIR)$(BINDIR)/vhost-user-rtc-ctl
 	install -D -m 0755 $(PROBE) $(DESTDIR)$(BINDIR)/vhost-user-rtc-probe
 	install -D -m 0755 $(NOW) $(DESTDIR)$(BINDIR)/vrtc-now
+	install -D -m 0755 $(AGENT) $(DESTDIR)$(BINDIR)/vrtc-agent
+	install -D -m 0644 contrib/99-virtio-ptp.rules \
+		$(DESTDIR)$(UDEVDIR)/rules.d/99-virtio-ptp.rules
+	install -D -m 0644 contrib/chrony-guest.conf \
+		$(DESTDIR)$(GUEST_DATADIR)/chrony-guest.conf
 	install -D -m 0644 include/vrtc.h $(DESTDIR)$(INCLUDEDIR)/vrtc.h
 	install -D -m 0644 $(VRTC_A) $(DESTDIR)$(LIBDIR)/libvrtc.a
 	install -D -m 0755 $(VRTC_SO) $(DESTDIR)$(LIBDIR)/$(VRTC_SONAME)
 	ln -sf $(VRTC_SONAME) $(DESTDIR)$(LIBDIR)/libvrtc.so
-	install -D -m 0644 $(VRTC_PC) $(DESTDIR)$(LIBDIR)/pkgconfig/vrtc.pc
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig
+	printf '%s\n' $(VRTC_PC_LINES) >$(DESTDIR)$(LIBDIR)/pkgconfig/vrtc.pc
+	chmod 0644 $(DESTDIR)$(LIBDIR)/pkgconfig/vrtc.pc
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(VHOST_USER_DIR)
 	$(SUBST) conf/vhost-user-rtc.service.in \
 		>$(DESTDIR)$(UNITDIR)/vhost-user-rtc.service
 	$(SUBST) conf/vhost-user-rtc@.service.in \
 		>$(DESTDIR)$(UNITDIR)/vhost-user-rtc@.service
+	$(SUBST) conf/vrtc-agent.service.in \
+		>$(DESTDIR)$(UNITDIR)/vrtc-agent.service
 	$(SUBST) conf/50-vhost-user-rtc.json.in \
 		>$(DESTDIR)$(VHOST_USER_DIR)/50-vhost-user-rtc.json
 	chmod 0644 $(DESTDIR)$(UNITDIR)/vhost-user-rtc.service \
 		$(DESTDIR)$(UNITDIR)/vhost-user-rtc@.service \
+		$(DESTDIR)$(UNITDIR)/vrtc-agent.service \
 		$(DESTDIR)$(VHOST_USER_DIR)/50-vhost-user-rtc.json
 	install -D -m 0644 conf/vhost-user-rtc.sysusers \
 		$(DESTDIR)$(SYSUSERSDIR)/vhost-user-rtc.conf
@@ -426,15 +447,15 @@ package-test: programs
 	tests/package/libvirt.sh
 	tests/package/apparmor.sh
 	contrib/build-deb.sh build/deb
-	tests/package/root.sh build/deb/vhost-user-rtc_$(VERSION)_*.deb \
-		build/deb/vhost-user-rtc-probe_$(VERSION)_*.deb
+	tests/package/root.sh build/deb/*_$(VERSION)_*.deb
 
 # Removes what install put down. The config goes only when it is the
 # shipped one; an edited config stays (like dpkg remove, not purge). The
 # user vhost-user-rtc stays too (Debian never removes system users).
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
-	rmdir $(DESTDIR)$(MONITORING_DIR) 2>/dev/null || true
+	rmdir $(DESTDIR)$(MONITORING_DIR) $(DESTDIR)$(GUEST_DATADIR) \
+		2>/dev/null || true
 	@c=$(DESTDIR)$(CONF_DIR)/vhost-user-rtc.conf; rm -f "$$c.new"; \
 	if [ -e "$$c" ] && ! cmp -s conf/vhost-user-rtc.conf "$$c"; then \
 		echo "$$c: edited, kept"; \
