@@ -111,48 +111,67 @@ out:
 }
 
 /*
- * max_drift_ppb 0: from the page, how fast a bound on CLOCK_REALTIME can
- * grow between two writes: the page's rate bound (the model's: the
- * daemon's on a host, the agent's calibration in a guest; in PHC mode
- * the host's) plus the frequency correction the kernel applies to
- * CLOCK_REALTIME now (adjtimex: freq and tick), which chronyd or ntpd
- * change only at their updates; + 1 ppb for rounding.
+ * max_drift_ppb 0: how fast CLOCK_REALTIME's error can grow between two
+ * writes. REALTIME runs at (1 + f) per counter ns, f the kernel's
+ * frequency correction now (adjtimex freq and tick, which chronyd or ntpd
+ * change only at their updates; + 500 ppm while the kernel's PLL may be
+ * slewing an offset); true time at the page's period p, within its rate
+ * bound. So |1 + f - p| + the rate bound + 1 ppb of rounding. The
+ * period is in the counter libvrtc reads (ns of CLOCK_MONOTONIC_RAW) on a
+ * host and on the agent's page in a guest; in PHC mode it is the host's
+ * counter, and the guest's REALTIME rate is unknown: 50 000 ppb then.
  */
 static uint32_t cb_auto_drift(const struct vrtc *v)
 {
 	struct vmclock_abi f;
 	struct timex tx = { 0 };
-	uint64_t ppb = 0, tick_ns;
+	int64_t ppb = 0, p_ppb = 0;
 	long hz = sysconf(_SC_CLK_TCK);
+	uint64_t rate = 0;
 
 	if (v->map && !vrtc_page_copy(v->map, v->len, &f) &&
-	    f.counter_period_frac_sec) {
+	    f.counter_period_frac_sec && f.counter_period_shift <= 32) {
+		unsigned int sh = 64 + f.counter_period_shift;
 		unsigned __int128 q =
 			((unsigned __int128)f
 					 .counter_period_maxerror_rate_frac_sec *
 				 NS_PER_S +
 			 f.counter_period_frac_sec - 1) /
 			f.counter_period_frac_sec;
+		/* ns of true time per 1e9 counter ticks (< 2^64 * 1e18) */
+		unsigned __int128 per =
+			((unsigned __int128)f.counter_period_frac_sec *
+			 NS_PER_S * NS_PER_S) >>
+			sh;
 
-		ppb = q > UINT32_MAX ? UINT32_MAX : (uint64_t)q;
+		rate = q > UINT32_MAX ? UINT32_MAX : (uint64_t)q;
+		p_ppb = per > (unsigned __int128)INT64_MAX
+				? INT64_MAX / 2
+				: (int64_t)per - NS_PER_S;
 	}
 	if (adjtimex(&tx) >= 0) {
 		/* freq: ppm << 16; tick: us per clock tick, nominally
 		 * 1e6 / USER_HZ */
-		ppb += (uint64_t)(tx.freq < 0 ? -tx.freq : tx.freq) * 1000 /
-			       65536 +
-		       1;
+		ppb = (int64_t)tx.freq * 1000 / 65536;
 		if (hz > 0) {
-			tick_ns = (uint64_t)(1000000 / hz);
-			ppb += (uint64_t)(tx.tick > (long)tick_ns
-						  ? tx.tick - (long)tick_ns
-						  : (long)tick_ns - tx.tick) *
-			       1000000000ull / tick_ns;
+			int64_t tick_us = 1000000 / hz;
+
+			ppb += ((int64_t)tx.tick - tick_us) * NS_PER_S /
+			       tick_us;
+		}
+		if ((tx.status & STA_PLL) && tx.offset) {
+			ppb = ppb < 0 ? ppb - 500000 : ppb + 500000;
 		}
 	} else {
-		ppb += 500000; /* the kernel's limit on freq */
+		ppb = 1000000; /* the kernel's limits on freq and slew */
 	}
-	ppb += 1;
+	if (v->mode == VRTC_MODE_GUEST) {
+		ppb = (ppb < 0 ? -ppb : ppb) + 50000;
+	} else {
+		ppb -= p_ppb;
+		ppb = ppb < 0 ? -ppb : ppb;
+	}
+	ppb += (int64_t)rate + 1;
 	return ppb > UINT32_MAX ? UINT32_MAX : (uint32_t)ppb;
 }
 

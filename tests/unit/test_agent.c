@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -624,12 +625,55 @@ Test(agent, clockbound_drift_from_the_page)
 	cr_assert_eq(fread(b, 1, sizeof(b), fp), sizeof(b));
 	fclose(fp);
 	memcpy(&drift, b + 64, 4);
-	/* the model's rate bound, + REALTIME's correction (at most the
-	 * kernel's 500 ppm of freq on this host, and its tick) */
+	/* the model's rate bound, + |1 + f - p| with p = 1 here: REALTIME's
+	 * correction (the kernel's 500 ppm of freq at most, its tick, and
+	 * 500 ppm while its PLL slews) */
 	cr_expect_geq(drift, m.rate_ppb, "drift %u, model %" PRIu64, drift,
 		      m.rate_ppb);
-	cr_expect_lt(drift, m.rate_ppb + 600000);
+	cr_expect_lt(drift, m.rate_ppb + 1100000);
 	cr_expect_neq(drift, 50000);
+	vrtc_close(v);
+
+	/* a counter 300 ppm slow against true time (p = 1.0003): an
+	 * undisciplined REALTIME drifts 300 ppm, and the drift says so */
+	gm_init(&m, NULL);
+	for (int i = 5; i >= 0; i--) {
+		k = cal(c - (uint64_t)i * 100000000, BASE_TAI - i * 100030000LL,
+			5000);
+		gm_calibrate(&m, &k);
+	}
+	gm_page(&m, &f);
+	f.seq_count = 4;
+	cr_assert_eq(chmod(path, 0644), 0);
+	fp = fopen(path, "r+b");
+	cr_assert_not_null(fp);
+	cr_assert_eq(fwrite(&f, sizeof(f), 1, fp), 1);
+	fclose(fp);
+	cr_assert_eq(chmod(path, 0444), 0);
+	cr_assert_eq(vrtc_open(&o, &v), 0);
+	cr_assert_eq(vrtc_clockbound_write(v, shm, 0, 10), 0);
+	fp = fopen(shm, "rb");
+	cr_assert_not_null(fp);
+	cr_assert_eq(fread(b, 1, sizeof(b), fp), sizeof(b));
+	fclose(fp);
+	memcpy(&drift, b + 64, 4);
+	{
+		struct timex tx = { 0 };
+		int64_t f_ppb;
+
+		cr_assert_geq(adjtimex(&tx), 0);
+		f_ppb = (int64_t)tx.freq * 1000 / 65536;
+		if (!((tx.status & STA_PLL) && tx.offset) && tx.tick == 10000) {
+			/* |f - 300 ppm| + the rate bound, within rounding (the
+			 * page's rate per true ns is 300 ppm below ours) */
+			cr_expect_leq(
+				llabs((int64_t)drift - llabs(f_ppb - 300000) -
+				      (int64_t)m.rate_ppb),
+				30,
+				"drift %u, freq %" PRId64 " ppb, rate %" PRIu64,
+				drift, f_ppb, m.rate_ppb);
+		}
+	}
 	vrtc_close(v);
 	unlink(shm);
 	unlink(path);

@@ -181,7 +181,7 @@ static void check_bound(struct vrtc *va, struct vrtc *vp,
 	int n = 0, inside = 0, refused = 0, synced = 0, pn = 0;
 	int64_t worst = INT64_MAX, w50, w99, pw50 = 0, age50;
 	int64_t *age = calloc(BOUND_N, sizeof(*age));
-	struct vreading rd;
+	struct vreading rd, worst_rd = { 0 };
 
 	if (!age) {
 		result("agent_bound", false, "out of memory");
@@ -199,7 +199,10 @@ static void check_bound(struct vrtc *va, struct vrtc *vp,
 		}
 		inside += rd.margin >= 0;
 		synced += rd.t.status == VRTC_STATUS_SYNCHRONIZED;
-		worst = rd.margin < worst ? rd.margin : worst;
+		if (rd.margin < worst) {
+			worst = rd.margin;
+			worst_rd = rd;
+		}
 		buf[n] = rd.t.latest_ns - rd.t.earliest_ns;
 		age[n] = (int64_t)rd.t.age_ns;
 		n++;
@@ -213,6 +216,11 @@ static void check_bound(struct vrtc *va, struct vrtc *vp,
 		}
 	}
 	pw50 = pn ? pct(buf, pn, 50) : 0;
+	info("agent_bound",
+	     "worst reading: margin_ns=%" PRId64 " bound_ns=%" PRIu64
+	     " age_ns=%" PRIu64 " realtime_bracket_ns=%" PRIu64 " status=%s",
+	     worst_rd.margin, worst_rd.t.bound_ns, worst_rd.t.age_ns,
+	     worst_rd.sys_window_ns, vrtc_status_name(worst_rd.t.status));
 	result("agent_bound",
 	       n == BOUND_N && inside == n && refused == 0 && synced == n,
 	       "n=%d contained=%d refused=%d synchronized=%d "

@@ -59,6 +59,13 @@ int vread(struct vrtc *v, const struct guest_phc *ref, struct vreading *r)
 			    ? r->ref_ns - r->t.earliest_ns
 			    : r->t.latest_ns - r->ref_ns;
 	r->margin += window(&s) / 2;
+	/* host mode (the agent's page): our counter was read somewhere in
+	 * the REALTIME bracket, not at its middle; in PHC mode the bound
+	 * already holds that half window */
+	r->sys_window_ns = win;
+	if (v->mode == VRTC_MODE_HOST) {
+		r->margin += (int64_t)((win + 1) / 2);
+	}
 	return 0;
 }
 

@@ -112,6 +112,7 @@ struct vreading {
 			   page libvrtc read (it re-reads until the page is
 			   the same before and after the PHC); 0: odd */
 	int64_t cost_ns;
+	uint64_t sys_window_ns; /* CLOCK_REALTIME's bracket of the reading */
 };
 
 /* 0, a vrtc_now() error (< 0), or 1 if the reference could not be read. */
