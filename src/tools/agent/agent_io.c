@@ -49,20 +49,37 @@ static int64_t pct_ns(const struct ptp_clock_time *t)
 	return (int64_t)t->sec * NS_PER_S + t->nsec;
 }
 
-/* PTP_SYS_OFFSET_EXTENDED on CLOCK_MONOTONIC_RAW: -EINVAL before Linux
- * 6.13, which wants the clockid word (rsv[0] in older headers) zero. */
+static uint64_t raw_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &t);
+	return ts_ns(&t);
+}
+
+/*
+ * PTP_SYS_OFFSET_EXTENDED on CLOCK_MONOTONIC_RAW: -EINVAL before the
+ * kernels that read a clockid (the word after n_samples: clockid in new
+ * headers, rsv[0] in old ones; written by offset so that either
+ * compiles the same). Timestamps outside our own reads of the counter
+ * around the ioctl mean the clockid was not honoured: -EINVAL too.
+ */
 static int read_extended(int fd, unsigned int n, int64_t *phc, uint64_t *pre,
 			 uint64_t *post)
 {
 	struct ptp_sys_offset_extended req;
 	int64_t best = INT64_MAX;
+	int32_t clockid = CLOCK_MONOTONIC_RAW;
+	uint64_t before, after;
 
 	memset(&req, 0, sizeof(req));
 	req.n_samples = n;
-	req.rsv[0] = CLOCK_MONOTONIC_RAW;
+	memcpy((char *)&req + sizeof(req.n_samples), &clockid, sizeof(clockid));
+	before = raw_now();
 	if (ioctl(fd, PTP_SYS_OFFSET_EXTENDED, &req)) {
 		return -errno;
 	}
+	after = raw_now();
 	for (unsigned int i = 0; i < req.n_samples && i < n; i++) {
 		int64_t a = pct_ns(&req.ts[i][0]), b = pct_ns(&req.ts[i][2]);
 
@@ -73,7 +90,10 @@ static int read_extended(int fd, unsigned int n, int64_t *phc, uint64_t *pre,
 			*post = (uint64_t)b;
 		}
 	}
-	return best == INT64_MAX ? -EIO : 0;
+	if (best == INT64_MAX) {
+		return -EIO;
+	}
+	return *pre >= before && *post <= after ? 0 : -EINVAL;
 }
 
 /* The fallback: clock_gettime() on the PHC between two of the counter. */
