@@ -447,7 +447,8 @@ package-test: programs
 	tests/package/libvirt.sh
 	tests/package/apparmor.sh
 	contrib/build-deb.sh build/deb
-	tests/package/root.sh build/deb/*_$(VERSION)_*.deb
+	tests/package/root.sh $(foreach p,vhost-user-rtc vhost-user-rtc-probe \
+		libvrtc0 libvrtc-dev vrtc-tools,build/deb/$(p)_$(VERSION)_*.deb)
 
 # Removes what install put down. The config goes only when it is the
 # shipped one; an edited config stays (like dpkg remove, not purge). The
