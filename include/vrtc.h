@@ -18,7 +18,12 @@
  *   T(now)  = the PHC reading (at the middle of its read window)
  *   bound   = time_maxerror + rate * |T(now) - time| + window / 2
  *
- * (|T(now) - time| + 1 s near a leap second). Refuses, with status
+ * (|T(now) - time| + 1 s near a leap second). With the guest agent
+ * running (vrtc-agent, its page /run/vrtc-agent/vmclock or
+ * $VRTC_AGENT_PAGE), guest mode without a page or PHC path reads the
+ * agent's page as host mode does: no PHC read, no system call.
+ *
+ * Refuses, with status
  * UNKNOWN and a negative errno, when the page is absent, torn (still
  * changing after retries), stale (older than max_age_ns), from another
  * ABI version or size, or says the bound is not valid.
