@@ -679,3 +679,65 @@ Test(agent, clockbound_drift_from_the_page)
 	unlink(path);
 	rmdir(dir);
 }
+
+/* --- libvrtc's guest mode picks the agent's page ------------------------ */
+
+static void write_page(const char *path, const struct vmclock_abi *f)
+{
+	FILE *fp;
+
+	chmod(path, 0644);
+	fp = fopen(path, "wb");
+	cr_assert_not_null(fp);
+	cr_assert_eq(fwrite(f, sizeof(*f), 1, fp), 1);
+	cr_assert_eq(fseek(fp, VMCLOCK_PAGE_SIZE - 1, SEEK_SET), 0);
+	cr_assert_eq(fputc(0, fp), 0);
+	fclose(fp);
+	cr_assert_eq(chmod(path, 0444), 0);
+}
+
+Test(agent, guest_mode_opens_the_agents_page)
+{
+	char dir[] = "/tmp/vrtc-agent-XXXXXX", path[64];
+	struct vrtc_options o = { .mode = VRTC_MODE_GUEST,
+				  .timescale = VRTC_TIMESCALE_TAI };
+	struct timespec now;
+	struct vmclock_abi f;
+	struct vrtc_time t;
+	struct gm m;
+	struct gm_cal k;
+	struct vrtc *v = NULL;
+	uint64_t c;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vmclock", dir);
+	clock_gettime(CLOCK_MONOTONIC_RAW, &now);
+	c = (uint64_t)now.tv_sec * NS + (uint64_t)now.tv_nsec;
+	gm_init(&m, NULL);
+	k = cal(c, BASE_TAI, 5000);
+	gm_calibrate(&m, &k);
+	gm_page(&m, &f);
+	write_page(path, &f);
+	setenv("VRTC_AGENT_PAGE", path, 1);
+	cr_assert_eq(vrtc_open(&o, &v), 0);
+	cr_expect_eq(vrtc_now(v, &t), 0);
+	cr_expect_eq(t.status, VRTC_STATUS_INITIALIZING);
+	cr_expect_geq(t.now_ns, BASE_TAI);
+	vrtc_close(v);
+	/* an agent that exited: its page says UNKNOWN, PHC mode (none on
+	 * this host, so no handle at all) */
+	gm_init(&m, NULL);
+	gm_page(&m, &f);
+	write_page(path, &f);
+	cr_expect_neq(vrtc_open(&o, &v), 0);
+	/* set empty: never the agent's page */
+	gm_init(&m, NULL);
+	gm_calibrate(&m, &k);
+	gm_page(&m, &f);
+	write_page(path, &f);
+	setenv("VRTC_AGENT_PAGE", "", 1);
+	cr_expect_neq(vrtc_open(&o, &v), 0);
+	unsetenv("VRTC_AGENT_PAGE");
+	unlink(path);
+	rmdir(dir);
+}
