@@ -128,8 +128,8 @@ const char *vrtc_strerror(int err);
  * (its docs/PROTOCOL.md, version 2; default path /var/run/clockbound/shm0)
  * at @path from @v's view now, so that unmodified ClockBound clients
  * read a bound on this system's CLOCK_REALTIME: |REALTIME - our UTC| +
- * our bound, valid for @max_drift_ppb of REALTIME drift (0: the page's
- * rate bound plus the kernel's frequency correction of REALTIME) and until
+ * our bound, valid for @max_drift_ppb of REALTIME drift (0: from the
+ * page, REALTIME's rate against the page's, plus its rate bound) and until
  * @void_after_s seconds from now. Call it at least every 5 s (ClockBound
  * clients call the bound FREE_RUNNING after that). Returns 0, or what
  * vrtc_now() returns (the segment then says UNKNOWN and keeps the last
