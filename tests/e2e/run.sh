@@ -230,6 +230,7 @@ if [ $REF_ONLY = 1 ]; then
 else
 	required=(guest_clock phcs rtc utc_vs_ref phc_reader phc_compare tai_minus_utc
 		monotonic windows vrtc_bound vrtc_now_cli vrtc_status_seen rebind dmesg
+		agent_auto agent_cost agent_bound agent_clockbound agent_exit
 		cross_cap)
 	[ "$LEAP_NEAR" = 1 ] || required+=(smeared_vs_utc)
 	[ "$STALL" -le 0 ] || required+=(read_stall)
@@ -447,6 +448,10 @@ if [ -n "$pc" ]; then
 fi
 vb=$(sed -n 's/^VRTC-E2E: vrtc_bound \(PASS\|FAIL\) //p' "$WORK/console.txt")
 [ -n "$vb" ] && echo "  libvrtc: in the guest over ivshmem-plain: $vb"
+for c in agent_cost agent_bound agent_clockbound; do
+	a=$(sed -n "s/^VRTC-E2E: $c \\(PASS\\|FAIL\\) //p" "$WORK/console.txt")
+	[ -n "$a" ] && echo "  agent:   $c: $a"
+done
 vs=$(sed -n 's/^VRTC-E2E: vrtc_status_seen \(PASS\|FAIL\) //p' "$WORK/console.txt")
 [ -n "$vs" ] && echo "  holdover: the guest polling libvrtc while the daemon lost its source: $vs"
 echo "  TAI:     $TAI_CASE; leap table TAI-UTC=$LEAP_TAI_UTC s (expires $LEAP_EXPIRES$([ "$LEAP_EXPIRED" = 1 ] && echo ", EXPIRED"))"
