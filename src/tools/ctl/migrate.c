@@ -1,0 +1,815 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unplug, migrate, plug. QEMU 11.1's vhost-user-rtc device carries an
+ * unmigratable VMState, so a VM that has it cannot migrate. Without it,
+ * it can: this takes the device (and the ivshmem-plain device that maps
+ * the daemon's status page, whose memory backend would otherwise travel
+ * as guest RAM into a read-only file) out of the running guest over the
+ * source QEMU's QMP socket, migrates, and adds them on the destination
+ * with the same id, bus and address, the chardev pointing at the
+ * destination daemon's socket. The guest sees a PCIe hot-unplug and a
+ * hot-plug: its clocks vanish for the time of the migration and come
+ * back under the same names (the guest driver registers them again).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "migrate.h"
+#include "qmp.h"
+
+enum {
+	MIG_OK = 0,
+	MIG_FAILED = 1,
+	MIG_NOT_PLUGGED = 2,
+	MIG_USAGE = 3,
+};
+
+/* One device taken out, and what it takes to put it back. */
+struct unplugged {
+	char *id;
+	char *driver;
+	char *bus;  /* bus name for device_add (a pcie-root-port's id) */
+	char *addr; /* "SS.F" on that bus */
+	/* vhost-user-rtc: its chardev */
+	char *chardev;
+	char *socket; /* the chardev's UNIX socket path */
+	/* ivshmem-plain: its memory backend */
+	char *memdev; /* object id */
+	char *mem_path;
+	gint64 size;
+	gboolean share, readonly;
+	gboolean removed; /* gone from the source QEMU */
+};
+
+static gchar *opt_src, *opt_dst, *opt_uri, *opt_incoming, *opt_socket;
+static gchar *opt_page, **opt_devices;
+static gint opt_unplug_s = 30, opt_migrate_s = 600, opt_qmp_ms = 5000;
+static gboolean opt_keep_page;
+
+static const GOptionEntry migrate_entries[] = {
+	{ "qmp", 0, 0, G_OPTION_ARG_FILENAME, &opt_src,
+	  "The source QEMU's QMP socket (-qmp unix:PATH,server=on,wait=off)",
+	  "PATH" },
+	{ "dest-qmp", 0, 0, G_OPTION_ARG_FILENAME, &opt_dst,
+	  "The destination QEMU's QMP socket (that QEMU started with "
+	  "-incoming)",
+	  "PATH" },
+	{ "uri", 0, 0, G_OPTION_ARG_STRING, &opt_uri,
+	  "Where the source sends the migration stream (tcp:HOST:PORT, "
+	  "unix:PATH): the destination's -incoming",
+	  "URI" },
+	{ "incoming", 0, 0, G_OPTION_ARG_STRING, &opt_incoming,
+	  "With a destination started with -incoming defer: have it listen "
+	  "on URI first (migrate-incoming)",
+	  "URI" },
+	{ "dest-socket", 0, 0, G_OPTION_ARG_FILENAME, &opt_socket,
+	  "The destination daemon's vhost-user socket, as the destination "
+	  "QEMU sees it (default: the source's path, as with the per-VM "
+	  "unit on both hosts)",
+	  "PATH" },
+	{ "dest-page", 0, 0, G_OPTION_ARG_FILENAME, &opt_page,
+	  "The destination daemon's status page (default: the source's "
+	  "path)",
+	  "PATH" },
+	{ "device", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_devices,
+	  "Only this device id (repeat; default: every vhost-user-rtc "
+	  "device and every ivshmem-plain mapping a *vmclock page)",
+	  "ID" },
+	{ "unplug-timeout", 0, 0, G_OPTION_ARG_INT, &opt_unplug_s,
+	  "Seconds to wait for the guest to release a device (default 30; "
+	  "PCIe hotplug takes 5 s)",
+	  "S" },
+	{ "migrate-timeout", 0, 0, G_OPTION_ARG_INT, &opt_migrate_s,
+	  "Seconds to wait for the migration (default 600; then it is "
+	  "cancelled and the devices go back to the source)",
+	  "S" },
+	{ "qmp-timeout", 0, 0, G_OPTION_ARG_INT, &opt_qmp_ms,
+	  "Milliseconds for one QMP command (default 5000)", "MS" },
+	{ "no-page", 0, 0, G_OPTION_ARG_NONE, &opt_keep_page,
+	  "Leave the ivshmem status-page devices alone (their memory "
+	  "backend then travels as guest RAM: the destination must have "
+	  "the same one)",
+	  NULL },
+	{ NULL },
+};
+
+static const char migrate_description[] =
+	"QEMU 11.1 refuses to migrate a VM with a vhost-user-rtc device\n"
+	"(\"non-migratable device\": QEMU marks it so). This takes the "
+	"device out\n"
+	"of the running guest, migrates, and puts it back on the "
+	"destination:\n"
+	"  1. source: device_del each vhost-user-rtc device and wait for "
+	"the guest\n"
+	"     to release it (DEVICE_DELETED; PCIe hotplug: about 5 s), "
+	"chardev-remove;\n"
+	"     the same for the ivshmem-plain device of the daemon's status "
+	"page, and\n"
+	"     object-del of its memory backend\n"
+	"  2. source: migrate to --uri, progress every second, until "
+	"completed\n"
+	"  3. destination: chardev-add to --dest-socket, device_add with "
+	"the same\n"
+	"     id, bus and addr (the guest's names stay); object-add and "
+	"device_add\n"
+	"     of the status page with --dest-page\n"
+	"If the migration fails, the devices go back on the source. The "
+	"guest has\n"
+	"no virtio-rtc clocks from step 1 to step 3 (its PHCs return "
+	"ENODEV); the\n"
+	"guest's clients must reopen /dev/ptp_virtio_* (udev: "
+	"99-virtio-ptp.rules).\n"
+	"\n"
+	"Needs: the devices on a hotplug-capable bus (a pcie-root-port on "
+	"q35:\n"
+	"-device pcie-root-port,id=rp1,chassis=1 -device "
+	"vhost-user-rtc-pci,bus=rp1,...),\n"
+	"each with an id=; the destination QEMU started with the same "
+	"command line\n"
+	"minus those devices (and their -chardev and memory backend), plus "
+	"-incoming;\n"
+	"the destination daemon listening. Both QMP sockets reachable from "
+	"here\n"
+	"(for two hosts: ssh -L /tmp/dst.qmp:/run/.../vm1.qmp desthost). "
+	"Under\n"
+	"libvirt, QMP is libvirt's: see contrib/libvirt/qemu-hook.sh.\n"
+	"\n"
+	"Example:\n"
+	"  vhost-user-rtc-ctl migrate --qmp /run/vm1.qmp --dest-qmp "
+	"/tmp/dst.qmp \\\n"
+	"      --uri tcp:desthost:4444\n"
+	"Exit status: 0 done; 1 failed (devices back on the source); 2 "
+	"migrated but\n"
+	"a device could not be plugged on the destination (the message says "
+	"which);\n"
+	"3 bad command line or no QMP connection (nothing changed).\n";
+
+static gint64 t0_us;
+
+static void __attribute__((format(printf, 1, 2))) step(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("[%6.2f s] ",
+	       (double)(g_get_monotonic_time() - t0_us) / G_USEC_PER_SEC);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static void unplugged_free(struct unplugged *u)
+{
+	g_free(u->id);
+	g_free(u->driver);
+	g_free(u->bus);
+	g_free(u->addr);
+	g_free(u->chardev);
+	g_free(u->socket);
+	g_free(u->memdev);
+	g_free(u->mem_path);
+	g_free(u);
+}
+
+/* A JSON object node with string members from NULL-terminated pairs. */
+static JsonNode *__attribute__((sentinel)) args_str(const char *key, ...)
+{
+	JsonObject *o = json_object_new();
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+	va_list ap;
+
+	va_start(ap, key);
+	for (const char *k = key; k; k = va_arg(ap, const char *)) {
+		json_object_set_string_member(o, k, va_arg(ap, const char *));
+	}
+	va_end(ap);
+	json_node_take_object(n, o);
+	return n;
+}
+
+/* qom-get @path @prop; NULL with @err set. */
+static JsonNode *qom_get(struct qmp *q, const char *path, const char *prop,
+			 GError **err)
+{
+	return qmp_call(q, "qom-get",
+			args_str("path", path, "property", prop, NULL), err);
+}
+
+static char *qom_get_string(struct qmp *q, const char *path, const char *prop,
+			    GError **err)
+{
+	JsonNode *n = qom_get(q, path, prop, err);
+	char *s = NULL;
+
+	if (n && json_node_get_value_type(n) == G_TYPE_STRING) {
+		s = g_strdup(json_node_get_string(n));
+	} else if (n) {
+		g_set_error(err, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+			    "%s.%s is not a string", path, prop);
+	}
+	if (n) {
+		json_node_unref(n);
+	}
+	return s;
+}
+
+/*
+ * Where the device at QOM @path sits: its bus name (the last part of its
+ * parent_bus path) and its PCI address as "SS.F".
+ */
+static gboolean device_place(struct qmp *q, const char *path,
+			     struct unplugged *u, GError **err)
+{
+	char *bus = qom_get_string(q, path, "parent_bus", err);
+	JsonNode *addr;
+	gint64 devfn;
+
+	if (!bus) {
+		return FALSE;
+	}
+	u->bus = g_path_get_basename(bus);
+	g_free(bus);
+	addr = qom_get(q, path, "addr", err);
+	if (!addr) {
+		return FALSE;
+	}
+	if (json_node_get_value_type(addr) == G_TYPE_STRING) {
+		u->addr = g_strdup(json_node_get_string(addr));
+	} else {
+		devfn = json_node_get_int(addr);
+		u->addr = g_strdup_printf("%02" G_GINT64_MODIFIER
+					  "x.%" G_GINT64_MODIFIER "x",
+					  devfn >> 3, devfn & 7);
+	}
+	json_node_unref(addr);
+	return TRUE;
+}
+
+/* The UNIX socket path of chardev @label (query-chardev's filename). */
+static char *chardev_socket(struct qmp *q, const char *label, GError **err)
+{
+	JsonNode *list = qmp_call(q, "query-chardev", NULL, err);
+	char *path = NULL;
+
+	if (!list) {
+		return NULL;
+	}
+	for (guint i = 0; i < json_array_get_length(json_node_get_array(list));
+	     i++) {
+		JsonObject *c = json_array_get_object_element(
+			json_node_get_array(list), i);
+		const char *f, *u;
+
+		if (g_strcmp0(json_object_get_string_member(c, "label"),
+			      label)) {
+			continue;
+		}
+		f = json_object_get_string_member(c, "filename");
+		if (f && g_str_has_prefix(f, "disconnected:")) {
+			f += strlen("disconnected:");
+		}
+		u = f && g_str_has_prefix(f, "unix:") ? f + strlen("unix:")
+						      : NULL;
+		if (u) {
+			path = g_strndup(u, strcspn(u, ","));
+		} else {
+			g_set_error(err, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+				    "chardev %s is not a UNIX socket (%s)",
+				    label, f ? f : "?");
+		}
+		break;
+	}
+	if (!path && err && !*err) {
+		g_set_error(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+			    "no chardev %s in query-chardev", label);
+	}
+	json_node_unref(list);
+	return path;
+}
+
+static gboolean wanted(const char *id)
+{
+	if (!opt_devices) {
+		return TRUE;
+	}
+	for (char **d = opt_devices; *d; d++) {
+		if (!strcmp(*d, id)) {
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+/* What a vhost-user-rtc device at @path needs to come back. */
+static struct unplugged *describe_rtc(struct qmp *q, const char *id,
+				      const char *driver, GError **err)
+{
+	struct unplugged *u = g_new0(struct unplugged, 1);
+	char *path = g_strdup_printf("/machine/peripheral/%s", id);
+
+	u->id = g_strdup(id);
+	u->driver = g_strdup(driver);
+	if (!device_place(q, path, u, err) ||
+	    !(u->chardev = qom_get_string(q, path, "chardev", err)) ||
+	    !(u->socket = chardev_socket(q, u->chardev, err))) {
+		unplugged_free(u);
+		u = NULL;
+	}
+	g_free(path);
+	return u;
+}
+
+/*
+ * An ivshmem-plain device mapping the daemon's page (its backend's
+ * mem-path ends in "vmclock"), or NULL without error if it maps
+ * something else.
+ */
+static struct unplugged *describe_page(struct qmp *q, const char *id,
+				       GError **err)
+{
+	struct unplugged *u = g_new0(struct unplugged, 1);
+	char *path = g_strdup_printf("/machine/peripheral/%s", id);
+	char *mem = NULL;
+	JsonNode *n;
+
+	u->id = g_strdup(id);
+	u->driver = g_strdup("ivshmem-plain");
+	mem = qom_get_string(q, path, "memdev", err);
+	if (!mem || !(u->mem_path = qom_get_string(q, mem, "mem-path", err))) {
+		goto fail;
+	}
+	if (!opt_devices && !g_str_has_suffix(u->mem_path, "vmclock")) {
+		g_free(mem);
+		g_free(path);
+		unplugged_free(u);
+		return NULL;
+	}
+	u->memdev = g_path_get_basename(mem);
+	if (!(n = qom_get(q, mem, "size", err))) {
+		goto fail;
+	}
+	u->size = json_node_get_int(n);
+	json_node_unref(n);
+	if (!(n = qom_get(q, mem, "share", err))) {
+		goto fail;
+	}
+	u->share = json_node_get_boolean(n);
+	json_node_unref(n);
+	if (!(n = qom_get(q, mem, "readonly", err))) {
+		goto fail;
+	}
+	u->readonly = json_node_get_boolean(n);
+	json_node_unref(n);
+	if (!device_place(q, path, u, err)) {
+		goto fail;
+	}
+	g_free(mem);
+	g_free(path);
+	return u;
+fail:
+	g_free(mem);
+	g_free(path);
+	unplugged_free(u);
+	return NULL;
+}
+
+/*
+ * The devices to take out, vhost-user-rtc first: every one in
+ * /machine/peripheral (devices with an id=) that is ours, or those of
+ * --device. FALSE with @err set on a device that cannot be described.
+ */
+static gboolean find_devices(struct qmp *q, GPtrArray *out, GError **err)
+{
+	JsonNode *list =
+		qmp_call(q, "qom-list",
+			 args_str("path", "/machine/peripheral", NULL), err);
+	JsonArray *a;
+	GPtrArray *pages = g_ptr_array_new();
+	gboolean ok = FALSE;
+
+	if (!list) {
+		g_ptr_array_free(pages, TRUE);
+		return FALSE;
+	}
+	a = json_node_get_array(list);
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		JsonObject *e = json_array_get_object_element(a, i);
+		const char *name = json_object_get_string_member(e, "name");
+		const char *type = json_object_get_string_member(e, "type");
+		struct unplugged *u = NULL;
+
+		if (!name || !type || !wanted(name)) {
+			continue;
+		}
+		if (!strcmp(type, "child<vhost-user-rtc-pci>") ||
+		    !strcmp(type, "child<vhost-user-rtc>")) {
+			u = describe_rtc(q, name, type + strlen("child<"), err);
+			if (u) {
+				u->driver[strlen(u->driver) - 1] = '\0';
+				g_ptr_array_add(out, u);
+			}
+		} else if (!strcmp(type, "child<ivshmem-plain>") &&
+			   !opt_keep_page) {
+			u = describe_page(q, name, err);
+			if (u) {
+				g_ptr_array_add(pages, u);
+			}
+		} else {
+			continue;
+		}
+		if (!u && *err) {
+			goto out;
+		}
+	}
+	ok = TRUE;
+out:
+	for (guint i = 0; i < pages->len; i++) {
+		if (ok) {
+			g_ptr_array_add(out, pages->pdata[i]);
+		} else {
+			unplugged_free(pages->pdata[i]);
+		}
+	}
+	g_ptr_array_free(pages, TRUE);
+	json_node_unref(list);
+	return ok;
+}
+
+static gboolean call_ok(struct qmp *q, const char *cmd, JsonNode *args,
+			GError **err)
+{
+	JsonNode *r = qmp_call(q, cmd, args, err);
+
+	if (r) {
+		json_node_unref(r);
+	}
+	return r != NULL;
+}
+
+/* Take @u out of the guest on @q: device_del, DEVICE_DELETED, backend. */
+static gboolean unplug(struct qmp *q, struct unplugged *u, GError **err)
+{
+	gint64 t = g_get_monotonic_time();
+
+	if (!call_ok(q, "device_del", args_str("id", u->id, NULL), err)) {
+		return FALSE;
+	}
+	step("%s: device_del %s (%s on bus %s addr %s): waiting for the "
+	     "guest to release it",
+	     qmp_name(q), u->id, u->driver, u->bus, u->addr);
+	if (!qmp_wait_event(q, "DEVICE_DELETED", "device", u->id,
+			    opt_unplug_s * 1000, err)) {
+		return FALSE;
+	}
+	u->removed = TRUE;
+	step("%s: %s deleted after %.1f s", qmp_name(q), u->id,
+	     (double)(g_get_monotonic_time() - t) / G_USEC_PER_SEC);
+	if (u->chardev) {
+		return call_ok(q, "chardev-remove",
+			       args_str("id", u->chardev, NULL), err);
+	}
+	return call_ok(q, "object-del", args_str("id", u->memdev, NULL), err);
+}
+
+/* Put @u into the guest on @q, its backend at @path (NULL: as before). */
+static gboolean plug(struct qmp *q, struct unplugged *u, const char *path,
+		     GError **err)
+{
+	JsonNode *args;
+	JsonObject *o;
+
+	if (u->chardev) {
+		/* {"id", "backend": {"type": "socket", "data": {"addr":
+		 * {"type": "unix", "data": {"path"}}, "server": false}}} */
+		JsonNode *addr =
+			args_str("path", path ? path : u->socket, NULL);
+		JsonObject *ua = json_object_new(), *sd = json_object_new(),
+			   *be = json_object_new();
+
+		json_object_set_string_member(ua, "type", "unix");
+		json_object_set_member(ua, "data", addr);
+		json_object_set_object_member(sd, "addr", ua);
+		json_object_set_boolean_member(sd, "server", FALSE);
+		json_object_set_string_member(be, "type", "socket");
+		json_object_set_object_member(be, "data", sd);
+		args = args_str("id", u->chardev, NULL);
+		json_object_set_object_member(json_node_get_object(args),
+					      "backend", be);
+		if (!call_ok(q, "chardev-add", args, err)) {
+			return FALSE;
+		}
+		args = args_str("driver", u->driver, "id", u->id, "chardev",
+				u->chardev, "bus", u->bus, "addr", u->addr,
+				NULL);
+	} else {
+		args = args_str("qom-type", "memory-backend-file", "id",
+				u->memdev, "mem-path",
+				path ? path : u->mem_path, NULL);
+		o = json_node_get_object(args);
+		json_object_set_int_member(o, "size", u->size);
+		json_object_set_boolean_member(o, "share", u->share);
+		json_object_set_boolean_member(o, "readonly", u->readonly);
+		if (!call_ok(q, "object-add", args, err)) {
+			return FALSE;
+		}
+		args = args_str("driver", u->driver, "id", u->id, "memdev",
+				u->memdev, "bus", u->bus, "addr", u->addr,
+				NULL);
+	}
+	if (!call_ok(q, "device_add", args, err)) {
+		return FALSE;
+	}
+	step("%s: %s plugged (%s on bus %s addr %s, %s %s)", qmp_name(q), u->id,
+	     u->driver, u->bus, u->addr, u->chardev ? "socket" : "page",
+	     path ? path : (u->chardev ? u->socket : u->mem_path));
+	return TRUE;
+}
+
+/* Plug every removed device of @devs back on @q; FALSE if one failed. */
+static gboolean plug_all(struct qmp *q, GPtrArray *devs, gboolean dest)
+{
+	gboolean ok = TRUE;
+
+	for (guint i = 0; i < devs->len; i++) {
+		struct unplugged *u = devs->pdata[i];
+		GError *e = NULL;
+
+		if (!u->removed) {
+			continue;
+		}
+		if (!plug(q, u,
+			  dest ? (u->chardev ? opt_socket : opt_page) : NULL,
+			  &e)) {
+			fprintf(stderr, "%s: %s could not be plugged: %s\n",
+				qmp_name(q), u->id, e->message);
+			g_error_free(e);
+			ok = FALSE;
+		}
+	}
+	return ok;
+}
+
+/* query-migrate's blocked-reasons as one line ("" when none). */
+static char *blocked_reasons(struct qmp *q, GError **err)
+{
+	JsonNode *r = qmp_call(q, "query-migrate", NULL, err);
+	JsonObject *o;
+	JsonArray *a;
+	GString *s;
+
+	if (!r) {
+		return NULL;
+	}
+	o = json_node_get_object(r);
+	s = g_string_new(NULL);
+	a = json_object_has_member(o, "blocked-reasons")
+		    ? json_object_get_array_member(o, "blocked-reasons")
+		    : NULL;
+	for (guint i = 0; a && i < json_array_get_length(a); i++) {
+		g_string_append_printf(s, "%s\"%s\"", i ? ", " : "",
+				       json_array_get_string_element(a, i));
+	}
+	json_node_unref(r);
+	return g_string_free(s, FALSE);
+}
+
+static const char *status_of(struct qmp *q, GError **err)
+{
+	static char st[32];
+	JsonNode *r = qmp_call(q, "query-status", NULL, err);
+
+	if (!r) {
+		return NULL;
+	}
+	g_strlcpy(st,
+		  json_object_get_string_member(json_node_get_object(r),
+						"status"),
+		  sizeof(st));
+	json_node_unref(r);
+	return st;
+}
+
+/*
+ * Run the migration on @src and follow it: a line a second, until
+ * completed (TRUE) or failed, cancelled or timed out (FALSE, cancelled).
+ */
+static gboolean run_migration(struct qmp *src, GError **err)
+{
+	gint64 t = g_get_monotonic_time(), next = 0;
+	gint64 end = t + (gint64)opt_migrate_s * G_USEC_PER_SEC;
+
+	if (!call_ok(src, "migrate", args_str("uri", opt_uri, NULL), err)) {
+		return FALSE;
+	}
+	step("source: migrate to %s started", opt_uri);
+	for (;;) {
+		JsonNode *r = qmp_call(src, "query-migrate", NULL, err);
+		JsonObject *o, *ram;
+		const char *st;
+		gboolean done, failed;
+
+		if (!r) {
+			return FALSE;
+		}
+		o = json_node_get_object(r);
+		st = json_object_has_member(o, "status")
+			     ? json_object_get_string_member(o, "status")
+			     : "none";
+		ram = json_object_has_member(o, "ram")
+			      ? json_object_get_object_member(o, "ram")
+			      : NULL;
+		done = !strcmp(st, "completed");
+		failed = !strcmp(st, "failed") || !strcmp(st, "cancelled");
+		if (done) {
+			step("source: migration completed in %.1f s, "
+			     "downtime %" G_GINT64_FORMAT
+			     " ms, %.1f MiB transferred",
+			     (double)(g_get_monotonic_time() - t) /
+				     G_USEC_PER_SEC,
+			     json_object_has_member(o, "downtime")
+				     ? json_object_get_int_member(o, "downtime")
+				     : -1,
+			     ram ? (double)json_object_get_int_member(
+					   ram, "transferred") /
+					     (1 << 20)
+				 : 0.0);
+		} else if (failed) {
+			g_set_error(err, G_IO_ERROR, G_IO_ERROR_FAILED,
+				    "the migration %s: %s", st,
+				    json_object_has_member(o, "error-desc")
+					    ? json_object_get_string_member(
+						      o, "error-desc")
+					    : "(no reason given)");
+		} else if (g_get_monotonic_time() >= next) {
+			next = g_get_monotonic_time() + G_USEC_PER_SEC;
+			step("source: migration %s, %.1f MiB sent, %.1f MiB "
+			     "remaining",
+			     st,
+			     ram ? (double)json_object_get_int_member(
+					   ram, "transferred") /
+					     (1 << 20)
+				 : 0.0,
+			     ram ? (double)json_object_get_int_member(
+					   ram, "remaining") /
+					     (1 << 20)
+				 : 0.0);
+		}
+		json_node_unref(r);
+		if (done || failed) {
+			return done;
+		}
+		if (g_get_monotonic_time() > end) {
+			call_ok(src, "migrate_cancel", NULL, NULL);
+			g_set_error(err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+				    "the migration did not complete within "
+				    "%d s (cancelled)",
+				    opt_migrate_s);
+			return FALSE;
+		}
+		g_usleep(200 * 1000);
+	}
+}
+
+/* The destination is done loading: running, or paused if told so. */
+static gboolean wait_destination(struct qmp *dst, GError **err)
+{
+	gint64 end = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+	const char *st;
+
+	while ((st = status_of(dst, err)) && !strcmp(st, "inmigrate")) {
+		if (g_get_monotonic_time() > end) {
+			g_set_error(err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+				    "the destination is still in migrate "
+				    "60 s after the source completed");
+			return FALSE;
+		}
+		g_usleep(100 * 1000);
+	}
+	if (st) {
+		step("destination: %s", st);
+	}
+	return st != NULL;
+}
+
+static int run(struct qmp *src, struct qmp *dst)
+{
+	GPtrArray *devs =
+		g_ptr_array_new_with_free_func((GDestroyNotify)unplugged_free);
+	GError *e = NULL;
+	const char *st;
+	char *why;
+	int rc = MIG_FAILED;
+
+	if (!(st = status_of(dst, &e))) {
+		goto out;
+	}
+	if (strcmp(st, "inmigrate") != 0) {
+		fprintf(stderr,
+			"the destination QEMU is %s, not waiting for a "
+			"migration: start it with -incoming %s (or -incoming "
+			"defer and --incoming)\n",
+			st, opt_uri);
+		rc = MIG_USAGE;
+		goto out;
+	}
+	if (opt_incoming && !call_ok(dst, "migrate-incoming",
+				     args_str("uri", opt_incoming, NULL), &e)) {
+		rc = MIG_USAGE;
+		goto out;
+	}
+	if (!find_devices(src, devs, &e)) {
+		rc = MIG_USAGE;
+		goto out;
+	}
+	if ((why = blocked_reasons(src, NULL))) {
+		step("source: query-migrate blocked-reasons before: [%s]", why);
+		g_free(why);
+	}
+	if (!devs->len) {
+		step("source: no vhost-user-rtc device with an id= (nothing "
+		     "to unplug)");
+	}
+	for (guint i = 0; i < devs->len; i++) {
+		if (!unplug(src, devs->pdata[i], &e)) {
+			goto replug;
+		}
+	}
+	why = blocked_reasons(src, &e);
+	if (!why) {
+		goto replug;
+	}
+	step("source: query-migrate blocked-reasons now: [%s]", why);
+	if (*why) {
+		g_set_error(&e, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+			    "the VM is still not migratable: %s", why);
+		g_free(why);
+		goto replug;
+	}
+	g_free(why);
+	if (!run_migration(src, &e)) {
+		goto replug;
+	}
+	if (!wait_destination(dst, &e)) {
+		rc = MIG_NOT_PLUGGED;
+		goto out;
+	}
+	rc = plug_all(dst, devs, TRUE) ? MIG_OK : MIG_NOT_PLUGGED;
+	step("%s; the source QEMU stays paused (postmigrate): quit it once "
+	     "the guest runs on the destination",
+	     rc == MIG_OK ? "done" : "migrated, NOT every device plugged");
+	goto out;
+replug:
+	fprintf(stderr, "migrate: %s\n", e->message);
+	g_clear_error(&e);
+	step("source: putting the devices back");
+	rc = plug_all(src, devs, FALSE) ? MIG_FAILED : MIG_NOT_PLUGGED;
+out:
+	if (e) {
+		fprintf(stderr, "migrate: %s\n", e->message);
+		g_error_free(e);
+	}
+	g_ptr_array_unref(devs);
+	return rc;
+}
+
+int migrate_main(int argc, char **argv)
+{
+	GOptionContext *ctx = g_option_context_new(
+		"- move a VM with a vhost-user-rtc device to another QEMU");
+	struct qmp *src = NULL, *dst = NULL;
+	GError *e = NULL;
+	int rc = MIG_USAGE;
+
+	t0_us = g_get_monotonic_time();
+	g_option_context_add_main_entries(ctx, migrate_entries, NULL);
+	g_option_context_set_description(ctx, migrate_description);
+	if (!g_option_context_parse(ctx, &argc, &argv, &e)) {
+		fprintf(stderr, "migrate: %s (see migrate --help)\n",
+			e->message);
+		goto out;
+	}
+	if (argc != 1 || !opt_src || !opt_dst || !opt_uri) {
+		fprintf(stderr, "migrate: give --qmp, --dest-qmp and --uri "
+				"(see migrate --help)\n");
+		goto out;
+	}
+	if (opt_unplug_s <= 0 || opt_migrate_s <= 0 || opt_qmp_ms <= 0) {
+		fprintf(stderr, "migrate: timeouts must be positive\n");
+		goto out;
+	}
+	if (!(src = qmp_open(opt_src, "source", opt_qmp_ms, &e)) ||
+	    !(dst = qmp_open(opt_dst, "destination", opt_qmp_ms, &e))) {
+		fprintf(stderr, "migrate: %s\n", e->message);
+		goto out;
+	}
+	rc = run(src, dst);
+out:
+	g_clear_error(&e);
+	qmp_free(src);
+	qmp_free(dst);
+	g_option_context_free(ctx);
+	return rc;
+}
