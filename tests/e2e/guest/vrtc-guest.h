@@ -100,6 +100,9 @@ void check_vrtc_bound(const struct guest_phc *ref, int samples);
 void check_vrtc_status_change(const struct guest_phc *ref, int limit_s,
 			      int holdover_s);
 
+/* migrate.c: reads across an unplug, migration and plug (migrate.sh) */
+int cmd_migrate(const char *ref_pci, int before_s, int after_s, int limit_s);
+
 /* cross.c: the driver took the CROSS_CAP answer (no cross-timestamps) */
 void check_cross(const char *ours, const char *ref);
 
