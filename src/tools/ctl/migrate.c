@@ -26,6 +26,9 @@ enum {
 	MIG_USAGE = 3,
 };
 
+/* Between the device_del of the last PHC device and the first page. */
+#define UNPLUG_STAGGER_MS 1000
+
 /* One device taken out, and what it takes to put it back. */
 struct unplugged {
 	char *id;
@@ -41,6 +44,7 @@ struct unplugged {
 	gint64 size;
 	gboolean share, readonly;
 	gboolean removed; /* gone from the source QEMU */
+	gint64 del_us;	  /* when device_del was asked (monotonic) */
 };
 
 static gchar *opt_src, *opt_dst, *opt_uri, *opt_incoming, *opt_socket;
@@ -101,13 +105,13 @@ static const char migrate_description[] =
 	"device out\n"
 	"of the running guest, migrates, and puts it back on the "
 	"destination:\n"
-	"  1. source: device_del each vhost-user-rtc device and wait for "
-	"the guest\n"
-	"     to release it (DEVICE_DELETED; PCIe hotplug: about 5 s), "
-	"chardev-remove;\n"
-	"     the same for the ivshmem-plain device of the daemon's status "
-	"page, and\n"
-	"     object-del of its memory backend\n"
+	"  1. source: device_del each vhost-user-rtc device, 1 s later "
+	"each ivshmem-plain\n"
+	"     device of the daemon's status page; wait until the guest "
+	"released them\n"
+	"     (DEVICE_DELETED; PCIe hotplug: about 5 s), chardev-remove and "
+	"object-del\n"
+	"     of the page's memory backend\n"
 	"  2. source: migrate to --uri, progress every second, until "
 	"completed\n"
 	"  3. destination: chardev-add to --dest-socket, device_add with "
@@ -449,24 +453,36 @@ static gboolean call_ok(struct qmp *q, const char *cmd, JsonNode *args,
 	return r != NULL;
 }
 
-/* Take @u out of the guest on @q: device_del, DEVICE_DELETED, backend. */
-static gboolean unplug(struct qmp *q, struct unplugged *u, GError **err)
+/*
+ * Ask the guest to release @u (device_del). The guest's PCIe hotplug
+ * waits 5 s after the button press before it powers the slot off, so
+ * every device is asked first and waited for after (unplug_finish()).
+ */
+static gboolean unplug_start(struct qmp *q, struct unplugged *u, GError **err)
 {
-	gint64 t = g_get_monotonic_time();
-
+	u->del_us = g_get_monotonic_time();
 	if (!call_ok(q, "device_del", args_str("id", u->id, NULL), err)) {
 		return FALSE;
 	}
-	step("%s: device_del %s (%s on bus %s addr %s): waiting for the "
-	     "guest to release it",
-	     qmp_name(q), u->id, u->driver, u->bus, u->addr);
+	step("%s: device_del %s (%s on bus %s addr %s)", qmp_name(q), u->id,
+	     u->driver, u->bus, u->addr);
+	return TRUE;
+}
+
+/* Wait for DEVICE_DELETED of @u, then remove its chardev or backend. */
+static gboolean unplug_finish(struct qmp *q, struct unplugged *u, GError **err)
+{
+	gint64 left_ms = opt_unplug_s * 1000 -
+			 (g_get_monotonic_time() - u->del_us) / 1000;
+
 	if (!qmp_wait_event(q, "DEVICE_DELETED", "device", u->id,
-			    opt_unplug_s * 1000, err)) {
+			    (int)MAX(left_ms, 1), err)) {
 		return FALSE;
 	}
 	u->removed = TRUE;
-	step("%s: %s deleted after %.1f s", qmp_name(q), u->id,
-	     (double)(g_get_monotonic_time() - t) / G_USEC_PER_SEC);
+	step("%s: %s released by the guest %.1f s after device_del",
+	     qmp_name(q), u->id,
+	     (double)(g_get_monotonic_time() - u->del_us) / G_USEC_PER_SEC);
 	if (u->chardev) {
 		return call_ok(q, "chardev-remove",
 			       args_str("id", u->chardev, NULL), err);
@@ -733,7 +749,22 @@ static int run(struct qmp *src, struct qmp *dst)
 		     "to unplug)");
 	}
 	for (guint i = 0; i < devs->len; i++) {
-		if (!unplug(src, devs->pdata[i], &e)) {
+		struct unplugged *u = devs->pdata[i];
+
+		/* the PHCs first: a client in the guest then sees its PHC
+		 * fail before the page it reads with goes away */
+		if (i && !u->chardev &&
+		    ((struct unplugged *)devs->pdata[i - 1])->chardev) {
+			g_usleep(UNPLUG_STAGGER_MS * 1000);
+		}
+		if (!unplug_start(src, u, &e)) {
+			goto replug;
+		}
+	}
+	step("source: waiting for the guest to release %u device(s)",
+	     devs->len);
+	for (guint i = 0; i < devs->len; i++) {
+		if (!unplug_finish(src, devs->pdata[i], &e)) {
 			goto replug;
 		}
 	}
