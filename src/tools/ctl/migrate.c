@@ -26,9 +26,6 @@ enum {
 	MIG_USAGE = 3,
 };
 
-/* Between the device_del of the last PHC device and the first page. */
-#define UNPLUG_STAGGER_MS 1000
-
 /* One device taken out, and what it takes to put it back. */
 struct unplugged {
 	char *id;
@@ -105,10 +102,10 @@ static const char migrate_description[] =
 	"device out\n"
 	"of the running guest, migrates, and puts it back on the "
 	"destination:\n"
-	"  1. source: device_del each vhost-user-rtc device, 1 s later "
-	"each ivshmem-plain\n"
-	"     device of the daemon's status page; wait until the guest "
-	"released them\n"
+	"  1. source: device_del each vhost-user-rtc device and each "
+	"ivshmem-plain device\n"
+	"     of the daemon's status page; wait until the guest released "
+	"them\n"
 	"     (DEVICE_DELETED; PCIe hotplug: about 5 s), chardev-remove and "
 	"object-del\n"
 	"     of the page's memory backend\n"
@@ -749,15 +746,7 @@ static int run(struct qmp *src, struct qmp *dst)
 		     "to unplug)");
 	}
 	for (guint i = 0; i < devs->len; i++) {
-		struct unplugged *u = devs->pdata[i];
-
-		/* the PHCs first: a client in the guest then sees its PHC
-		 * fail before the page it reads with goes away */
-		if (i && !u->chardev &&
-		    ((struct unplugged *)devs->pdata[i - 1])->chardev) {
-			g_usleep(UNPLUG_STAGGER_MS * 1000);
-		}
-		if (!unplug_start(src, u, &e)) {
+		if (!unplug_start(src, devs->pdata[i], &e)) {
 			goto replug;
 		}
 	}
@@ -775,7 +764,10 @@ static int run(struct qmp *src, struct qmp *dst)
 	step("source: query-migrate blocked-reasons now: [%s]", why);
 	if (*why) {
 		g_set_error(&e, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-			    "the VM is still not migratable: %s", why);
+			    "the VM is still not migratable: %s (a "
+			    "vhost-user-rtc or ivshmem-plain device without "
+			    "id=, or another device QEMU cannot migrate?)",
+			    why);
 		g_free(why);
 		goto replug;
 	}
