@@ -469,7 +469,7 @@ static gboolean unplug_start(struct qmp *q, struct unplugged *u, GError **err)
 /* Wait for DEVICE_DELETED of @u, then remove its chardev or backend. */
 static gboolean unplug_finish(struct qmp *q, struct unplugged *u, GError **err)
 {
-	gint64 left_ms = opt_unplug_s * 1000 -
+	gint64 left_ms = (gint64)opt_unplug_s * 1000 -
 			 (g_get_monotonic_time() - u->del_us) / 1000;
 
 	if (!qmp_wait_event(q, "DEVICE_DELETED", "device", u->id,
@@ -682,14 +682,14 @@ static gboolean run_migration(struct qmp *src, GError **err)
 				    opt_migrate_s);
 			return FALSE;
 		}
-		g_usleep(200 * 1000);
+		g_usleep((gulong)200 * 1000);
 	}
 }
 
 /* The destination is done loading: running, or paused if told so. */
 static gboolean wait_destination(struct qmp *dst, GError **err)
 {
-	gint64 end = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+	gint64 end = g_get_monotonic_time() + (gint64)60 * G_USEC_PER_SEC;
 	const char *st;
 
 	while ((st = status_of(dst, err)) && !strcmp(st, "inmigrate")) {
@@ -699,7 +699,7 @@ static gboolean wait_destination(struct qmp *dst, GError **err)
 				    "60 s after the source completed");
 			return FALSE;
 		}
-		g_usleep(100 * 1000);
+		g_usleep((gulong)100 * 1000);
 	}
 	if (st) {
 		step("destination: %s", st);
