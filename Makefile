@@ -264,6 +264,7 @@ check: deps
 	$(MAKE) e2e
 	$(MAKE) e2e-arm64
 	$(MAKE) e2e-phc
+	$(MAKE) e2e-migrate
 	@echo "make check: all suites passed"
 
 e2e: all

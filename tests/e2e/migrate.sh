@@ -175,6 +175,7 @@ DAEMON_PID=$DAEMON_B_PID
 DAEMON_B_PID=
 e2e_stop_daemon
 DAEMON_B_RESULT=$DAEMON_RESULT
+e2e_stop_fakegpsd
 
 # --- results -------------------------------------------------------------------------
 
