@@ -47,7 +47,6 @@ struct unplugged {
 static gchar *opt_src, *opt_dst, *opt_uri, *opt_incoming, *opt_socket;
 static gchar *opt_page, **opt_devices;
 static gint opt_unplug_s = 30, opt_migrate_s = 600, opt_qmp_ms = 5000;
-static gboolean opt_keep_page;
 
 static const GOptionEntry migrate_entries[] = {
 	{ "qmp", 0, 0, G_OPTION_ARG_FILENAME, &opt_src,
@@ -88,11 +87,6 @@ static const GOptionEntry migrate_entries[] = {
 	  "S" },
 	{ "qmp-timeout", 0, 0, G_OPTION_ARG_INT, &opt_qmp_ms,
 	  "Milliseconds for one QMP command (default 5000)", "MS" },
-	{ "no-page", 0, 0, G_OPTION_ARG_NONE, &opt_keep_page,
-	  "Leave the ivshmem status-page devices alone (their memory "
-	  "backend then travels as guest RAM: the destination must have "
-	  "the same one)",
-	  NULL },
 	{ NULL },
 };
 
@@ -412,8 +406,7 @@ static gboolean find_devices(struct qmp *q, GPtrArray *out, GError **err)
 				u->driver[strlen(u->driver) - 1] = '\0';
 				g_ptr_array_add(out, u);
 			}
-		} else if (!strcmp(type, "child<ivshmem-plain>") &&
-			   !opt_keep_page) {
+		} else if (!strcmp(type, "child<ivshmem-plain>")) {
 			u = describe_page(q, name, err);
 			if (u) {
 				g_ptr_array_add(pages, u);
