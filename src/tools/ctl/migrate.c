@@ -243,11 +243,43 @@ static gboolean device_place(struct qmp *q, const char *path,
 	return TRUE;
 }
 
-/* The UNIX socket path of chardev @label (query-chardev's filename). */
+/*
+ * The UNIX socket path chardev @label was given: its QOM "addr". Not
+ * query-chardev's filename, which is the address the listening daemon
+ * bound, another path when QEMU runs in a chroot or mount namespace.
+ */
+static char *chardev_addr(struct qmp *q, const char *label)
+{
+	char *obj = g_strdup_printf("/chardevs/%s", label);
+	JsonNode *n = qom_get(q, obj, "addr", NULL);
+	JsonObject *o;
+	char *path = NULL;
+
+	g_free(obj);
+	if (!n) {
+		return NULL;
+	}
+	o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+	if (o && !g_strcmp0(json_object_get_string_member_with_default(
+				    o, "type", NULL),
+			    "unix")) {
+		path = g_strdup(json_object_get_string_member_with_default(
+			o, "path", NULL));
+	}
+	json_node_unref(n);
+	return path;
+}
+
+/* The UNIX socket path of chardev @label (else query-chardev's filename). */
 static char *chardev_socket(struct qmp *q, const char *label, GError **err)
 {
-	JsonNode *list = qmp_call(q, "query-chardev", NULL, err);
-	char *path = NULL;
+	JsonNode *list;
+	char *path = chardev_addr(q, label);
+
+	if (path) {
+		return path;
+	}
+	list = qmp_call(q, "query-chardev", NULL, err);
 
 	if (!list) {
 		return NULL;
