@@ -202,7 +202,7 @@ for c in migrate migrate_names; do
 		check "$c" "$([ "$v" = PASS ] && echo 1 || echo 0)" "${line#*"$v" }"
 	fi
 done
-grep -E '^VRTC-E2E: migrate_(bad|stale_handle) ' "$WORK/console.txt" |
+grep -E '^VRTC-E2E: migrate_(bad|stale_handle|wait) ' "$WORK/console.txt" |
 	sed 's/^VRTC-E2E: \([a-z_]*\) INFO /  INFO \1: /' || true
 check ctl "$([ $CTL_RC = 0 ] && echo 1 || echo 0)" "vhost-user-rtc-ctl migrate exit $CTL_RC"
 br=$(sed -n 's/.*blocked-reasons before: //p' "$WORK/ctl.log")

@@ -165,6 +165,41 @@ static const char *probe_stale(struct vrtc *stale, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * Wait until libvrtc says SYNCHRONIZED, at most @limit_s; the ms it took
+ * (-1: never).
+ */
+static int wait_synchronized(const char *ref_pci, int limit_s)
+{
+	int64_t start = mono_ns();
+
+	while (mono_ns() - start < (int64_t)limit_s * NSEC_PER_SEC) {
+		struct guest_phc *ref, *ours;
+		struct vrtc_time t;
+		struct vrtc *v;
+		struct role r;
+		char dev[32];
+		struct vrtc_options o = { .mode = VRTC_MODE_GUEST,
+					  .phc_path = dev };
+		bool synced = false;
+
+		find_roles(ref_pci, &ref, &ours, &r);
+		if (ours) {
+			snprintf(dev, sizeof(dev), "/dev/ptp%d", ours->index);
+			if (vrtc_open(&o, &v) == 0) {
+				synced = vrtc_now(v, &t) == 0 &&
+					 t.status == VRTC_STATUS_SYNCHRONIZED;
+				vrtc_close(v);
+			}
+		}
+		if (synced) {
+			return (int)((mono_ns() - start) / 1000000);
+		}
+		nanosleep(&(struct timespec){ .tv_nsec = 100000000 }, NULL);
+	}
+	return -1;
+}
+
 struct mstats {
 	int good, phc_in, vrtc_in, synced, bad_printed;
 	int64_t worst_phc_margin, worst_vrtc_margin;
@@ -256,6 +291,11 @@ int cmd_migrate(const char *ref_pci, int before_s, int after_s, int limit_s)
 
 	sigaction(SIGBUS, &sa, NULL);
 	memset(&r_after, 0, sizeof(r_after));
+	/* the daemon says SYNCHRONIZED about 8 s after its start: every
+	 * reading from then on must be */
+	info("migrate_wait", "synchronized after %d ms",
+	     wait_synchronized(ref_pci, 60));
+	t0 = mono_ns();
 	for (;;) {
 		int e = 0;
 
