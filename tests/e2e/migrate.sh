@@ -22,7 +22,10 @@
 # Environment: VRTC_CACHE, VRTC_E2E_KEEP=1 (keep the work directory),
 # VRTC_E2E_TIMEOUT (limit for each QEMU, s, default 300),
 # VRTC_E2E_MIGRATE (B,A,L: guest reads B s before the migration, A s after
-# the device is back, gives up L s after it went; default 8,10,120).
+# the device is back, gives up L s after it went; default 8,10,120),
+# VRTC_E2E_MIGRATE_FAIL=1 (the failure path: the ctl migrates to a URI
+# nobody listens on, and must put the devices back on the source, where
+# the guest reads on).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -35,6 +38,7 @@ CTL=$(dirname "$DAEMON")/vhost-user-rtc-ctl
 [ -x "$CTL" ] || e2e_die "no $CTL (run make)"
 TIMEOUT=${VRTC_E2E_TIMEOUT:-300}
 MIGRATE=${VRTC_E2E_MIGRATE:-8,10,120}
+FAIL=${VRTC_E2E_MIGRATE_FAIL:-0}
 T_START=$(date +%s)
 
 e2e_log "migration test: daemon $DAEMON"
@@ -154,21 +158,32 @@ done
 e2e_log "guest: $(grep -a '^VRTC-E2E-MARK migrate-ready' "$WORK/console-src.log" | tr -d '\r') after $(($(date +%s) - T_BOOT)) s"
 CTL_RC=0
 T_MIG=$(date +%s%N)
+# VRTC_E2E_MIGRATE_FAIL=1: a URI nobody listens on, the failure path
+URI=unix:/vrtc/mig.sock
+[ "$FAIL" = 0 ] || URI=unix:/vrtc/nobody-listens.sock
 "$CTL" migrate --qmp "$WORK/src.qmp" --dest-qmp "$WORK/dst.qmp" \
-	--uri unix:/vrtc/mig.sock \
+	--uri "$URI" \
 	--dest-socket /vrtc/b/vrtc.sock --dest-page /vrtc/b/vrtc.vmclock \
 	>"$WORK/ctl.log" 2>&1 || CTL_RC=$?
 T_MIG_END=$(date +%s%N)
 sed 's/^/   ctl | /' "$WORK/ctl.log"
 e2e_log "ctl migrate: exit $CTL_RC after $(((T_MIG_END - T_MIG) / 1000000)) ms"
 
-# The source stays paused (postmigrate): the destination has the guest.
-kill -TERM "$(cat "$WORK/src.pid" 2>/dev/null)" 2>/dev/null || true
-wait "$SRC_BG" 2>/dev/null || true
-# The guest powers off on the destination when it is done.
-DST_RC=0
-wait "$DST_BG" || DST_RC=$?
-e2e_log "qemu: destination exited with status $DST_RC"
+if [ "$FAIL" = 0 ]; then
+	# The source stays paused (postmigrate): the destination has the
+	# guest, which powers off there when it is done.
+	kill -TERM "$(cat "$WORK/src.pid" 2>/dev/null)" 2>/dev/null || true
+	wait "$SRC_BG" 2>/dev/null || true
+	DST_RC=0
+	wait "$DST_BG" || DST_RC=$?
+	e2e_log "qemu: destination exited with status $DST_RC"
+else
+	# The guest stays on the source, its devices back.
+	wait "$SRC_BG" || true
+	kill -TERM "$(cat "$WORK/dst.pid" 2>/dev/null)" 2>/dev/null || true
+	wait "$DST_BG" 2>/dev/null || true
+	e2e_log "qemu: the source's guest ended; destination stopped"
+fi
 e2e_stop_daemon
 DAEMON_A_RESULT=$DAEMON_RESULT
 DAEMON_PID=$DAEMON_B_PID
@@ -204,7 +219,13 @@ for c in migrate migrate_names; do
 done
 grep -E '^VRTC-E2E: migrate_(bad|stale_handle|wait) ' "$WORK/console.txt" |
 	sed 's/^VRTC-E2E: \([a-z_]*\) INFO /  INFO \1: /' || true
-check ctl "$([ $CTL_RC = 0 ] && echo 1 || echo 0)" "vhost-user-rtc-ctl migrate exit $CTL_RC"
+if [ "$FAIL" = 0 ]; then
+	check ctl "$([ $CTL_RC = 0 ] && echo 1 || echo 0)" "vhost-user-rtc-ctl migrate exit $CTL_RC"
+else
+	check ctl "$([ $CTL_RC = 1 ] && grep -q 'source: vrtc0 plugged' "$WORK/ctl.log" &&
+		grep -q 'source: vrtcpage0 plugged' "$WORK/ctl.log" && echo 1 || echo 0)" \
+		"vhost-user-rtc-ctl migrate to a URI nobody listens on: exit $CTL_RC (1 expected), devices back on the source"
+fi
 br=$(sed -n 's/.*blocked-reasons before: //p' "$WORK/ctl.log")
 check blocked_before "$([ -n "$br" ] && [ "$br" != "[]" ] && echo 1 || echo 0)" \
 	"query-migrate with the device plugged: blocked-reasons $br"
@@ -212,12 +233,17 @@ ba=$(sed -n 's/.*blocked-reasons now: //p' "$WORK/ctl.log")
 check blocked_after "$([ "$ba" = "[]" ] && echo 1 || echo 0)" \
 	"query-migrate with the device unplugged: blocked-reasons ${ba:-?}"
 nb=$(grep -c 'connection' "$WORK/b/daemon.log" || true)
-check dest_daemon "$(grep -qiE 'accepted|connected' "$WORK/b/daemon.log" && echo 1 || echo 0)" \
-	"the destination daemon served the plugged device ($nb connection lines in its log)"
+if [ "$FAIL" = 0 ]; then
+	check dest_daemon "$(grep -qiE 'accepted|connected' "$WORK/b/daemon.log" && echo 1 || echo 0)" \
+		"the destination daemon served the plugged device ($nb connection lines in its log)"
+else
+	check source_daemon "$(grep -c 'front-end connected' "$WORK/a/daemon.log" | grep -qx 2 && echo 1 || echo 0)" \
+		"the source daemon served the device again: $(grep -c 'front-end connected' "$WORK/a/daemon.log") connections (2 expected)"
+fi
 check daemons "$([ "$DAEMON_A_RESULT" = ok ] && [ "$DAEMON_B_RESULT" = ok ] && echo 1 || echo 0)" \
 	"source daemon: $DAEMON_A_RESULT; destination daemon: $DAEMON_B_RESULT"
 check guest_done "$(grep -q '^VRTC-GUEST-DONE rc=0' "$WORK/console.txt" && echo 1 || echo 0)" \
-	"the guest finished on the destination ($(grep -a '^VRTC-GUEST-DONE' "$WORK/console.txt" || echo none))"
+	"the guest finished on the $([ "$FAIL" = 0 ] && echo destination || echo source) ($(grep -a '^VRTC-GUEST-DONE' "$WORK/console.txt" || echo none))"
 for q in src dst; do
 	if grep -qiE 'error|fail' "$WORK/qemu-$q.log"; then
 		echo "  INFO qemu-$q: $(grep -iE 'error|fail' "$WORK/qemu-$q.log" | head -n 3 | tr '\n' ' ')"
