@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "migrate.h"
+#include "migrate_devices.h"
 #include "qmp.h"
 
 enum {
@@ -24,24 +25,6 @@ enum {
 	MIG_FAILED = 1,
 	MIG_NOT_PLUGGED = 2,
 	MIG_USAGE = 3,
-};
-
-/* One device taken out, and what it takes to put it back. */
-struct unplugged {
-	char *id;
-	char *driver;
-	char *bus;  /* bus name for device_add (a pcie-root-port's id) */
-	char *addr; /* "SS.F" on that bus */
-	/* vhost-user-rtc: its chardev */
-	char *chardev;
-	char *socket; /* the chardev's UNIX socket path */
-	/* ivshmem-plain: its memory backend */
-	char *memdev; /* object id */
-	char *mem_path;
-	gint64 size;
-	gboolean share, readonly;
-	gboolean removed; /* gone from the source QEMU */
-	gint64 del_us;	  /* when device_del was asked (monotonic) */
 };
 
 static gchar *opt_src, *opt_dst, *opt_uri, *opt_incoming, *opt_socket;
@@ -156,314 +139,6 @@ static void __attribute__((format(printf, 1, 2))) step(const char *fmt, ...)
 	fflush(stdout);
 }
 
-static void unplugged_free(struct unplugged *u)
-{
-	g_free(u->id);
-	g_free(u->driver);
-	g_free(u->bus);
-	g_free(u->addr);
-	g_free(u->chardev);
-	g_free(u->socket);
-	g_free(u->memdev);
-	g_free(u->mem_path);
-	g_free(u);
-}
-
-/* A JSON object node with string members from NULL-terminated pairs. */
-static JsonNode *__attribute__((sentinel)) args_str(const char *key, ...)
-{
-	JsonObject *o = json_object_new();
-	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
-	va_list ap;
-
-	va_start(ap, key);
-	for (const char *k = key; k; k = va_arg(ap, const char *)) {
-		json_object_set_string_member(o, k, va_arg(ap, const char *));
-	}
-	va_end(ap);
-	json_node_take_object(n, o);
-	return n;
-}
-
-/* qom-get @path @prop; NULL with @err set. */
-static JsonNode *qom_get(struct qmp *q, const char *path, const char *prop,
-			 GError **err)
-{
-	return qmp_call(q, "qom-get",
-			args_str("path", path, "property", prop, NULL), err);
-}
-
-static char *qom_get_string(struct qmp *q, const char *path, const char *prop,
-			    GError **err)
-{
-	JsonNode *n = qom_get(q, path, prop, err);
-	char *s = NULL;
-
-	if (n && json_node_get_value_type(n) == G_TYPE_STRING) {
-		s = g_strdup(json_node_get_string(n));
-	} else if (n) {
-		g_set_error(err, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-			    "%s.%s is not a string", path, prop);
-	}
-	if (n) {
-		json_node_unref(n);
-	}
-	return s;
-}
-
-/*
- * Where the device at QOM @path sits: its bus name (the last part of its
- * parent_bus path) and its PCI address as "SS.F".
- */
-static gboolean device_place(struct qmp *q, const char *path,
-			     struct unplugged *u, GError **err)
-{
-	char *bus = qom_get_string(q, path, "parent_bus", err);
-	JsonNode *addr;
-	gint64 devfn;
-
-	if (!bus) {
-		return FALSE;
-	}
-	u->bus = g_path_get_basename(bus);
-	g_free(bus);
-	addr = qom_get(q, path, "addr", err);
-	if (!addr) {
-		return FALSE;
-	}
-	if (json_node_get_value_type(addr) == G_TYPE_STRING) {
-		u->addr = g_strdup(json_node_get_string(addr));
-	} else {
-		devfn = json_node_get_int(addr);
-		u->addr = g_strdup_printf("%02" G_GINT64_MODIFIER
-					  "x.%" G_GINT64_MODIFIER "x",
-					  devfn >> 3, devfn & 7);
-	}
-	json_node_unref(addr);
-	return TRUE;
-}
-
-/*
- * The UNIX socket path chardev @label was given: its QOM "addr". Not
- * query-chardev's filename, which is the address the listening daemon
- * bound, another path when QEMU runs in a chroot or mount namespace.
- */
-static char *chardev_addr(struct qmp *q, const char *label)
-{
-	char *obj = g_strdup_printf("/chardevs/%s", label);
-	JsonNode *n = qom_get(q, obj, "addr", NULL);
-	JsonObject *o;
-	char *path = NULL;
-
-	g_free(obj);
-	if (!n) {
-		return NULL;
-	}
-	o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-	if (o && !g_strcmp0(json_object_get_string_member_with_default(
-				    o, "type", NULL),
-			    "unix")) {
-		path = g_strdup(json_object_get_string_member_with_default(
-			o, "path", NULL));
-	}
-	json_node_unref(n);
-	return path;
-}
-
-/* The UNIX socket path of chardev @label (else query-chardev's filename). */
-static char *chardev_socket(struct qmp *q, const char *label, GError **err)
-{
-	JsonNode *list;
-	char *path = chardev_addr(q, label);
-
-	if (path) {
-		return path;
-	}
-	list = qmp_call(q, "query-chardev", NULL, err);
-
-	if (!list) {
-		return NULL;
-	}
-	for (guint i = 0; i < json_array_get_length(json_node_get_array(list));
-	     i++) {
-		JsonObject *c = json_array_get_object_element(
-			json_node_get_array(list), i);
-		const char *f, *u;
-
-		if (g_strcmp0(json_object_get_string_member(c, "label"),
-			      label)) {
-			continue;
-		}
-		f = json_object_get_string_member(c, "filename");
-		if (f && g_str_has_prefix(f, "disconnected:")) {
-			f += strlen("disconnected:");
-		}
-		u = f && g_str_has_prefix(f, "unix:") ? f + strlen("unix:")
-						      : NULL;
-		if (u) {
-			path = g_strndup(u, strcspn(u, ","));
-		} else {
-			g_set_error(err, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-				    "chardev %s is not a UNIX socket (%s)",
-				    label, f ? f : "?");
-		}
-		break;
-	}
-	if (!path && err && !*err) {
-		g_set_error(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-			    "no chardev %s in query-chardev", label);
-	}
-	json_node_unref(list);
-	return path;
-}
-
-static gboolean wanted(const char *id)
-{
-	if (!opt_devices) {
-		return TRUE;
-	}
-	for (char **d = opt_devices; *d; d++) {
-		if (!strcmp(*d, id)) {
-			return TRUE;
-		}
-	}
-	return FALSE;
-}
-
-/* What a vhost-user-rtc device at @path needs to come back. */
-static struct unplugged *describe_rtc(struct qmp *q, const char *id,
-				      const char *driver, GError **err)
-{
-	struct unplugged *u = g_new0(struct unplugged, 1);
-	char *path = g_strdup_printf("/machine/peripheral/%s", id);
-
-	u->id = g_strdup(id);
-	u->driver = g_strdup(driver);
-	if (!device_place(q, path, u, err) ||
-	    !(u->chardev = qom_get_string(q, path, "chardev", err)) ||
-	    !(u->socket = chardev_socket(q, u->chardev, err))) {
-		unplugged_free(u);
-		u = NULL;
-	}
-	g_free(path);
-	return u;
-}
-
-/*
- * An ivshmem-plain device mapping the daemon's page (its backend's
- * mem-path ends in "vmclock"), or NULL without error if it maps
- * something else.
- */
-static struct unplugged *describe_page(struct qmp *q, const char *id,
-				       GError **err)
-{
-	struct unplugged *u = g_new0(struct unplugged, 1);
-	char *path = g_strdup_printf("/machine/peripheral/%s", id);
-	char *mem = NULL;
-	JsonNode *n;
-
-	u->id = g_strdup(id);
-	u->driver = g_strdup("ivshmem-plain");
-	mem = qom_get_string(q, path, "memdev", err);
-	if (!mem || !(u->mem_path = qom_get_string(q, mem, "mem-path", err))) {
-		goto fail;
-	}
-	if (!opt_devices && !g_str_has_suffix(u->mem_path, "vmclock")) {
-		g_free(mem);
-		g_free(path);
-		unplugged_free(u);
-		return NULL;
-	}
-	u->memdev = g_path_get_basename(mem);
-	if (!(n = qom_get(q, mem, "size", err))) {
-		goto fail;
-	}
-	u->size = json_node_get_int(n);
-	json_node_unref(n);
-	if (!(n = qom_get(q, mem, "share", err))) {
-		goto fail;
-	}
-	u->share = json_node_get_boolean(n);
-	json_node_unref(n);
-	if (!(n = qom_get(q, mem, "readonly", err))) {
-		goto fail;
-	}
-	u->readonly = json_node_get_boolean(n);
-	json_node_unref(n);
-	if (!device_place(q, path, u, err)) {
-		goto fail;
-	}
-	g_free(mem);
-	g_free(path);
-	return u;
-fail:
-	g_free(mem);
-	g_free(path);
-	unplugged_free(u);
-	return NULL;
-}
-
-/*
- * The devices to take out, vhost-user-rtc first: every one in
- * /machine/peripheral (devices with an id=) that is ours, or those of
- * --device. FALSE with @err set on a device that cannot be described.
- */
-static gboolean find_devices(struct qmp *q, GPtrArray *out, GError **err)
-{
-	JsonNode *list =
-		qmp_call(q, "qom-list",
-			 args_str("path", "/machine/peripheral", NULL), err);
-	JsonArray *a;
-	GPtrArray *pages = g_ptr_array_new();
-	gboolean ok = FALSE;
-
-	if (!list) {
-		g_ptr_array_free(pages, TRUE);
-		return FALSE;
-	}
-	a = json_node_get_array(list);
-	for (guint i = 0; i < json_array_get_length(a); i++) {
-		JsonObject *e = json_array_get_object_element(a, i);
-		const char *name = json_object_get_string_member(e, "name");
-		const char *type = json_object_get_string_member(e, "type");
-		struct unplugged *u = NULL;
-
-		if (!name || !type || !wanted(name)) {
-			continue;
-		}
-		if (!strcmp(type, "child<vhost-user-rtc-pci>") ||
-		    !strcmp(type, "child<vhost-user-rtc>")) {
-			u = describe_rtc(q, name, type + strlen("child<"), err);
-			if (u) {
-				u->driver[strlen(u->driver) - 1] = '\0';
-				g_ptr_array_add(out, u);
-			}
-		} else if (!strcmp(type, "child<ivshmem-plain>")) {
-			u = describe_page(q, name, err);
-			if (u) {
-				g_ptr_array_add(pages, u);
-			}
-		} else {
-			continue;
-		}
-		if (!u && *err) {
-			goto out;
-		}
-	}
-	ok = TRUE;
-out:
-	for (guint i = 0; i < pages->len; i++) {
-		if (ok) {
-			g_ptr_array_add(out, pages->pdata[i]);
-		} else {
-			unplugged_free(pages->pdata[i]);
-		}
-	}
-	g_ptr_array_free(pages, TRUE);
-	json_node_unref(list);
-	return ok;
-}
-
 static gboolean call_ok(struct qmp *q, const char *cmd, JsonNode *args,
 			GError **err)
 {
@@ -483,7 +158,7 @@ static gboolean call_ok(struct qmp *q, const char *cmd, JsonNode *args,
 static gboolean unplug_start(struct qmp *q, struct unplugged *u, GError **err)
 {
 	u->del_us = g_get_monotonic_time();
-	if (!call_ok(q, "device_del", args_str("id", u->id, NULL), err)) {
+	if (!call_ok(q, "device_del", qmp_args("id", u->id, NULL), err)) {
 		return FALSE;
 	}
 	step("%s: device_del %s (%s on bus %s addr %s)", qmp_name(q), u->id,
@@ -507,9 +182,9 @@ static gboolean unplug_finish(struct qmp *q, struct unplugged *u, GError **err)
 	     (double)(g_get_monotonic_time() - u->del_us) / G_USEC_PER_SEC);
 	if (u->chardev) {
 		return call_ok(q, "chardev-remove",
-			       args_str("id", u->chardev, NULL), err);
+			       qmp_args("id", u->chardev, NULL), err);
 	}
-	return call_ok(q, "object-del", args_str("id", u->memdev, NULL), err);
+	return call_ok(q, "object-del", qmp_args("id", u->memdev, NULL), err);
 }
 
 /* Put @u into the guest on @q, its backend at @path (NULL: as before). */
@@ -523,7 +198,7 @@ static gboolean plug(struct qmp *q, struct unplugged *u, const char *path,
 		/* {"id", "backend": {"type": "socket", "data": {"addr":
 		 * {"type": "unix", "data": {"path"}}, "server": false}}} */
 		JsonNode *addr =
-			args_str("path", path ? path : u->socket, NULL);
+			qmp_args("path", path ? path : u->socket, NULL);
 		JsonObject *ua = json_object_new(), *sd = json_object_new(),
 			   *be = json_object_new();
 
@@ -533,17 +208,17 @@ static gboolean plug(struct qmp *q, struct unplugged *u, const char *path,
 		json_object_set_boolean_member(sd, "server", FALSE);
 		json_object_set_string_member(be, "type", "socket");
 		json_object_set_object_member(be, "data", sd);
-		args = args_str("id", u->chardev, NULL);
+		args = qmp_args("id", u->chardev, NULL);
 		json_object_set_object_member(json_node_get_object(args),
 					      "backend", be);
 		if (!call_ok(q, "chardev-add", args, err)) {
 			return FALSE;
 		}
-		args = args_str("driver", u->driver, "id", u->id, "chardev",
+		args = qmp_args("driver", u->driver, "id", u->id, "chardev",
 				u->chardev, "bus", u->bus, "addr", u->addr,
 				NULL);
 	} else {
-		args = args_str("qom-type", "memory-backend-file", "id",
+		args = qmp_args("qom-type", "memory-backend-file", "id",
 				u->memdev, "mem-path",
 				path ? path : u->mem_path, NULL);
 		o = json_node_get_object(args);
@@ -553,7 +228,7 @@ static gboolean plug(struct qmp *q, struct unplugged *u, const char *path,
 		if (!call_ok(q, "object-add", args, err)) {
 			return FALSE;
 		}
-		args = args_str("driver", u->driver, "id", u->id, "memdev",
+		args = qmp_args("driver", u->driver, "id", u->id, "memdev",
 				u->memdev, "bus", u->bus, "addr", u->addr,
 				NULL);
 	}
@@ -639,7 +314,7 @@ static gboolean run_migration(struct qmp *src, GError **err)
 	gint64 t = g_get_monotonic_time(), next = 0;
 	gint64 end = t + (gint64)opt_migrate_s * G_USEC_PER_SEC;
 
-	if (!call_ok(src, "migrate", args_str("uri", opt_uri, NULL), err)) {
+	if (!call_ok(src, "migrate", qmp_args("uri", opt_uri, NULL), err)) {
 		return FALSE;
 	}
 	step("source: migrate to %s started", opt_uri);
@@ -754,11 +429,11 @@ static int run(struct qmp *src, struct qmp *dst)
 		goto out;
 	}
 	if (opt_incoming && !call_ok(dst, "migrate-incoming",
-				     args_str("uri", opt_incoming, NULL), &e)) {
+				     qmp_args("uri", opt_incoming, NULL), &e)) {
 		rc = MIG_USAGE;
 		goto out;
 	}
-	if (!find_devices(src, devs, &e)) {
+	if (!migrate_find_devices(src, opt_devices, devs, &e)) {
 		rc = MIG_USAGE;
 		goto out;
 	}

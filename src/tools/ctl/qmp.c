@@ -5,6 +5,7 @@
  * sort what comes back into the reply and the events kept for later.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -272,6 +273,22 @@ gboolean qmp_wait_event(struct qmp *q, const char *event, const char *key,
 			json_node_unref(node);
 		}
 	}
+}
+
+/* A JSON object node with string members from NULL-terminated pairs. */
+JsonNode *qmp_args(const char *key, ...)
+{
+	JsonObject *o = json_object_new();
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+	va_list ap;
+
+	va_start(ap, key);
+	for (const char *k = key; k; k = va_arg(ap, const char *)) {
+		json_object_set_string_member(o, k, va_arg(ap, const char *));
+	}
+	va_end(ap);
+	json_node_take_object(n, o);
+	return n;
 }
 
 struct qmp *qmp_open(const char *path, const char *name, int timeout_ms,

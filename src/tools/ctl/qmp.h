@@ -46,4 +46,10 @@ JsonNode *qmp_call(struct qmp *q, const char *command, JsonNode *args,
 gboolean qmp_wait_event(struct qmp *q, const char *event, const char *key,
 			const char *value, int timeout_ms, GError **err);
 
+/*
+ * qmp_args() - a JSON object for qmp_call()'s @args with string members,
+ * from NULL-terminated pairs of key and value (both copied).
+ */
+JsonNode *qmp_args(const char *key, ...) G_GNUC_NULL_TERMINATED;
+
 #endif /* SRC_CTL_QMP_H */
