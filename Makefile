@@ -8,6 +8,8 @@
 #   make soak       256 VMs with requests in flight for SOAK_SECONDS (600)
 #   make e2e        only the end-to-end test (real QEMU + Linux guest)
 #   make e2e-arm64  the same on an arm64 guest (-M virt; pci, then mmio)
+#   make e2e-migrate  live migration between two QEMU 11.1: unplug,
+#                   migrate, plug (vhost-user-rtc-ctl migrate)
 #   make install    daemon, tools, units, man pages (PREFIX, DESTDIR);
 #                   an edited config is kept. make uninstall removes them
 #   make deb        the Debian package (build/deb/), see contrib/debian
@@ -149,7 +151,7 @@ VRTC_PC := $(B)/vrtc.pc
 NOW := $(B)/vrtc-now
 AGENT := $(B)/vrtc-agent
 
-.PHONY: all check sweep unit integration e2e e2e-arm64 e2e-phc demo bench \
+.PHONY: all check sweep unit integration e2e e2e-arm64 e2e-phc e2e-migrate demo bench \
 	deps format lint install clean check-plain check-asan fuzz soak programs \
 	uninstall deb package-test check-monitoring
 .DEFAULT_GOAL := all
@@ -289,6 +291,7 @@ check: deps
 	$(MAKE) e2e
 	$(MAKE) e2e-arm64
 	$(MAKE) e2e-phc
+	$(MAKE) e2e-migrate
 	@echo "make check: all suites passed"
 
 e2e: all
@@ -307,6 +310,13 @@ e2e-arm64: all
 		VRTC_E2E_KILLS=$${VRTC_E2E_KILLS_MMIO:-1} \
 		VRTC_E2E_UPGRADE_READS=$${VRTC_E2E_UPGRADE_READS_MMIO:-10} \
 		tests/e2e/run.sh --arch arm64 --transport mmio $(abspath $(DAEMON))
+
+# Live migration with stock QEMU 11.1 (the device is unmigratable there):
+# vhost-user-rtc-ctl migrate unplugs it, migrates to a second QEMU and
+# plugs it there, while the guest reads its PHCs and libvrtc.
+e2e-migrate: $(DAEMON) $(CTL)
+	@contrib/install-deps.sh e2e
+	tests/e2e/migrate.sh $(abspath $(DAEMON))
 
 # The daemon on a real PHC (an emulated igb NIC's) that ptp4l disciplines,
 # in a guest, evaluated by the probe through a ptp4l outage; see

@@ -50,7 +50,9 @@ done
 #      -device vhost-user-test-device-pci,chardev=vrtc,virtio-id=17,num_vqs=2,vq_size=1024
 #  - No reconnect-ms= on the chardev: QEMU cannot resume this device with a
 #    restarted back-end. Restart the VM instead.
-#  - The device is not migratable.
+#  - QEMU marks the device unmigratable. To live-migrate, put it (and an
+#    ivshmem-plain status page) behind a pcie-root-port with an id= and use
+#    vhost-user-rtc-ctl migrate (README, "Live migration").
 "$QEMU" \
 	-machine q35,memory-backend=mem -accel kvm -accel tcg \
 	-m "$MEM" -smp "$SMP" \

@@ -318,8 +318,8 @@ kernel_build() {
 	make -C "$src" ARCH=x86_64 -j"$jobs" bzImage
 }
 
-# kernel_ensure ARCH: make sure a guest kernel for ARCH (x86_64, or arm64
-# with lib-arm64.sh) and the current fragments is in the cache, keyed by
+# kernel_ensure ARCH: make sure a guest kernel for ARCH (x86_64, arm64
+# with lib-arm64.sh, or x86_64-hotplug with lib-migrate.sh) and the current fragments is in the cache, keyed by
 # the package version and the fragments' hash (kernel_key, kernel_key_arm64);
 # sets KERNEL_IMAGE.
 kernel_ensure() {
@@ -332,6 +332,11 @@ kernel_ensure() {
 		built=arch/arm64/boot/Image keyf=kernel_key_arm64
 		buildf=kernel_build_arm64 work=$VRTC_CACHE/kbuild-arm64 tag=" arm64"
 		what="configure and cross-build Image (tinyconfig + guest-kernel.config + guest-kernel-arm64.config"
+	elif [ "$arch" = x86_64-hotplug ]; then
+		label="kernel hotplug" logp=kernel-hotplug
+		keyf=kernel_key_hotplug buildf=kernel_build_hotplug
+		work=$VRTC_CACHE/kbuild-hotplug tag=" hotplug"
+		what="configure and build bzImage (tinyconfig + guest-kernel.config + guest-kernel-hotplug.config"
 	fi
 	# Cached for the candidate the chroot's lists name? Otherwise refresh
 	# them first, so that we download a version the mirror still has.
@@ -738,3 +743,6 @@ e2e_prepare() {
 # The arm64 guest (run.sh --arch arm64): its own functions.
 # shellcheck source-path=SCRIPTDIR source=lib-arm64.sh
 . "$E2E_DIR/lib-arm64.sh"
+# The migration test's kernel (PCIe hotplug) and its two QEMUs.
+# shellcheck source-path=SCRIPTDIR source=lib-migrate.sh
+. "$E2E_DIR/lib-migrate.sh"

@@ -70,7 +70,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 long_opts "$b/vhost-user-rtc" --help >"$tmp/daemon"
-long_opts "$b/vhost-user-rtc-ctl" --help >"$tmp/ctl"
+# the ctl's migrate command has its own options
+{
+	long_opts "$b/vhost-user-rtc-ctl" --help
+	long_opts "$b/vhost-user-rtc-ctl" migrate --help
+} | sort -u >"$tmp/ctl"
 long_opts "$b/vrtc-now" --help >"$tmp/now"
 long_opts "$b/vrtc-agent" --help >"$tmp/agent"
 check_both "$man_dir/vhost-user-rtc.8" "$tmp/daemon" vhost-user-rtc

@@ -2,7 +2,9 @@
 # contrib/libvirt: the domain XML validates against libvirt's schema
 # (virt-xml-validate, libvirt-clients), and the QEMU hook starts the VM's
 # instance and waits for its socket on "prepare begin", stops it on
-# "release end", and leaves domains without its socket alone. systemctl
+# "release end", and leaves domains without its socket alone; on "migrate
+# begin" it starts the instance and prints the XML without the device
+# (the destination QEMU starts without it). systemctl
 # is a stand-in here that records its calls and, on start, makes the
 # socket as the daemon would.
 #   tests/package/libvirt.sh
@@ -46,6 +48,21 @@ stop --no-block vhost-user-rtc@vm1.service"
 [ "$(cat "$tmp/calls")" = "$expected" ] ||
 	bad "systemctl calls: $(tr '\n' ';' <"$tmp/calls"), expected $(tr '\n' ';' <<<"$expected")"
 
+# "migrate begin" (the destination, before its QEMU): the instance is
+# started, and the XML printed back without the device's arguments (the
+# source unplugged it), still a valid domain.
+: >"$tmp/calls"
+rm -f "$tmp/run/vm1.sock"
+hook vm1 migrate begin - <<<"$xml" >"$tmp/migrate.xml" || bad "migrate begin failed"
+[ "$(cat "$tmp/calls")" = "start vhost-user-rtc@vm1.service" ] ||
+	bad "migrate begin: systemctl calls: $(tr '\n' ';' <"$tmp/calls")"
+grep -qE "qemu:arg.*(vhost-user-rtc|id=vrtc)" "$tmp/migrate.xml" &&
+	bad "migrate begin left the device in the XML: $(grep -E "qemu:arg.*(vhost-user-rtc|id=vrtc)" "$tmp/migrate.xml")"
+grep -q '<memoryBacking>' "$tmp/migrate.xml" ||
+	bad "migrate begin lost the rest of the XML"
+virt-xml-validate "$tmp/migrate.xml" domain >"$tmp/validate.log" 2>&1 ||
+	bad "the XML of migrate begin does not validate: $(cat "$tmp/validate.log")"
+
 # A daemon that never makes its socket fails the VM's start (quickly here).
 rm -f "$tmp/run/vm1.sock"
 printf '#!/bin/sh\nexit 0\n' >"$tmp/bin/systemctl"
@@ -54,5 +71,5 @@ if VRTC_SOCKET_WAIT_S=1 PATH="$tmp/bin:$PATH" "$dir/qemu-hook.sh" vm1 prepare be
 	bad "prepare begin succeeded without a socket"
 fi
 
-[ $fail -eq 0 ] && echo "libvirt test: domain XML valid, QEMU hook starts and stops the instance: passed"
+[ $fail -eq 0 ] && echo "libvirt test: domain XML valid, QEMU hook starts and stops the instance, strips the device for a migration: passed"
 exit $fail

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "control_client.h"
+#include "migrate.h"
 
 #ifndef VRTC_VERSION
 #define VRTC_VERSION "unknown"
@@ -116,6 +117,12 @@ static const char description[] =
 	"             exit 0 with the new pid and the pause, or 1 with the "
 	"reason\n"
 	"             (the running daemon then serves on)\n"
+	"  migrate --qmp PATH --dest-qmp PATH --uri URI\n"
+	"             live-migrate a VM whose QEMU refuses to (QEMU 11.1 "
+	"marks\n"
+	"             vhost-user-rtc unmigratable): unplug the device, "
+	"migrate,\n"
+	"             plug it on the destination (migrate --help)\n"
 	"\n"
 	"Exit status (like a Nagios/Icinga plugin): 0 OK, 1 WARNING, 2 "
 	"CRITICAL,\n"
@@ -448,6 +455,11 @@ int main(int argc, char **argv)
 	double bound_s = -1;
 	int ok = 0, code = EXIT_OK, status = EXIT_UNKNOWN;
 
+	/* its own options, and QMP sockets instead of the control socket */
+	if (argc >= 2 && !strcmp(argv[1], "migrate")) {
+		g_option_context_free(ctx);
+		return migrate_main(argc - 1, argv + 1);
+	}
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	g_option_context_set_description(ctx, description);
 	if (!g_option_context_parse(ctx, &argc, &argv, &e)) {

@@ -49,6 +49,8 @@ static void usage(void)
 			"                  [--status-change S] [--holdover S] "
 			"[--stall S] [--upgrade-reads S] [--ref-only]\n"
 			"       vrtc-guest demo --ours PCI --ref PCI\n"
+			"       vrtc-guest migrate REF_PCI BEFORE_S AFTER_S "
+			"LIMIT_S\n"
 			"       vrtc-guest hosttai\n"
 			"       vrtc-guest hosttsc\n");
 	exit(2);
@@ -275,6 +277,13 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "hosttsc")) {
 		return cmd_hosttsc();
+	}
+	if (!strcmp(argv[1], "migrate")) {
+		if (argc != 6) {
+			usage();
+		}
+		return cmd_migrate(argv[2], atoi(argv[3]), atoi(argv[4]),
+				   atoi(argv[5]));
 	}
 	parse(argc, argv, &o);
 	if (!strcmp(argv[1], "test")) {

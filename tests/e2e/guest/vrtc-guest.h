@@ -121,6 +121,9 @@ int vread(struct vrtc *v, const struct guest_phc *ref, struct vreading *r);
 /* checks_agent.c: the guest agent (vrtc-agent) and libvrtc on its page */
 void check_agent(const struct guest_phc *ref);
 
+/* migrate.c: reads across an unplug, migration and plug (migrate.sh) */
+int cmd_migrate(const char *ref_pci, int before_s, int after_s, int limit_s);
+
 /* cross.c: the driver took the CROSS_CAP answer (no cross-timestamps) */
 void check_cross(const char *ours, const char *ref);
 
