@@ -48,7 +48,7 @@ int rtc_backend_process_requestq(struct vrtc_dev *d, struct virtq *vq,
 			len = (size_t)e.in_len;
 		}
 		if (len) {
-			iov_from_buf(e.in, e.in_num, resp, len);
+			(void)virtq_elem_write(vq, &e, resp, len);
 		}
 		virtq_push(vq, &e, (uint32_t)len);
 	}
@@ -102,7 +102,7 @@ int rtc_backend_process_alarmq(struct vrtc_dev *d, struct virtq *vq,
 		 * bytes and drops anything shorter). */
 		len = e.in_len < sizeof(notif) ? (size_t)e.in_len
 					       : sizeof(notif);
-		iov_from_buf(e.in, e.in_num, notif, len);
+		(void)virtq_elem_write(vq, &e, notif, len);
 		virtq_push(vq, &e, (uint32_t)len);
 		n++;
 	}
