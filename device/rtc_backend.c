@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "rtc_backend.h"
+#include "rtc_migrate.h"
 
 static size_t clamp_size(uint64_t v)
 {
@@ -112,6 +113,17 @@ int rtc_backend_process_alarmq(struct vrtc_dev *d, struct virtq *vq,
 	return vq->broken ? -EIO : (int)n;
 }
 
+static int rtc_save_state(void *b, GByteArray **out)
+{
+	return rtc_migrate_save(b, out);
+}
+
+static int rtc_load_state(void *b, const void *data, size_t len, char *why,
+			  size_t why_len)
+{
+	return rtc_migrate_load(b, data, len, why, why_len);
+}
+
 static int rtc_process(void *b, unsigned int idx, struct virtq *vq,
 		       unsigned int budget)
 {
@@ -127,6 +139,8 @@ const struct vu_backend_ops rtc_backend_ops = {
 	.set_features = rtc_set_features,
 	.reset = rtc_reset,
 	.process = rtc_process,
+	.save_state = rtc_save_state,
+	.load_state = rtc_load_state,
 };
 
 const struct vu_backend_ops rtc_backend_alarm_ops = {
@@ -135,4 +149,6 @@ const struct vu_backend_ops rtc_backend_alarm_ops = {
 	.set_features = rtc_set_features,
 	.reset = rtc_reset,
 	.process = rtc_process,
+	.save_state = rtc_save_state,
+	.load_state = rtc_load_state,
 };
