@@ -107,16 +107,14 @@ Test(dirty_log, hostile_bases_refused)
 	cr_assert_eq(dirty_log_set_base(l, small, 4097, 0), -EFAULT);
 	cr_assert_eq(dirty_log_set_base(l, small, 4000, 97), -EFAULT);
 	cr_assert_eq(dirty_log_set_base(l, small, UINT64_MAX, 1), -EINVAL);
-	cr_assert_eq(dirty_log_set_base(l, small, 16, UINT64_MAX - 8),
-		     -EINVAL);
+	cr_assert_eq(dirty_log_set_base(l, small, 16, UINT64_MAX - 8), -EINVAL);
 	cr_assert_eq(dirty_log_set_base(l, small, DIRTY_LOG_MAX_BYTES + 1, 0),
 		     -EINVAL);
 	cr_assert_eq(dirty_log_set_base(l, -1, 16, 0), -EINVAL);
 	cr_assert_eq(pipe(pipes), 0);
 	cr_assert_eq(dirty_log_set_base(l, pipes[0], 16, 0), -EPERM);
 	/* Nothing was taken: refused fds stay the caller's. */
-	cr_assert_eq(dirty_log_base(l, &(uint64_t){ 0 }, &(uint64_t){ 0 }),
-		     -1);
+	cr_assert_eq(dirty_log_base(l, &(uint64_t){ 0 }, &(uint64_t){ 0 }), -1);
 	dirty_log_set_enabled(l, true);
 	cr_assert(!dirty_log_active(l), "active without a bitmap");
 	dirty_log_mark(l, 0, 4096);

@@ -170,8 +170,8 @@ LTest(migration, device_writes_are_logged)
 	cr_assert_eq(read(call, &n, sizeof(n)), sizeof(n), "no log kick");
 	cr_assert_eq(vu_conn_log_missed(conn), 0);
 	/* Log stop: nothing more is logged. */
-	ok_ack(msg_u64(VHOST_USER_SET_FEATURES, NEED_REPLY, QEMU_FEATURES,
-		       NULL, 0),
+	ok_ack(msg_u64(VHOST_USER_SET_FEATURES, NEED_REPLY, QEMU_FEATURES, NULL,
+		       0),
 	       VHOST_USER_SET_FEATURES);
 	ok_ack(set_addr_logged(false), VHOST_USER_SET_VRING_ADDR);
 	cr_assert(!vu_conn_logging(conn));
@@ -304,10 +304,8 @@ LTest(migration, hostile_transfers_refused)
 	negotiate();
 	/* CHECK with no transfer; bad direction and phase. */
 	cr_assert_neq(check_state(), 0);
-	cr_assert_eq(set_state_fd(2, 0, efd()),
-		     VHOST_USER_VRING_NOFD_MASK | 1);
-	cr_assert_eq(set_state_fd(0, 1, efd()),
-		     VHOST_USER_VRING_NOFD_MASK | 1);
+	cr_assert_eq(set_state_fd(2, 0, efd()), VHOST_USER_VRING_NOFD_MASK | 1);
+	cr_assert_eq(set_state_fd(0, 1, efd()), VHOST_USER_VRING_NOFD_MASK | 1);
 	/* Garbage, a truncated and a corrupted image, a pipe left open. */
 	cr_assert_neq(load_state(junk, sizeof(junk), true), 0);
 	img = save_state();
@@ -419,8 +417,7 @@ static void body_two_states(struct ho_writer *w)
 	body_ok(w);
 }
 
-Test(migration_image, loader_checks, .init = mig_setup,
-     .fini = mig_teardown)
+Test(migration_image, loader_checks, .init = mig_setup, .fini = mig_teardown)
 {
 	void (*bad[])(struct ho_writer *) = {
 		body_v2,	  body_few_clocks, body_alarm_without_alarms,
@@ -436,8 +433,8 @@ Test(migration_image, loader_checks, .init = mig_setup,
 	g_byte_array_unref(img);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		img = image_of(bad[i]);
-		cr_assert_eq(rtc_migrate_load(rtc_dev, img->data, img->len,
-					      why, sizeof(why)),
+		cr_assert_eq(rtc_migrate_load(rtc_dev, img->data, img->len, why,
+					      sizeof(why)),
 			     -EBADMSG, "image %zu accepted", i);
 		cr_assert_neq(why[0], '\0');
 		g_byte_array_unref(img);
@@ -464,9 +461,9 @@ static int replay_one(void *opaque, uint32_t request, const void *payload,
 	}
 	r->msgs++;
 	r->saw_log_base |= request == VHOST_USER_SET_LOG_BASE;
-	cr_assert_eq(vu_conn_replay(r->to, request, payload, size, copies,
-				    nfds),
-		     0, "%s", vu_conn_error(r->to));
+	cr_assert_eq(
+		vu_conn_replay(r->to, request, payload, size, copies, nfds), 0,
+		"%s", vu_conn_error(r->to));
 	return 0;
 }
 
