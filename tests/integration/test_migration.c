@@ -23,7 +23,8 @@
 #define CLK_UTC 0
 #define NS_PER_MS 1000000ull
 
-static uint8_t set_alarm(struct vuf *v, uint16_t clock, uint64_t t)
+static uint8_t set_alarm_flag(struct vuf *v, uint16_t clock, uint64_t t,
+			      bool enabled)
 {
 	struct virtio_rtc_req_set_alarm q = { 0 };
 	struct vuf_rtc_reply r;
@@ -31,11 +32,16 @@ static uint8_t set_alarm(struct vuf *v, uint16_t clock, uint64_t t)
 	q.head.msg_type = htole16(VIRTIO_RTC_REQ_SET_ALARM);
 	q.alarm_time = htole64(t);
 	q.clock_id = htole16(clock);
-	q.flags = VIRTIO_RTC_FLAG_ALARM_ENABLED;
+	q.flags = enabled ? VIRTIO_RTC_FLAG_ALARM_ENABLED : 0;
 	cr_assert_eq(vuf_rtc_call(v, &q, sizeof(q), 8, NULL, &r), 0, "%s",
 		     vuf_error(v));
 	cr_assert_eq(r.used_len, 8);
 	return r.status;
+}
+
+static uint8_t set_alarm(struct vuf *v, uint16_t clock, uint64_t t)
+{
+	return set_alarm_flag(v, clock, t, true);
 }
 
 static struct vuf_opts alarm_opts(bool split)
@@ -70,9 +76,9 @@ static void submit_reads(struct vuf *v, unsigned int n, uint64_t cookie0)
 			l = &lays[0];
 		}
 		vuf_rtc_req_read(&req, (uint16_t)(i % 4));
-		cr_assert_eq(vuf_submit(v, 0, &req, sizeof(req), 16, l,
-					cookie0 + i),
-			     0, "%s", vuf_error(v));
+		cr_assert_eq(
+			vuf_submit(v, 0, &req, sizeof(req), 16, l, cookie0 + i),
+			0, "%s", vuf_error(v));
 	}
 }
 
@@ -115,9 +121,9 @@ ITEST(migration, dirty_log_has_every_page_the_device_wrote)
 
 	itest_post_alarm_buffers(v, 4);
 	/* An alarm that fires while logging is on. */
-	cr_assert_eq(set_alarm(v, CLK_UTC,
-			       itest_read(v, CLK_UTC) + 300 * NS_PER_MS),
-		     VIRTIO_RTC_S_OK);
+	cr_assert_eq(
+		set_alarm(v, CLK_UTC, itest_read(v, CLK_UTC) + 300 * NS_PER_MS),
+		VIRTIO_RTC_S_OK);
 	/* Logging starts with requests in flight. */
 	submit_reads(v, 8, 1);
 	cr_assert_geq(vuf_kick(v, 0), 0);
@@ -201,7 +207,8 @@ static unsigned int drain(struct vuf *v, bool *seen, unsigned int n,
 		cr_assert_eq(ret, 0, "%s", vuf_error(v));
 		cr_assert_geq(c.cookie, cookie0);
 		cr_assert_lt(c.cookie, cookie0 + n);
-		cr_assert(!seen[c.cookie - cookie0], "request %llu answered twice",
+		cr_assert(!seen[c.cookie - cookie0],
+			  "request %llu answered twice",
 			  (unsigned long long)c.cookie);
 		cr_assert_eq(c.len, 16);
 		cr_assert_eq(c.resp[0], VIRTIO_RTC_S_OK);
@@ -342,11 +349,64 @@ ITEST(migration, bad_state_fails_only_that_migration)
 	cr_assert_eq(vuf_ping(b), 0);
 	/* A running device refuses a transfer. */
 	cr_assert_eq(vuf_resume(a), 0, "%s", vuf_error(a));
-	cr_assert_eq(vuf_state_save(a, &(uint8_t *){ NULL }, &len),
-		     -EREMOTEIO);
+	cr_assert_eq(vuf_state_save(a, &(uint8_t *){ NULL }, &len), -EREMOTEIO);
 	itest_read(a, CLK_UTC);
 	free(state);
 	vuf_free(a);
 	vuf_free(b);
 	itest_stop(d);
+}
+
+/* The whole move of a running VM (no dirty logging), as above. */
+static struct vuf *move_vm(struct vuf *src, struct vdaemon *to,
+			   const struct vuf_opts *o)
+{
+	struct vuf *dst;
+	uint8_t *state;
+	size_t len;
+
+	cr_assert_eq(vuf_reset(src, NULL), 0, "%s", vuf_error(src));
+	cr_assert_eq(vuf_state_save(src, &state, &len), 0, "%s",
+		     vuf_error(src));
+	dst = vuf_new(o);
+	cr_assert_not_null(dst);
+	cr_assert_eq(vuf_connect(dst, vdaemon_socket(to, 0)), 0);
+	cr_assert_eq(vuf_init(dst), 0, "%s", vuf_error(dst));
+	cr_assert_eq(vuf_migrate_guest(dst, src), 0, "%s", vuf_error(dst));
+	cr_assert_eq(vuf_state_load(dst, state, len), 0, "%s", vuf_error(dst));
+	cr_assert_eq(vuf_resume(dst), 0, "%s", vuf_error(dst));
+	free(state);
+	vuf_free(src);
+	return dst;
+}
+
+/* A notification owed when the VM stops (no alarmq buffer) is sent by
+ * the destination, once; the VM then moves back and forth. */
+ITEST(migration, owed_notification_moves_once)
+{
+	struct vdaemon *d1 = itest_start(NULL), *d2 = itest_start(NULL);
+	struct vuf_opts o = alarm_opts(false);
+	struct vuf *v = itest_vm(vdaemon_socket(d1, 0), &o);
+	uint64_t t0 = itest_read(v, CLK_UTC);
+
+	/* Reached at once, but no buffer to tell the guest in. */
+	cr_assert_eq(set_alarm(v, CLK_UTC, 1), VIRTIO_RTC_S_OK);
+	cr_assert_eq(set_alarm(v, 3, itest_read(v, 3) + 800 * NS_PER_MS),
+		     VIRTIO_RTC_S_OK);
+	itest_sleep_ms(50);
+	v = move_vm(v, d2, &o);
+	itest_post_alarm_buffers(v, 4);
+	cr_assert_eq(itest_wait_notif(v, 2000, false), CLK_UTC);
+	/* As Linux does once its one alarm fired: disable it (a reached,
+	 * enabled alarm expires again whenever the device restarts). */
+	cr_assert_eq(set_alarm_flag(v, CLK_UTC, 1, false), VIRTIO_RTC_S_OK);
+	/* Back to the first daemon before the second alarm is due. */
+	v = move_vm(v, d1, &o);
+	cr_assert_eq(itest_wait_notif(v, 3000, false), 3,
+		     "the alarm armed two moves ago did not fire");
+	cr_assert_eq(itest_wait_notif(v, 300, false), -1, "a duplicate");
+	cr_assert_geq(itest_read(v, CLK_UTC), t0);
+	vuf_free(v);
+	itest_stop(d1);
+	itest_stop(d2);
 }
