@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "rtc_backend.h"
+#include "rtc_migrate.h"
 
 static size_t clamp_size(uint64_t v)
 {
@@ -48,7 +49,7 @@ int rtc_backend_process_requestq(struct vrtc_dev *d, struct virtq *vq,
 			len = (size_t)e.in_len;
 		}
 		if (len) {
-			iov_from_buf(e.in, e.in_num, resp, len);
+			(void)virtq_elem_write(vq, &e, resp, len);
 		}
 		virtq_push(vq, &e, (uint32_t)len);
 	}
@@ -102,7 +103,7 @@ int rtc_backend_process_alarmq(struct vrtc_dev *d, struct virtq *vq,
 		 * bytes and drops anything shorter). */
 		len = e.in_len < sizeof(notif) ? (size_t)e.in_len
 					       : sizeof(notif);
-		iov_from_buf(e.in, e.in_num, notif, len);
+		(void)virtq_elem_write(vq, &e, notif, len);
 		virtq_push(vq, &e, (uint32_t)len);
 		n++;
 	}
@@ -110,6 +111,17 @@ int rtc_backend_process_alarmq(struct vrtc_dev *d, struct virtq *vq,
 		virtq_notify(vq);
 	}
 	return vq->broken ? -EIO : (int)n;
+}
+
+static int rtc_save_state(void *b, GByteArray **out)
+{
+	return rtc_migrate_save(b, out);
+}
+
+static int rtc_load_state(void *b, const void *data, size_t len, char *why,
+			  size_t why_len)
+{
+	return rtc_migrate_load(b, data, len, why, why_len);
 }
 
 static int rtc_process(void *b, unsigned int idx, struct virtq *vq,
@@ -127,6 +139,8 @@ const struct vu_backend_ops rtc_backend_ops = {
 	.set_features = rtc_set_features,
 	.reset = rtc_reset,
 	.process = rtc_process,
+	.save_state = rtc_save_state,
+	.load_state = rtc_load_state,
 };
 
 const struct vu_backend_ops rtc_backend_alarm_ops = {
@@ -135,4 +149,6 @@ const struct vu_backend_ops rtc_backend_alarm_ops = {
 	.set_features = rtc_set_features,
 	.reset = rtc_reset,
 	.process = rtc_process,
+	.save_state = rtc_save_state,
+	.load_state = rtc_load_state,
 };

@@ -20,14 +20,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dirty_log.h"
 #include "guest_mem.h"
 #include "ratelimit.h"
 #include "vhost_user.h"
+#include "vu_xfer.h"
 
-/* Requests newer than the header's list that expect a reply. */
-#define VU_REQ_GET_SHARED_OBJECT 41
-#define VU_REQ_SET_DEVICE_STATE_FD 42
-#define VU_REQ_CHECK_DEVICE_STATE 43
+/* SET_DEVICE_STATE_FD reply: error code 1 (refused), no fd of ours. */
+#define VU_STATE_REFUSED 1u
 
 /* Payload size checked by the handler itself. */
 #define VU_SIZE_ANY UINT32_MAX
@@ -40,6 +40,8 @@ struct vu_conn {
 	void *opaque;
 
 	struct guest_mem *mem;
+	struct dirty_log *log; /* SET_LOG_BASE / SET_LOG_FD */
+	struct vu_xfer *xfer;  /* device-state transfer under way, NULL */
 	struct virtq vq[VU_NUM_QUEUES];
 	uint64_t features;	    /* SET_FEATURES */
 	uint64_t protocol_features; /* SET_PROTOCOL_FEATURES */
@@ -119,8 +121,22 @@ static void queue_changed(struct vu_conn *c, unsigned int idx)
 	}
 }
 
+static uint64_t offered_protocol(const struct vu_conn *c)
+{
+	return VU_PROTOCOL_FEATURES |
+	       (c->ops->save_state && c->ops->load_state
+			? 1ull << VHOST_USER_PROTOCOL_F_DEVICE_STATE
+			: 0);
+}
+
+static bool has_protocol(const struct vu_conn *c, unsigned int bit)
+{
+	return c->protocol_features & (1ull << bit);
+}
+
 static void apply_ring_features(const struct vu_conn *c, struct virtq *vq)
 {
+	vq->log = c->log;
 	vq->event_idx = c->features & (1ull << VIRTIO_RING_F_EVENT_IDX);
 	vq->indirect = c->features & (1ull << VIRTIO_RING_F_INDIRECT_DESC);
 	vq->notify_on_empty = c->features & (1ull << VIRTIO_F_NOTIFY_ON_EMPTY);
@@ -164,6 +180,7 @@ static void queue_stop(struct vu_conn *c, unsigned int idx)
 		(void)virtq_set_addr(vq, old.desc_qva, old.used_qva,
 				     old.avail_qva);
 	}
+	virtq_set_log_addr(vq, old.log_used, old.log_guest_addr);
 	vq->last_avail_idx = old.last_avail_idx;
 }
 
@@ -173,6 +190,7 @@ static void conn_reset(struct vu_conn *c)
 	unsigned int i;
 
 	c->features = 0;
+	dirty_log_set_enabled(c->log, false);
 	for (i = 0; i < VU_NUM_QUEUES; i++) {
 		queue_stop(c, i);
 		close_fd(c->vq[i].err_fd);
@@ -219,6 +237,7 @@ static int set_features(struct vu_conn *c, struct vu_msg *m, struct vu_out *out)
 		return fail(c, "VERSION_1 not acked (legacy virtio)");
 	}
 	c->features = f;
+	dirty_log_set_enabled(c->log, f & (1ull << VHOST_F_LOG_ALL));
 	for (i = 0; i < VU_NUM_QUEUES; i++) {
 		apply_ring_features(c, &c->vq[i]);
 	}
@@ -229,19 +248,19 @@ static int set_features(struct vu_conn *c, struct vu_msg *m, struct vu_out *out)
 static int get_protocol_features(struct vu_conn *c, struct vu_msg *m,
 				 struct vu_out *out)
 {
-	reply_u64(out, VU_PROTOCOL_FEATURES);
+	reply_u64(out, offered_protocol(c));
 	return 0;
 }
 
 static int set_protocol_features(struct vu_conn *c, struct vu_msg *m,
 				 struct vu_out *out)
 {
-	uint64_t f = load_u64(m->payload);
+	uint64_t f = load_u64(m->payload), offered = offered_protocol(c);
 
-	if (f & ~(uint64_t)VU_PROTOCOL_FEATURES) {
+	if (f & ~offered) {
 		return fail(c,
 			    "protocol features 0x%" PRIx64 " were not offered",
-			    f & ~(uint64_t)VU_PROTOCOL_FEATURES);
+			    f & ~offered);
 	}
 	c->protocol_features = f;
 	return 0;
@@ -378,6 +397,8 @@ static int set_vring_addr(struct vu_conn *c, struct vu_msg *m,
 			   a.avail_user_addr) < 0) {
 		return fail(c, "queue %" PRIu32 ": bad addresses", a.index);
 	}
+	/* QEMU sets it when logging starts, clears it when it ends. */
+	virtq_set_log_addr(vq, a.flags & VHOST_VRING_F_LOG, a.log_guest_addr);
 	/* Allowed on a running ring (vhost does it to toggle logging). */
 	if (vq->started) {
 		if (virtq_map(vq, c->mem) < 0) {
@@ -530,6 +551,165 @@ static int set_vring_enable(struct vu_conn *c, struct vu_msg *m,
 	return 0;
 }
 
+/* ---- live migration: dirty log -------------------------------------- */
+
+/*
+ * SET_LOG_BASE: the log's memfd, its size and offset. With LOG_SHMFD the
+ * front-end waits for a reply (QEMU reads one whatever REPLY_ACK says):
+ * u64 0 once the log is mapped and in use.
+ */
+static int set_log_base(struct vu_conn *c, struct vu_msg *m, struct vu_out *out)
+{
+	struct vhost_user_log l;
+	int rc;
+
+	if (!has_protocol(c, VHOST_USER_PROTOCOL_F_LOG_SHMFD)) {
+		return fail(c, "LOG_SHMFD not negotiated");
+	}
+	if (m->nfds != 1) {
+		return fail(c, "%u fds, expected the log's", m->nfds);
+	}
+	memcpy(&l, m->payload, sizeof(l));
+	rc = dirty_log_set_base(c->log, m->fds[0], l.mmap_size, l.mmap_offset);
+	if (rc == -EPERM) {
+		return fail(c, "log file not sealed against shrinking");
+	}
+	if (rc < 0) {
+		return fail(c, "log of %" PRIu64 " bytes at %" PRIu64 ": %s",
+			    l.mmap_size, l.mmap_offset, g_strerror(-rc));
+	}
+	m->fds[0] = -1;
+	reply_u64(out, 0);
+	return 0;
+}
+
+/* SET_LOG_FD: the eventfd signalled after the log was written. */
+static int set_log_fd(struct vu_conn *c, struct vu_msg *m, struct vu_out *out)
+{
+	int flags;
+
+	if (m->h->size != 0 && m->h->size != sizeof(uint64_t)) {
+		return fail(c, "payload of %" PRIu32 " bytes", m->h->size);
+	}
+	if (m->nfds != 1) {
+		return fail(c, "%u fds, expected one", m->nfds);
+	}
+	flags = fcntl(m->fds[0], F_GETFL);
+	if (flags < 0 || fcntl(m->fds[0], F_SETFL, flags | O_NONBLOCK) < 0) {
+		return fail(c, "unusable fd: %s", g_strerror(errno));
+	}
+	dirty_log_set_call_fd(c->log, m->fds[0]);
+	m->fds[0] = -1;
+	return 0;
+}
+
+/* ---- live migration: device state ------------------------------------ */
+
+/*
+ * SET_DEVICE_STATE_FD: start saving to, or loading from, the pipe. The
+ * answer is always NOFD (we have no pipe of our own: the front-end uses
+ * its own) with an error code of 0 or VU_STATE_REFUSED; a refusal keeps
+ * the connection (the front-end fails the migration, not the VM).
+ */
+static int set_device_state_fd(struct vu_conn *c, struct vu_msg *m,
+			       struct vu_out *out)
+{
+	struct vhost_user_transfer_state t;
+	GByteArray *data = NULL;
+	int fd;
+
+	memcpy(&t, m->payload, sizeof(t));
+	if (!has_protocol(c, VHOST_USER_PROTOCOL_F_DEVICE_STATE)) {
+		return fail(c, "DEVICE_STATE not negotiated");
+	}
+	if (m->nfds != 1) {
+		return fail(c, "%u fds, expected the pipe", m->nfds);
+	}
+	reply_u64(out, VHOST_USER_VRING_NOFD_MASK | VU_STATE_REFUSED);
+	vu_xfer_free(c->xfer);
+	c->xfer = NULL;
+	if (t.phase != VHOST_USER_TRANSFER_STATE_PHASE_STOPPED ||
+	    (t.direction != VHOST_USER_TRANSFER_STATE_DIRECTION_SAVE &&
+	     t.direction != VHOST_USER_TRANSFER_STATE_DIRECTION_LOAD) ||
+	    any_started(c)) {
+		g_warning_ratelimited(&c->rl,
+				      "%s: device state transfer refused "
+				      "(direction %" PRIu32 ", phase %" PRIu32
+				      ", %s)",
+				      c->name, t.direction, t.phase,
+				      any_started(c) ? "running" : "stopped");
+		return 0;
+	}
+	fd = m->fds[0];
+	m->fds[0] = -1;
+	if (t.direction == VHOST_USER_TRANSFER_STATE_DIRECTION_SAVE) {
+		if (c->ops->save_state(c->backend, &data) < 0) {
+			close_fd(fd);
+			return 0;
+		}
+		c->xfer = vu_xfer_new_save(fd, data);
+	} else {
+		c->xfer = vu_xfer_new_load(fd);
+	}
+	if (!c->xfer) {
+		return 0;
+	}
+	/* What fits moves now; the rest from the main loop. */
+	if (vu_xfer_pump(c->xfer) == 0) {
+		vu_xfer_watch(c->xfer);
+	}
+	reply_u64(out, VHOST_USER_VRING_NOFD_MASK);
+	return 0;
+}
+
+/*
+ * CHECK_DEVICE_STATE: u64 0 if the transfer completed (a save wrote
+ * everything; a load read up to EOF and the backend accepted the state),
+ * else 1. By now the front-end has read to EOF, or written everything
+ * and closed its end: whatever is still in the pipe is read without
+ * waiting; a pipe still open then is a failure, never a wait.
+ */
+static int check_device_state(struct vu_conn *c, struct vu_msg *m,
+			      struct vu_out *out)
+{
+	struct vu_xfer *x = c->xfer;
+	const GByteArray *data;
+	char why[160];
+	int rc;
+
+	if (!has_protocol(c, VHOST_USER_PROTOCOL_F_DEVICE_STATE)) {
+		return fail(c, "DEVICE_STATE not negotiated");
+	}
+	c->xfer = NULL;
+	reply_u64(out, 1);
+	if (!x) {
+		return 0;
+	}
+	rc = vu_xfer_pump(x);
+	if (rc == 1 && !vu_xfer_is_save(x)) {
+		data = vu_xfer_data(x);
+		rc = c->ops->load_state(c->backend, data->data, data->len, why,
+					sizeof(why));
+		if (rc < 0) {
+			g_warning_ratelimited(&c->rl,
+					      "%s: device state refused: %s",
+					      c->name, why);
+		} else {
+			rc = 1;
+		}
+	} else if (rc != 1) {
+		g_warning_ratelimited(
+			&c->rl, "%s: device state %s failed: %s", c->name,
+			vu_xfer_is_save(x) ? "save" : "load",
+			rc == 0 ? "pipe still open" : g_strerror(-rc));
+	}
+	if (rc == 1) {
+		reply_u64(out, 0);
+	}
+	vu_xfer_free(x);
+	return 0;
+}
+
 /* ---- dispatch ------------------------------------------------------- */
 
 #define U64 sizeof(uint64_t)
@@ -545,8 +725,10 @@ static const struct vu_req vu_reqs[] = {
 	[VHOST_USER_SET_MEM_TABLE] = { "SET_MEM_TABLE", set_mem_table,
 				       VU_SIZE_ANY, VHOST_USER_MAX_RAM_SLOTS,
 				       false },
-	[VHOST_USER_SET_LOG_BASE] = { "SET_LOG_BASE" },
-	[VHOST_USER_SET_LOG_FD] = { "SET_LOG_FD" },
+	[VHOST_USER_SET_LOG_BASE] = { "SET_LOG_BASE", set_log_base,
+				      sizeof(struct vhost_user_log), 1, false },
+	[VHOST_USER_SET_LOG_FD] = { "SET_LOG_FD", set_log_fd, VU_SIZE_ANY, 1,
+				    false },
 	[VHOST_USER_SET_VRING_NUM] = { "SET_VRING_NUM", set_vring_num, STATE, 0,
 				       false },
 	[VHOST_USER_SET_VRING_ADDR] = { "SET_VRING_ADDR", set_vring_addr,
@@ -596,9 +778,14 @@ static const struct vu_req vu_reqs[] = {
 	[VHOST_USER_REM_MEM_REG] = { "REM_MEM_REG" },
 	[VHOST_USER_SET_STATUS] = { "SET_STATUS" },
 	[VHOST_USER_GET_STATUS] = { "GET_STATUS", .reply = true },
-	[VU_REQ_GET_SHARED_OBJECT] = { "GET_SHARED_OBJECT", .reply = true },
-	[VU_REQ_SET_DEVICE_STATE_FD] = { "SET_DEVICE_STATE_FD", .reply = true },
-	[VU_REQ_CHECK_DEVICE_STATE] = { "CHECK_DEVICE_STATE", .reply = true },
+	[VHOST_USER_GET_SHARED_OBJECT] = { "GET_SHARED_OBJECT", .reply = true },
+	[VHOST_USER_SET_DEVICE_STATE_FD] = { "SET_DEVICE_STATE_FD",
+					     set_device_state_fd,
+					     sizeof(struct
+						    vhost_user_transfer_state),
+					     1, true },
+	[VHOST_USER_CHECK_DEVICE_STATE] = { "CHECK_DEVICE_STATE",
+					    check_device_state, 0, 0, true },
 };
 
 #undef U64
@@ -680,7 +867,8 @@ int vu_conn_handle(struct vu_conn *c, const struct vhost_user_header *h,
 		rc = fail(c, "%u unexpected fds", nfds);
 	} else {
 		rc = r->fn(c, &m, &out);
-		if (rc == 0 && !r->reply && need_reply) {
+		/* SET_LOG_BASE replies of its own, once, ack or not. */
+		if (rc == 0 && !r->reply && out.size == 0 && need_reply) {
 			reply_u64(&out, 0);
 		}
 	}
@@ -716,7 +904,8 @@ struct vu_conn *vu_conn_new(const char *name, const struct vu_backend_ops *ops,
 	}
 	c->name = strdup(name ? name : "?");
 	c->mem = guest_mem_new();
-	if (!c->name || !c->mem) {
+	c->log = dirty_log_new();
+	if (!c->name || !c->mem || !c->log) {
 		vu_conn_free(c);
 		return NULL;
 	}
@@ -743,6 +932,8 @@ void vu_conn_free(struct vu_conn *c)
 		close_fd(c->vq[i].call_fd);
 		close_fd(c->vq[i].err_fd);
 	}
+	vu_xfer_free(c->xfer);
+	dirty_log_free(c->log);
 	guest_mem_free(c->mem);
 	free(c->name);
 	free(c);
@@ -820,6 +1011,8 @@ static int save_queue(const struct vu_conn *c, unsigned int i, vu_save_fn emit,
 			.desc_user_addr = vq->desc_qva,
 			.used_user_addr = vq->used_qva,
 			.avail_user_addr = vq->avail_qva,
+			.flags = vq->log_used ? VHOST_VRING_F_LOG : 0,
+			.log_guest_addr = vq->log_guest_addr,
 		};
 
 		rc = emit(ctx, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL,
@@ -840,6 +1033,23 @@ static int save_queue(const struct vu_conn *c, unsigned int i, vu_save_fn emit,
 	if (!rc && (c->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES))) {
 		rc = save_state(emit, ctx, VHOST_USER_SET_VRING_ENABLE, i,
 				vq->enabled);
+	}
+	return rc;
+}
+
+/* The dirty log of a migration under way, so logging goes on. */
+static int save_log(const struct vu_conn *c, vu_save_fn emit, void *ctx)
+{
+	struct vhost_user_log l;
+	int fd, rc = 0;
+
+	fd = dirty_log_base(c->log, &l.mmap_size, &l.mmap_offset);
+	if (fd >= 0) {
+		rc = emit(ctx, VHOST_USER_SET_LOG_BASE, &l, sizeof(l), &fd, 1);
+	}
+	fd = dirty_log_call_fd(c->log);
+	if (!rc && fd >= 0) {
+		rc = emit(ctx, VHOST_USER_SET_LOG_FD, NULL, 0, &fd, 1);
 	}
 	return rc;
 }
@@ -875,6 +1085,9 @@ int vu_conn_save(const struct vu_conn *c, vu_save_fn emit, void *ctx)
 				     n * sizeof(t.regions[0])),
 			  fds, n);
 	}
+	if (!rc) {
+		rc = save_log(c, emit, ctx);
+	}
 	for (i = 0; !rc && i < VU_NUM_QUEUES; i++) {
 		rc = save_queue(c, i, emit, ctx);
 	}
@@ -892,12 +1105,15 @@ int vu_conn_replay(struct vu_conn *c, uint32_t request, const void *payload,
 	uint8_t reply[VU_REPLY_MAX];
 	size_t reply_len;
 
-	/* Only what vu_conn_save() writes: never a request with a reply. */
+	/* Only what vu_conn_save() writes: never a request with a reply
+	 * (SET_LOG_BASE's is dropped here). */
 	switch (request) {
 	case VHOST_USER_SET_PROTOCOL_FEATURES:
 	case VHOST_USER_SET_OWNER:
 	case VHOST_USER_SET_FEATURES:
 	case VHOST_USER_SET_MEM_TABLE:
+	case VHOST_USER_SET_LOG_BASE:
+	case VHOST_USER_SET_LOG_FD:
 	case VHOST_USER_SET_VRING_NUM:
 	case VHOST_USER_SET_VRING_BASE:
 	case VHOST_USER_SET_VRING_ADDR:
@@ -963,6 +1179,21 @@ void vu_conn_notify_disable(struct vu_conn *c, unsigned int idx)
 bool vu_conn_has_work(const struct vu_conn *c, unsigned int idx)
 {
 	return virtq_ready(&c->vq[idx]) && virtq_has_work(&c->vq[idx]);
+}
+
+uint64_t vu_conn_log_missed(const struct vu_conn *c)
+{
+	return dirty_log_missed(c->log);
+}
+
+bool vu_conn_logging(const struct vu_conn *c)
+{
+	return dirty_log_active(c->log);
+}
+
+uint64_t vu_conn_protocol_offered(const struct vu_conn *c)
+{
+	return offered_protocol(c);
 }
 
 uint64_t vu_conn_features(const struct vu_conn *c)

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <glib.h>
+
 #include "vhost_user_wire.h"
 #include "virtq.h"
 
@@ -33,12 +35,16 @@
 	 (1ull << VHOST_USER_F_PROTOCOL_FEATURES) |                            \
 	 (1ull << VIRTIO_RING_F_INDIRECT_DESC) |                               \
 	 (1ull << VIRTIO_RING_F_EVENT_IDX) |                                   \
-	 (1ull << VIRTIO_F_NOTIFY_ON_EMPTY))
+	 (1ull << VIRTIO_F_NOTIFY_ON_EMPTY) | (1ull << VHOST_F_LOG_ALL))
 
-/* Protocol features offered (never CONFIG: virtio-rtc has no config). */
+/*
+ * Protocol features offered (never CONFIG: virtio-rtc has no config);
+ * DEVICE_STATE as well when the backend can save and load its state.
+ */
 #define VU_PROTOCOL_FEATURES                                                   \
 	((1ull << VHOST_USER_PROTOCOL_F_MQ) |                                  \
-	 (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK))
+	 (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |                           \
+	 (1ull << VHOST_USER_PROTOCOL_F_LOG_SHMFD))
 
 /* Largest reply: header + u64 or vring_state. */
 #define VU_REPLY_MAX (sizeof(struct vhost_user_header) + sizeof(uint64_t))
@@ -67,6 +73,16 @@ struct vu_backend_ops {
 	 */
 	int (*process)(void *b, unsigned int idx, struct virtq *vq,
 		       unsigned int budget);
+	/*
+	 * Live migration (VHOST_USER_PROTOCOL_F_DEVICE_STATE), both or
+	 * neither. save_state() - the device's own state, every ring
+	 * stopped, into *@out (0 or -errno). load_state() - check @len
+	 * untrusted bytes and apply them (0, or -EBADMSG with a reason in
+	 * @why, @why_len bytes).
+	 */
+	int (*save_state)(void *b, GByteArray **out);
+	int (*load_state)(void *b, const void *data, size_t len, char *why,
+			  size_t why_len);
 };
 
 /* What the connection tells its I/O layer (vu_server.c). */
@@ -155,9 +171,11 @@ const char *vu_conn_name(const struct vu_conn *c);
 /*
  * Live upgrade (see vu_server_save()). A connection's negotiated state is
  * written as the vhost-user messages that rebuild it, in QEMU's order:
- * SET_PROTOCOL_FEATURES, SET_OWNER, SET_FEATURES, SET_MEM_TABLE, then per
- * queue NUM, BASE, ADDR, ERR, KICK, CALL, ENABLE. The next process feeds
- * them to vu_conn_replay(), which checks them exactly as messages from
+ * SET_PROTOCOL_FEATURES, SET_OWNER, SET_FEATURES, SET_MEM_TABLE, the
+ * dirty log (SET_LOG_BASE, SET_LOG_FD) if one is set, then per queue
+ * NUM, BASE, ADDR, ERR, KICK, CALL, ENABLE. A device-state transfer
+ * under way is not carried over (the front-end sees it fail). The next process
+ * feeds them to vu_conn_replay(), which checks them exactly as messages from
  * the socket: a corrupted image cannot make it map or touch anything a
  * front-end could not. The used index is read back from the ring, as
  * after any SET_VRING_ADDR; nothing is in flight (requests are answered
@@ -184,6 +202,16 @@ unsigned int vu_conn_recover(struct vu_conn *c);
 
 /* Mark queue @idx broken until reset (it was so before the upgrade). */
 void vu_conn_break_queue(struct vu_conn *c, unsigned int idx, const char *why);
+
+/*
+ * Migration, for tests and status: dirty-log pages that fell outside
+ * the front-end's bitmap, and whether logging is on now.
+ */
+uint64_t vu_conn_log_missed(const struct vu_conn *c);
+bool vu_conn_logging(const struct vu_conn *c);
+
+/* The protocol features offered to this connection's front-end. */
+uint64_t vu_conn_protocol_offered(const struct vu_conn *c);
 
 /* The features SET_FEATURES set (0 before). */
 uint64_t vu_conn_features(const struct vu_conn *c);

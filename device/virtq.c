@@ -15,6 +15,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -47,6 +48,31 @@ static uint16_t *used_event_ptr(const struct virtq *vq)
 static uint16_t *avail_event_ptr(const struct virtq *vq)
 {
 	return (uint16_t *)&vq->used->ring[vq->num];
+}
+
+/*
+ * Mark @len bytes at @off in the used ring in the dirty log (after the
+ * write). Only with VHOST_VRING_F_LOG: log_guest_addr is its GPA.
+ */
+static void log_used(const struct virtq *vq, uint64_t off, uint64_t len)
+{
+	if (vq->log_used) {
+		dirty_log_mark(vq->log, vq->log_guest_addr + off, len);
+	}
+}
+
+static uint64_t used_elem_off(const struct virtq *vq, uint16_t idx)
+{
+	return offsetof(struct vring_used, ring) +
+	       (uint64_t)(idx & (vq->num - 1)) * sizeof(struct vring_used_elem);
+}
+
+static void log_avail_event(const struct virtq *vq)
+{
+	log_used(vq,
+		 offsetof(struct vring_used, ring) +
+			 (uint64_t)vq->num * sizeof(struct vring_used_elem),
+		 sizeof(uint16_t));
 }
 
 static bool mapped(const struct virtq *vq)
@@ -108,6 +134,12 @@ int virtq_set_addr(struct virtq *vq, uint64_t desc_qva, uint64_t used_qva,
 	vq->load_used_idx = true;
 	unmap(vq);
 	return 0;
+}
+
+void virtq_set_log_addr(struct virtq *vq, bool on, uint64_t used_gpa)
+{
+	vq->log_used = on;
+	vq->log_guest_addr = on ? used_gpa : 0;
 }
 
 int virtq_map(struct virtq *vq, const struct guest_mem *mem)
@@ -231,7 +263,8 @@ static int add_buffer(struct virtq *vq, struct virtq_elem *e, bool write,
 {
 	struct iovec *iov = write ? e->in : e->out;
 	unsigned int *num = write ? &e->in_num : &e->out_num;
-	int n;
+	uint64_t gpa = addr;
+	int n, i;
 
 	if (len == 0) {
 		return mark_broken(vq, "zero-length descriptor", -EIO);
@@ -248,6 +281,13 @@ static int add_buffer(struct virtq *vq, struct virtq_elem *e, bool write,
 	}
 	if (n < 0) {
 		return mark_broken(vq, "buffer outside guest memory", -EIO);
+	}
+	if (write) {
+		/* The pieces are GPA-contiguous, one region after another. */
+		for (i = 0; i < n; i++) {
+			e->in_gpa[*num + (unsigned int)i] = gpa;
+			gpa += iov[*num + (unsigned int)i].iov_len;
+		}
 	}
 	*num += (unsigned int)n;
 	if (write) {
@@ -353,6 +393,7 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *e)
 	vq->inuse++;
 	if (vq->event_idx && !vq->notify_disabled) {
 		store16(avail_event_ptr(vq), vq->last_avail_idx);
+		log_avail_event(vq);
 	}
 	return 1;
 }
@@ -391,10 +432,13 @@ void virtq_push(struct virtq *vq, const struct virtq_elem *e, uint32_t len)
 	u = &vq->used->ring[vq->used_idx & (vq->num - 1)];
 	store32(&u->id, e->head);
 	store32(&u->len, len);
+	log_used(vq, used_elem_off(vq, vq->used_idx), sizeof(*u));
 	/* The element before the index that publishes it. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	vq->used_idx++;
 	store16(&vq->used->idx, vq->used_idx);
+	log_used(vq, offsetof(struct vring_used, idx), sizeof(uint16_t));
+	dirty_log_kick(vq->log);
 }
 
 static bool should_notify(struct virtq *vq)
@@ -456,9 +500,13 @@ bool virtq_enable_notification(struct virtq *vq)
 	vq->notify_disabled = false;
 	if (vq->event_idx) {
 		store16(avail_event_ptr(vq), vq->last_avail_idx);
+		log_avail_event(vq);
 	} else {
 		store16(&vq->used->flags, 0);
+		log_used(vq, offsetof(struct vring_used, flags),
+			 sizeof(uint16_t));
 	}
+	dirty_log_kick(vq->log);
 	/* Our request before the re-check of avail->idx. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return load16(&vq->avail->idx) != vq->last_avail_idx;
@@ -473,12 +521,37 @@ void virtq_disable_notification(struct virtq *vq)
 	/* With EVENT_IDX, avail_event simply stops following our index. */
 	if (!vq->event_idx) {
 		store16(&vq->used->flags, VRING_USED_F_NO_NOTIFY);
+		log_used(vq, offsetof(struct vring_used, flags),
+			 sizeof(uint16_t));
+		dirty_log_kick(vq->log);
 	}
 }
 
 const char *virtq_error(const struct virtq *vq)
 {
 	return vq->error;
+}
+
+size_t virtq_elem_write(struct virtq *vq, const struct virtq_elem *e,
+			const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	size_t done = 0, chunk;
+	unsigned int i;
+
+	for (i = 0; i < e->in_num && done < len; i++) {
+		chunk = e->in[i].iov_len;
+		if (chunk > len - done) {
+			chunk = len - done;
+		}
+		if (chunk == 0) {
+			continue;
+		}
+		memcpy(e->in[i].iov_base, p + done, chunk);
+		dirty_log_mark(vq->log, e->in_gpa[i], chunk);
+		done += chunk;
+	}
+	return done;
 }
 
 size_t iov_to_buf(const struct iovec *iov, unsigned int n, void *buf,

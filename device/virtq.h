@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "dirty_log.h"
 #include "guest_mem.h"
 #include "virtio_ring_wire.h"
 
@@ -32,6 +33,8 @@ struct virtq_elem {
 	uint64_t mem_generation; /* guest_mem generation the iovecs are in */
 	struct iovec out[VIRTQ_ELEM_MAX_IOV];
 	struct iovec in[VIRTQ_ELEM_MAX_IOV];
+	/* guest-physical address of each in[] entry, for the dirty log */
+	uint64_t in_gpa[VIRTQ_ELEM_MAX_IOV];
 };
 
 struct virtq {
@@ -45,6 +48,15 @@ struct virtq {
 	bool broken;		      /* hostile ring seen; until reset */
 	const char *error;	      /* why broken (static string) */
 	int kick_fd, call_fd, err_fd; /* -1 when absent */
+
+	/*
+	 * Dirty logging (live migration): the connection's log (NULL for
+	 * none; it logs only while active), and the used ring's
+	 * guest-physical address when SET_VRING_ADDR had VHOST_VRING_F_LOG.
+	 */
+	struct dirty_log *log;
+	uint64_t log_guest_addr;
+	bool log_used;
 
 	/* Negotiated ring features. */
 	bool event_idx;
@@ -86,6 +98,14 @@ int virtq_set_num(struct virtq *vq, unsigned int num);
 /* SET_VRING_ADDR: records user addresses; resolved at virtq_map(). */
 int virtq_set_addr(struct virtq *vq, uint64_t desc_qva, uint64_t used_qva,
 		   uint64_t avail_qva);
+
+/*
+ * virtq_set_log_addr() - SET_VRING_ADDR's VHOST_VRING_F_LOG flag (@on)
+ * and log_guest_addr (@used_gpa: the used ring's guest-physical
+ * address). Without it, used-ring writes cannot be logged (the spec
+ * ties logging the ring to that flag).
+ */
+void virtq_set_log_addr(struct virtq *vq, bool on, uint64_t used_gpa);
 
 /*
  * virtq_map() - resolve the ring pointers in @mem (at start, and after
@@ -163,6 +183,15 @@ void virtq_disable_notification(struct virtq *vq);
 
 /* Why the queue was marked broken (static string), or NULL. */
 const char *virtq_error(const struct virtq *vq);
+
+/*
+ * virtq_elem_write() - copy @len bytes of @buf into the device-writable
+ * buffers of @e (as many as fit) and mark them in the dirty log. Every
+ * write of the device to a chain's buffers goes through here, so none
+ * is ever missing from the log. Returns the bytes written.
+ */
+size_t virtq_elem_write(struct virtq *vq, const struct virtq_elem *e,
+			const void *buf, size_t len);
 
 /* Copy up to @len bytes from iovecs into @buf; returns bytes copied. */
 size_t iov_to_buf(const struct iovec *iov, unsigned int n, void *buf,

@@ -53,6 +53,9 @@ enum vhost_user_request {
 	VHOST_USER_REM_MEM_REG = 38,
 	VHOST_USER_SET_STATUS = 39,
 	VHOST_USER_GET_STATUS = 40,
+	VHOST_USER_GET_SHARED_OBJECT = 41,
+	VHOST_USER_SET_DEVICE_STATE_FD = 42,
+	VHOST_USER_CHECK_DEVICE_STATE = 43,
 	VHOST_USER_REQUEST_MAX
 };
 
@@ -66,6 +69,7 @@ enum vhost_user_request {
 #define VIRTIO_F_NOTIFY_ON_EMPTY 24
 #define VIRTIO_RING_F_INDIRECT_DESC 28
 #define VIRTIO_RING_F_EVENT_IDX 29
+#define VHOST_F_LOG_ALL 26 /* dirty-page logging of device writes */
 #define VHOST_USER_F_PROTOCOL_FEATURES 30
 #define VIRTIO_F_VERSION_1 32
 
@@ -87,10 +91,32 @@ enum vhost_user_request {
 #define VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS 14
 #define VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
 #define VHOST_USER_PROTOCOL_F_STATUS 16
+#define VHOST_USER_PROTOCOL_F_XEN_MMAP 17
+#define VHOST_USER_PROTOCOL_F_SHARED_OBJECT 18
+#define VHOST_USER_PROTOCOL_F_DEVICE_STATE 19
 
 /* SET_VRING_KICK/CALL/ERR payload: low byte is the index. */
 #define VHOST_USER_VRING_IDX_MASK 0xffu
 #define VHOST_USER_VRING_NOFD_MASK (1u << 8)
+
+/* SET_VRING_ADDR flags: log_guest_addr is the used ring's GPA. */
+#define VHOST_VRING_F_LOG (1u << 0)
+
+/*
+ * Dirty log: one bit per VHOST_LOG_PAGE bytes of guest-physical memory,
+ * bit (gpa / VHOST_LOG_PAGE) % 8 of byte gpa / VHOST_LOG_PAGE / 8.
+ */
+#define VHOST_LOG_PAGE 4096u
+
+/* SET_DEVICE_STATE_FD: direction and phase. */
+#define VHOST_USER_TRANSFER_STATE_DIRECTION_SAVE 0u
+#define VHOST_USER_TRANSFER_STATE_DIRECTION_LOAD 1u
+#define VHOST_USER_TRANSFER_STATE_PHASE_STOPPED 0u
+/*
+ * Its reply: u64, bits 0..7 an error code (0: accepted), and
+ * VHOST_USER_VRING_NOFD_MASK when the back-end returns no fd of its own
+ * (the front-end then uses the one it sent).
+ */
 
 /* At most this many fds accompany one message (QEMU's limit). */
 #define VHOST_USER_MAX_FDS 8
@@ -135,6 +161,18 @@ struct vhost_user_mem_reg {
 	struct vhost_user_mem_region region;
 };
 
+/* SET_LOG_BASE payload (with LOG_SHMFD; the fd is the log's memfd). */
+struct vhost_user_log {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+};
+
+/* SET_DEVICE_STATE_FD payload; the fd is one end of a pipe. */
+struct vhost_user_transfer_state {
+	uint32_t direction;
+	uint32_t phase;
+};
+
 /* The largest payload we accept; anything bigger is hostile. */
 #define VHOST_USER_PAYLOAD_MAX 4096
 
@@ -144,5 +182,7 @@ _Static_assert(sizeof(struct vhost_user_vring_addr) == 40, "addr");
 _Static_assert(sizeof(struct vhost_user_mem_region) == 32, "region");
 _Static_assert(sizeof(struct vhost_user_mem_table) == 8 + 8 * 32, "table");
 _Static_assert(sizeof(struct vhost_user_mem_reg) == 40, "mem_reg");
+_Static_assert(sizeof(struct vhost_user_log) == 16, "log");
+_Static_assert(sizeof(struct vhost_user_transfer_state) == 8, "transfer");
 
 #endif /* VHOST_USER_WIRE_H */

@@ -16,7 +16,8 @@
 	 (1ull << VHOST_USER_F_PROTOCOL_FEATURES) |                            \
 	 (1ull << VIRTIO_RING_F_INDIRECT_DESC) |                               \
 	 (1ull << VIRTIO_RING_F_EVENT_IDX) |                                   \
-	 (1ull << VIRTIO_F_NOTIFY_ON_EMPTY) | (1ull << VIRTIO_RTC_F_ALARM))
+	 (1ull << VIRTIO_F_NOTIFY_ON_EMPTY) | (1ull << VHOST_F_LOG_ALL) |      \
+	 (1ull << VIRTIO_RTC_F_ALARM))
 
 ITEST(lifecycle, handshake_values)
 {
@@ -29,6 +30,9 @@ ITEST(lifecycle, handshake_values)
 		     (unsigned long long)vuf_features_offered(v));
 	cr_assert(p & (1ull << VHOST_USER_PROTOCOL_F_MQ));
 	cr_assert(p & (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK));
+	/* What QEMU needs to migrate a VM with the device. */
+	cr_assert(p & (1ull << VHOST_USER_PROTOCOL_F_LOG_SHMFD));
+	cr_assert(p & (1ull << VHOST_USER_PROTOCOL_F_DEVICE_STATE));
 	cr_assert(!(p & (1ull << VHOST_USER_PROTOCOL_F_CONFIG)),
 		  "CONFIG offered without config space");
 	cr_assert_eq(vuf_queue_num(v), 2);

@@ -455,7 +455,7 @@ LTest(vhost_user, unsupported_requests)
 	int fds[2] = { efd(), efd() };
 
 	/* Ignored without an ack request... */
-	ok_no_reply(msg_u64(VHOST_USER_SET_LOG_BASE, 0, 0, fds, 2));
+	ok_no_reply(msg_u64(VHOST_USER_SEND_RARP, 0, 0, fds, 2));
 	cr_assert_eq(fds[0], -1);
 	cr_assert_eq(fds[1], -1);
 	ok_no_reply(msg(999, 0, NULL, 0, NULL, 0));

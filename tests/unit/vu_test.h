@@ -294,8 +294,12 @@ static inline void qemu_init(void)
 
 	f = get_u64(VHOST_USER_GET_FEATURES);
 	cr_assert_eq(f, VU_TRANSPORT_FEATURES);
-	cr_assert_eq(get_u64(VHOST_USER_GET_PROTOCOL_FEATURES), 0x9);
-	ok_no_reply(msg_u64(VHOST_USER_SET_PROTOCOL_FEATURES, 0, 0x9, NULL, 0));
+	uint64_t pf = get_u64(VHOST_USER_GET_PROTOCOL_FEATURES);
+
+	/* MQ, REPLY_ACK, LOG_SHMFD; DEVICE_STATE with a backend's state. */
+	cr_assert_eq(pf & ~(1ull << VHOST_USER_PROTOCOL_F_DEVICE_STATE), 0xb);
+	cr_assert_eq(pf, vu_conn_protocol_offered(conn));
+	ok_no_reply(msg_u64(VHOST_USER_SET_PROTOCOL_FEATURES, 0, pf, NULL, 0));
 	cr_assert_eq(get_u64(VHOST_USER_GET_QUEUE_NUM), 2);
 	ok_no_reply(msg(VHOST_USER_SET_OWNER, 0, NULL, 0, NULL, 0));
 	cr_assert_eq(get_u64(VHOST_USER_GET_FEATURES), f);

@@ -22,7 +22,9 @@
 /* The protocol features this front-end implements (echoed if offered). */
 #define VUF_PROTOCOL_SUPPORTED                                                 \
 	((1ull << VHOST_USER_PROTOCOL_F_MQ) |                                  \
-	 (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK))
+	 (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |                           \
+	 (1ull << VHOST_USER_PROTOCOL_F_LOG_SHMFD) |                           \
+	 (1ull << VHOST_USER_PROTOCOL_F_DEVICE_STATE))
 
 int vuf_fail(struct vuf *v, int ret, const char *fmt, ...)
 {
@@ -106,6 +108,7 @@ struct vuf *vuf_new(const struct vuf_opts *opts)
 	}
 	v->sock = -1;
 	v->mem_fd = -1;
+	v->log_fd = -1;
 	for (i = 0; i < VUF_MAX_QUEUES; i++) {
 		v->q[i].kick_fd = v->q[i].call_fd = -1;
 		v->q[i].masked_fd = v->q[i].err_fd = -1;
@@ -202,6 +205,7 @@ void vuf_free(struct vuf *v)
 		munmap(v->mem, v->mem_size);
 	}
 	vuf_close_fd(&v->mem_fd);
+	vuf_log_free(v);
 	free(v);
 }
 
@@ -553,7 +557,7 @@ uint64_t vuf_drain_masked(struct vuf *v, unsigned int q)
 	return 0;
 }
 
-int vuf_reset(struct vuf *v, uint16_t last_avail[VUF_MAX_QUEUES])
+int vuf_disable(struct vuf *v)
 {
 	unsigned int i;
 	int ret;
@@ -564,6 +568,18 @@ int vuf_reset(struct vuf *v, uint16_t last_avail[VUF_MAX_QUEUES])
 		if (ret) {
 			return ret;
 		}
+	}
+	return 0;
+}
+
+int vuf_reset(struct vuf *v, uint16_t last_avail[VUF_MAX_QUEUES])
+{
+	unsigned int i;
+	int ret;
+
+	ret = vuf_disable(v);
+	if (ret) {
+		return ret;
 	}
 	for (i = 0; i < VUF_MAX_QUEUES; i++) {
 		struct vhost_user_vring_state s = { i, 0 };

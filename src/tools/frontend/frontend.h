@@ -118,6 +118,13 @@ int vuf_driver_ok(struct vuf *v);
 int vuf_reset(struct vuf *v, uint16_t last_avail[VUF_MAX_QUEUES]);
 
 /*
+ * vuf_disable() - the first half of sequence C: SET_VRING_ENABLE 0 for
+ * every queue, the rings left started (a VM paused for the last phase
+ * of a migration, whose guest made requests available just before).
+ */
+int vuf_disable(struct vuf *v);
+
+/*
  * vuf_resume() - sequence B after vuf_reset() without a guest reset, as
  * QEMU does on "stop"/"cont": the rings keep their contents and indexes
  * and SET_VRING_BASE sends back what GET_VRING_BASE reported. Requests
@@ -356,6 +363,71 @@ int vuf_rtc_set_alarm(struct vuf *v, uint16_t clock_id, uint64_t alarm_time,
 
 /* Build a READ request for @clock_id into @req. */
 void vuf_rtc_req_read(struct virtio_rtc_req_read *req, uint16_t clock_id);
+
+/* ---- live migration -------------------------------------------------- */
+
+/*
+ * QEMU's side of a vhost-user live migration (hw/virtio/vhost.c and
+ * vhost-user.c): dirty logging while guest memory is copied, the stop,
+ * and the device state through a pipe. A migration in a test:
+ *
+ *   source: vuf_log_start, traffic, vuf_log_sync..., vuf_reset (the
+ *           stop), vuf_log_sync, vuf_state_save
+ *   dest:   vuf_new (same opts), vuf_connect, vuf_init,
+ *           vuf_migrate_guest (the copied RAM and driver), vuf_state_load,
+ *           vuf_resume
+ */
+
+/*
+ * vuf_log_start() - a sealed memfd log covering all guest memory;
+ * SET_LOG_BASE (its reply read, as QEMU does with LOG_SHMFD),
+ * SET_FEATURES with VHOST_F_LOG_ALL and SET_VRING_ADDR with
+ * VHOST_VRING_F_LOG for every started ring, both acknowledged.
+ * vuf_log_stop() sends them again without logging. 0 or -errno.
+ */
+int vuf_log_start(struct vuf *v);
+int vuf_log_stop(struct vuf *v);
+
+/* Bytes of the log (one bit per VHOST_LOG_PAGE of guest-physical
+ * memory, from GPA 0 to the end of the highest region). */
+size_t vuf_log_bytes(const struct vuf *v);
+
+/*
+ * vuf_log_sync() - take the dirty bits (atomically swapped to zero, as
+ * QEMU collects them) and OR them into @bitmap (vuf_log_bytes() bytes).
+ */
+void vuf_log_sync(struct vuf *v, uint8_t *bitmap);
+
+/* True if the page of @gpa is marked in @bitmap. */
+bool vuf_log_page(const uint8_t *bitmap, uint64_t gpa);
+
+/*
+ * vuf_device_area() - true if the page at @gpa holds anything the
+ * device may write: a used ring (with avail_event) or response room.
+ * Every other page is written by the guest driver only.
+ */
+bool vuf_device_area(const struct vuf *v, uint64_t gpa);
+
+/* Guest memory bytes (for snapshots: vuf_gpa_ptr() of each region). */
+size_t vuf_mem_size(const struct vuf *v);
+
+/*
+ * vuf_state_save() - SET_DEVICE_STATE_FD (SAVE, STOPPED) with our pipe,
+ * read it to EOF into *@out (free() it), then CHECK_DEVICE_STATE.
+ * vuf_state_load() - SET_DEVICE_STATE_FD (LOAD) with our pipe, write
+ * @len bytes, close it, CHECK_DEVICE_STATE. 0, -EREMOTEIO when the
+ * back-end refuses or reports failure, or -errno.
+ */
+int vuf_state_save(struct vuf *v, uint8_t **out, size_t *len);
+int vuf_state_load(struct vuf *v, const uint8_t *data, size_t len);
+
+/*
+ * vuf_migrate_guest() - make @dst (vuf_init() done, same options) the
+ * migrated @src (stopped with vuf_reset()): its guest memory contents
+ * and the driver's ring state, so vuf_resume(@dst) goes on where @src
+ * stopped. Returns 0 or -EINVAL.
+ */
+int vuf_migrate_guest(struct vuf *dst, const struct vuf *src);
 
 /* ---- time ------------------------------------------------------------ */
 

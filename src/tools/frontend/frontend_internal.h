@@ -88,6 +88,12 @@ struct vuf {
 
 	struct vuf_queue q[VUF_MAX_QUEUES];
 	char err[256];
+
+	/* Live migration: the dirty log shared with the back-end. */
+	int log_fd;	 /* sealed memfd, -1 */
+	uint64_t *log;	 /* its mapping */
+	size_t log_size; /* bytes */
+	bool logging;	 /* LOG_ALL and VHOST_VRING_F_LOG sent */
 };
 
 /* Record an error message; returns @ret for tail calls. */
@@ -109,6 +115,9 @@ int vuf_vring_fd(struct vuf *v, uint32_t request, unsigned int q, int fd);
 /* A vring_state message {q, num}. */
 int vuf_vring_state(struct vuf *v, uint32_t request, unsigned int q,
 		    unsigned int num, bool need_reply);
+
+/* Unmap and close the dirty log (frontend_migrate.c). */
+void vuf_log_free(struct vuf *v);
 
 /* Ring helpers shared between frontend.c and frontend_ring.c. */
 void vuf_ring_setup(struct vuf *v, unsigned int q);
