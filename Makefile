@@ -161,9 +161,19 @@ $(B)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC $(call incs,$<) -c $< -o $@
 
+# libvrtc's objects export only include/vrtc.h (which sets default
+# visibility); the rest is hidden, and in the static library made local:
+# one relocatable object (ld -r) whose hidden symbols and 0.1
+# compatibility functions (vrtc_compat.c) objcopy localizes, so that a
+# program linked with libvrtc.a sees the same names as with the .so.
+$(B)/obj/src/libvrtc/%.o $(B)/pic/src/libvrtc/%.o: CFLAGS += -fvisibility=hidden
+
 $(VRTC_A): $(VRTC_OBJS)
-	rm -f $@
-	ar rcs $@ $^
+	rm -f $@ $(B)/libvrtc.o
+	ld -r -o $(B)/libvrtc.o $^
+	objcopy --localize-hidden --wildcard --localize-symbol='vrtc_*_v0' \
+		$(B)/libvrtc.o
+	ar rcs $@ $(B)/libvrtc.o
 
 $(VRTC_SO): $(VRTC_PIC_OBJS) src/libvrtc/libvrtc.map
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(VRTC_SONAME) \
