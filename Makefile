@@ -87,6 +87,7 @@ INC_tests := $(INC_src) -Isrc/tools -Isrc/libvrtc -Itests/integration \
 INC_tests/unit := $(INC_tests)
 INC_tests/integration := $(INC_tests)
 INC_tests/fuzz := $(INC_tests)
+INC_tests/libvrtc := $(INC_tests)
 LAYERS := include sync/model sync/sources sync device src src/tools/ctl \
 	src/tools/frontend src/tools/probe src/libvrtc src/tools/now
 # The include flags of the folder holding $(1).
@@ -135,16 +136,20 @@ VRTC_SONAME := libvrtc.so.0
 VRTC_A := $(B)/libvrtc.a
 VRTC_SO := $(B)/$(VRTC_SONAME)
 VRTC_PC := $(B)/vrtc.pc
+# The library's version (vrtc.h), which the .pc files carry.
+VRTC_LIB_VERSION := $(shell sed -n 's/^\#define VRTC_VERSION_\(MAJOR\|MINOR\|PATCH\) //p' \
+	include/vrtc.h | paste -sd.)
 NOW := $(B)/vrtc-now
 
 .PHONY: all check sweep unit integration e2e e2e-arm64 e2e-phc demo bench \
 	deps format lint install clean check-plain check-asan fuzz soak programs \
+	check-libvrtc \
 	uninstall deb package-test check-monitoring
 .DEFAULT_GOAL := all
 .SECONDARY:
 
 all: $(DAEMON) $(PROBE) $(CTL) $(UNIT_BINS) $(INTEG_BINS) $(VRTC_A) \
-	$(VRTC_SO) $(VRTC_PC) $(NOW)
+	$(VRTC_SO) $(VRTC_PC) $(VRTC_PC_UNINST) $(NOW)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -181,12 +186,23 @@ $(VRTC_SO): $(VRTC_PIC_OBJS) src/libvrtc/libvrtc.map
 		$(VRTC_PIC_OBJS)
 	ln -sf $(VRTC_SONAME) $(B)/libvrtc.so
 
-$(VRTC_PC): Makefile
+$(VRTC_PC): Makefile include/vrtc.h
 	@mkdir -p $(dir $@)
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' \
 		'includedir=$${prefix}/include' '' 'Name: vrtc' \
 		'Description: vhost-user-rtc status page client (time with a bound)' \
-		'Version: $(VERSION)' 'Libs: -L$${libdir} -lvrtc' \
+		'Version: $(VRTC_LIB_VERSION)' 'Libs: -L$${libdir} -lvrtc' \
+		'Cflags: -I$${includedir}' >$@
+
+# pkg-config from the build tree: PKG_CONFIG_PATH=$(B) pkg-config vrtc
+# finds this one first (pkg-config prefers NAME-uninstalled.pc).
+VRTC_PC_UNINST := $(B)/vrtc-uninstalled.pc
+$(VRTC_PC_UNINST): Makefile include/vrtc.h
+	@mkdir -p $(dir $@)
+	printf '%s\n' 'libdir=$(abspath $(B))' 'includedir=$(abspath include)' \
+		'' 'Name: vrtc' \
+		'Description: vhost-user-rtc status page client (build tree)' \
+		'Version: $(VRTC_LIB_VERSION)' 'Libs: -L$${libdir} -lvrtc' \
 		'Cflags: -I$${includedir}' >$@
 
 $(NOW): $(call obj,$(NOW_SRCS)) $(VRTC_A)
@@ -212,6 +228,40 @@ $(PROBE): $(call obj,$(PROBE_SRCS) $(CONTROL_CLIENT_SRCS)) $(FRONTEND_OBJS) \
 $(B)/tests/integration/test_probe: LIBS += $(CAIRO_LIBS)
 # vrtc-now against pages written with the daemon's own encoder.
 $(B)/tests/integration/test_now: $(call obj,src/vmclock_page.c)
+
+# A live page from the daemon's encoder, for the bindings' tests and
+# the benchmark (tests/libvrtc/pagewriter.c).
+PAGEWRITER := $(B)/tests/libvrtc/vrtc-pagewriter
+$(PAGEWRITER): $(B)/obj/tests/libvrtc/pagewriter.o \
+		$(call obj,src/vmclock_page.c) $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The ABI as programs see it (tests/libvrtc/check-abi.sh): 0.1 and 0.2
+# callers of the .so through dlvsym(), and a program on the .a.
+$(B)/tests/libvrtc/abi_compat: $(B)/obj/tests/libvrtc/abi_compat.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -ldl
+$(B)/tests/libvrtc/static_now: $(B)/obj/tests/libvrtc/static_now.o $(VRTC_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+# libvrtc(3)'s example, compiled and run on a live page.
+$(B)/tests/libvrtc/man_example: src/libvrtc/libvrtc.3 $(VRTC_A)
+	@mkdir -p $(dir $@)
+	sed -n '/^\.\\" example-begin/,/^\.\\" example-end/p' $< | \
+		sed '1d;$$d' | sed 's/\\e/\\/g; s/\\-/-/g' >$@.c
+	$(CC) $(CFLAGS) -Iinclude -o $@ $@.c $(VRTC_A)
+
+LIBVRTC_CHECKS := $(PAGEWRITER) $(B)/tests/libvrtc/abi_compat \
+	$(B)/tests/libvrtc/static_now $(B)/tests/libvrtc/man_example
+# libvrtc as applications get it: exported symbols and layouts, the
+# bindings (Python, Rust, Go) and the man page's example, on live pages.
+check-libvrtc: $(VRTC_SO) $(VRTC_A) $(VRTC_PC) $(VRTC_PC_UNINST) \
+		$(LIBVRTC_CHECKS)
+	tests/libvrtc/check-abi.sh $(B)
+	tests/libvrtc/check-man-example.sh $(B)
+	tests/libvrtc/check-bindings.sh $(B)
 
 $(CTL): $(call obj,$(CTL_SRCS))
 	$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(JSON_LIBS)
@@ -241,7 +291,7 @@ integration: $(DAEMON) $(PROBE) $(CTL) $(NOW) $(INTEG_BINS)
 		--short-filename; done
 
 check-plain: all
-	$(MAKE) unit integration
+	$(MAKE) unit integration check-libvrtc
 
 # The alert rules and the dashboard: promtool check/test rules, promtool
 # check metrics on a live daemon's /metrics, every metric they name
@@ -345,7 +395,7 @@ MONITORING := contrib/prometheus/vhost-user-rtc.rules.yml \
 	contrib/grafana/vhost-user-rtc.json
 MAN_PAGES := docs/man/vhost-user-rtc.8 docs/man/vhost-user-rtc-ctl.1 \
 	docs/man/vhost-user-rtc-probe.1 docs/man/vhost-user-rtc.conf.5 \
-	docs/man/vrtc-now.1
+	docs/man/vrtc-now.1 src/libvrtc/libvrtc.3
 # Everything install puts down but the config (see below), for uninstall.
 INSTALLED := $(BINDIR)/vhost-user-rtc $(BINDIR)/vhost-user-rtc-ctl \
 	$(BINDIR)/vhost-user-rtc-probe $(BINDIR)/vrtc-now \
