@@ -89,8 +89,8 @@ extern "C" {
 #define VRTC_VERSION_MAJOR 0
 #define VRTC_VERSION_MINOR 2
 #define VRTC_VERSION_PATCH 0
-#define VRTC_VERSION_NUMBER                                  \
-	((VRTC_VERSION_MAJOR << 16) | (VRTC_VERSION_MINOR << 8) | \
+#define VRTC_VERSION_NUMBER                                                    \
+	((VRTC_VERSION_MAJOR << 16) | (VRTC_VERSION_MINOR << 8) |              \
 	 VRTC_VERSION_PATCH)
 
 #if defined(__GNUC__)
@@ -137,17 +137,19 @@ struct vrtc_options {
 	const char *phc_path;
 	uint64_t max_age_ns; /* 0: VRTC_DEFAULT_MAX_AGE_NS */
 	/* since 0.2: */
-	uint32_t flags;	       /* VRTC_OPEN_* */
-	uint32_t reserved0;    /* 0 */
-	uint64_t reserved[3];  /* 0 */
+	uint32_t flags;	      /* VRTC_OPEN_* */
+	uint32_t reserved0;   /* 0 */
+	uint64_t reserved[3]; /* 0 */
 };
 
 /* vrtc_time.flags */
-#define VRTC_TIME_TRUSTED 0x1u	 /* status INITIALIZING, SYNCHRONIZED or
+#define VRTC_TIME_TRUSTED                                                      \
+	0x1u			 /* status INITIALIZING, SYNCHRONIZED or       \
 				    FREERUNNING: true time is inside */
 #define VRTC_TIME_DISRUPTED 0x2u /* first reading after a disruption */
-#define VRTC_TIME_REOPENED 0x4u	 /* first reading from a page file the
-				    handle reopened (also DISRUPTED) */
+#define VRTC_TIME_REOPENED                                                     \
+	0x4u /* first reading from a page file the                             \
+		handle reopened (also DISRUPTED) */
 
 struct vrtc_time {
 	int64_t earliest_ns; /* ns since 1970 in the timescale */
@@ -186,11 +188,11 @@ int vrtc_open(const struct vrtc_options *o, struct vrtc **out);
 /*
  * vrtc_now() - the time now. Returns 0 with *@t filled (status may be any
  * but UNKNOWN; trustworthy if VRTC_TIME_TRUSTED), or a negative errno
- * with t->status UNKNOWN and no interval: -EINVAL (@v or @t NULL), -EPROTO (bad magic, version or size field), -EAGAIN (torn:
- * the page kept changing), -ESTALE (older than max_age_ns, or from the
- * future: not this host's counter), -ENODATA (the page says no valid
- * bound, status UNKNOWN, or UTC without a valid TAI offset), -EIO (the
- * PHC read failed).
+ * with t->status UNKNOWN and no interval: -EINVAL (@v or @t NULL), -EPROTO (bad
+ * magic, version or size field), -EAGAIN (torn: the page kept changing),
+ * -ESTALE (older than max_age_ns, or from the future: not this host's counter),
+ * -ENODATA (the page says no valid bound, status UNKNOWN, or UTC without a
+ * valid TAI offset), -EIO (the PHC read failed).
  */
 int vrtc_now(struct vrtc *v, struct vrtc_time *t);
 
@@ -214,8 +216,7 @@ uint32_t vrtc_version(void);
  * a vrtc_now() error, -ENODATA (status UNRELIABLE: not trustworthy) or
  * -ERANGE (the bound is wider): *@t is filled then, for a look (since 0.2).
  */
-int vrtc_now_within(struct vrtc *v, uint64_t max_bound_ns,
-		    struct vrtc_time *t);
+int vrtc_now_within(struct vrtc *v, uint64_t max_bound_ns, struct vrtc_time *t);
 
 /*
  * vrtc_before() - 1 if @a happened definitely before @b (a->latest_ns <

@@ -322,7 +322,7 @@ int vrtc_open(const struct vrtc_options *o, struct vrtc **out)
 {
 	static const struct vrtc_options defaults = { 0 };
 	struct vrtc *v;
-	struct stat st;
+	struct stat st = { 0 };
 	const char *page;
 	int r;
 

@@ -31,8 +31,7 @@ static bool trusted(const struct vrtc_time *t)
 	return (t->flags & VRTC_TIME_TRUSTED) != 0;
 }
 
-int vrtc_now_within(struct vrtc *v, uint64_t max_bound_ns,
-		    struct vrtc_time *t)
+int vrtc_now_within(struct vrtc *v, uint64_t max_bound_ns, struct vrtc_time *t)
 {
 	int r = vrtc_now(v, t);
 
@@ -92,10 +91,9 @@ int vrtc_commit_wait(struct vrtc *v, int64_t latest_ns, uint64_t timeout_ns,
 			return -ETIMEDOUT;
 		}
 		/* earliest moves at about the rate of true time */
-		gap = !r && trusted(t)
-			      ? (uint64_t)((__int128)latest_ns -
-					   t->earliest_ns + 1)
-			      : (uint64_t)WAIT_UNTRUSTED_NS;
+		gap = !r && trusted(t) ? (uint64_t)((__int128)latest_ns -
+						    t->earliest_ns + 1)
+				       : (uint64_t)WAIT_UNTRUSTED_NS;
 		if (gap > timeout_ns - spent) {
 			gap = timeout_ns - spent;
 		}
@@ -142,7 +140,8 @@ int vrtc_time_at(struct vrtc *v, clockid_t clock, int64_t stamp_ns,
 	__int128 lo, hi, now;
 	int r, leap = 0;
 
-	if (!v || !t || (clock != CLOCK_MONOTONIC_RAW && clock != CLOCK_REALTIME)) {
+	if (!v || !t ||
+	    (clock != CLOCK_MONOTONIC_RAW && clock != CLOCK_REALTIME)) {
 		if (t) {
 			memset(t, 0, sizeof(*t));
 		}

@@ -141,8 +141,7 @@ int vrtc_handle_check(struct vrtc *v, uint64_t raw_ns, int failed)
 			v->page_ino = st.st_ino;
 			/* one disruption, reported once: by the reopened
 			 * flag, not again by the new marker */
-			__atomic_store_n(&v->marker_key, key,
-					 __ATOMIC_RELEASE);
+			__atomic_store_n(&v->marker_key, key, __ATOMIC_RELEASE);
 			__atomic_store_n(&v->reopened, 1, __ATOMIC_RELAXED);
 			done = 1;
 		} else {
@@ -182,9 +181,9 @@ static void hold_earliest(struct vrtc *v, bool disrupted, struct vrtc_time *t)
 		return;
 	}
 	while (t->earliest_ns > prev &&
-	       !__atomic_compare_exchange_n(&v->max_earliest_ns, &prev,
-					    t->earliest_ns, true,
-					    __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+	       !__atomic_compare_exchange_n(
+		       &v->max_earliest_ns, &prev, t->earliest_ns, true,
+		       __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
 	}
 }
 

@@ -27,15 +27,15 @@ struct vrtc {
 	dev_t page_dev;
 	ino_t page_ino;
 	/* Shared by concurrent readers (vrtc_handle.c): atomics only. */
-	uint32_t map_gen;	  /* odd while the mapping is replaced */
-	int reopening;		  /* one thread checks or reopens at a time */
-	uint64_t next_check_ns;	  /* MONOTONIC_RAW: the next identity check */
+	uint32_t map_gen;	/* odd while the mapping is replaced */
+	int reopening;		/* one thread checks or reopens at a time */
+	uint64_t next_check_ns; /* MONOTONIC_RAW: the next identity check */
 	_Alignas(64) uint64_t marker_key; /* the last disruption marker
 					     seen, and when */
-	int reopened;		      /* a reopen not yet reported */
-	uint32_t disruptions;	      /* reported so far */
-	int64_t max_earliest_ns;      /* of trusted readings (INT64_MIN) */
-	int have_earliest;	      /* max_earliest_ns holds one */
+	int reopened;			  /* a reopen not yet reported */
+	uint32_t disruptions;		  /* reported so far */
+	int64_t max_earliest_ns;	  /* of trusted readings (INT64_MIN) */
+	int have_earliest;		  /* max_earliest_ns holds one */
 	/* ClockBound segment (vrtc_clockbound_write()) */
 	void *cb_map;
 	char *cb_path;

@@ -23,13 +23,13 @@ struct opts_v0 {
 
 static int fails;
 
-#define CHECK(c)                                                         \
-	do {                                                             \
-		if (!(c)) {                                              \
-			fprintf(stderr, "abi_compat: %s:%d: %s\n", __FILE__, \
-				__LINE__, #c);                           \
-			fails++;                                         \
-		}                                                        \
+#define CHECK(c)                                                               \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			fprintf(stderr, "abi_compat: %s:%d: %s\n", __FILE__,   \
+				__LINE__, #c);                                 \
+			fails++;                                               \
+		}                                                              \
 	} while (0)
 
 int main(int argc, char **argv)
@@ -62,8 +62,8 @@ int main(int argc, char **argv)
 	close0 = (void (*)(struct vrtc *))dlvsym(h, "vrtc_close", "VRTC_0");
 	open2 = (int (*)(const struct vrtc_options *, struct vrtc **))dlvsym(
 		h, "vrtc_open", "VRTC_0.2");
-	now2 = (int (*)(struct vrtc *, struct vrtc_time *))dlvsym(
-		h, "vrtc_now", "VRTC_0.2");
+	now2 = (int (*)(struct vrtc *, struct vrtc_time *))dlvsym(h, "vrtc_now",
+								  "VRTC_0.2");
 	version = (uint32_t(*)(void))dlvsym(h, "vrtc_version", "VRTC_0.2");
 	CHECK(open0 && now0 && close0 && open2 && now2 && version);
 	if (fails) {

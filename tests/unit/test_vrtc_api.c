@@ -109,8 +109,7 @@ static struct vrtc *open_host(uint32_t flags)
 }
 
 /* vrtc_now() until it returns 0 with all of @flags, for up to @ms. */
-static int poll_for(struct vrtc *v, uint32_t flags, int ms,
-		    struct vrtc_time *t)
+static int poll_for(struct vrtc *v, uint32_t flags, int ms, struct vrtc_time *t)
 {
 	int r = -1;
 
@@ -343,7 +342,8 @@ Test(vrtc_api, earliest_never_decreases)
 
 Test(vrtc_api, before)
 {
-	struct vrtc_time a = { .earliest_ns = 10, .latest_ns = 20,
+	struct vrtc_time a = { .earliest_ns = 10,
+			       .latest_ns = 20,
 			       .flags = VRTC_TIME_TRUSTED };
 	struct vrtc_time b = a;
 
@@ -451,9 +451,9 @@ Test(vrtc_api, time_at_a_past_stamp)
 		     -EINVAL, "future");
 	cr_expect_eq(at.status, VRTC_STATUS_UNKNOWN);
 	cr_expect_eq(vrtc_time_at(v, CLOCK_MONOTONIC, raw, &at), -EINVAL);
-	cr_expect_eq(vrtc_time_at(v, CLOCK_REALTIME, real - 2 * 86400 * NS,
-				  &at),
-		     -ERANGE);
+	cr_expect_eq(
+		vrtc_time_at(v, CLOCK_REALTIME, real - 2 * 86400 * NS, &at),
+		-ERANGE);
 	cr_expect_eq(vrtc_time_at(NULL, CLOCK_REALTIME, real, &at), -EINVAL);
 	vrtc_close(v);
 	vmclock_page_free(pg);
@@ -504,10 +504,9 @@ Test(vrtc_api, invalid_input)
 
 Test(vrtc_api, strerror_both_signs)
 {
-	static const int errs[] = { ENOENT, EPERM,  EMSGSIZE, EPROTO,
-				    EAGAIN, ESTALE, ENODATA,  EIO,
-				    EINVAL, EISDIR, ENODEV,   ERANGE,
-				    ETIMEDOUT };
+	static const int errs[] = { ENOENT, EPERM,   EMSGSIZE, EPROTO, EAGAIN,
+				    ESTALE, ENODATA, EIO,      EINVAL, EISDIR,
+				    ENODEV, ERANGE,  ETIMEDOUT };
 
 	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
 		cr_expect_str_eq(vrtc_strerror(errs[i]),
@@ -623,8 +622,7 @@ Test(vrtc_api, one_handle_four_threads, .timeout = 60)
 	struct worker w[THREADS];
 	pthread_t th[THREADS];
 	long ok = 0, refused = 0, disrupted = 0;
-	struct timespec run = { .tv_sec = RUN_NS / NS,
-				.tv_nsec = RUN_NS % NS };
+	struct timespec run = { .tv_sec = RUN_NS / NS, .tv_nsec = RUN_NS % NS };
 	struct vrtc *v;
 	pid_t pid;
 	int st;
