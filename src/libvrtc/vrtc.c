@@ -51,6 +51,8 @@ const char *vrtc_status_name(enum vrtc_status s)
 
 const char *vrtc_strerror(int err)
 {
+	const char *d;
+
 	if (err > 0) {
 		err = -err;
 	}
@@ -91,8 +93,11 @@ const char *vrtc_strerror(int err)
 	case -ETIMEDOUT:
 		return "timed out before the time was certainly past";
 	default:
-		return strerror(-err);
+		break;
 	}
+	/* strerror() may format into a static buffer: not thread-safe */
+	d = err == INT_MIN ? NULL : strerrordesc_np(-err);
+	return d ? d : "unknown error";
 }
 
 /* Map @len bytes of @path read-only, after the checks of a host page

@@ -517,7 +517,9 @@ Test(vrtc_api, strerror_both_signs)
 				  "our own sentence for %d", errs[i]);
 	}
 	cr_expect_str_eq(vrtc_strerror(0), "ok");
-	cr_expect_not_null(vrtc_strerror(INT32_MIN));
+	cr_expect_str_eq(vrtc_strerror(INT32_MIN), "unknown error");
+	cr_expect_str_eq(vrtc_strerror(-4095), "unknown error");
+	cr_expect_str_eq(vrtc_strerror(-EBADF), strerror(EBADF));
 	cr_expect_str_eq(vrtc_status_name((enum vrtc_status)99), "invalid");
 }
 
