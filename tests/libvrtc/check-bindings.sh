@@ -40,9 +40,15 @@ echo "== python (ctypes)"
 
 echo "== rust (cargo --offline)"
 if command -v cargo >/dev/null; then
-	(cd "$bind/rust" && VRTC_LIB_DIR=$b LD_PRELOAD=$san MAKEFLAGS='' \
-		ASAN_OPTIONS=detect_leaks=0 CARGO_TARGET_DIR=$b/rust \
-		cargo test --offline --quiet 2>&1) || fail=1
+	# the ASan runtime for the test programs only (rustc itself
+	# crashes with it preloaded): cargo's runner for the host target
+	host=$(rustc -vV | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')
+	runner=()
+	[ -z "$san" ] ||
+		runner=("CARGO_TARGET_${host}_RUNNER=env LD_PRELOAD=$san ASAN_OPTIONS=detect_leaks=0")
+	(cd "$bind/rust" && env "${runner[@]}" VRTC_LIB_DIR="$b" MAKEFLAGS='' \
+		CARGO_TARGET_DIR="$b/rust" cargo test --offline --quiet 2>&1) ||
+		fail=1
 else
 	echo "rust: skipped (no cargo)"
 fi

@@ -82,8 +82,8 @@ static void *work(void *arg)
 			epoch = t.disruptions;
 			last = INT64_MIN;
 		}
-		w->backwards += (t.flags & VRTC_TIME_TRUSTED) &&
-				t.earliest_ns < last;
+		w->backwards +=
+			(t.flags & VRTC_TIME_TRUSTED) && t.earliest_ns < last;
 		last = t.earliest_ns;
 	}
 	return NULL;
