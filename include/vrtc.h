@@ -30,10 +30,11 @@
  *    0 with a widened interval that is NOT trustworthy (sources disagree;
  *    ClockBound's writer calls it Unknown); the helpers refuse it.
  *  - The first reading with an interval after a disruption (the daemon
- *    restarted, its model stepped, or the handle moved to a new page
- *    file) has VRTC_TIME_DISRUPTED, and every reading from then on a
- *    higher t->disruptions: orderings with earlier readings no longer
- *    hold. On a shared handle one thread's reading carries the flag; the
+ *    restarted, its model stepped, the handle moved to a new page file,
+ *    or the page contradicts an earlier reading: latest_ns below an
+ *    earliest_ns returned before) has VRTC_TIME_DISRUPTED, and every reading
+ * from then on a higher t->disruptions: orderings with earlier readings no
+ * longer hold. On a shared handle one thread's reading carries the flag; the
  *    others see the count move.
  *  - On one handle, the earliest_ns of trusted readings never decreases
  *    from one reading to a later one (in one thread, or in threads that

@@ -530,8 +530,8 @@ static int now_host(struct vrtc *v, struct vrtc_time *t, struct vmclock_abi *f,
 int vrtc_read(struct vrtc *v, struct vrtc_time *t, struct vmclock_abi *f,
 	      int64_t *sys_ns, uint64_t *sys_window_ns)
 {
+	int64_t floor = vrtc_handle_floor(v), sys;
 	uint32_t gen = 0;
-	int64_t sys;
 	int r;
 
 	if (v->mode == VRTC_MODE_GUEST) {
@@ -542,7 +542,7 @@ int vrtc_read(struct vrtc *v, struct vrtc_time *t, struct vmclock_abi *f,
 	} else {
 		r = now_host(v, t, f, sys_ns, sys_window_ns, &gen);
 	}
-	vrtc_handle_finish(v, f, gen, r, t);
+	vrtc_handle_finish(v, f, gen, floor, r, t);
 	return r;
 }
 

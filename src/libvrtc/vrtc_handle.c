@@ -161,30 +161,44 @@ static bool monotonic_ok(const struct vrtc *v, const struct vmclock_abi *f)
 	       f->leap_indicator == VMCLOCK_LEAP_NONE;
 }
 
-/* earliest_ns never below one returned before, unless the page now
- * contradicts it (a disruption): then it starts again from here. */
-static void hold_earliest(struct vrtc *v, bool disrupted, struct vrtc_time *t)
+/*
+ * earliest_ns never below one returned before. @floor is the highest
+ * earliest returned, loaded before this reading's counter was read, so
+ * each reading behind it came before this one in real time and holding
+ * to it is sound (a value stored later may come from a reading after
+ * this one: using it would not be). A page that contradicts @floor
+ * (latest below it: a bound that did not hold) starts again from here;
+ * returns true for the one reading that does so.
+ */
+static bool hold_earliest(struct vrtc *v, bool disrupted, int64_t floor,
+			  struct vrtc_time *t)
 {
-	int64_t prev = __atomic_load_n(&v->max_earliest_ns, __ATOMIC_RELAXED);
+	int64_t prev = floor;
 
-	if (disrupted || prev > t->latest_ns) {
+	if (disrupted) {
 		__atomic_store_n(&v->max_earliest_ns, t->earliest_ns,
-				 __ATOMIC_RELAXED);
-		return;
+				 __ATOMIC_RELEASE);
+		return false;
 	}
-	if (prev > t->earliest_ns) {
-		t->earliest_ns = prev;
-		if (t->now_ns < prev) {
-			t->now_ns = prev;
+	if (floor > t->latest_ns) {
+		return __atomic_compare_exchange_n(
+			&v->max_earliest_ns, &prev, t->earliest_ns, false,
+			__ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	}
+	if (floor > t->earliest_ns) {
+		t->earliest_ns = floor;
+		if (t->now_ns < floor) {
+			t->now_ns = floor;
 		}
 		t->bound_ns = (uint64_t)(t->now_ns - t->earliest_ns);
-		return;
+		return false;
 	}
 	while (t->earliest_ns > prev &&
 	       !__atomic_compare_exchange_n(
 		       &v->max_earliest_ns, &prev, t->earliest_ns, true,
-		       __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		       __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
 	}
+	return false;
 }
 
 /* Whether reading @f (of the current mapping) is the first to see a
@@ -208,8 +222,13 @@ static bool new_marker(struct vrtc *v, const struct vmclock_abi *f,
 					   __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
+int64_t vrtc_handle_floor(struct vrtc *v)
+{
+	return __atomic_load_n(&v->max_earliest_ns, __ATOMIC_ACQUIRE);
+}
+
 void vrtc_handle_finish(struct vrtc *v, const struct vmclock_abi *f,
-			uint32_t gen, int r, struct vrtc_time *t)
+			uint32_t gen, int64_t floor, int r, struct vrtc_time *t)
 {
 	uint64_t seen;
 	uint32_t flags = 0;
@@ -236,15 +255,16 @@ void vrtc_handle_finish(struct vrtc *v, const struct vmclock_abi *f,
 	} else if (current && new_marker(v, f, seen)) {
 		flags |= VRTC_TIME_DISRUPTED;
 	}
+	if (current && (flags & VRTC_TIME_TRUSTED) && monotonic_ok(v, f) &&
+	    hold_earliest(v, (flags & VRTC_TIME_DISRUPTED) != 0, floor, t)) {
+		flags |= VRTC_TIME_DISRUPTED;
+	}
 	if (flags & VRTC_TIME_DISRUPTED) {
 		t->disruptions = __atomic_add_fetch(&v->disruptions, 1,
 						    __ATOMIC_RELAXED);
 	} else {
 		t->disruptions =
 			__atomic_load_n(&v->disruptions, __ATOMIC_RELAXED);
-	}
-	if (current && (flags & VRTC_TIME_TRUSTED) && monotonic_ok(v, f)) {
-		hold_earliest(v, (flags & VRTC_TIME_DISRUPTED) != 0, t);
 	}
 	t->flags = flags;
 }

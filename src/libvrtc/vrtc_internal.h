@@ -83,13 +83,19 @@ int vrtc_handle_copy(struct vrtc *v, struct vmclock_abi *f, uint32_t *gen);
  */
 int vrtc_handle_check(struct vrtc *v, uint64_t raw_ns, int failed);
 
+/* The highest trusted earliest_ns returned so far: load it before the
+ * reading's counter, for vrtc_handle_finish(). */
+int64_t vrtc_handle_floor(struct vrtc *v);
+
 /*
  * vrtc_handle_finish() - the handle's promises on a reading @t (return
- * value @r) from page @f of mapping generation @gen: flags, each
- * disruption reported once, earliest_ns never decreasing.
+ * value @r) from page @f of mapping generation @gen, @floor loaded
+ * before it: flags, each disruption reported once, earliest_ns never
+ * decreasing.
  */
 void vrtc_handle_finish(struct vrtc *v, const struct vmclock_abi *f,
-			uint32_t gen, int r, struct vrtc_time *t);
+			uint32_t gen, int64_t floor, int r,
+			struct vrtc_time *t);
 
 /* Seed the disruption marker from the page at open (ignores errors). */
 void vrtc_handle_init(struct vrtc *v);
