@@ -80,7 +80,6 @@
 #define VRTC_H
 
 #include <stdint.h>
-#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -241,7 +240,8 @@ int vrtc_commit_wait(struct vrtc *v, int64_t latest_ns, uint64_t timeout_ns,
 
 /*
  * vrtc_time_at() - the interval of a past instant stamped @stamp_ns on
- * @clock: CLOCK_MONOTONIC_RAW (the stamp of an event, taken cheaply,
+ * @clock (a clockid_t; int here so that <time.h> need not define it):
+ * CLOCK_MONOTONIC_RAW (the stamp of an event, taken cheaply,
  * to be dated later) or CLOCK_REALTIME. The reading now, moved back by
  * the elapsed time with that clock's rate error: the page's bound on
  * CLOCK_MONOTONIC_RAW in host mode, 500 ppm (the kernel's frequency
@@ -251,7 +251,7 @@ int vrtc_commit_wait(struct vrtc *v, int64_t latest_ns, uint64_t timeout_ns,
  * stamp's. Returns 0, a vrtc_now() error, -EINVAL (NULL, another clock,
  * a stamp in the future), -ERANGE (older than a day) (since 0.2).
  */
-int vrtc_time_at(struct vrtc *v, clockid_t clock, int64_t stamp_ns,
+int vrtc_time_at(struct vrtc *v, int clock, int64_t stamp_ns,
 		 struct vrtc_time *t);
 
 /*

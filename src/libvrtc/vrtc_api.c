@@ -131,7 +131,7 @@ static int leap_passed(const struct vmclock_abi *f)
 	}
 }
 
-int vrtc_time_at(struct vrtc *v, clockid_t clock, int64_t stamp_ns,
+int vrtc_time_at(struct vrtc *v, int clock, int64_t stamp_ns,
 		 struct vrtc_time *t)
 {
 	struct vmclock_abi f;

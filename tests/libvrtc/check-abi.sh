@@ -4,6 +4,7 @@
 #   that a symbol cannot appear, vanish or change version unnoticed;
 # - libvrtc.a defines no global symbol but those names (its internals
 #   are local), and a program linked with it statically runs;
+# - vrtc.h compiles as C99 -pedantic and as C++17;
 # - a 0.1 caller (VRTC_0) and a 0.2 one are both served
 #   (tests/libvrtc/abi_compat.c, on a live page from the daemon's
 #   encoder).
@@ -34,6 +35,15 @@ if ! diff -u "$tmp/names" "$tmp/a"; then
 	echo "check-abi: libvrtc.a defines other global symbols than the API" >&2
 	fail=1
 fi
+
+# the header alone, as strict C and as C++ would include it
+printf '#include <vrtc.h>\nint main(void) { return vrtc_version() == 0; }\n' \
+	>"$tmp/h.c"
+cp "$tmp/h.c" "$tmp/h.cc"
+gcc -std=c99 -pedantic -Wall -Wextra -Werror -I"$here/../../include" \
+	-c "$tmp/h.c" -o "$tmp/h.o" || fail=1
+g++ -std=c++17 -Wall -Wextra -Werror -I"$here/../../include" \
+	-c "$tmp/h.cc" -o "$tmp/hxx.o" || fail=1
 
 "$b/tests/libvrtc/vrtc-pagewriter" "$tmp/vmclock" 30 >"$tmp/pw.out" &
 pw=$!

@@ -177,7 +177,7 @@ func (c *Clock) NowWithin(max time.Duration) (Time, error) {
 // TimeAt is the interval of a past stamp (vrtc_time_at()).
 func (c *Clock) TimeAt(clock StampClock, stampNs int64) (Time, error) {
 	var t C.struct_vrtc_time
-	err := check(C.vrtc_time_at(c.h, C.clockid_t(clock), C.int64_t(stampNs), &t))
+	err := check(C.vrtc_time_at(c.h, C.int(clock), C.int64_t(stampNs), &t))
 	return fromC(&t), err
 }
 
