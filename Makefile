@@ -81,15 +81,18 @@ INC_src/tools/probe := $(INC_src/tools)
 # installed for host programs and built statically for guests.
 INC_src/libvrtc := $(INC_include) -Isrc/libvrtc
 INC_src/tools/now := $(INC_include)
+# The guest agent: libvrtc's internals (the host page and PHC it opens).
+INC_src/tools/agent := $(INC_include) -Isrc/libvrtc
 # Tests see everything they test.
-INC_tests := $(INC_src) -Isrc/tools -Isrc/libvrtc -Itests/integration \
-	-Itests/unit -I.
+INC_tests := $(INC_src) -Isrc/tools -Isrc/libvrtc -Isrc/tools/agent \
+	-Itests/integration -Itests/unit -I.
 INC_tests/unit := $(INC_tests)
 INC_tests/integration := $(INC_tests)
 INC_tests/fuzz := $(INC_tests)
 INC_tests/libvrtc := $(INC_tests)
 LAYERS := include sync/model sync/sources sync device src src/tools/ctl \
-	src/tools/frontend src/tools/probe src/libvrtc src/tools/now
+	src/tools/frontend src/tools/probe src/libvrtc src/tools/now \
+	src/tools/agent
 # The include flags of the folder holding $(1).
 incs = $(INC_$(patsubst %/,%,$(dir $(1))))
 ALL_INCS := $(INC_tests)
@@ -99,6 +102,10 @@ SOURCES_SRCS := $(sort $(wildcard sync/sources/*.c))
 SYNC_SRCS := $(MODEL_SRCS) $(SOURCES_SRCS) $(sort $(wildcard sync/*.c))
 DEVICE_SRCS := $(sort $(wildcard device/*.c))
 DAEMON_SRCS := $(sort $(wildcard src/*.c))
+# The program itself (app.h: main, options, configure, serve), linked
+# only into the daemon; the other src/ modules are unit-tested alone.
+APP_SRCS := src/main.c src/options.c src/configure.c src/serve.c \
+	src/serve_upgrade.c
 FRONTEND_SRCS := $(sort $(wildcard src/tools/frontend/*.c))
 # Helpers shared by integration suites only (real peers and the like).
 HARNESS_SRCS := $(sort $(wildcard tests/integration/harness_*.c))
@@ -111,14 +118,17 @@ CONTROL_CLIENT_SRCS := src/tools/ctl/control_client.c
 # libvrtc: the status-page client library, and its CLI.
 VRTC_SRCS := $(sort $(wildcard src/libvrtc/*.c))
 NOW_SRCS := $(sort $(wildcard src/tools/now/*.c))
+# The guest agent; its model and poll without main() for the unit tests.
+AGENT_SRCS := $(sort $(wildcard src/tools/agent/*.c))
+AGENT_LIB_SRCS := src/tools/agent/model.c src/tools/agent/agent.c
 CAIRO_CFLAGS := $(shell $(PKG_CONFIG) --cflags cairo fontconfig 2>/dev/null)
 CAIRO_LIBS := $(shell $(PKG_CONFIG) --libs cairo fontconfig 2>/dev/null)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 LIB_OBJS := $(call obj,$(SYNC_SRCS) $(DEVICE_SRCS))
-# The daemon's modules other than main(), for their unit tests.
-SRC_LIB_OBJS := $(call obj,$(filter-out src/main.c,$(DAEMON_SRCS)))
+# The daemon's modules other than the program, for their unit tests.
+SRC_LIB_OBJS := $(call obj,$(filter-out $(APP_SRCS),$(DAEMON_SRCS)))
 DAEMON_OBJS := $(call obj,$(DAEMON_SRCS))
 FRONTEND_OBJS := $(call obj,$(FRONTEND_SRCS))
 HARNESS_OBJS := $(call obj,$(HARNESS_SRCS))
@@ -130,6 +140,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
 INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/tests/integration/%,$(INTEG_SRCS))
 PROBE := $(B)/vhost-user-rtc-probe
 # The operator's client for the control socket.
+SUPERVISOR := $(B)/tests/fdstore-supervisor
 CTL_SRCS := $(sort $(wildcard src/tools/ctl/*.c))
 CTL := $(B)/vhost-user-rtc-ctl
 VRTC_SONAME := libvrtc.so.0
@@ -140,6 +151,7 @@ VRTC_PC := $(B)/vrtc.pc
 VRTC_LIB_VERSION := $(shell sed -n 's/^\#define VRTC_VERSION_\(MAJOR\|MINOR\|PATCH\) //p' \
 	include/vrtc.h | paste -sd.)
 NOW := $(B)/vrtc-now
+AGENT := $(B)/vrtc-agent
 
 .PHONY: all check sweep unit integration e2e e2e-arm64 e2e-phc demo bench \
 	deps format lint install clean check-plain check-asan fuzz soak programs \
@@ -149,7 +161,7 @@ NOW := $(B)/vrtc-now
 .SECONDARY:
 
 all: $(DAEMON) $(PROBE) $(CTL) $(UNIT_BINS) $(INTEG_BINS) $(VRTC_A) \
-	$(VRTC_SO) $(VRTC_PC) $(VRTC_PC_UNINST) $(NOW)
+	$(SUPERVISOR) $(VRTC_SO) $(VRTC_PC) $(VRTC_PC_UNINST) $(NOW) $(AGENT)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -186,13 +198,16 @@ $(VRTC_SO): $(VRTC_PIC_OBJS) src/libvrtc/libvrtc.map
 		$(VRTC_PIC_OBJS)
 	ln -sf $(VRTC_SONAME) $(B)/libvrtc.so
 
+# vrtc.pc for the PREFIX and LIBDIR at hand (make install writes it
+# again for its own); Version: the library's (vrtc.h).
+VRTC_PC_LINES = 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' \
+	'includedir=$(INCLUDEDIR)' '' 'Name: vrtc' \
+	'Description: vhost-user-rtc status page client (time with a bound)' \
+	'Version: $(VRTC_LIB_VERSION)' 'Libs: -L$${libdir} -lvrtc' \
+	'Cflags: -I$${includedir}'
 $(VRTC_PC): Makefile include/vrtc.h
 	@mkdir -p $(dir $@)
-	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' \
-		'includedir=$${prefix}/include' '' 'Name: vrtc' \
-		'Description: vhost-user-rtc status page client (time with a bound)' \
-		'Version: $(VRTC_LIB_VERSION)' 'Libs: -L$${libdir} -lvrtc' \
-		'Cflags: -I$${includedir}' >$@
+	printf '%s\n' $(VRTC_PC_LINES) >$@
 
 # pkg-config from the build tree: PKG_CONFIG_PATH=$(B) pkg-config vrtc
 # finds this one first (pkg-config prefers NAME-uninstalled.pc).
@@ -207,6 +222,14 @@ $(VRTC_PC_UNINST): Makefile include/vrtc.h
 
 $(NOW): $(call obj,$(NOW_SRCS)) $(VRTC_A)
 	$(CC) $(LDFLAGS) -o $@ $^
+
+# The agent uses libvrtc's internals (vrtc_agent.h, vrtc_page.h), which
+# libvrtc.a keeps local: it links the library's objects.
+$(AGENT): $(call obj,$(AGENT_SRCS)) $(VRTC_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+# The agent's model and poll, driven by a simulated guest.
+$(B)/tests/unit/test_agent: $(call obj,$(AGENT_LIB_SRCS))
 
 $(DAEMON): $(DAEMON_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -290,6 +313,11 @@ $(B)/tests/unit/test_probe_tools: LIBS += $(CAIRO_LIBS)
 $(B)/tests/unit/test_probe_live: $(call obj,src/tools/probe/eval_live.c \
 	$(CONTROL_CLIENT_SRCS))
 
+# systemd's fd store and Restart=on-failure, for the crash-recovery
+# tests (tests/support/fdstore_supervisor.c).
+$(SUPERVISOR): $(B)/obj/tests/support/fdstore_supervisor.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
 # Debian build and test dependencies, installed when missing.
 deps:
 	@contrib/install-deps.sh build
@@ -298,9 +326,10 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
 		$$t --jobs 2 --short-filename; done
 
-integration: $(DAEMON) $(PROBE) $(CTL) $(NOW) $(INTEG_BINS)
+integration: $(DAEMON) $(PROBE) $(CTL) $(NOW) $(SUPERVISOR) $(INTEG_BINS)
 	@set -e; for t in $(INTEG_BINS); do echo "== $$t"; \
 		VRTC_DAEMON=$(abspath $(DAEMON)) VRTC_CTL=$(abspath $(CTL)) \
+		VRTC_SUPERVISOR=$(abspath $(SUPERVISOR)) \
 		VRTC_PROBE=$(abspath $(PROBE)) VRTC_NOW=$(abspath $(NOW)) \
 		$$t --jobs 1 \
 		--short-filename; done
@@ -352,6 +381,7 @@ e2e-arm64: all
 	VRTC_E2E_COMPARE=$${VRTC_E2E_COMPARE_MMIO:-10} \
 		VRTC_E2E_STALL=$${VRTC_E2E_STALL_MMIO:-10} \
 		VRTC_E2E_UPGRADES=$${VRTC_E2E_UPGRADES_MMIO:-1} \
+		VRTC_E2E_KILLS=$${VRTC_E2E_KILLS_MMIO:-1} \
 		VRTC_E2E_UPGRADE_READS=$${VRTC_E2E_UPGRADE_READS_MMIO:-10} \
 		tests/e2e/run.sh --arch arm64 --transport mmio $(abspath $(DAEMON))
 
@@ -410,13 +440,21 @@ MONITORING := contrib/prometheus/vhost-user-rtc.rules.yml \
 	contrib/grafana/vhost-user-rtc.json
 MAN_PAGES := docs/man/vhost-user-rtc.8 docs/man/vhost-user-rtc-ctl.1 \
 	docs/man/vhost-user-rtc-probe.1 docs/man/vhost-user-rtc.conf.5 \
-	docs/man/vrtc-now.1 src/libvrtc/libvrtc.3
+	docs/man/vrtc-now.1 docs/man/vrtc-agent.8 src/libvrtc/libvrtc.3
+# The guest side: udev names for the served PHCs, and a chrony snippet
+# for the guest (an example the administrator copies into chrony's
+# conf.d: installing it there would make every guest use it).
+UDEVDIR ?= $(or $(shell $(PKG_CONFIG) --variable=udevdir udev \
+	2>/dev/null),/lib/udev)
+GUEST_DATADIR := $(DATADIR)/vrtc-agent
 # Everything install puts down but the config (see below), for uninstall.
 INSTALLED := $(BINDIR)/vhost-user-rtc $(BINDIR)/vhost-user-rtc-ctl \
-	$(BINDIR)/vhost-user-rtc-probe $(BINDIR)/vrtc-now \
+	$(BINDIR)/vhost-user-rtc-probe $(BINDIR)/vrtc-now $(BINDIR)/vrtc-agent \
 	$(INCLUDEDIR)/vrtc.h $(LIBDIR)/libvrtc.a $(LIBDIR)/$(VRTC_SONAME) \
 	$(LIBDIR)/libvrtc.so $(LIBDIR)/pkgconfig/vrtc.pc \
 	$(UNITDIR)/vhost-user-rtc.service $(UNITDIR)/vhost-user-rtc@.service \
+	$(UNITDIR)/vrtc-agent.service $(UDEVDIR)/rules.d/99-virtio-ptp.rules \
+	$(GUEST_DATADIR)/chrony-guest.conf \
 	$(SYSUSERSDIR)/vhost-user-rtc.conf \
 	$(VHOST_USER_DIR)/50-vhost-user-rtc.json \
 	$(addprefix $(MONITORING_DIR)/,$(notdir $(MONITORING))) \
@@ -426,7 +464,8 @@ SUBST := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
 # Only what is installed: the daemon, its two tools, and libvrtc with
 # its CLI.
-programs: $(DAEMON) $(CTL) $(PROBE) $(NOW) $(VRTC_A) $(VRTC_SO) $(VRTC_PC)
+programs: $(DAEMON) $(CTL) $(PROBE) $(NOW) $(AGENT) $(VRTC_A) $(VRTC_SO) \
+	$(VRTC_PC)
 
 # The config is treated like a dpkg conffile: installed only when absent.
 # An existing one that differs from conf/vhost-user-rtc.conf is left as
@@ -438,20 +477,30 @@ install: programs
 	install -D -m 0755 $(CTL) $(DESTDIR)$(BINDIR)/vhost-user-rtc-ctl
 	install -D -m 0755 $(PROBE) $(DESTDIR)$(BINDIR)/vhost-user-rtc-probe
 	install -D -m 0755 $(NOW) $(DESTDIR)$(BINDIR)/vrtc-now
+	install -D -m 0755 $(AGENT) $(DESTDIR)$(BINDIR)/vrtc-agent
+	install -D -m 0644 contrib/99-virtio-ptp.rules \
+		$(DESTDIR)$(UDEVDIR)/rules.d/99-virtio-ptp.rules
+	install -D -m 0644 contrib/chrony-guest.conf \
+		$(DESTDIR)$(GUEST_DATADIR)/chrony-guest.conf
 	install -D -m 0644 include/vrtc.h $(DESTDIR)$(INCLUDEDIR)/vrtc.h
 	install -D -m 0644 $(VRTC_A) $(DESTDIR)$(LIBDIR)/libvrtc.a
 	install -D -m 0755 $(VRTC_SO) $(DESTDIR)$(LIBDIR)/$(VRTC_SONAME)
 	ln -sf $(VRTC_SONAME) $(DESTDIR)$(LIBDIR)/libvrtc.so
-	install -D -m 0644 $(VRTC_PC) $(DESTDIR)$(LIBDIR)/pkgconfig/vrtc.pc
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig
+	printf '%s\n' $(VRTC_PC_LINES) >$(DESTDIR)$(LIBDIR)/pkgconfig/vrtc.pc
+	chmod 0644 $(DESTDIR)$(LIBDIR)/pkgconfig/vrtc.pc
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(VHOST_USER_DIR)
 	$(SUBST) conf/vhost-user-rtc.service.in \
 		>$(DESTDIR)$(UNITDIR)/vhost-user-rtc.service
 	$(SUBST) conf/vhost-user-rtc@.service.in \
 		>$(DESTDIR)$(UNITDIR)/vhost-user-rtc@.service
+	$(SUBST) conf/vrtc-agent.service.in \
+		>$(DESTDIR)$(UNITDIR)/vrtc-agent.service
 	$(SUBST) conf/50-vhost-user-rtc.json.in \
 		>$(DESTDIR)$(VHOST_USER_DIR)/50-vhost-user-rtc.json
 	chmod 0644 $(DESTDIR)$(UNITDIR)/vhost-user-rtc.service \
 		$(DESTDIR)$(UNITDIR)/vhost-user-rtc@.service \
+		$(DESTDIR)$(UNITDIR)/vrtc-agent.service \
 		$(DESTDIR)$(VHOST_USER_DIR)/50-vhost-user-rtc.json
 	install -D -m 0644 conf/vhost-user-rtc.sysusers \
 		$(DESTDIR)$(SYSUSERSDIR)/vhost-user-rtc.conf
@@ -487,15 +536,16 @@ package-test: programs
 	tests/package/libvirt.sh
 	tests/package/apparmor.sh
 	contrib/build-deb.sh build/deb
-	tests/package/root.sh build/deb/vhost-user-rtc_$(VERSION)_*.deb \
-		build/deb/vhost-user-rtc-probe_$(VERSION)_*.deb
+	tests/package/root.sh $(foreach p,vhost-user-rtc vhost-user-rtc-probe \
+		libvrtc0 libvrtc-dev vrtc-tools,build/deb/$(p)_$(VERSION)_*.deb)
 
 # Removes what install put down. The config goes only when it is the
 # shipped one; an edited config stays (like dpkg remove, not purge). The
 # user vhost-user-rtc stays too (Debian never removes system users).
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
-	rmdir $(DESTDIR)$(MONITORING_DIR) 2>/dev/null || true
+	rmdir $(DESTDIR)$(MONITORING_DIR) $(DESTDIR)$(GUEST_DATADIR) \
+		2>/dev/null || true
 	@c=$(DESTDIR)$(CONF_DIR)/vhost-user-rtc.conf; rm -f "$$c.new"; \
 	if [ -e "$$c" ] && ! cmp -s conf/vhost-user-rtc.conf "$$c"; then \
 		echo "$$c: edited, kept"; \
@@ -515,7 +565,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -MMD -MP -D_GNU_SOURCE $(GLIB_CFLAGS) $(GPS_CFL
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FB)/%,$(FUZZ_SRCS))
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FB)/obj/%.o,$(SYNC_SRCS) $(DEVICE_SRCS) \
-	$(filter-out src/main.c,$(DAEMON_SRCS)) $(VRTC_SRCS))
+	$(filter-out $(APP_SRCS),$(DAEMON_SRCS)) $(VRTC_SRCS))
 
 $(FB)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -544,7 +594,7 @@ format:
 
 # lint also checks the systemd unit offline (systemd-analyze verify, and
 # the security exposure score) against the built daemon.
-lint: $(DAEMON) $(CTL) $(PROBE) $(NOW)
+lint: $(DAEMON) $(CTL) $(PROBE) $(NOW) $(AGENT)
 	contrib/verify-unit.sh $(DAEMON)
 	tests/package/check-man.sh $(B)
 	tests/package/apparmor.sh
@@ -562,6 +612,8 @@ lint: $(DAEMON) $(CTL) $(PROBE) $(NOW)
 		$(GLIB_CFLAGS) $(CAIRO_CFLAGS) $(JSON_CFLAGS)
 	clang-tidy --quiet $(VRTC_SRCS) $(NOW_SRCS) -- -std=gnu11 \
 		-D_GNU_SOURCE $(INC_src/libvrtc)
+	clang-tidy --quiet $(AGENT_SRCS) -- -std=gnu11 -D_GNU_SOURCE \
+		$(INC_src/tools/agent)
 
 clean:
 	rm -rf build build-asan build-fuzz build-tsan

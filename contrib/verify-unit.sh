@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Check the systemd units offline (no running systemd needed): each
+# Check the systemd units offline (the daemon's and the guest agent's) (no running systemd needed): each
 # template conf/*.service.in is filled in as make install does, with
 # @BINDIR@ the built daemon's directory, then `systemd-analyze verify`
 # (vhost-user-rtc@.service as the instance vm1), and the `systemd-analyze
@@ -13,11 +13,14 @@ max=${2:-5.0}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# The daemon is looked up as @BINDIR@/vhost-user-rtc.
+# The daemon is looked up as @BINDIR@/vhost-user-rtc, the guest agent
+# (built beside it) as @BINDIR@/vrtc-agent.
 mkdir "$tmp/bin"
 ln -s "$daemon" "$tmp/bin/vhost-user-rtc"
+ln -s "$(dirname "$daemon")/vrtc-agent" "$tmp/bin/vrtc-agent"
 
-for in in conf/vhost-user-rtc.service.in conf/vhost-user-rtc@.service.in; do
+for in in conf/vhost-user-rtc.service.in conf/vhost-user-rtc@.service.in \
+	conf/vrtc-agent.service.in; do
 	name=$(basename "$in" .in)
 	unit=$tmp/${name/@./@vm1.}
 	sed -e "s|@BINDIR@|$tmp/bin|g" -e 's|@SYSCONFDIR@|/etc|g' "$in" >"$unit"

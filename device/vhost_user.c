@@ -917,6 +917,16 @@ int vu_conn_replay(struct vu_conn *c, uint32_t request, const void *payload,
 	return vu_conn_handle(c, &h, payload, fds, nfds, reply, &reply_len);
 }
 
+unsigned int vu_conn_recover(struct vu_conn *c)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < VU_NUM_QUEUES; i++) {
+		n += virtq_recover(&c->vq[i]);
+	}
+	return n;
+}
+
 void vu_conn_break_queue(struct vu_conn *c, unsigned int idx, const char *why)
 {
 	if (idx < VU_NUM_QUEUES) {

@@ -178,6 +178,10 @@ int vu_conn_save(const struct vu_conn *c, vu_save_fn emit, void *ctx);
 int vu_conn_replay(struct vu_conn *c, uint32_t request, const void *payload,
 		   uint32_t size, int *fds, unsigned int nfds);
 
+/* After a crash (not a live upgrade): every mapped queue restarts at
+ * its used index (virtq_recover()). Returns how many queues. */
+unsigned int vu_conn_recover(struct vu_conn *c);
+
 /* Mark queue @idx broken until reset (it was so before the upgrade). */
 void vu_conn_break_queue(struct vu_conn *c, unsigned int idx, const char *why);
 

@@ -100,6 +100,10 @@ void vrtc_dev_save(const struct vrtc_dev *d, struct ho_writer *w);
 int vrtc_dev_load(struct vrtc_dev *d, struct ho_reader *r,
 		  const struct ho_item *it);
 
+/* A number that changes whenever the state vrtc_dev_save() writes may
+ * have changed (alarms set, reached, notified, reset). */
+uint64_t vrtc_dev_state_seq(const struct vrtc_dev *d);
+
 /* True if an alarm notification waits for an alarmq buffer. */
 bool vrtc_dev_alarm_pending(const struct vrtc_dev *d);
 

@@ -79,6 +79,7 @@ static void raise_event(struct vrtc_dev *d, struct vrtc_alarm *a, int64_t key)
 {
 	alarm_timer_watch(d->timer, &a->entry, key);
 	d->alarm_events++;
+	d->state_seq++;
 	a->pending = true;
 	if (!a->queued) {
 		unsigned int n = d->cfg->num_clocks;
@@ -97,6 +98,7 @@ static void obsolete(struct vrtc_dev *d, struct vrtc_alarm *a)
 {
 	/* Its FIFO slot is skipped when reached. */
 	a->pending = false;
+	d->state_seq++;
 	alarm_timer_cancel(d->timer, &a->entry);
 }
 
@@ -120,7 +122,10 @@ static int alarm_rekey(struct alarm_entry *e, const struct clock_snapshot *s,
  * an event not yet notified is obsolete (the spec allows dropping it). */
 static void alarm_rewound(struct alarm_entry *e)
 {
-	container_of(e, struct vrtc_alarm, entry)->pending = false;
+	struct vrtc_alarm *a = container_of(e, struct vrtc_alarm, entry);
+
+	a->pending = false;
+	a->dev->state_seq++;
 }
 
 /*
@@ -164,6 +169,7 @@ uint8_t vrtc_alarm_set(struct vrtc_dev *d, unsigned int id, uint64_t time_ns,
 	obsolete(d, a);
 	a->time_ns = time_ns;
 	a->enabled = enabled;
+	d->state_seq++;
 	return enabled ? start(d, a) : VIRTIO_RTC_S_OK;
 }
 
@@ -182,6 +188,7 @@ uint8_t vrtc_alarm_set_enabled(struct vrtc_dev *d, unsigned int id,
 		return VIRTIO_RTC_S_OK;
 	}
 	a->enabled = true;
+	d->state_seq++;
 	return start(d, a);
 }
 
@@ -194,6 +201,7 @@ void vrtc_alarm_reset(struct vrtc_dev *d)
 	}
 	d->fifo_head = 0;
 	d->fifo_len = 0;
+	d->state_seq++;
 	for (i = 0; i < d->cfg->num_clocks; i++) {
 		struct vrtc_alarm *a = &d->alarms[i];
 
@@ -238,6 +246,7 @@ bool vrtc_dev_alarm_take(struct vrtc_dev *d,
 			continue; /* made obsolete while waiting */
 		}
 		a->pending = false;
+		d->state_seq++;
 		memset(out, 0, sizeof(struct virtio_rtc_notif_alarm));
 		v = htole16(VIRTIO_RTC_NOTIF_ALARM);
 		memcpy(out, &v, sizeof(v));
@@ -252,6 +261,11 @@ bool vrtc_dev_alarm_take(struct vrtc_dev *d,
 uint64_t vrtc_dev_alarm_events(const struct vrtc_dev *d)
 {
 	return d->alarm_events;
+}
+
+uint64_t vrtc_dev_state_seq(const struct vrtc_dev *d)
+{
+	return d->state_seq;
 }
 
 int vrtc_dev_attach_alarms(struct vrtc_dev *d, struct alarm_timer *t,

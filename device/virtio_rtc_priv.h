@@ -43,6 +43,9 @@ struct vrtc_dev {
 	uint16_t *fifo;		   /* pending clock ids, oldest first */
 	unsigned int fifo_head, fifo_len;
 	uint64_t alarm_events;
+	/* Bumped by every change of the alarms' state (crash recovery
+	 * saves the state again when it moved). */
+	uint64_t state_seq;
 };
 
 /* True if clock @id answers alarm requests now. */

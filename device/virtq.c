@@ -423,6 +423,21 @@ static bool should_notify(struct virtq *vq)
 	return notify;
 }
 
+bool virtq_recover(struct virtq *vq)
+{
+	if (vq->broken || !mapped(vq)) {
+		return false;
+	}
+	vq->used_idx = load16(&vq->used->idx);
+	vq->last_avail_idx = vq->used_idx;
+	vq->inuse = 0;
+	vq->signalled_used_valid = false;
+	if (vq->call_fd >= 0) {
+		(void)eventfd_write(vq->call_fd, 1);
+	}
+	return true;
+}
+
 void virtq_notify(struct virtq *vq)
 {
 	if (vq->broken || !mapped(vq)) {

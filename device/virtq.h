@@ -136,6 +136,16 @@ int virtq_elem_remap(struct virtq *vq, struct virtq_elem *e);
 void virtq_push(struct virtq *vq, const struct virtq_elem *e, uint32_t len);
 
 /*
+ * virtq_recover() - after a crash of the process before us: what the
+ * used ring says was answered is all that was (requests are answered
+ * synchronously and alarmq buffers are taken only to be filled), so
+ * the next available entry is the used index. Interrupts the driver
+ * once, in case a used entry was written and not notified. False if
+ * the queue is not mapped (nothing to do).
+ */
+bool virtq_recover(struct virtq *vq);
+
+/*
  * virtq_notify() - signal call_fd if the guest wants an interrupt now
  * (EVENT_IDX used_event, or VRING_AVAIL_F_NO_INTERRUPT, NOTIFY_ON_EMPTY).
  */

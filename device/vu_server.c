@@ -113,7 +113,8 @@ struct vu_sconn {
 	struct vrtc_dev *dev;
 	uint64_t connected_ns; /* CLOCK_MONOTONIC at accept */
 	struct vu_queue_io q[VU_NUM_QUEUES];
-	guint alarm_id; /* idle source: send waiting alarm notifications */
+	guint alarm_id;	   /* idle source: send waiting alarm notifications */
+	uint64_t told_seq; /* the device's state_seq the watch last saw */
 
 	/* The message being received. */
 	size_t have; /* bytes of header + payload so far */
@@ -151,6 +152,7 @@ struct vu_server {
 	struct ratelimit rl;	    /* connection-level lines */
 	/* of the closed connections, for vu_server_get_stats() */
 	struct vu_server_stats gone;
+	struct vu_server_watch watch; /* crash recovery; changed NULL: none */
 };
 
 static uint64_t now_ns(void)
@@ -225,11 +227,24 @@ static void queue_maybe_sleep(struct vu_queue_io *q, uint64_t now)
 	queue_unlist(q);
 }
 
+/* Tell the watch when the device's saved state moved (alarms). */
+static void sconn_check_state(struct vu_sconn *sc)
+{
+	const struct vu_server *s = sc->s;
+
+	if (s->watch.changed && sc->dev &&
+	    vrtc_dev_state_seq(sc->dev) != sc->told_seq) {
+		sc->told_seq = vrtc_dev_state_seq(sc->dev);
+		s->watch.changed(s->watch.ctx, sc, NULL, 0);
+	}
+}
+
 static void queue_run(struct vu_queue_io *q, uint64_t now)
 {
 	int n;
 
 	n = vu_conn_process(q->conn->proto, q->idx, VU_PROCESS_BUDGET);
+	sconn_check_state(q->conn);
 	if (n < 0 || !queue_ready(q)) {
 		queue_unlist(q);
 		return;
@@ -399,6 +414,9 @@ static void sconn_free(struct vu_sconn *sc)
 	}
 	s->gone.closed++;
 	sc->from->nconns--;
+	if (s->watch.gone) {
+		s->watch.gone(s->watch.ctx, sc->conn_id);
+	}
 	remove_source(&sc->sock_id);
 	remove_source(&sc->alarm_id);
 	for (i = 0; i < VU_NUM_QUEUES; i++) {
@@ -469,6 +487,7 @@ static gboolean sconn_alarm_idle(gpointer data)
 		n = vu_conn_process(sc->proto, VIRTIO_RTC_ALARMQ,
 				    VU_PROCESS_BUDGET);
 	} while (n == VU_PROCESS_BUDGET);
+	sconn_check_state(sc);
 	return G_SOURCE_REMOVE;
 }
 
@@ -480,6 +499,7 @@ static void sconn_alarm_pending(void *opaque)
 	if (!sc->alarm_id && sc->proto) {
 		sc->alarm_id = g_idle_add(sconn_alarm_idle, sc);
 	}
+	sconn_check_state(sc);
 }
 
 static const struct vu_conn_hooks sconn_hooks = {
@@ -504,6 +524,7 @@ static gboolean kick_cb(gint fd, GIOCondition cond, gpointer data)
 	}
 	if (!vu_conn_queue_polled(sc->proto, q->idx)) {
 		(void)vu_conn_process(sc->proto, q->idx, VU_PROCESS_BUDGET);
+		sconn_check_state(sc);
 		return G_SOURCE_CONTINUE;
 	}
 	if (queue_ready(q)) {
@@ -577,17 +598,25 @@ static int sconn_dispatch(struct vu_sconn *sc)
 	uint8_t reply[VU_REPLY_MAX];
 	struct vhost_user_header h = sc->rx.h;
 	unsigned int nfds = sc->nfds;
+	int fresh[VHOST_USER_MAX_FDS];
 	size_t len;
 	ssize_t n;
 	int rc;
 
 	sc->have = 0;
 	sc->nfds = 0;
+	memcpy(fresh, sc->fds, nfds * sizeof(int));
 	rc = vu_conn_handle(sc->proto, &h, sc->rx.bytes + VU_HDR_SIZE, sc->fds,
 			    nfds, reply, &len);
 	if (rc < 0) {
 		return sconn_close(sc, G_LOG_LEVEL_WARNING, "%s",
 				   vu_conn_error(sc->proto));
+	}
+	/* saved before the front-end hears back: a crash after the reply
+	 * never loses what it was told */
+	if (sc->s->watch.changed) {
+		sc->told_seq = vrtc_dev_state_seq(sc->dev);
+		sc->s->watch.changed(sc->s->watch.ctx, sc, fresh, nfds);
 	}
 	if (len == 0) {
 		return 1;
@@ -1072,7 +1101,7 @@ static int save_conn(const struct vu_sconn *sc, struct ho_writer *w)
 	return rc;
 }
 
-int vu_server_save(const struct vu_server *s, struct ho_writer *w)
+void vu_server_save_listeners(const struct vu_server *s, struct ho_writer *w)
 {
 	struct ho_server_totals t = {
 		.accepted = htole64(s->gone.accepted),
@@ -1083,9 +1112,7 @@ int vu_server_save(const struct vu_server *s, struct ho_writer *w)
 		.alarm_events = htole64(s->gone.alarm_events),
 		.kicks_missed = htole64(s->gone.kicks_missed),
 	};
-	const GList *l;
 	guint i;
-	int rc = 0;
 
 	ho_put(w, HO_SERVER_TOTALS, &t, sizeof(t));
 	for (i = 0; i < s->listeners->len; i++) {
@@ -1098,6 +1125,14 @@ int vu_server_save(const struct vu_server *s, struct ho_writer *w)
 		ho_put_u32(w, HO_SEQ, li->seq);
 		ho_end(w);
 	}
+}
+
+int vu_server_save(const struct vu_server *s, struct ho_writer *w)
+{
+	const GList *l;
+	int rc = 0;
+
+	vu_server_save_listeners(s, w);
 	for (l = s->conns.head; l && !rc; l = l->next) {
 		const struct vu_sconn *sc = l->data;
 
@@ -1106,6 +1141,50 @@ int vu_server_save(const struct vu_server *s, struct ho_writer *w)
 		}
 	}
 	return rc;
+}
+
+void vu_server_set_watch(struct vu_server *s, const struct vu_server_watch *w)
+{
+	if (w) {
+		s->watch = *w;
+	} else {
+		memset(&s->watch, 0, sizeof(s->watch));
+	}
+}
+
+int vu_server_save_conn(const struct vu_sconn *sc, struct ho_writer *w)
+{
+	return sc->proto && sc->dev ? save_conn(sc, w) : -ENOENT;
+}
+
+const char *vu_server_conn_id(const struct vu_sconn *sc)
+{
+	return sc->conn_id;
+}
+
+void vu_server_foreach_sconn(const struct vu_server *s,
+			     void (*fn)(const struct vu_sconn *sc, void *ctx),
+			     void *ctx)
+{
+	for (const GList *l = s->conns.head; l; l = l->next) {
+		fn(l->data, ctx);
+	}
+}
+
+unsigned int vu_server_recover(struct vu_server *s)
+{
+	unsigned int n = 0, i;
+
+	for (GList *l = s->conns.head; l; l = l->next) {
+		struct vu_sconn *sc = l->data;
+
+		n += vu_conn_recover(sc->proto);
+		for (i = 0; i < VU_NUM_QUEUES; i++) {
+			/* requests the guest made while no daemon ran */
+			sconn_queue_changed(sc, i);
+		}
+	}
+	return n;
 }
 
 /* @fd is an AF_UNIX stream socket, listening or not as @listening. */

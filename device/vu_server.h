@@ -118,6 +118,37 @@ struct ho_reader;
  * reason in @r) the server may hold part of the image: free it.
  */
 int vu_server_save(const struct vu_server *s, struct ho_writer *w);
+/* The totals and listeners only (what vu_server_save() writes first). */
+void vu_server_save_listeners(const struct vu_server *s, struct ho_writer *w);
 int vu_server_adopt(struct vu_server *s, struct ho_reader *r);
+
+/*
+ * Crash recovery. The server tells @changed, after every change of a
+ * connection's state that a daemon restarted after a crash would need
+ * (a vhost-user message handled, before its reply; an alarm set,
+ * reached or notified), and @gone when a connection closes. @fresh are
+ * the fds the message brought: new files even where a number is reused.
+ * vu_server_save_conn() then writes that connection alone as an HO_CONN
+ * record (the fds stay ours). vu_server_recover() is for a server that
+ * adopted the images of a crashed process: every queue restarts at its
+ * used index (vu_conn_recover()). Returns the queues recovered.
+ */
+struct vu_sconn;
+
+struct vu_server_watch {
+	void (*changed)(void *ctx, const struct vu_sconn *sc, const int *fresh,
+			unsigned int nfresh);
+	void (*gone)(void *ctx, const char *conn_id);
+	void *ctx;
+};
+
+/* NULL: stop telling (before freeing what @w points to). */
+void vu_server_set_watch(struct vu_server *s, const struct vu_server_watch *w);
+int vu_server_save_conn(const struct vu_sconn *sc, struct ho_writer *w);
+const char *vu_server_conn_id(const struct vu_sconn *sc);
+void vu_server_foreach_sconn(const struct vu_server *s,
+			     void (*fn)(const struct vu_sconn *sc, void *ctx),
+			     void *ctx);
+unsigned int vu_server_recover(struct vu_server *s);
 
 #endif /* DEVICE_VU_SERVER_H */

@@ -80,6 +80,10 @@ enum ho_tag {
 	HO_PAGE_MARKER = 22,   /* u64: the status page's disruption base */
 	HO_SERVER_TOTALS = 23, /* struct ho_server_totals, in HO_SERVER */
 	HO_PAGE_FD = 24,       /* u32 fd index: the status page, locked */
+	/* crash recovery (src/persist.h): images in the fd store */
+	HO_STORE_NAMES = 25, /* strings, each NUL-ended: fd i's store name */
+	HO_STORE_CONN = 26,  /* string: the conn_id a connection image is of */
+	HO_STORE_OLD = 27,   /* strings, NUL-ended: names stored before us */
 };
 
 struct ho_alarm {

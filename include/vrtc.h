@@ -18,7 +18,12 @@
  *   T(now)  = the PHC reading (at the middle of its read window)
  *   bound   = time_maxerror + rate * |T(now) - time| + window / 2
  *
- * (|T(now) - time| + 1 s near a leap second). Refuses, with status
+ * (|T(now) - time| + 1 s near a leap second). With the guest agent
+ * running (vrtc-agent, its page /run/vrtc-agent/vmclock or
+ * $VRTC_AGENT_PAGE), guest mode without a page or PHC path reads the
+ * agent's page as host mode does: no PHC read, no system call.
+ *
+ * Refuses, with status
  * UNKNOWN and a negative errno, when the page is absent, torn (still
  * changing after retries), stale (older than max_age_ns), from another
  * ABI version or size, or says the bound is not valid.
@@ -259,7 +264,8 @@ int vrtc_time_at(struct vrtc *v, int clock, int64_t stamp_ns,
  * (its docs/PROTOCOL.md, version 2; default path /var/run/clockbound/shm0)
  * at @path from @v's view now, so that unmodified ClockBound clients
  * read a bound on this system's CLOCK_REALTIME: |REALTIME - our UTC| +
- * our bound, valid for @max_drift_ppb of REALTIME drift and until
+ * our bound, valid for @max_drift_ppb of REALTIME drift (0: from the
+ * page, REALTIME's rate against the page's, plus its rate bound) and until
  * @void_after_s seconds from now. Call it at least every 5 s (ClockBound
  * clients call the bound FREE_RUNNING after that). Returns 0, or what
  * vrtc_now() returns (the segment then says UNKNOWN and keeps the last

@@ -48,6 +48,12 @@ struct status_upgrade {
 	double last_pause_ms; /* the last hand-over's pause of service */
 	uint64_t failed;      /* upgrades that left this process serving */
 	char last_error[160]; /* the last one's reason, "" */
+	bool recovered;	      /* started from a crashed process's state */
+	/* crash recovery's fd store (src/persist.h) */
+	bool store;	       /* $NOTIFY_SOCKET: state kept there */
+	uint64_t store_images; /* state images stored */
+	uint64_t store_failed; /* stores and removals that failed */
+	char store_error[160]; /* the last failure, "" */
 };
 
 struct status_report {

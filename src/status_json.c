@@ -265,6 +265,13 @@ void status_render_json(const struct status_report *r, GString *out)
 	set_dbl(b, "last_pause_ms", r->upgrade.last_pause_ms);
 	set_u64(b, "failed_total", r->upgrade.failed);
 	set_str(b, "last_error", r->upgrade.last_error);
+	json_builder_set_member_name(b, "recovered");
+	json_builder_add_boolean_value(b, r->upgrade.recovered);
+	json_builder_set_member_name(b, "fd_store");
+	json_builder_add_boolean_value(b, r->upgrade.store);
+	set_u64(b, "fd_store_images_total", r->upgrade.store_images);
+	set_u64(b, "fd_store_failed_total", r->upgrade.store_failed);
+	set_str(b, "fd_store_last_error", r->upgrade.store_error);
 	json_builder_end_object(b);
 	if (r->have_disc) {
 		json_model(r, b);

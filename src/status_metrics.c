@@ -283,6 +283,15 @@ void status_render_metrics(const struct status_report *r, GString *out)
 	metric(out, "upgrade_last_pause_seconds", "gauge",
 	       "Pause of service of the last live upgrade",
 	       r->upgrade.last_pause_ms / 1e3);
+	metric(out, "recovered", "gauge",
+	       "1 if this process adopted the VMs of a crashed one (fd store)",
+	       r->upgrade.recovered);
+	metric(out, "fd_store", "gauge",
+	       "1 if the state is kept in the service manager's fd store",
+	       r->upgrade.store);
+	metric(out, "fd_store_failures_total", "counter",
+	       "Stores in and removals from the fd store that failed",
+	       (double)r->upgrade.store_failed);
 	if (r->have_disc) {
 		model_metrics(r, out);
 		source_metrics(r, out);

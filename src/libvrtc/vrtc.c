@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vrtc_agent.h"
 #include "vrtc_internal.h"
 #include "vrtc_page.h"
 
@@ -363,6 +364,12 @@ int vrtc_open(const struct vrtc_options *o, struct vrtc **out)
 		if (v->mode == VRTC_MODE_GUEST) {
 			page = o->page_path;
 		}
+	}
+	/* guest: the agent's page when it gives a reading (vrtc_agent.h) */
+	if (v->mode == VRTC_MODE_GUEST && !o->page_path && !o->phc_path &&
+	    !vrtc_agent_open(o, out)) {
+		vrtc_close(v);
+		return 0;
 	}
 	if (v->mode == VRTC_MODE_HOST) {
 		r = vrtc_map_file(page, true, &v->map, &v->len, &st);

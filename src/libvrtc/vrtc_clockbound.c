@@ -11,10 +11,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "vrtc_internal.h"
+#include "vrtc_page.h"
 
 #define NS_PER_S 1000000000LL
 #define CB_MAGIC0 0x414D5A4Eu
@@ -108,6 +110,71 @@ out:
 	return r;
 }
 
+/*
+ * max_drift_ppb 0: how fast CLOCK_REALTIME's error can grow between two
+ * writes. REALTIME runs at (1 + f) per counter ns, f the kernel's
+ * frequency correction now (adjtimex freq and tick, which chronyd or ntpd
+ * change only at their updates; + 500 ppm while the kernel's PLL may be
+ * slewing an offset); true time at the page's period p, within its rate
+ * bound. So |1 + f - p| + the rate bound + 1 ppb of rounding. The
+ * period is in the counter libvrtc reads (ns of CLOCK_MONOTONIC_RAW) on a
+ * host and on the agent's page in a guest; in PHC mode it is the host's
+ * counter, and the guest's REALTIME rate is unknown: 50 000 ppb then.
+ */
+static uint32_t cb_auto_drift(const struct vrtc *v)
+{
+	struct vmclock_abi f;
+	struct timex tx = { 0 };
+	int64_t ppb = 0, p_ppb = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	uint64_t rate = 0;
+
+	if (v->map && !vrtc_page_copy(v->map, v->len, &f) &&
+	    f.counter_period_frac_sec && f.counter_period_shift <= 32) {
+		unsigned int sh = 64 + f.counter_period_shift;
+		unsigned __int128 q =
+			((unsigned __int128)f
+					 .counter_period_maxerror_rate_frac_sec *
+				 NS_PER_S +
+			 f.counter_period_frac_sec - 1) /
+			f.counter_period_frac_sec;
+		/* ns of true time per 1e9 counter ticks (< 2^64 * 1e18) */
+		unsigned __int128 per =
+			((unsigned __int128)f.counter_period_frac_sec *
+			 NS_PER_S * NS_PER_S) >>
+			sh;
+
+		rate = q > UINT32_MAX ? UINT32_MAX : (uint64_t)q;
+		p_ppb = per > (unsigned __int128)INT64_MAX
+				? INT64_MAX / 2
+				: (int64_t)per - NS_PER_S;
+	}
+	if (adjtimex(&tx) >= 0) {
+		/* freq: ppm << 16; tick: us per clock tick, nominally
+		 * 1e6 / USER_HZ */
+		ppb = (int64_t)tx.freq * 1000 / 65536;
+		if (hz > 0) {
+			int64_t tick_us = 1000000 / hz;
+
+			ppb += ((int64_t)tx.tick - tick_us) * NS_PER_S /
+			       tick_us;
+		}
+		if ((tx.status & STA_PLL) && tx.offset) {
+			ppb = ppb < 0 ? ppb - 500000 : ppb + 500000;
+		}
+	} else {
+		ppb = 1000000; /* the kernel's limits on freq and slew */
+	}
+	if (v->mode == VRTC_MODE_GUEST) {
+		ppb = (ppb < 0 ? -ppb : ppb) + 50000;
+	} else {
+		ppb -= p_ppb;
+		ppb = ppb < 0 ? -ppb : ppb;
+	}
+	ppb += (int64_t)rate + 1;
+	return ppb > UINT32_MAX ? UINT32_MAX : (uint32_t)ppb;
+}
+
 static int cb_status(struct vrtc *v, int r, const struct vrtc_time *t)
 {
 	int st;
@@ -175,7 +242,7 @@ int vrtc_clockbound_write(struct vrtc *v, const char *path,
 		}
 	}
 	r = vrtc_now_sys(v, &t, &sys, &win);
-	n.max_drift_ppb = max_drift_ppb;
+	n.max_drift_ppb = max_drift_ppb ? max_drift_ppb : cb_auto_drift(v);
 	n.clock_status = cb_status(v, r, &t);
 	if (!r) {
 		/* REALTIME's error: its offset from our UTC, our bound, and

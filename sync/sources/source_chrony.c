@@ -80,6 +80,7 @@ struct source_chrony {
 	int last_err;	    /* last client error, 0 if none */
 	uint16_t udp_port;  /* reopen over UDP if the Unix socket fails */
 	bool via_udp;	    /* the client is the UDP fallback */
+	bool answered;	    /* this client has had a good reply */
 	int unix_err;	    /* why the socket did not open last time, or 0 */
 };
 
@@ -132,6 +133,7 @@ static int open_client(struct source_chrony *c)
 	int r;
 
 	c->outstanding = false;
+	c->answered = false;
 	r = chrony_client_new(&cc, &c->client);
 	c->unix_err = r;
 	if (r < 0 && c->udp_port) {
@@ -176,6 +178,7 @@ static int chrony_new_src(const struct source_conf *conf, struct source **out,
 	if (r == 0) {
 		r = chrony_client_query(c->client, CHRONY_FIRST_TIMEOUT_MS,
 					&c->t);
+		c->answered = r == 0;
 		if (r < 0 && !conf->retry_at_start) {
 			g_set_error(err, source_error_quark(), -r,
 				    "chronyd at %s: TRACKING: %s", c->path,
@@ -229,6 +232,7 @@ static void refresh_tracking(struct source_chrony *c)
 		if (r == 0) {
 			c->t = t;
 			c->have_tracking = true;
+			c->answered = true;
 			fresh = true;
 			bad = 0;
 			read_counter(c, &c->t_counter);
@@ -333,7 +337,10 @@ static int chrony_poll_src(struct source *s, struct time_sample *out,
 	out->tai_ns = time_ns_from_ts(&rt) + (int64_t)dtai * NS_PER_S;
 	out->window_ns = 2 * half;
 	out->err_ns = bound;
-	h->state = c->last_err || c->misses >= CHRONY_DEGRADED_MISSES
+	/* a client that has not answered yet (reopened after the socket
+	 * failed, perhaps to another address) vouches for nothing */
+	h->state = c->last_err || c->misses >= CHRONY_DEGRADED_MISSES ||
+				   !c->answered
 			   ? SOURCE_DEGRADED
 			   : SOURCE_OK;
 	if (c->last_err) {
@@ -348,6 +355,12 @@ static int chrony_poll_src(struct source *s, struct time_sample *out,
 			   "to the last %u requests",
 			   c->path, c->t.stratum, (unsigned long long)bound,
 			   c->misses);
+	} else if (!c->answered) {
+		g_snprintf(h->text, sizeof(h->text),
+			   "chronyd at %s: stratum %u, bound %llu ns, from its "
+			   "last answer: no answer yet since reopening",
+			   c->via_udp ? "127.0.0.1 (UDP)" : c->path,
+			   c->t.stratum, (unsigned long long)bound);
 	} else {
 		snprintf(h->text, sizeof(h->text),
 			 "chronyd at %s: stratum %u, bound %llu ns",

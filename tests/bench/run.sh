@@ -54,28 +54,34 @@ fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 
 # Live upgrade: the pause of service (the old process's image to the new
-# one's first dispatch) over 20 upgrades through vhost-user-rtc-ctl, with
+# one's first dispatch) over 20 upgrades through vhost-user-rtc-ctl, and
+# crash recovery: SIGKILL to the answer of a READ made during the outage,
+# over 20 SIGKILLs under the fd-store supervisor (restart at once), with
 # 1, 64 and 256 VMs connected (all but 2 reading without pause, those 2
 # with an alarm), by the integration test that checks them. Results in
 # <build dir>/bench-upgrade.txt.
 if [ -x "$b/tests/integration/test_upgrade" ]; then
 	{
-		echo "== live upgrade, 20 upgrades each ($(date -u +%Y-%m-%dT%H:%M:%SZ), load $(cut -d' ' -f1-3 /proc/loadavg))"
-		printf '  %-8s %12s %12s %16s\n' VMs "pause p50" "pause max" "longest READ"
+		echo "== live upgrade and crash recovery, 20 upgrades and 20 SIGKILLs each ($(date -u +%Y-%m-%dT%H:%M:%SZ), load $(cut -d' ' -f1-3 /proc/loadavg))"
+		printf '  %-8s %12s %12s %12s %12s %16s\n' VMs "pause p50" "pause max" "kill p50" "kill max" "longest READ"
 		for spec in 1:0 64:2 256:2; do
 			vms=${spec%:*}
 			al=${spec#*:}
 			out=$(UPGRADE_VMS=$((vms - al)) UPGRADE_ALARMS=$al UPGRADE_COUNT=20 \
+				CRASH_COUNT=20 VRTC_SUPERVISOR="$b/tests/fdstore-supervisor" \
 				VRTC_DAEMON="$b/vhost-user-rtc" VRTC_CTL="$b/vhost-user-rtc-ctl" \
 				"$b/tests/integration/test_upgrade" --jobs 1 --short-filename \
 				--filter 'upgrade/vms*' 2>&1) || true
 			p=$(grep -o 'pause of service [0-9.]* ms' <<<"$out" | awk '{print $4}' | sort -n)
-			if [ "$(wc -w <<<"$p")" -ne 20 ] || ! grep -q 'Passing: 1' <<<"$out"; then
+			k=$(grep -o 'gap of service [0-9.]* ms' <<<"$out" | awk '{print $4}' | sort -n)
+			if [ "$(wc -w <<<"$p")" -ne 20 ] || [ "$(wc -w <<<"$k")" -ne 20 ] ||
+				! grep -q 'Passing: 1' <<<"$out"; then
 				printf '  %-8s FAILED: %s\n' "$vms" "$(grep -m1 -A2 'Assertion' <<<"$out" | tr '\n' ' ')"
 				continue
 			fi
-			printf '  %-8s %9s ms %9s ms %13s ms\n' "$vms" \
+			printf '  %-8s %9s ms %9s ms %9s ms %9s ms %13s ms\n' "$vms" \
 				"$(sed -n 10p <<<"$p")" "$(tail -n 1 <<<"$p")" \
+				"$(sed -n 10p <<<"$k")" "$(tail -n 1 <<<"$k")" \
 				"$(grep -o 'longest READ [0-9.]*' <<<"$out" | awk '{print $3}')"
 		done
 	} | tee "$b/bench-upgrade.txt"

@@ -175,6 +175,11 @@ e2e_build_initramfs_arm64() {
 		-o "$root/bin/vrtc-now" "$E2E_DIR"/../../src/tools/now/*.c \
 		"$E2E_DIR"/../../src/libvrtc/*.c ||
 		e2e_die "initramfs: cross-compiling vrtc-now for arm64 failed"
+	"${ARM64_CROSS}gcc" "${GUEST_CFLAGS[@]}" -I"$E2E_DIR/../../include" \
+		-I"$E2E_DIR/../../src/libvrtc" \
+		-o "$root/bin/vrtc-agent" "$E2E_DIR"/../../src/tools/agent/*.c \
+		"$E2E_DIR"/../../src/libvrtc/*.c ||
+		e2e_die "initramfs: cross-compiling vrtc-agent for arm64 failed"
 	install -m 0755 "$E2E_DIR/guest/init" "$root/init"
 	(cd "$root" && find . -print0 | LC_ALL=C sort -z |
 		cpio --null -o -H newc --owner 0:0 --quiet) | gzip -9n >"$out/initramfs.gz"

@@ -406,6 +406,10 @@ e2e_cleanup() {
 	if [ -n "${DAEMON_PID:-}" ]; then
 		kill -KILL "$DAEMON_PID" 2>/dev/null || true
 	fi
+	# a daemon under a supervisor (its pid file)
+	if [ -s "$WORK/vrtc.pid" ]; then
+		kill -KILL "$(cat "$WORK/vrtc.pid")" 2>/dev/null || true
+	fi
 	if [ -n "${FAKEGPSD_PID:-}" ]; then
 		kill -KILL "$FAKEGPSD_PID" 2>/dev/null || true
 	fi
@@ -433,6 +437,12 @@ e2e_build_initramfs() {
 		-o "$root/bin/vrtc-now" "$E2E_DIR"/../../src/tools/now/*.c \
 		"$E2E_DIR"/../../src/libvrtc/*.c ||
 		e2e_die "initramfs: compiling vrtc-now failed"
+	# the guest agent (checks_agent.c starts it)
+	gcc "${GUEST_CFLAGS[@]}" -I"$E2E_DIR/../../include" \
+		-I"$E2E_DIR/../../src/libvrtc" \
+		-o "$root/bin/vrtc-agent" "$E2E_DIR"/../../src/tools/agent/*.c \
+		"$E2E_DIR"/../../src/libvrtc/*.c ||
+		e2e_die "initramfs: compiling vrtc-agent failed"
 	install -m 0755 "$E2E_DIR/guest/init" "$root/init"
 	(cd "$root" && find . -print0 | LC_ALL=C sort -z |
 		cpio --null -o -H newc --owner 0:0 --quiet) | gzip -9n >"$out/initramfs.gz"
@@ -487,7 +497,11 @@ e2e_start_daemon() {
 	[ -x "$daemon" ] || e2e_die "daemon $daemon is not an executable"
 	# The status page next to the socket, for ivshmem-plain.
 	# shellcheck disable=SC2046,SC2086 # words to split
-	"$daemon" --socket-path "$sock" --control-socket "${sock%.sock}.ctl" \
+	# E2E_SUPERVISOR: run it under that fd-store supervisor, which
+	# writes the daemon's pid to SOCK's .pid (DAEMON_PID is its own)
+	# shellcheck disable=SC2046,SC2086 # words to split
+	${E2E_SUPERVISOR:+"$E2E_SUPERVISOR" --pid-file "${sock%.sock}.pid" --} \
+		"$daemon" --socket-path "$sock" --control-socket "${sock%.sock}.ctl" \
 		--vmclock-page "${sock%.sock}.vmclock" $(e2e_user_args) \
 		-v "$@" ${VRTC_DAEMON_ARGS:-} </dev/null >"$log" 2>&1 &
 	DAEMON_PID=$!

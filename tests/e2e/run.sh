@@ -113,31 +113,60 @@ APPEND="vrtc.mode=test vrtc.ours=$VRTC_OURS_PCI vrtc.ref=$VRTC_REF_PCI vrtc.taiu
 # socket, then its only source, the fake gpsd, goes away. The guest keeps
 # polling libvrtc and reports when the page said FREERUNNING.
 SOURCE_LOST=
-# Live upgrades while the guest reads its PHCs (read_upgrade): UPGRADES
-# of them, one every 6 s from the guest's marker; each new daemon process
-# takes over every socket, connection and state (src/upgrade.h).
+# Live upgrades and SIGKILLs while the guest reads its PHCs
+# (read_upgrade): UPGRADES upgrades and KILLS kills, alternating, one
+# every 3 s from the guest's marker. Each upgrade's new process takes
+# over every socket, connection and state (src/upgrade.h); after each
+# SIGKILL the supervisor (systemd's fd store and Restart=on-failure,
+# tests/support/fdstore_supervisor.c) starts a daemon that adopts them
+# from the store (src/persist.h).
 UPGRADES=${VRTC_E2E_UPGRADES:-5}
+KILLS=${VRTC_E2E_KILLS:-5}
 UPG_DONE=0
 UPG_FAILED=
 UPG_NEXT=0
 UPG_PAUSES=
+KILL_DONE=0
+KILL_FAILED=
+KILL_GAPS=
+# The main pid under the supervisor.
+e2e_main_pid() { cat "$WORK/vrtc.pid" 2>/dev/null || true; }
+e2e_kill_step() {
+	local old new i t0
+	old=$(e2e_main_pid)
+	t0=$(date +%s%N)
+	kill -KILL "$old" 2>/dev/null || { KILL_FAILED="no daemon to kill"; return 0; }
+	for i in $(seq 1 500); do
+		new=$(e2e_main_pid)
+		[ -n "$new" ] && [ "$new" != "$old" ] &&
+			[ "$(grep -ac 'crash recovery: generation [0-9]* adopted' "$WORK/daemon.log")" -gt "$KILL_DONE" ] &&
+			break
+		sleep 0.01
+	done
+	if [ -z "$new" ] || [ "$new" = "$old" ]; then
+		KILL_FAILED="no daemon after SIGKILL $((KILL_DONE + 1)) within 5 s"
+		return 0
+	fi
+	KILL_DONE=$((KILL_DONE + 1))
+	KILL_GAPS+="$((($(date +%s%N) - t0) / 1000000)) "
+	e2e_log "SIGKILL $KILL_DONE of $KILLS: pid $old; pid $new adopted the VMs"
+}
 e2e_upgrade_step() {
-	local out new old now
-	[ "$UPG_DONE" -lt "$UPGRADES" ] && [ -z "$UPG_FAILED" ] || return 0
+	local out new now
+	[ "$UPG_DONE" -lt "$UPGRADES" ] || [ "$KILL_DONE" -lt "$KILLS" ] || return 0
+	[ -z "$UPG_FAILED" ] && [ -z "$KILL_FAILED" ] || return 0
 	grep -aq '^VRTC-E2E-MARK read-stall upgrades' "$1/console.log" || return 0
 	# only while read_upgrade runs: the later checks watch the page
 	! grep -aq '^VRTC-E2E: read_upgrade ' "$1/console.log" || return 0
 	now=$(date +%s)
 	[ "$now" -ge "$UPG_NEXT" ] || return 0
-	UPG_NEXT=$((now + 6))
+	UPG_NEXT=$((now + 3))
+	if [ "$KILL_DONE" -lt "$UPG_DONE" ] || [ "$UPG_DONE" -ge "$UPGRADES" ]; then
+		e2e_kill_step
+		return 0
+	fi
 	if out=$("$(dirname "$DAEMON")/vhost-user-rtc-ctl" --socket "$1/vrtc.ctl" upgrade 2>&1) &&
 		new=$(sed -n 's/^upgraded: pid [0-9]* -> \([0-9]*\),.*/\1/p' <<<"$out") && [ -n "$new" ]; then
-		old=$DAEMON_PID
-		DAEMON_PID=$new
-		# shellcheck disable=SC2034 # read by e2e_stop_daemon (lib.sh)
-		DAEMON_ADOPTED=1
-		# the first one is our child; the later ones are not
-		wait "$old" 2>/dev/null || true
 		UPG_DONE=$((UPG_DONE + 1))
 		UPG_PAUSES+="$(sed -n 's/.*pause of service \([0-9.]*\) ms.*/\1/p' <<<"$out") "
 		e2e_log "live upgrade $UPG_DONE of $UPGRADES: $out"
@@ -161,6 +190,10 @@ if [ $REF_ONLY = 0 ]; then
 	# The daemon's only source: the fake gpsd (no system clock, so that
 	# losing the gpsd means holdover).
 	e2e_start_fakegpsd "$WORK"
+	# under the supervisor: its pid is DAEMON_PID, the daemon's in
+	# $WORK/vrtc.pid
+	E2E_SUPERVISOR="$(dirname "$DAEMON")/tests/fdstore-supervisor"
+	[ -x "$E2E_SUPERVISOR" ] || e2e_die "no $E2E_SUPERVISOR (make all builds it)"
 	e2e_start_daemon "$DAEMON" "$WORK/vrtc.sock" "$WORK/daemon.log" \
 		--gpsd "127.0.0.1:$GPSD_PORT" --system-clock off \
 		--sync-interval-ms "$SYNC_MS"
@@ -197,6 +230,7 @@ if [ $REF_ONLY = 1 ]; then
 else
 	required=(guest_clock phcs rtc utc_vs_ref phc_reader phc_compare tai_minus_utc
 		monotonic windows vrtc_bound vrtc_now_cli vrtc_status_seen rebind dmesg
+		agent_auto agent_cost agent_bound agent_clockbound agent_exit
 		cross_cap)
 	[ "$LEAP_NEAR" = 1 ] || required+=(smeared_vs_utc)
 	[ "$STALL" -le 0 ] || required+=(read_stall)
@@ -278,6 +312,18 @@ if [ $REF_ONLY = 0 ]; then
 		failed=$((failed + 1))
 		problems+=("live upgrades: $UPG_DONE of $UPGRADES done${UPG_FAILED:+; failed: $UPG_FAILED}")
 		echo "  FAIL upgrades: $UPG_DONE of $UPGRADES done${UPG_FAILED:+; failed: $UPG_FAILED}"
+	fi
+	# The SIGKILLs during read_stall: a daemon adopted the VMs each time
+	# (the guest's read_upgrade says whether a read suffered or failed).
+	if [ "$STALL" -le 0 ] || [ "$UPGRADE_READS" -le 0 ]; then
+		echo "  INFO kills: none (no read_upgrade phase)"
+	elif [ "$KILL_DONE" -eq "$KILLS" ] && [ -z "$KILL_FAILED" ]; then
+		passed=$((passed + 1))
+		echo "  PASS kills: $KILL_DONE SIGKILLs of the daemon while the guest read its PHCs, each time a new one adopted the VMs from the fd store; SIGKILL to adoption (ms): $KILL_GAPS"
+	else
+		failed=$((failed + 1))
+		problems+=("SIGKILLs: $KILL_DONE of $KILLS recovered${KILL_FAILED:+; $KILL_FAILED}")
+		echo "  FAIL kills: $KILL_DONE of $KILLS recovered${KILL_FAILED:+; $KILL_FAILED}"
 	fi
 	# Every guest request came with its kick or was polled (issue of the
 	# poll window): the daemon's sweep never had to serve one.
@@ -402,6 +448,10 @@ if [ -n "$pc" ]; then
 fi
 vb=$(sed -n 's/^VRTC-E2E: vrtc_bound \(PASS\|FAIL\) //p' "$WORK/console.txt")
 [ -n "$vb" ] && echo "  libvrtc: in the guest over ivshmem-plain: $vb"
+for c in agent_cost agent_bound agent_clockbound; do
+	a=$(sed -n "s/^VRTC-E2E: $c \\(PASS\\|FAIL\\) //p" "$WORK/console.txt")
+	[ -n "$a" ] && echo "  agent:   $c: $a"
+done
 vs=$(sed -n 's/^VRTC-E2E: vrtc_status_seen \(PASS\|FAIL\) //p' "$WORK/console.txt")
 [ -n "$vs" ] && echo "  holdover: the guest polling libvrtc while the daemon lost its source: $vs"
 echo "  TAI:     $TAI_CASE; leap table TAI-UTC=$LEAP_TAI_UTC s (expires $LEAP_EXPIRES$([ "$LEAP_EXPIRED" = 1 ] && echo ", EXPIRED"))"

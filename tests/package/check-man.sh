@@ -73,9 +73,11 @@ trap 'rm -rf "$tmp"' EXIT
 long_opts "$b/vhost-user-rtc" --help >"$tmp/daemon"
 long_opts "$b/vhost-user-rtc-ctl" --help >"$tmp/ctl"
 long_opts "$b/vrtc-now" --help >"$tmp/now"
+long_opts "$b/vrtc-agent" --help >"$tmp/agent"
 check_both "$man_dir/vhost-user-rtc.8" "$tmp/daemon" vhost-user-rtc
 check_both "$man_dir/vhost-user-rtc-ctl.1" "$tmp/ctl" vhost-user-rtc-ctl
 check_both "$man_dir/vrtc-now.1" "$tmp/now" vrtc-now
+check_both "$man_dir/vrtc-agent.8" "$tmp/agent" vrtc-agent
 : >"$tmp/probe"
 for c in check eval bench; do
 	page_has "$man_dir/vhost-user-rtc-probe.1" "$c" ||

@@ -19,11 +19,18 @@ ok() {
 	step_fail=0
 }
 
-# The layout: the daemon's package, and the probe in its own (only it
-# needs cairo and fontconfig).
+# The layout: the daemon's package, the probe in its own (only it needs
+# cairo and fontconfig), libvrtc in libvrtc0 and libvrtc-dev, and the
+# guest's tools in vrtc-tools.
+ma=$(ls -d /usr/lib/*-linux-gnu* 2>/dev/null | head -n 1)
+ma=${ma#/usr/lib/}
+# owned FILE PACKAGE: FILE exists and PACKAGE holds it
+owned() {
+	[ -f "$1" ] || [ -L "$1" ] || bad "$1 missing"
+	[ "$(dpkg -S "$1" 2>/dev/null | cut -d: -f1)" = "$2" ] ||
+		bad "$1 is not $2's (dpkg -S: $(dpkg -S "$1" 2>&1))"
+}
 for f in /usr/bin/vhost-user-rtc /usr/bin/vhost-user-rtc-ctl \
-	/usr/bin/vrtc-now \
-	/usr/share/man/man1/vrtc-now.1.gz \
 	/lib/systemd/system/vhost-user-rtc.service \
 	/lib/systemd/system/vhost-user-rtc@.service \
 	/usr/lib/sysusers.d/vhost-user-rtc.conf \
@@ -35,17 +42,35 @@ for f in /usr/bin/vhost-user-rtc /usr/bin/vhost-user-rtc-ctl \
 	/usr/share/man/man1/vhost-user-rtc-ctl.1.gz \
 	/usr/share/doc/vhost-user-rtc/copyright \
 	/etc/vhost-user-rtc/vhost-user-rtc.conf; do
-	[ -f "$f" ] || bad "$f missing"
-	[ "$(dpkg -S "$f" 2>/dev/null | cut -d: -f1)" = vhost-user-rtc ] ||
-		bad "$f is not vhost-user-rtc's"
+	owned "$f" vhost-user-rtc
 done
 for f in /usr/bin/vhost-user-rtc-probe \
 	/usr/share/man/man1/vhost-user-rtc-probe.1.gz \
 	/usr/share/doc/vhost-user-rtc-probe/copyright; do
-	[ -f "$f" ] || bad "$f missing"
-	[ "$(dpkg -S "$f" 2>/dev/null | cut -d: -f1)" = vhost-user-rtc-probe ] ||
-		bad "$f is not vhost-user-rtc-probe's"
+	owned "$f" vhost-user-rtc-probe
 done
+for f in /usr/bin/vrtc-now /usr/bin/vrtc-agent \
+	/usr/share/man/man1/vrtc-now.1.gz /usr/share/man/man8/vrtc-agent.8.gz \
+	/lib/systemd/system/vrtc-agent.service \
+	/lib/udev/rules.d/99-virtio-ptp.rules \
+	/usr/share/vrtc-agent/chrony-guest.conf \
+	/usr/share/doc/vrtc-tools/copyright; do
+	owned "$f" vrtc-tools
+done
+owned "/usr/lib/$ma/libvrtc.so.0" libvrtc0
+owned /usr/share/doc/libvrtc0/copyright libvrtc0
+for f in /usr/include/vrtc.h "/usr/lib/$ma/libvrtc.a" \
+	"/usr/lib/$ma/libvrtc.so" "/usr/lib/$ma/pkgconfig/vrtc.pc"; do
+	owned "$f" libvrtc-dev
+done
+[ "$(readlink "/usr/lib/$ma/libvrtc.so")" = libvrtc.so.0 ] ||
+	bad "libvrtc.so does not point to libvrtc.so.0"
+grep -qx "libdir=/usr/lib/$ma" "/usr/lib/$ma/pkgconfig/vrtc.pc" ||
+	bad "vrtc.pc: libdir is not /usr/lib/$ma: $(cat "/usr/lib/$ma/pkgconfig/vrtc.pc")"
+dpkg-query --control-show libvrtc0 symbols 2>/dev/null | grep -q 'vrtc_now@VRTC_0' ||
+	bad "libvrtc0 has no symbols file naming vrtc_now@VRTC_0"
+dpkg-query --control-show libvrtc0 shlibs 2>/dev/null | grep -q '^libvrtc 0 libvrtc0' ||
+	bad "libvrtc0 has no shlibs entry"
 deps=$(dpkg-query -W -f='${Depends}' vhost-user-rtc)
 case $deps in
 *cairo* | *fontconfig*) bad "vhost-user-rtc depends on cairo or fontconfig: $deps" ;;
@@ -54,8 +79,28 @@ case $(dpkg-query -W -f='${Depends}' vhost-user-rtc-probe) in
 *libcairo2*) ;;
 *) bad "vhost-user-rtc-probe does not depend on libcairo2" ;;
 esac
-dpkg-query -W -f='${Description}' vhost-user-rtc | grep -q vrtc-now ||
-	bad "vhost-user-rtc's description does not mention vrtc-now"
+# a guest needs neither the daemon nor its libraries
+case $(dpkg-query -W -f='${Depends}' vrtc-tools) in
+*vhost-user-rtc* | *libglib* | *libgps* | *libcap* | *libseccomp*)
+	bad "vrtc-tools depends on the host's: $(dpkg-query -W -f='${Depends}' vrtc-tools)" ;;
+esac
+case $(dpkg-query -W -f='${Depends}' libvrtc-dev) in
+*"libvrtc0 (= "*) ;;
+*) bad "libvrtc-dev does not depend on libvrtc0 (= version)" ;;
+esac
+dpkg-query -W -f='${Description}' vrtc-tools | grep -q vrtc-now ||
+	bad "vrtc-tools' description does not mention vrtc-now"
+vrtc-now --version >/dev/null || bad "vrtc-now --version failed"
+vrtc-agent --version >/dev/null || bad "vrtc-agent --version failed"
+# no PHC here: the agent says what it could not open, exit 1
+rc=0
+vrtc-agent --count 1 >/tmp/agent.log 2>&1 || rc=$?
+[ $rc -eq 1 ] || bad "vrtc-agent without a PHC exited $rc: $(cat /tmp/agent.log)"
+out=$(systemd-analyze verify --man=no /lib/systemd/system/vrtc-agent.service 2>&1) ||
+	bad "verify vrtc-agent.service: $out"
+[ -z "$out" ] || bad "verify vrtc-agent.service: $out"
+[ -L /etc/systemd/system/multi-user.target.wants/vrtc-agent.service ] ||
+	bad "vrtc-agent.service not enabled by the postinst"
 ok "files in place"
 dpkg-query -W -f='${Conffiles}\n' vhost-user-rtc |
 	grep -q ' /etc/vhost-user-rtc/vhost-user-rtc.conf ' ||
@@ -151,10 +196,14 @@ grep -q 'stop vhost-user-rtc@\*\.service' /tmp/systemctl.log ||
 	bad "remove did not stop the vhost-user-rtc@ instances: $(cat /tmp/systemctl.log)"
 ok "remove stops the shared daemon and the per-VM instances"
 PATH=/usr/local/sbin:$PATH dpkg --purge vhost-user-rtc vhost-user-rtc-probe \
+	vrtc-tools libvrtc-dev libvrtc0 \
 	>/tmp/purge.log 2>&1 ||
 	{ cat /tmp/purge.log >&2; bad "purge failed"; }
 rm -rf /usr/local/sbin/systemctl /run/systemd/system
 for f in /usr/bin/vhost-user-rtc /usr/bin/vhost-user-rtc-probe \
+	/usr/bin/vrtc-agent /lib/systemd/system/vrtc-agent.service \
+	/etc/systemd/system/multi-user.target.wants/vrtc-agent.service \
+	"/usr/lib/$ma/libvrtc.so.0" /usr/include/vrtc.h \
 	/etc/vhost-user-rtc /lib/systemd/system/vhost-user-rtc.service \
 	$wants/vhost-user-rtc.service $wants/vhost-user-rtc@vm1.service; do
 	[ ! -e "$f" ] && [ ! -L "$f" ] || bad "$f left after purge"

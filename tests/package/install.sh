@@ -36,8 +36,13 @@ for prefix in /usr /usr/local; do
 	# As the Makefile finds it.
 	unitdir=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null ||
 		echo /lib/systemd/system)
+	udevdir=$(pkg-config --variable=udevdir udev 2>/dev/null || echo /lib/udev)
 	for f in "$prefix/bin/vhost-user-rtc" "$prefix/bin/vhost-user-rtc-ctl" \
 		"$prefix/bin/vhost-user-rtc-probe" "$prefix/bin/vrtc-now" \
+		"$prefix/bin/vrtc-agent" "$unitdir/vrtc-agent.service" \
+		"$udevdir/rules.d/99-virtio-ptp.rules" \
+		"$prefix/share/vrtc-agent/chrony-guest.conf" \
+		"$prefix/share/man/man8/vrtc-agent.8" \
 		"$prefix/include/vrtc.h" "$prefix/lib/libvrtc.a" \
 		"$prefix/lib/libvrtc.so.0" "$prefix/lib/pkgconfig/vrtc.pc" \
 		"$prefix/share/man/man1/vrtc-now.1" \
@@ -63,6 +68,12 @@ for prefix in /usr /usr/local; do
 		grep -q "^ExecStart=$prefix/bin/vhost-user-rtc " "$f" ||
 			bad "$u: ExecStart is not $prefix/bin/vhost-user-rtc"
 	done
+	f=$d$unitdir/vrtc-agent.service
+	grep -q "^ExecStart=$prefix/bin/vrtc-agent\$" "$f" ||
+		bad "vrtc-agent.service: ExecStart is not $prefix/bin/vrtc-agent"
+	grep -q "^libdir=$prefix/lib\$" "$d$prefix/lib/pkgconfig/vrtc.pc" ||
+		bad "vrtc.pc: libdir is not $prefix/lib"
+
 	json=$d$prefix/share/qemu/vhost-user/50-vhost-user-rtc.json
 	caps_type=$(build/vhost-user-rtc --print-capabilities |
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["type"])')

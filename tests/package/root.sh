@@ -50,6 +50,44 @@ if [ "$(cat "$pristine/.vrtc-stamp" 2>/dev/null)" != "$stamp" ]; then
 	mv "$new" "$pristine"
 fi
 
+# libvrtc-dev as a user of the library has it: a program compiled with
+# vrtc.pc's flags against the packaged header, linked with the packaged
+# libvrtc.so (here, outside the root: it has no compiler).
+dev=$(mktemp -d /var/tmp/vrtc-dev.XXXXXX)
+for d in "${debs[@]}"; do
+	case $(basename "$d") in
+	libvrtc0_* | libvrtc-dev_*) dpkg-deb -x "$d" "$dev" ;;
+	esac
+done
+pc=$(ls "$dev"/usr/lib/*/pkgconfig/vrtc.pc 2>/dev/null | head -n 1)
+[ -n "$pc" ] || e2e_die "package: no vrtc.pc in libvrtc-dev"
+cat >"$dev/t.c" <<'C'
+#include <stdio.h>
+#include <vrtc.h>
+int main(void)
+{
+	struct vrtc *v;
+	int r = vrtc_open(NULL, &v);
+
+	printf("%s %s\n", vrtc_status_name(VRTC_STATUS_SYNCHRONIZED),
+	       r ? vrtc_strerror(r) : "open");
+	if (!r)
+		vrtc_close(v);
+	return 0;
+}
+C
+PKG_CONFIG_SYSROOT_DIR=$dev PKG_CONFIG_LIBDIR=$(dirname "$pc") \
+	PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1 PKG_CONFIG_ALLOW_SYSTEM_LIBS=1 \
+	pkg-config --cflags --libs vrtc >"$dev/flags" ||
+	e2e_die "package: pkg-config vrtc failed"
+# shellcheck disable=SC2046
+gcc -o "$dev/t" "$dev/t.c" $(cat "$dev/flags") ||
+	e2e_die "package: a program against libvrtc-dev did not build ($(cat "$dev/flags"))"
+LD_LIBRARY_PATH=$(dirname "$(dirname "$pc")") "$dev/t" | grep -q '^synchronized ' ||
+	e2e_die "package: a program against libvrtc-dev did not run"
+e2e_safe_rm "$dev"
+echo "package: a program built with vrtc.pc against libvrtc-dev runs"
+
 root=$(mktemp -d /var/tmp/vrtc-root.XXXXXX)
 cleanup() {
 	e2e_safe_rm "$root"

@@ -575,6 +575,49 @@ Test(source_chrony, chronyd_gone_is_degraded_then_stale)
 	source_free(s);
 }
 
+/*
+ * chronyd restarted, but the client opened again has had no answer yet:
+ * that is no "ok" (issue 19: a fresh UDP client that never answered was
+ * reported ok), only its first answer is.
+ */
+Test(source_chrony, reopened_client_is_not_ok_before_it_answers)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct source *s;
+	struct time_sample t;
+	struct source_health h;
+	int r;
+
+	fake_start(FAKE_ANSWER);
+	s = open_ok();
+	fake_stop();
+	r = poll_once(s, &t, &h); /* the socket fails: client dropped */
+	cr_assert_eq(r, 0, "%s", h.text);
+	cr_assert_eq(h.state, SOURCE_DEGRADED, "%s", h.text);
+	/* a chronyd at the path again, silent for now */
+	srv = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(srv, 0);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
+	cr_assert_eq(bind(srv, (struct sockaddr *)&a, sizeof(a)), 0);
+	fake_start(FAKE_SILENT);
+	clk.raw += NS;
+	r = poll_once(s, &t, &h); /* reopened, asked, not answered */
+	cr_assert_eq(r, 0, "%s", h.text);
+	cr_assert_eq(h.state, SOURCE_DEGRADED, "%s", h.text);
+	cr_assert(strstr(h.text, "no answer yet since reopening") ||
+			  strstr(h.text, "no reply to the last"),
+		  "%s", h.text);
+	/* it answers: ok again */
+	atomic_store(&mode, FAKE_ANSWER);
+	for (int i = 0; i < 3; i++) {
+		clk.raw += NS;
+		r = poll_once(s, &t, &h);
+	}
+	cr_assert_eq(r, 0, "%s", h.text);
+	cr_assert_eq(h.state, SOURCE_OK, "%s", h.text);
+	source_free(s);
+}
+
 Test(source_chrony, hostile_replies_are_ignored)
 {
 	struct source *s;

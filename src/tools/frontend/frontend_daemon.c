@@ -319,6 +319,9 @@ struct vdaemon *vdaemon_start(const struct vdaemon_opts *opts, char *why,
 		return NULL;
 	}
 	snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
+	for (i = 0; opts->wrapper && opts->wrapper[i] && n < 16; i++) {
+		argv[n++] = opts->wrapper[i];
+	}
 	argv[n++] = vdaemon_path();
 	if (vdaemon_wants_root_user(opts->args)) {
 		argv[n++] = "--user";

@@ -25,6 +25,9 @@ struct vdaemon_opts {
 	const char *const *args; /* more arguments, NULL-terminated, or NULL */
 	int listen_fd;		 /* >= 0: passed as "--fd 3"; default -1 */
 	int start_timeout_ms;	 /* wait for the sockets; default 10000 */
+	/* run under this program (its argv, NULL-terminated; the daemon's
+	 * path and arguments follow), e.g. a supervisor; NULL: none */
+	const char *const *wrapper;
 };
 
 void vdaemon_opts_init(struct vdaemon_opts *o);

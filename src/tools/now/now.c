@@ -52,7 +52,9 @@ static void usage(FILE *o)
 		"every reading\n"
 		"                         (e.g. /var/run/clockbound/shm0)\n"
 		"  --max-drift-ppb N      ClockBound: CLOCK_REALTIME's drift "
-		"allowance (default 50000)\n"
+		"allowance (default 0:\n"
+		"                         the page's rate bound + the "
+		"kernel's REALTIME correction)\n"
 		"  --bench N              time N calls of vrtc_now() (batches "
 		"of 1000) and print\n"
 		"                         ns per call: p50, p99 of the batch "
@@ -367,7 +369,7 @@ int main(int argc, char **argv)
 	struct now_opts n = {
 		.count = 1,
 		.interval_ms = 1000,
-		.drift = 50000,
+		.drift = 0, /* from the page's rate bound */
 	};
 	const char *from;
 	struct vrtc *v;

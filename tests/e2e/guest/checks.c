@@ -327,6 +327,7 @@ int cmd_test(struct opts *o)
 	}
 	if (!o->ref_only && ref) {
 		check_vrtc_bound(ref, o->samples < 1000 ? 1000 : o->samples);
+		check_agent(ref);
 		if (o->status_change_s > 0) {
 			check_vrtc_status_change(ref, o->status_change_s,
 						 o->holdover_s);

@@ -25,18 +25,6 @@
 #include "vrtc-guest.h"
 #include "vrtc_internal.h"
 
-/* One libvrtc reading, with the reference carried to its instant. */
-struct vreading {
-	struct vrtc_time t;
-	int64_t ref_ns; /* the reference's UTC at our instant */
-	int64_t margin; /* how far inside [earliest, latest] it lies, with
-			   half the reference's read window; < 0: outside */
-	uint32_t seq;	/* the page's seq_count right after the read: the
-			   page libvrtc read (it re-reads until the page is
-			   the same before and after the PHC); 0: odd */
-	int64_t cost_ns;
-};
-
 /* The page's seqlock counter (even: a complete publish; +2 per publish). */
 static uint32_t page_seq(const struct vrtc *v)
 {
@@ -45,9 +33,7 @@ static uint32_t page_seq(const struct vrtc *v)
 	return le32toh(__atomic_load_n(&p->seq_count, __ATOMIC_ACQUIRE));
 }
 
-/* 0, a vrtc_now() error (< 0), or 1 if the reference could not be read. */
-static int vread(struct vrtc *v, const struct guest_phc *ref,
-		 struct vreading *r)
+int vread(struct vrtc *v, const struct guest_phc *ref, struct vreading *r)
 {
 	int64_t c0 = mono_ns(), sys;
 	struct sample s;
@@ -73,6 +59,13 @@ static int vread(struct vrtc *v, const struct guest_phc *ref,
 			    ? r->ref_ns - r->t.earliest_ns
 			    : r->t.latest_ns - r->ref_ns;
 	r->margin += window(&s) / 2;
+	/* host mode (the agent's page): our counter was read somewhere in
+	 * the REALTIME bracket, not at its middle; in PHC mode the bound
+	 * already holds that half window */
+	r->sys_window_ns = win;
+	if (v->mode == VRTC_MODE_HOST) {
+		r->margin += (int64_t)((win + 1) / 2);
+	}
 	return 0;
 }
 

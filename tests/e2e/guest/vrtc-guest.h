@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "vrtc.h"
+
 #define MAX_PHCS 16
 #define MAX_RTCS 8
 #define NSEC_PER_SEC ((int64_t)1000000000)
@@ -99,6 +101,25 @@ void check_dmesg(bool ref_only);
 void check_vrtc_bound(const struct guest_phc *ref, int samples);
 void check_vrtc_status_change(const struct guest_phc *ref, int limit_s,
 			      int holdover_s);
+
+/* One libvrtc reading, with the reference carried to its instant. */
+struct vreading {
+	struct vrtc_time t;
+	int64_t ref_ns; /* the reference's UTC at our instant */
+	int64_t margin; /* how far inside [earliest, latest] it lies, with
+			   half the reference's read window; < 0: outside */
+	uint32_t seq;	/* the page's seq_count right after the read: the
+			   page libvrtc read (it re-reads until the page is
+			   the same before and after the PHC); 0: odd */
+	int64_t cost_ns;
+	uint64_t sys_window_ns; /* CLOCK_REALTIME's bracket of the reading */
+};
+
+/* 0, a vrtc_now() error (< 0), or 1 if the reference could not be read. */
+int vread(struct vrtc *v, const struct guest_phc *ref, struct vreading *r);
+
+/* checks_agent.c: the guest agent (vrtc-agent) and libvrtc on its page */
+void check_agent(const struct guest_phc *ref);
 
 /* cross.c: the driver took the CROSS_CAP answer (no cross-timestamps) */
 void check_cross(const char *ours, const char *ref);
