@@ -147,6 +147,16 @@ int main(int argc, char **argv)
 		kill(pid, SIGKILL);
 		return 1;
 	}
+	/* until the child publishes (its takeover of the file, a
+	 * disruption, is reported here, not to the threads) */
+	for (int i = 0; i < 5000; i++) {
+		struct vrtc_time t;
+
+		if (vrtc_now(v, &t) == 0) {
+			break;
+		}
+		usleep(1000);
+	}
 	for (int i = 0; i < THREADS; i++) {
 		w[i] = (struct worker){ .v = v };
 		pthread_create(&th[i], NULL, work, &w[i]);
