@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages a make target needs, only when missing.
 #   contrib/install-deps.sh build   compiler, GLib, Criterion, tzdata,
-#                                   promtool (make check-monitoring)
+#                                   promtool (make check-monitoring), Go
+#                                   and Rust for libvrtc's bindings (make
+#                                   check-libvrtc; cargo only if none is
+#                                   on the PATH, e.g. from rustup)
 #   contrib/install-deps.sh e2e     kernel build tools, debootstrap, busybox,
 #                                   the arm64 cross compiler and libc
 #   contrib/install-deps.sh package the Debian packaging tools (make deb,
@@ -18,7 +21,8 @@ build)
 		libgps-dev gpsd gpsd-clients python3-gps
 		libjson-glib-dev libsystemd-dev
 		groff-base man-db mandoc libvirt-clients
-		prometheus python3 python3-yaml)
+		prometheus python3 python3-yaml golang-go)
+	command -v cargo >/dev/null || pkgs+=(cargo)
 	;;
 e2e)
 	pkgs=(debootstrap flex bison bc libelf-dev libssl-dev busybox-static

@@ -28,6 +28,11 @@
 /* a page changing under a PHC read: read both again this often */
 #define GUEST_TRIES 4
 
+/* The 0.2 ABI of these two (struct vrtc_options and vrtc_time grew);
+ * vrtc_compat.c keeps the 0.1 ones for programs linked before. */
+__asm__(".symver vrtc_open, vrtc_open@@VRTC_0.2, remove");
+__asm__(".symver vrtc_now, vrtc_now@@VRTC_0.2, remove");
+
 const char *vrtc_status_name(enum vrtc_status s)
 {
 	switch (s) {
@@ -47,6 +52,11 @@ const char *vrtc_status_name(enum vrtc_status s)
 
 const char *vrtc_strerror(int err)
 {
+	const char *d;
+
+	if (err > 0) {
+		err = -err;
+	}
 	switch (err) {
 	case 0:
 		return "ok";
@@ -67,18 +77,34 @@ const char *vrtc_strerror(int err)
 		return "the page is stale (the daemon stopped updating it), or "
 		       "not from this host's counter";
 	case -ENODATA:
-		return "the page carries no valid bound (status unknown)";
+		return "the page carries no valid bound (status unknown), or "
+		       "not a trustworthy one (unreliable)";
 	case -EIO:
 		return "reading the served PHC failed";
+	case -EINVAL:
+		return "invalid argument (NULL, an unknown mode, timescale, "
+		       "flag or clock, a reserved field not zero, a stamp in "
+		       "the future, or intervals in different timescales)";
+	case -EISDIR:
+		return "the page path is a directory";
+	case -ENODEV:
+		return "the page path is not a regular file";
+	case -ERANGE:
+		return "the bound is wider than asked (or the stamp too old)";
+	case -ETIMEDOUT:
+		return "timed out before the time was certainly past";
 	default:
-		return strerror(-err);
+		break;
 	}
+	/* strerror() may format into a static buffer: not thread-safe */
+	d = err == INT_MIN ? NULL : strerrordesc_np(-err);
+	return d ? d : "unknown error";
 }
 
 /* Map @len bytes of @path read-only, after the checks of a host page
- * file (@check_owner) or none (a sysfs BAR). */
-static int map_file(const char *path, bool check_owner, const void **map,
-		    size_t *len)
+ * file (@check_owner) or none (a sysfs BAR); its identity in @stp. */
+int vrtc_map_file(const char *path, int check_owner, const void **map,
+		  size_t *len, struct stat *stp)
 {
 	struct stat st;
 	void *m;
@@ -94,7 +120,7 @@ static int map_file(const char *path, bool check_owner, const void **map,
 	}
 	if (check_owner) {
 		if (!S_ISREG(st.st_mode)) {
-			r = -EPROTO;
+			r = S_ISDIR(st.st_mode) ? -EISDIR : -ENODEV;
 			goto out;
 		}
 		/* Only the owner may write it, and the owner is root (the
@@ -117,6 +143,9 @@ static int map_file(const char *path, bool check_owner, const void **map,
 	}
 	*map = m;
 	*len = VMCLOCK_PAGE_SIZE;
+	if (stp) {
+		*stp = st;
+	}
 out:
 	close(fd);
 	return r;
@@ -171,7 +200,7 @@ static int find_ivshmem(struct vrtc *v)
 		}
 		snprintf(path, sizeof(path),
 			 "/sys/bus/pci/devices/%s/resource2", e->d_name);
-		r = map_file(path, false, &v->map, &v->len);
+		r = vrtc_map_file(path, false, &v->map, &v->len, NULL);
 		if (r) {
 			continue;
 		}
@@ -268,18 +297,48 @@ static bool file_exists(const char *p)
 	return access(p, F_OK) == 0;
 }
 
+/* The options a library of this version knows, all else zero. */
+static bool options_valid(const struct vrtc_options *o)
+{
+	if ((o->timescale != VRTC_TIMESCALE_UTC &&
+	     o->timescale != VRTC_TIMESCALE_TAI) ||
+	    (o->mode != VRTC_MODE_AUTO && o->mode != VRTC_MODE_HOST &&
+	     o->mode != VRTC_MODE_GUEST) ||
+	    (o->flags & ~VRTC_OPEN_NO_RECOVER) || o->reserved0) {
+		return false;
+	}
+	for (size_t i = 0; i < sizeof(o->reserved) / sizeof(o->reserved[0]);
+	     i++) {
+		if (o->reserved[i]) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* A file page must be one (a BAR found by find_ivshmem() is). */
+static int check_page(const struct vrtc *v)
+{
+	struct vmclock_abi f;
+
+	return vrtc_page_copy(v->map, v->len, &f);
+}
+
 int vrtc_open(const struct vrtc_options *o, struct vrtc **out)
 {
 	static const struct vrtc_options defaults = { 0 };
 	struct vrtc *v;
+	struct stat st = { 0 };
 	const char *page;
 	int r;
 
+	if (!out) {
+		return -EINVAL;
+	}
 	if (!o) {
 		o = &defaults;
 	}
-	if (o->timescale != VRTC_TIMESCALE_UTC &&
-	    o->timescale != VRTC_TIMESCALE_TAI) {
+	if (!options_valid(o)) {
 		return -EINVAL;
 	}
 	v = calloc(1, sizeof(*v));
@@ -313,15 +372,25 @@ int vrtc_open(const struct vrtc_options *o, struct vrtc **out)
 		return 0;
 	}
 	if (v->mode == VRTC_MODE_HOST) {
-		r = map_file(page, true, &v->map, &v->len);
+		r = vrtc_map_file(page, true, &v->map, &v->len, &st);
+		if (!r && !(o->flags & VRTC_OPEN_NO_RECOVER)) {
+			v->page_path = strdup(page);
+			v->page_dev = st.st_dev;
+			v->page_ino = st.st_ino;
+			r = v->page_path ? 0 : -ENOMEM;
+		}
 	} else if (page) {
-		r = map_file(page, false, &v->map, &v->len);
+		r = vrtc_map_file(page, false, &v->map, &v->len, NULL);
 	} else {
 		r = find_ivshmem(v);
+	}
+	if (!r && page) {
+		r = check_page(v);
 	}
 	if (r) {
 		goto fail;
 	}
+	vrtc_handle_init(v);
 	if (v->mode == VRTC_MODE_GUEST) {
 		char phc[PATH_MAX];
 
@@ -355,6 +424,7 @@ void vrtc_close(struct vrtc *v)
 		close(v->phc_fd);
 	}
 	vrtc_cb_close(v);
+	free(v->page_path);
 	free(v);
 }
 
@@ -390,7 +460,8 @@ int vrtc_phc_read(int fd, int64_t *phc_ns, int64_t *sys_ns, uint64_t *window_ns)
 	return 0;
 }
 
-static int now_guest(struct vrtc *v, struct vrtc_time *t, int64_t *sys_ns)
+static int now_guest(struct vrtc *v, struct vrtc_time *t, int64_t *sys_ns,
+		     struct vmclock_abi *fp, uint32_t *gen)
 {
 	struct vmclock_abi f, g;
 	int r = -EAGAIN;
@@ -399,7 +470,7 @@ static int now_guest(struct vrtc *v, struct vrtc_time *t, int64_t *sys_ns)
 		int64_t phc;
 		uint64_t win;
 
-		r = vrtc_page_copy(v->map, v->len, &f);
+		r = vrtc_handle_copy(v, &f, gen);
 		if (r) {
 			break;
 		}
@@ -409,7 +480,7 @@ static int now_guest(struct vrtc *v, struct vrtc_time *t, int64_t *sys_ns)
 		}
 		/* the PHC was read from the model on the page, or from a
 		 * newer one; read both again if the page moved meanwhile */
-		r = vrtc_page_copy(v->map, v->len, &g);
+		r = vrtc_handle_copy(v, &g, gen);
 		if (r) {
 			break;
 		}
@@ -417,6 +488,7 @@ static int now_guest(struct vrtc *v, struct vrtc_time *t, int64_t *sys_ns)
 			r = -EAGAIN;
 			continue;
 		}
+		*fp = f;
 		r = vrtc_page_guest(&f, phc, win, v->max_age_ns, v->ts, t);
 		t->window_ns = r ? 0 : win;
 		return r;
@@ -425,53 +497,79 @@ static int now_guest(struct vrtc *v, struct vrtc_time *t, int64_t *sys_ns)
 	return r;
 }
 
+static uint64_t ts_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * NS_PER_S + (uint64_t)ts->tv_nsec;
+}
+
+/* Host: the page, then the counter (a counter read after the page is
+ * never before it), and CLOCK_REALTIME around it if @sys_ns. */
+static int now_host(struct vrtc *v, struct vrtc_time *t, struct vmclock_abi *f,
+		    int64_t *sys_ns, uint64_t *sys_window_ns, uint32_t *gen)
+{
+	struct timespec a, raw, b;
+	int r;
+
+	for (int again = 0;; again++) {
+		r = vrtc_handle_copy(v, f, gen);
+		if (sys_ns) {
+			clock_gettime(CLOCK_REALTIME, &a);
+		}
+		clock_gettime(CLOCK_MONOTONIC_RAW, &raw);
+		if (sys_ns) {
+			clock_gettime(CLOCK_REALTIME, &b);
+			*sys_ns = (int64_t)(ts_ns(&a) / 2 + ts_ns(&b) / 2);
+			*sys_window_ns = ts_ns(&b) - ts_ns(&a);
+		}
+		if (!r) {
+			r = vrtc_page_host(f, ts_ns(&raw), v->max_age_ns, v->ts,
+					   t);
+		} else {
+			memset(t, 0, sizeof(*t));
+		}
+		if (again || !v->page_path ||
+		    !vrtc_handle_check(v, ts_ns(&raw), r != 0)) {
+			return r;
+		}
+	}
+}
+
+int vrtc_read(struct vrtc *v, struct vrtc_time *t, struct vmclock_abi *f,
+	      int64_t *sys_ns, uint64_t *sys_window_ns)
+{
+	int64_t floor = vrtc_handle_floor(v), sys;
+	uint32_t gen = 0;
+	int r;
+
+	if (v->mode == VRTC_MODE_GUEST) {
+		r = now_guest(v, t, sys_ns ? sys_ns : &sys, f, &gen);
+		if (sys_window_ns) {
+			*sys_window_ns = t->window_ns;
+		}
+	} else {
+		r = now_host(v, t, f, sys_ns, sys_window_ns, &gen);
+	}
+	vrtc_handle_finish(v, f, gen, floor, r, t);
+	return r;
+}
+
 int vrtc_now_sys(struct vrtc *v, struct vrtc_time *t, int64_t *sys_ns,
 		 uint64_t *sys_window_ns)
 {
 	struct vmclock_abi f;
-	struct timespec a, raw, b;
-	int r;
 
-	if (v->mode == VRTC_MODE_GUEST) {
-		r = now_guest(v, t, sys_ns);
-		*sys_window_ns = t->window_ns;
-		return r;
-	}
-	r = vrtc_page_copy(v->map, v->len, &f);
-	if (r) {
-		memset(t, 0, sizeof(*t));
-		return r;
-	}
-	clock_gettime(CLOCK_REALTIME, &a);
-	clock_gettime(CLOCK_MONOTONIC_RAW, &raw);
-	clock_gettime(CLOCK_REALTIME, &b);
-	*sys_ns = ((int64_t)a.tv_sec * NS_PER_S + a.tv_nsec) / 2 +
-		  ((int64_t)b.tv_sec * NS_PER_S + b.tv_nsec) / 2;
-	*sys_window_ns = (uint64_t)(((int64_t)b.tv_sec - a.tv_sec) * NS_PER_S +
-				    b.tv_nsec - a.tv_nsec);
-	return vrtc_page_host(
-		&f, (uint64_t)raw.tv_sec * NS_PER_S + (uint64_t)raw.tv_nsec,
-		v->max_age_ns, v->ts, t);
+	return vrtc_read(v, t, &f, sys_ns, sys_window_ns);
 }
 
 int vrtc_now(struct vrtc *v, struct vrtc_time *t)
 {
 	struct vmclock_abi f;
-	struct timespec raw;
-	int64_t sys;
-	int r;
 
-	if (v->mode == VRTC_MODE_GUEST) {
-		return now_guest(v, t, &sys);
+	if (!v || !t) {
+		if (t) {
+			memset(t, 0, sizeof(*t));
+		}
+		return -EINVAL;
 	}
-	/* the page first: a counter read after it is never before it */
-	r = vrtc_page_copy(v->map, v->len, &f);
-	if (r) {
-		memset(t, 0, sizeof(*t));
-		return r;
-	}
-	clock_gettime(CLOCK_MONOTONIC_RAW, &raw);
-	return vrtc_page_host(
-		&f, (uint64_t)raw.tv_sec * NS_PER_S + (uint64_t)raw.tv_nsec,
-		v->max_age_ns, v->ts, t);
+	return vrtc_read(v, t, &f, NULL, NULL);
 }

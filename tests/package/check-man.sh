@@ -21,7 +21,8 @@ bad() {
 	fail=1
 }
 
-for page in "$man_dir"/*.[158]; do
+# libvrtc(3) lives beside the library (src/libvrtc/).
+for page in "$man_dir"/*.[158] src/libvrtc/*.3; do
 	out=$(groff -man -ww -z "$page" 2>&1) || true
 	[ -z "$out" ] || bad "groff -ww $page: $out"
 	out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null) || true
@@ -126,5 +127,5 @@ for k in $(cat "$tmp/conffile"); do
 		bad "vhost-user-rtc.conf.5 lacks the key $k"
 done
 
-[ $fail -eq 0 ] && echo "check-man: $(ls "$man_dir"/*.[158] | wc -l) pages lint-clean and agreeing with the programs; $(wc -l <"$tmp/keys") config keys in vhost-user-rtc.conf(5) and the config file"
+[ $fail -eq 0 ] && echo "check-man: $(ls "$man_dir"/*.[158] src/libvrtc/*.3 | wc -l) pages lint-clean and agreeing with the programs; $(wc -l <"$tmp/keys") config keys in vhost-user-rtc.conf(5) and the config file"
 exit $fail

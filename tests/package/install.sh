@@ -46,6 +46,7 @@ for prefix in /usr /usr/local; do
 		"$prefix/include/vrtc.h" "$prefix/lib/libvrtc.a" \
 		"$prefix/lib/libvrtc.so.0" "$prefix/lib/pkgconfig/vrtc.pc" \
 		"$prefix/share/man/man1/vrtc-now.1" \
+		"$prefix/share/man/man3/libvrtc.3" \
 		"$unitdir/vhost-user-rtc.service" "$unitdir/vhost-user-rtc@.service" \
 		/usr/lib/sysusers.d/vhost-user-rtc.conf \
 		/etc/vhost-user-rtc/vhost-user-rtc.conf \

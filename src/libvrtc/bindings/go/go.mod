@@ -1,0 +1,3 @@
+module vhost-user-rtc/vrtc
+
+go 1.19
