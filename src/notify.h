@@ -33,6 +33,10 @@ struct notify *notify_start(notify_status_fn status, void *ctx);
 /* Send STOPPING=1 and remove the timers; NULL is a no-op. */
 void notify_stop(struct notify *n);
 
+/* A non-blocking datagram socket connected to $NOTIFY_SOCKET (a path or
+ * @abstract), or -errno. */
+int notify_socket_open(void);
+
 /* Live upgrade: tell systemd that @pid is the service's main process now
  * (a no-op outside systemd). */
 void notify_mainpid(pid_t pid);

@@ -10,10 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <glib-unix.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "notify.h"
 #include "persist.h"
 
 #define NAME_MAX_LEN 48
@@ -44,6 +49,9 @@ struct persist {
 	guint timer;
 	GPtrArray *old; /* names to remove once ours are stored */
 	struct persist_stats st;
+	int sock;     /* to $NOTIFY_SOCKET */
+	GQueue out;   /* struct note, not sent yet */
+	guint out_id; /* waiting for the socket to be writable */
 	char last_error[160];
 	gint64 last_warn_us;
 };
@@ -86,33 +94,116 @@ static void next_name(struct persist *p, char kind, char *buf)
 		 kind, ++p->seq);
 }
 
+/*
+ * The messages to the service manager go out in order through one
+ * non-blocking socket: a manager slow to read (its queue is full) never
+ * stalls the daemon; what waits is sent when the socket is writable
+ * again, in the same order, so the store only lags.
+ */
+struct note {
+	char text[NAME_MAX_LEN + 32];
+	int fd; /* a dup of the fd to store, or -1 */
+};
+
+static void flush(struct persist *p);
+
+static gboolean on_writable(gint fd, GIOCondition cond, gpointer data)
+{
+	struct persist *p = data;
+
+	p->out_id = 0;
+	flush(p);
+	return G_SOURCE_REMOVE;
+}
+
+static void flush(struct persist *p)
+{
+	struct note *n;
+
+	while ((n = g_queue_peek_head(&p->out))) {
+		char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+		struct iovec iov = { .iov_base = n->text,
+				     .iov_len = strlen(n->text) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t k;
+
+		if (n->fd >= 0) {
+			struct cmsghdr *cm;
+
+			mh.msg_control = cbuf;
+			mh.msg_controllen = sizeof(cbuf);
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &n->fd, sizeof(int));
+		}
+		do {
+			k = sendmsg(p->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		} while (k < 0 && errno == EINTR);
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (!p->out_id) {
+				p->out_id = g_unix_fd_add(p->sock, G_IO_OUT,
+							  on_writable, p);
+			}
+			return;
+		}
+		if (k < 0) {
+			fail_once(p, "telling the service manager", errno);
+		} else if (n->fd < 0) {
+			p->st.removed++;
+		}
+		g_queue_pop_head(&p->out);
+		if (n->fd >= 0) {
+			close(n->fd);
+		}
+		g_free(n);
+	}
+}
+
+static int queue_note(struct persist *p, const char *text, int fd)
+{
+	struct note *n;
+
+	if (p->sock < 0) {
+		fail_once(p, "no service manager socket", ENOTCONN);
+		return -ENOTCONN;
+	}
+	if (g_queue_get_length(&p->out) >= PERSIST_QUEUE_MAX) {
+		fail_once(p, "the service manager does not read", ENOBUFS);
+		return -ENOBUFS;
+	}
+	n = g_new0(struct note, 1);
+	snprintf(n->text, sizeof(n->text), "%s", text);
+	n->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+	if (fd >= 0 && n->fd < 0) {
+		int e = errno;
+
+		g_free(n);
+		fail_once(p, "storing an fd", e);
+		return -e;
+	}
+	g_queue_push_tail(&p->out, n);
+	if (!p->out_id) {
+		flush(p);
+	}
+	return 0;
+}
+
 static int put(struct persist *p, int fd, const char *name)
 {
 	char msg[NAME_MAX_LEN + 32];
-	int r;
 
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
-	r = sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
-	if (r <= 0) {
-		fail_once(p, "storing an fd", r < 0 ? -r : ENOTCONN);
-		return r < 0 ? r : -ENOTCONN;
-	}
-	return 0;
+	return queue_note(p, msg, fd);
 }
 
 static void drop(struct persist *p, const char *name)
 {
 	char msg[NAME_MAX_LEN + 32];
-	int r;
 
 	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
-	r = sd_pid_notify(0, 0, msg);
-	if (r <= 0) {
-		fail_once(p, "removing an fd from the store",
-			  r < 0 ? -r : ENOTCONN);
-	} else {
-		p->st.removed++;
-	}
+	(void)queue_note(p, msg, -1);
 }
 
 static bool in(const int *set, unsigned int n, int fd)
@@ -312,6 +403,14 @@ struct persist *persist_new(struct vu_server *s, unsigned int gen,
 		return NULL;
 	}
 	p = g_new0(struct persist, 1);
+	p->sock = notify_socket_open();
+	if (p->sock < 0) {
+		g_warning("crash recovery off: $NOTIFY_SOCKET %s: %s", e,
+			  g_strerror(-p->sock));
+		g_free(p);
+		return NULL;
+	}
+	g_queue_init(&p->out);
 	p->server = s;
 	p->gen = gen;
 	p->byfd = g_hash_table_new_full(g_int_hash, g_int_equal, NULL, g_free);
@@ -415,6 +514,17 @@ void persist_free(struct persist *p)
 	if (p->timer) {
 		g_source_remove(p->timer);
 	}
+	if (p->out_id) {
+		g_source_remove(p->out_id);
+	}
+	/* what is not sent by now is not: the process ends */
+	for (struct note *n; (n = g_queue_pop_head(&p->out));) {
+		if (n->fd >= 0) {
+			close(n->fd);
+		}
+		g_free(n);
+	}
+	close(p->sock);
 	g_hash_table_destroy(p->byfd);
 	g_hash_table_destroy(p->conns);
 	g_array_unref(p->global.fds);

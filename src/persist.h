@@ -44,6 +44,8 @@
 
 #define PERSIST_GLOBAL_MS 1000
 #define PERSIST_PREFIX "vrtc-"
+/* Messages to the service manager waiting to be sent, at most. */
+#define PERSIST_QUEUE_MAX 65536
 
 struct persist;
 

@@ -305,6 +305,10 @@ ITEST(ops, sd_notify_ready_status_watchdog)
 	}
 	cr_assert(status, "STATUS= not updated for a connected VM");
 	vuf_free(v);
+	/* read what waits, as systemd does (the fd store's messages too:
+	 * the daemon keeps its state there, persist.h) */
+	while (notify_recv(fd, msg, sizeof(msg), 0)) {
+	}
 	itest_stop(d);
 	while (notify_recv(fd, msg, sizeof(msg), 100)) {
 		stopping += !strcmp(msg, "STOPPING=1");
