@@ -64,26 +64,28 @@ LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 LIBS := $(GLIB_LIBS) $(PRIV_LIBS) $(GPS_LIBS) $(JSON_LIBS) $(SYSTEMD_LIBS) -lm
 
 # The layers, lowest first. Each folder sees only its own headers and
-# those of the layers below it: a backward include does not compile, and
-# `make lint` (tests/check-layers.sh) checks the same table on every file,
-# headers included. The tools sit beside the daemon, not above it.
+# those of the layers below it: a backward include does not compile.
+# `make lint` (tests/check-layers.sh) holds its own table of which layer
+# may use which and checks these include paths, every include and every
+# object's undefined symbols against it. The tools sit beside the
+# daemon, not above it.
 INC_include := -Iinclude
 INC_sync/model := $(INC_include) -Isync/model
 INC_sync/sources := $(INC_sync/model) -Isync/sources
 INC_sync := $(INC_sync/sources) -Isync
 INC_device := $(INC_include) -Idevice
 INC_src := $(INC_sync) -Idevice -Isrc
-INC_src/tools := $(INC_sync) -Idevice -Isrc/tools
-INC_src/tools/ctl := $(INC_src/tools)
-INC_src/tools/frontend := $(INC_src/tools)
-INC_src/tools/probe := $(INC_src/tools)
+INC_src/tools/ctl := $(INC_include) -Isrc/tools/ctl
+INC_src/tools/frontend := $(INC_include) -Isrc/tools/frontend
+INC_src/tools/probe := $(INC_sync) -Idevice -Isrc/tools/frontend \
+	-Isrc/tools/ctl -Isrc/tools/probe
 # libvrtc (include/vrtc.h) and its CLI stand on include/ alone: they are
 # installed for host programs and built statically for guests.
 INC_src/libvrtc := $(INC_include) -Isrc/libvrtc
 INC_src/tools/now := $(INC_include)
 # Tests see everything they test.
-INC_tests := $(INC_src) -Isrc/tools -Isrc/libvrtc -Itests/integration \
-	-Itests/unit -I.
+INC_tests := $(INC_src) -Isrc/tools -Isrc/tools/frontend -Isrc/tools/ctl \
+	-Isrc/tools/probe -Isrc/libvrtc -Itests/integration -Itests/unit -I.
 INC_tests/unit := $(INC_tests)
 INC_tests/integration := $(INC_tests)
 INC_tests/fuzz := $(INC_tests)
@@ -479,15 +481,15 @@ lint: $(DAEMON) $(CTL) $(PROBE) $(NOW)
 	tests/package/apparmor.sh
 	clang-format --dry-run --Werror $(C_FILES)
 	shellcheck -S warning $(shell git ls-files '*.sh' 2>/dev/null) .ci/run
-	tests/check-layers.sh $(foreach l,$(LAYERS),'$(l):$(INC_$(l))')
+	tests/check-layers.sh $(B) $(foreach l,$(LAYERS),'$(l):$(INC_$(l))')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance \
-		--inline-suppr $(INC_src) -Isrc/tools \
+		--inline-suppr $(INC_src) $(INC_src/tools/probe) \
 		--suppress=missingIncludeSystem sync device src
 	clang-tidy --quiet $(filter %.c,$(SYNC_SRCS) $(DEVICE_SRCS) \
 		$(DAEMON_SRCS)) -- -std=gnu11 -D_GNU_SOURCE $(INC_src) \
 		$(GLIB_CFLAGS) $(GPS_CFLAGS) $(JSON_CFLAGS)
 	clang-tidy --quiet $(PROBE_SRCS) $(CTL_SRCS) $(FRONTEND_SRCS) -- \
-		-std=gnu11 -D_GNU_SOURCE $(INC_src/tools) \
+		-std=gnu11 -D_GNU_SOURCE $(INC_src/tools/probe) \
 		$(GLIB_CFLAGS) $(CAIRO_CFLAGS) $(JSON_CFLAGS)
 	clang-tidy --quiet $(VRTC_SRCS) $(NOW_SRCS) -- -std=gnu11 \
 		-D_GNU_SOURCE $(INC_src/libvrtc)

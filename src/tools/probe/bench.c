@@ -34,8 +34,8 @@
 #include <unistd.h>
 
 #include "bench_alarms.h"
-#include "frontend/frontend.h"
-#include "frontend/frontend_daemon.h"
+#include "frontend.h"
+#include "frontend_daemon.h"
 #include "probe.h"
 
 /* Targets from the project's performance goals. */

@@ -22,8 +22,8 @@
 #include "clock_model_writer.h"
 #include "alarm_timer.h"
 #include "bench_alarms.h"
-#include "frontend/frontend.h"
-#include "frontend/frontend_daemon.h"
+#include "frontend.h"
+#include "frontend_daemon.h"
 #include "leap.h"
 #include "virtio_rtc.h"
 
@@ -40,6 +40,10 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * The benchmark owns this in-process model and is its only writer, as
+ * clock_model_writer.h allows; no daemon's model is touched.
+ */
 static void publish(struct clock_model *m, const struct leap_table *l,
 		    int64_t tai)
 {

@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "eval.h"
-#include "frontend/frontend.h"
+#include "frontend.h"
 #include "phc.h"
 #include "plot.h"
 #include "probe.h"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl/control_client.h"
+#include "control_client.h"
 #include "eval_live.h"
 
 static const char query[] = "status json\n";
