@@ -48,20 +48,6 @@ bool vrtc_alarm_usable(const struct vrtc_dev *d, unsigned int id)
 	       d->cfg->clocks[id].alarm_cap;
 }
 
-/* TAI now, from the same model as READ. */
-static int now_tai(const struct vrtc_dev *d, struct clock_snapshot *snap,
-		   int64_t *out)
-{
-	struct clock_reading r;
-
-	if (clock_model_get(d->model, snap) < 0) {
-		return -EAGAIN;
-	}
-	clock_snapshot_tai(snap, clock_counter_now(snap->counter), &r);
-	*out = r.ns;
-	return 0;
-}
-
 /* The deadline of @a: earliest TAI at which its clock reads time_ns. */
 static int deadline(const struct vrtc_dev *d, const struct clock_snapshot *s,
 		    const struct vrtc_alarm *a, int64_t *key)
@@ -132,7 +118,8 @@ static uint8_t start(struct vrtc_dev *d, struct vrtc_alarm *a)
 	struct clock_snapshot snap;
 	int64_t now, key;
 
-	if (now_tai(d, &snap, &now) < 0 || deadline(d, &snap, a, &key) < 0) {
+	if (clock_model_tai_now(d->model, &snap, &now) < 0 ||
+	    deadline(d, &snap, a, &key) < 0) {
 		return VIRTIO_RTC_S_EIO;
 	}
 	if (key <= now) {
@@ -388,7 +375,8 @@ int vrtc_alarm_load(struct vrtc_dev *d, struct ho_reader *r,
 	if (!a->enabled) {
 		return 0;
 	}
-	if (now_tai(d, &snap, &now) < 0 || deadline(d, &snap, a, &key) < 0) {
+	if (clock_model_tai_now(d->model, &snap, &now) < 0 ||
+	    deadline(d, &snap, a, &key) < 0) {
 		return ho_fail(r, "alarm of clock %u: no time to arm it by",
 			       id);
 	}

@@ -73,6 +73,7 @@
 #include "handover.h"
 #include "ratelimit.h"
 #include "rtc_backend.h"
+#include "time_ns.h"
 #include "vhost_user.h"
 #include "vu_peer.h"
 #include "vu_server.h"
@@ -152,14 +153,6 @@ struct vu_server {
 	/* of the closed connections, for vu_server_get_stats() */
 	struct vu_server_stats gone;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void close_fd(int fd)
 {
@@ -255,7 +248,7 @@ static gboolean poller_scan(struct vu_server *s, gint *timeout)
 	if (g_queue_is_empty(&s->active)) {
 		return FALSE;
 	}
-	now = now_ns();
+	now = (uint64_t)time_ns_now(CLOCK_MONOTONIC);
 	for (l = s->active.head; l; l = l->next) {
 		struct vu_queue_io *q = l->data;
 		bool in_window = now - q->last_ns < s->cfg.poll_ns;
@@ -292,7 +285,7 @@ static gboolean poller_check(GSource *src)
 static gboolean poller_dispatch(GSource *src, GSourceFunc cb, gpointer data)
 {
 	struct vu_server *s = ((struct vu_poller *)src)->s;
-	uint64_t now = now_ns();
+	uint64_t now = (uint64_t)time_ns_now(CLOCK_MONOTONIC);
 	GList *l, *next;
 
 	/* queue_run() may unlink its own entry, never another one. */
@@ -355,8 +348,8 @@ static gboolean server_sweep(gpointer data)
 					  "%s: queue %u had requests and no "
 					  "kick; serving them",
 					  sc->name, i);
-			queue_list(q, now_ns());
-			queue_run(q, now_ns());
+			queue_list(q, (uint64_t)time_ns_now(CLOCK_MONOTONIC));
+			queue_run(q, (uint64_t)time_ns_now(CLOCK_MONOTONIC));
 		}
 	}
 	return G_SOURCE_CONTINUE;
@@ -447,7 +440,7 @@ static void sconn_queue_changed(void *opaque, unsigned int idx)
 	}
 	if (virtq_ready(vq) && vu_conn_queue_polled(sc->proto, idx)) {
 		/* Buffers may be waiting since before the start. */
-		queue_list(q, now_ns());
+		queue_list(q, (uint64_t)time_ns_now(CLOCK_MONOTONIC));
 	} else {
 		queue_unlist(q);
 	}
@@ -507,7 +500,7 @@ static gboolean kick_cb(gint fd, GIOCondition cond, gpointer data)
 		return G_SOURCE_CONTINUE;
 	}
 	if (queue_ready(q)) {
-		uint64_t now = now_ns();
+		uint64_t now = (uint64_t)time_ns_now(CLOCK_MONOTONIC);
 
 		queue_list(q, now);
 		queue_run(q, now);
@@ -712,7 +705,7 @@ static struct vu_sconn *sconn_create(struct vu_server *s, struct vu_listener *l,
 			      : g_strdup_printf("%s#%u", l->name, ++l->seq);
 	vu_peer_identify(fd, &sc->peer);
 	sc->name = sconn_label(s, sc);
-	sc->connected_ns = now_ns();
+	sc->connected_ns = (uint64_t)time_ns_now(CLOCK_MONOTONIC);
 	if (!conn_id) {
 		s->gone.accepted++; /* an adopted one was counted before */
 	}

@@ -102,6 +102,15 @@ const void *config_source(const struct config *c,
 			  const struct source_kind *kind);
 
 /*
+ * config_check_sources_host() - each source kind's check of its settings
+ * against this host (source_kind.check_host: a --phc device that does
+ * not exist, ...), for --check-config and start-up; not part of
+ * config_finish(), so a reload or a test config need no such device.
+ * Returns 0, or -errno with @err set (source_error_quark()).
+ */
+int config_check_sources_host(const struct config *c, GError **err);
+
+/*
  * config_sources() - the time sources @c asks for, kind by kind in
  * registry order (so in order of preference among equals): for the Nth,
  * @conf[N] is @base with the kind's settings and index, @ops[N] its ops.

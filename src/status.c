@@ -10,18 +10,11 @@
 #include <unistd.h>
 
 #include "status.h"
+#include "time_ns.h"
 
 #ifndef VRTC_VERSION
 #define VRTC_VERSION "unknown"
 #endif
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 const char *status_code_name(unsigned int code)
 {
@@ -91,7 +84,7 @@ void status_collect(struct status_report *r, const struct discipline *d,
 		    const struct vu_server *s, uint64_t start_ns,
 		    double start_utc_s)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = (uint64_t)time_ns_now(CLOCK_MONOTONIC);
 
 	memset(r, 0, sizeof(*r));
 	r->version = VRTC_VERSION;

@@ -33,6 +33,7 @@
 #include "harness_fakepeer.h"
 #include "leap.h"
 #include "source.h"
+#include "source_chrony.h"
 
 #define NS_PER_MS 1000000LL
 /*

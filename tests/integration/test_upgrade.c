@@ -48,7 +48,7 @@ static void *read_loop(void *arg)
 	uint64_t last = 0;
 
 	while (!atomic_load(r->stop)) {
-		int64_t t0 = vuf_now_ns(CLOCK_MONOTONIC), d;
+		int64_t t0 = time_ns_now(CLOCK_MONOTONIC), d;
 		uint64_t ns = 0;
 
 		/* MONOTONIC: each reading >= the one before */
@@ -58,7 +58,7 @@ static void *read_loop(void *arg)
 				 vuf_error(r->v));
 			break;
 		}
-		d = vuf_now_ns(CLOCK_MONOTONIC) - t0;
+		d = time_ns_now(CLOCK_MONOTONIC) - t0;
 		if (d > r->worst_ns) {
 			r->worst_ns = d;
 		}

@@ -28,6 +28,7 @@
 #include "chrony.h"
 #include "leap.h"
 #include "source.h"
+#include "source_chrony.h"
 #include "test_seed.h"
 
 /*

@@ -23,6 +23,7 @@
 #include "gpsd.h"
 #include "leap.h"
 #include "source.h"
+#include "source_gpsd.h"
 
 #define NS 1000000000LL
 #define T0 1795259234LL

@@ -14,6 +14,7 @@
 
 #include "leap.h"
 #include "source.h"
+#include "source_sysclock.h"
 #include "sysclock.h"
 
 #define NS 1000000000LL

@@ -28,6 +28,7 @@
 #include "vhost_user_wire.h"
 #include "virtio_ring_wire.h"
 #include "virtio_rtc_wire.h"
+#include "time_ns.h"
 
 /* Queues a virtio-rtc device has (requestq, alarmq). */
 #define VUF_MAX_QUEUES 2
@@ -358,8 +359,5 @@ int vuf_rtc_set_alarm(struct vuf *v, uint16_t clock_id, uint64_t alarm_time,
 void vuf_rtc_req_read(struct virtio_rtc_req_read *req, uint16_t clock_id);
 
 /* ---- time ------------------------------------------------------------ */
-
-/* clock_gettime(@clk) in ns. */
-int64_t vuf_now_ns(int clk);
 
 #endif /* FRONTEND_H */

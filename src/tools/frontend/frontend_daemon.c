@@ -153,7 +153,7 @@ static void vdaemon_describe(int status, char *why, size_t len)
 int vdaemon_stop(struct vdaemon *d, int timeout_ms, char *why, size_t len)
 {
 	int64_t deadline =
-		vuf_now_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
+		time_ns_now(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
 	char tmp[160];
 	int ret = 0;
 
@@ -170,7 +170,7 @@ int vdaemon_stop(struct vdaemon *d, int timeout_ms, char *why, size_t len)
 	}
 	kill(d->pid, SIGTERM);
 	while (vdaemon_alive(d)) {
-		if (vuf_now_ns(CLOCK_MONOTONIC) > deadline) {
+		if (time_ns_now(CLOCK_MONOTONIC) > deadline) {
 			snprintf(why, len, "still running %d ms after SIGTERM",
 				 timeout_ms);
 			kill(d->pid, SIGKILL);
@@ -272,7 +272,7 @@ static bool vdaemon_wait_socket(struct vdaemon *d, const char *path,
 		char log[6000], st[96] = "still running";
 
 		if (vdaemon_alive(d) &&
-		    vuf_now_ns(CLOCK_MONOTONIC) <= deadline) {
+		    time_ns_now(CLOCK_MONOTONIC) <= deadline) {
 			vdaemon_sleep_ms(2);
 			continue;
 		}
@@ -353,7 +353,7 @@ struct vdaemon *vdaemon_start(const struct vdaemon_opts *opts, char *why,
 		vdaemon_child(d, argv, opts->listen_fd, parent);
 	}
 
-	deadline = vuf_now_ns(CLOCK_MONOTONIC) +
+	deadline = time_ns_now(CLOCK_MONOTONIC) +
 		   (int64_t)opts->start_timeout_ms * 1000000;
 	for (i = 0; i < d->nsockets; i++) {
 		if (!vdaemon_wait_socket(d, d->sockets[i], deadline, why,
@@ -390,12 +390,12 @@ pid_t vdaemon_pid(const struct vdaemon *d)
 int vdaemon_follow(struct vdaemon *d, pid_t pid, int timeout_ms)
 {
 	int64_t end =
-		vuf_now_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
+		time_ns_now(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
 	pid_t old = d->pid;
 	int st = 0;
 
 	while (!d->reaped && waitpid(old, &st, WNOHANG) == 0) {
-		if (vuf_now_ns(CLOCK_MONOTONIC) > end) {
+		if (time_ns_now(CLOCK_MONOTONIC) > end) {
 			return -1;
 		}
 		usleep(1000);
@@ -540,7 +540,7 @@ int vdaemon_exec(const char *const *args, int timeout_ms, char *out,
 		 size_t outlen)
 {
 	int64_t deadline =
-		vuf_now_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
+		time_ns_now(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
 	size_t got = 0;
 	int pfd[2], status;
 	pid_t pid;
@@ -566,7 +566,7 @@ int vdaemon_exec(const char *const *args, int timeout_ms, char *out,
 	close(pfd[1]);
 	for (;;) {
 		struct pollfd p = { pfd[0], POLLIN, 0 };
-		int64_t left = deadline - vuf_now_ns(CLOCK_MONOTONIC);
+		int64_t left = deadline - time_ns_now(CLOCK_MONOTONIC);
 		char sink[512];
 		ssize_t r;
 
@@ -591,7 +591,7 @@ int vdaemon_exec(const char *const *args, int timeout_ms, char *out,
 	}
 	close(pfd[0]);
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (vuf_now_ns(CLOCK_MONOTONIC) > deadline) {
+		if (time_ns_now(CLOCK_MONOTONIC) > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			return -1;

@@ -25,19 +25,16 @@
 #include "frontend.h"
 #include "frontend_daemon.h"
 #include "leap.h"
+#include "time_ns.h"
 #include "virtio_rtc.h"
 
-#define NS 1000000000LL
 #define CLOCKS_PER_DEV 400
 #define IDLE_VMS 256u
 #define IDLE_CLOCKS 391u /* 256 * 391 = 100,096 alarms */
 
 static double now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)time_ns_now(CLOCK_MONOTONIC) / (double)NS_PER_S;
 }
 
 /*
@@ -70,7 +67,7 @@ static void cost_at(unsigned int n, struct alarm_cost *r)
 	struct alarm_timer *t;
 	struct virtio_rtc_req_set_alarm q = { 0 };
 	uint8_t resp[VIRTIO_RTC_RESP_MAX];
-	int64_t t0 = 1750000000LL * NS;
+	int64_t t0 = 1750000000LL * NS_PER_S;
 	unsigned int seed = 12345, fired;
 	double a, b;
 
@@ -87,7 +84,7 @@ static void cost_at(unsigned int n, struct alarm_cost *r)
 	if (!l || !m || !dev) {
 		goto out;
 	}
-	publish(m, l, t0 + 37 * NS);
+	publish(m, l, t0 + 37 * NS_PER_S);
 	t = alarm_timer_new(m);
 	for (i = 0; t && i < ndev; i++) {
 		dev[i] = vrtc_dev_new(&cfg, m);
@@ -115,7 +112,7 @@ static void cost_at(unsigned int n, struct alarm_cost *r)
 	b = now_s();
 	r->arm_ns = (b - a) * 1e9 / n;
 	/* Step the model an hour and a bit ahead: everything is due. */
-	publish(m, l, t0 + 37 * NS + 3700 * NS);
+	publish(m, l, t0 + 37 * NS_PER_S + 3700 * NS_PER_S);
 	a = now_s();
 	fired = alarm_timer_poll(t);
 	b = now_s();
@@ -190,8 +187,9 @@ void bench_alarm_idle(double idle_s, struct alarm_idle *r)
 		for (k = 0; k < IDLE_CLOCKS; k++) {
 			/* An hour ahead, spread over a minute. */
 			if (vuf_rtc_set_alarm(v[i], (uint16_t)k,
-					      now + 3600 * NS +
-						      (k * 997 + i) % 60 * NS,
+					      now + 3600 * NS_PER_S +
+						      (k * 997 + i) % 60 *
+							      NS_PER_S,
 					      true, NULL)) {
 				fprintf(stderr, "alarms: SET_ALARM failed\n");
 				goto out;
