@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "error.h"
 #include "clock_list.h"
 
 struct vrtc_clock_name {
@@ -121,21 +122,6 @@ static const struct vrtc_clock_name *clock_name_find(const struct list_item *it)
 	return NULL;
 }
 
-static int bad(GError **err, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static int bad(GError **err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		*err = g_error_new_valist(G_OPTION_ERROR,
-					  G_OPTION_ERROR_BAD_VALUE, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
 int vrtc_config_parse(struct vrtc_config *cfg, const char *list, uint8_t smear,
 		      GError **err)
 {
@@ -145,28 +131,32 @@ int vrtc_config_parse(struct vrtc_config *cfg, const char *list, uint8_t smear,
 
 	if (smear != VIRTIO_RTC_SMEAR_NOON_LINEAR &&
 	    smear != VIRTIO_RTC_SMEAR_UTC_SLS) {
-		return bad(err, "unsupported smearing variant %u", smear);
+		return error_bad_value(err, "unsupported smearing variant %u",
+				       smear);
 	}
 	if (!list || !list[strspn(list, " \t")]) {
-		return bad(err, "empty clock list");
+		return error_bad_value(err, "empty clock list");
 	}
 	memset(&out, 0, sizeof(out));
 	while (list_next(&p, &it)) {
 		const struct vrtc_clock_name *n;
 
 		if (!it.len) {
-			return bad(err, "empty clock name in \"%s\"", list);
+			return error_bad_value(
+				err, "empty clock name in \"%s\"", list);
 		}
 		n = clock_name_find(&it);
 		if (!n) {
-			return bad(err,
-				   "unknown clock \"%.*s\" (known: utc, tai, "
-				   "monotonic, utc-smeared, utc-noon-linear, "
-				   "utc-sls)",
-				   (int)it.len, it.start);
+			return error_bad_value(
+				err,
+				"unknown clock \"%.*s\" (known: utc, tai, "
+				"monotonic, utc-smeared, utc-noon-linear, "
+				"utc-sls)",
+				(int)it.len, it.start);
 		}
 		if (out.num_clocks == VRTC_MAX_CLOCKS) {
-			return bad(err, "more than %d clocks", VRTC_MAX_CLOCKS);
+			return error_bad_value(err, "more than %d clocks",
+					       VRTC_MAX_CLOCKS);
 		}
 		vrtc_clock_set(&out.clocks[out.num_clocks++], n, smear);
 	}
@@ -234,10 +224,11 @@ int vrtc_config_set_alarm_clocks(struct vrtc_config *cfg, const char *list,
 	p = strcasecmp(list, "none") ? list : NULL;
 	while (list_next(&p, &it)) {
 		if (alarm_item(cfg, cap, &it) < 0) {
-			return bad(err,
-				   "alarm clock \"%.*s\" is not a served utc, "
-				   "tai or utc-smeared clock (name or id)",
-				   (int)it.len, it.start);
+			return error_bad_value(
+				err,
+				"alarm clock \"%.*s\" is not a served utc, "
+				"tai or utc-smeared clock (name or id)",
+				(int)it.len, it.start);
 		}
 	}
 	for (i = 0; i < cfg->num_clocks; i++) {

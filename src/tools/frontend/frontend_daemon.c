@@ -165,7 +165,7 @@ int vdaemon_stop(struct vdaemon *d, int timeout_ms, char *why, size_t len)
 	if (!vdaemon_alive(d)) {
 		vdaemon_describe(d->status, tmp, sizeof(tmp));
 		snprintf(why, len, "daemon died before SIGTERM: %s", tmp);
-		ret = -1;
+		ret = -ESRCH;
 		goto out;
 	}
 	kill(d->pid, SIGTERM);
@@ -176,7 +176,7 @@ int vdaemon_stop(struct vdaemon *d, int timeout_ms, char *why, size_t len)
 			kill(d->pid, SIGKILL);
 			waitpid(d->pid, &d->status, 0);
 			d->reaped = true;
-			ret = -1;
+			ret = -ETIMEDOUT;
 			goto out;
 		}
 		vdaemon_sleep_ms(2);
@@ -184,7 +184,7 @@ int vdaemon_stop(struct vdaemon *d, int timeout_ms, char *why, size_t len)
 	if (!WIFEXITED(d->status) || WEXITSTATUS(d->status) != 0) {
 		vdaemon_describe(d->status, tmp, sizeof(tmp));
 		snprintf(why, len, "after SIGTERM: %s", tmp);
-		ret = -1;
+		ret = -ECHILD;
 	}
 out:
 	if (ret || getenv("VRTC_TEST_VERBOSE")) {
@@ -396,14 +396,14 @@ int vdaemon_follow(struct vdaemon *d, pid_t pid, int timeout_ms)
 
 	while (!d->reaped && waitpid(old, &st, WNOHANG) == 0) {
 		if (time_ns_now(CLOCK_MONOTONIC) > end) {
-			return -1;
+			return -ETIMEDOUT;
 		}
 		usleep(1000);
 	}
 	d->pid = pid;
 	d->reaped = false;
 	d->status = 0;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -ECHILD;
 }
 
 int vdaemon_fd_count(const struct vdaemon *d)
@@ -416,7 +416,7 @@ int vdaemon_fd_count(const struct vdaemon *d)
 	snprintf(p, sizeof(p), "/proc/%d/fd", (int)d->pid);
 	dir = opendir(p);
 	if (!dir) {
-		return -1;
+		return -errno;
 	}
 	while ((de = readdir(dir))) {
 		if (de->d_name[0] != '.') {
@@ -436,7 +436,7 @@ int vdaemon_map_count(const struct vdaemon *d)
 	snprintf(p, sizeof(p), "/proc/%d/maps", (int)d->pid);
 	f = fopen(p, "re");
 	if (!f) {
-		return -1;
+		return -errno;
 	}
 	while ((c = getc(f)) != EOF) {
 		n += c == '\n';
@@ -455,19 +455,19 @@ int64_t vdaemon_cpu_ns(const struct vdaemon *d)
 	snprintf(p, sizeof(p), "/proc/%d/stat", (int)d->pid);
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		return -1;
+		return -errno;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0) {
-		return -1;
+		return -EBADMSG;
 	}
 	buf[n] = '\0';
 	s = strrchr(buf, ')');
 	/* after ") ": state ppid pgrp session tty tpgid flags minflt
 	 * cminflt majflt cmajflt utime stime */
 	if (!s) {
-		return -1;
+		return -EBADMSG;
 	}
 	/* skip ") " and the 11 fields before utime */
 	s += 2;
@@ -476,17 +476,17 @@ int64_t vdaemon_cpu_ns(const struct vdaemon *d)
 		s = s ? s + 1 : NULL;
 	}
 	if (!s) {
-		return -1;
+		return -EBADMSG;
 	}
 	errno = 0;
 	ut = strtoull(s, &end, 10);
 	if (errno || end == s || *end != ' ') {
-		return -1;
+		return -EBADMSG;
 	}
 	s = end + 1;
 	st = strtoull(s, &end, 10);
 	if (errno || end == s) {
-		return -1;
+		return -EBADMSG;
 	}
 	return (int64_t)(ut + st) * (1000000000 / sysconf(_SC_CLK_TCK));
 }
@@ -500,7 +500,7 @@ long vdaemon_rss_kb(const struct vdaemon *d)
 	snprintf(p, sizeof(p), "/proc/%d/status", (int)d->pid);
 	f = fopen(p, "re");
 	if (!f) {
-		return -1;
+		return -errno;
 	}
 	while (fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, "VmRSS:", 6)) {
@@ -547,13 +547,15 @@ int vdaemon_exec(const char *const *args, int timeout_ms, char *out,
 
 	out[0] = '\0';
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		return -1;
+		return -errno;
 	}
 	pid = fork();
 	if (pid < 0) {
+		int e = errno;
+
 		close(pfd[0]);
 		close(pfd[1]);
-		return -1;
+		return -e;
 	}
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -574,7 +576,7 @@ int vdaemon_exec(const char *const *args, int timeout_ms, char *out,
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			close(pfd[0]);
-			return -1;
+			return -ETIMEDOUT;
 		}
 		if (got + 1 < outlen) {
 			r = read(pfd[0], out + got, outlen - 1 - got);
@@ -594,7 +596,7 @@ int vdaemon_exec(const char *const *args, int timeout_ms, char *out,
 		if (time_ns_now(CLOCK_MONOTONIC) > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			return -1;
+			return -ETIMEDOUT;
 		}
 		vdaemon_sleep_ms(2);
 	}
