@@ -4,7 +4,7 @@
 #   make check      install build deps if missing, then unit, integration
 #                   and end-to-end tests, plain and under ASan/UBSan
 #   make demo       daemon serving a real QEMU guest, showing its view
-#   make bench      latency/throughput benchmark (see README)
+#   make bench      latency/throughput benchmark, report under build/
 #   make soak       256 VMs with requests in flight for SOAK_SECONDS (600)
 #   make e2e        only the end-to-end test (real QEMU + Linux guest)
 #   make e2e-arm64  the same on an arm64 guest (-M virt; pci, then mmio)
@@ -339,9 +339,10 @@ INCLUDEDIR ?= $(PREFIX)/include
 MONITORING_DIR := $(DATADIR)/vhost-user-rtc
 MONITORING := contrib/prometheus/vhost-user-rtc.rules.yml \
 	contrib/grafana/vhost-user-rtc.json
-MAN_PAGES := docs/man/vhost-user-rtc.8 docs/man/vhost-user-rtc-ctl.1 \
-	docs/man/vhost-user-rtc-probe.1 docs/man/vhost-user-rtc.conf.5 \
-	docs/man/vrtc-now.1
+# Each beside what it documents.
+MAN_PAGES := src/vhost-user-rtc.8 src/tools/ctl/vhost-user-rtc-ctl.1 \
+	src/tools/probe/vhost-user-rtc-probe.1 conf/vhost-user-rtc.conf.5 \
+	src/tools/now/vrtc-now.1 src/libvrtc/libvrtc.3
 # Everything install puts down but the config (see below), for uninstall.
 INSTALLED := $(BINDIR)/vhost-user-rtc $(BINDIR)/vhost-user-rtc-ctl \
 	$(BINDIR)/vhost-user-rtc-probe $(BINDIR)/vrtc-now \
@@ -481,6 +482,7 @@ lint: $(DAEMON) $(CTL) $(PROBE) $(NOW)
 	tests/package/apparmor.sh
 	clang-format --dry-run --Werror $(C_FILES)
 	shellcheck -S warning $(shell git ls-files '*.sh' 2>/dev/null) .ci/run
+	tests/check-paths.sh
 	tests/check-layers.sh $(B) $(foreach l,$(LAYERS),'$(l):$(INC_$(l))')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance \
 		--inline-suppr $(INC_src) $(INC_src/tools/probe) \

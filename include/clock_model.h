@@ -45,7 +45,7 @@ enum timescale {
 	TIMESCALE_MONOTONIC,	   /* physical ns since model start */
 };
 
-/* Leap-second table; immutable once published (see sync/leap.h). */
+/* Leap-second table; immutable once published (see sync/model/leap.h). */
 struct leap_table;
 
 /* Fixed-point shift of clock_snapshot.period_q: ns per tick * 2^40. */

@@ -5,7 +5,7 @@
  * placed an hour from now, both smear variants, and MONOTONIC's rate.
  *
  * Expected smears follow the design's continuous piecewise-linear maps,
- * exact at the window ends (sync/timescale.h): for a leap at UTC second
+ * exact at the window ends (sync/model/timescale.h): for a leap at UTC second
  * M with TAI-UTC going old -> new (k = new - old), the smeared clock
  * deviates from the stepping UTC "old" scale by
  *   -k * (t - S) / (E - S),  S = window start, E - S = W + k seconds

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of sync/source_gpsd.c: gpsd as a time source.
+ * Unit tests of sync/sources/source_gpsd.c: gpsd as a time source.
  *
  * The host is simulated at the source_clock_ops seam: MONOTONIC_RAW is a
  * counter that moves 50 ns on each side of every REALTIME read, so the

@@ -160,7 +160,7 @@ static int bracket(struct vuf *v, struct eval_ref *ref, uint16_t id,
 static unsigned long ref_retries;
 
 /* A burst of bracketed READs of @c; the narrowest window is the sample
- * (like sync/phc.c's bursts: a preempted read says little). Its bound
+ * (like sync/sources/phc.c's bursts: a preempted read says little). Its bound
  * comes later, from resolve(). */
 static int sample(struct vuf *v, struct eval_ref *ref, struct eval_clock *c,
 		  int64_t t0, const struct eval_opts *o)
