@@ -18,8 +18,9 @@ while IFS=: read -r file line path; do
 	path=${path%%[.,:;)\`\'\"]}
 	path=${path%%[.,:;)\`\'\"]}
 	[[ $path =~ $external ]] && continue
-	# a glob, or a placeholder (tests/fuzz/corpus/NAME): its folder
-	if [[ $path == *[*?]* || ${path##*/} =~ ^[A-Z]+$ ]]; then
+	# a glob, or a placeholder (tests/fuzz/corpus/NAME, source_X.c): its
+	# folder
+	if [[ $path == *[*?]* || ${path##*/} =~ (^|[_-])[A-Z]+([_.-]|$) ]]; then
 		[[ -d ${path%/*} ]] && continue
 	elif [[ -e $path ]]; then
 		continue
