@@ -111,7 +111,7 @@ struct vu_sconn {
 	char *conn_id; /* "LISTENER#N" */
 	struct vu_peer peer;
 	struct vu_conn *proto;
-	struct vrtc_dev *dev;
+	struct rtcdev_dev *dev;
 	uint64_t connected_ns; /* CLOCK_MONOTONIC at accept */
 	struct vu_queue_io q[VU_NUM_QUEUES];
 	guint alarm_id; /* idle source: send waiting alarm notifications */
@@ -360,7 +360,8 @@ static gboolean server_sweep(gpointer data)
 static void sconn_free(struct vu_sconn *sc)
 {
 	struct vu_server *s = sc->s;
-	const struct vrtc_stats *st = sc->dev ? vrtc_dev_stats(sc->dev) : NULL;
+	const struct rtcdev_stats *st =
+		sc->dev ? rtcdev_dev_stats(sc->dev) : NULL;
 	unsigned int i;
 
 	if (st && st->requests) {
@@ -372,8 +373,8 @@ static void sconn_free(struct vu_sconn *sc)
 			" errors); device time per request: p50 %s, "
 			"p99 %s, mean %.2f us",
 			sc->name, st->requests, st->errors,
-			vrtc_stats_busy_text(st, 0.5, p50, sizeof(p50)),
-			vrtc_stats_busy_text(st, 0.99, p99, sizeof(p99)),
+			rtcdev_stats_busy_text(st, 0.5, p50, sizeof(p50)),
+			rtcdev_stats_busy_text(st, 0.99, p99, sizeof(p99)),
 			(double)st->busy_ns / 1e3 / (double)st->requests);
 	}
 	if (st && (st->cross_cap[0] || st->cross_cap[1])) {
@@ -388,7 +389,7 @@ static void sconn_free(struct vu_sconn *sc)
 	if (st) {
 		s->gone.requests += st->requests;
 		s->gone.errors += st->errors;
-		s->gone.alarm_events += vrtc_dev_alarm_events(sc->dev);
+		s->gone.alarm_events += rtcdev_dev_alarm_events(sc->dev);
 	}
 	s->gone.closed++;
 	sc->from->nconns--;
@@ -399,7 +400,7 @@ static void sconn_free(struct vu_sconn *sc)
 		remove_source(&sc->q[i].kick_id);
 	}
 	vu_conn_free(sc->proto);
-	vrtc_dev_free(sc->dev);
+	rtcdev_dev_free(sc->dev);
 	for (i = 0; i < sc->nfds; i++) {
 		close_fd(sc->fds[i]);
 	}
@@ -446,7 +447,7 @@ static void sconn_queue_changed(void *opaque, unsigned int idx)
 	}
 	/* Notifications may be waiting for this alarmq since a reset. */
 	if (idx == VIRTIO_RTC_ALARMQ && virtq_ready(vq) &&
-	    vrtc_dev_alarm_pending(sc->dev)) {
+	    rtcdev_dev_alarm_pending(sc->dev)) {
 		sconn_alarm_pending(sc);
 	}
 }
@@ -716,11 +717,11 @@ static struct vu_sconn *sconn_create(struct vu_server *s, struct vu_listener *l,
 		sc->q[i].link.data = &sc->q[i];
 	}
 	g_queue_push_tail_link(&s->conns, &sc->link);
-	sc->dev = vrtc_dev_new(s->cfg.clocks, s->cfg.model);
+	sc->dev = rtcdev_dev_new(s->cfg.clocks, s->cfg.model);
 	if (sc->dev && s->alarms &&
-	    vrtc_dev_attach_alarms(sc->dev, s->alarms, sconn_alarm_pending,
-				   sc) < 0) {
-		vrtc_dev_free(sc->dev);
+	    rtcdev_dev_attach_alarms(sc->dev, s->alarms, sconn_alarm_pending,
+				     sc) < 0) {
+		rtcdev_dev_free(sc->dev);
 		sc->dev = NULL;
 	}
 	sc->proto = sc->dev ? vu_conn_new(sc->name,
@@ -957,15 +958,15 @@ void vu_server_get_stats(const struct vu_server *s, struct vu_server_stats *out)
 	out->connected = s->conns.length;
 	for (l = s->conns.head; l; l = l->next) {
 		const struct vu_sconn *sc = l->data;
-		const struct vrtc_stats *st;
+		const struct rtcdev_stats *st;
 
 		if (!sc->dev) {
 			continue;
 		}
-		st = vrtc_dev_stats(sc->dev);
+		st = rtcdev_dev_stats(sc->dev);
 		out->requests += st->requests;
 		out->errors += st->errors;
-		out->alarm_events += vrtc_dev_alarm_events(sc->dev);
+		out->alarm_events += rtcdev_dev_alarm_events(sc->dev);
 	}
 }
 
@@ -1007,10 +1008,10 @@ void vu_server_foreach_conn(const struct vu_server *s,
 		if (!sc->dev) {
 			continue;
 		}
-		cs.stats = vrtc_dev_stats(sc->dev);
-		cs.alarm_events = vrtc_dev_alarm_events(sc->dev);
-		cs.busy_p50_ns = vrtc_stats_busy_quantile(cs.stats, 0.5);
-		cs.busy_p99_ns = vrtc_stats_busy_quantile(cs.stats, 0.99);
+		cs.stats = rtcdev_dev_stats(sc->dev);
+		cs.alarm_events = rtcdev_dev_alarm_events(sc->dev);
+		cs.busy_p50_ns = rtcdev_stats_busy_quantile(cs.stats, 0.5);
+		cs.busy_p99_ns = rtcdev_stats_busy_quantile(cs.stats, 0.99);
 		for (i = 0; i < VU_NUM_QUEUES; i++) {
 			cs.queue_state[i] =
 				queue_state(sc, i, why[i], sizeof(why[i]));
@@ -1060,7 +1061,7 @@ static int save_conn(const struct vu_sconn *sc, struct ho_writer *w)
 			ho_put_u32(w, HO_QUEUE_BROKEN, i);
 		}
 	}
-	vrtc_dev_save(sc->dev, w);
+	rtcdev_dev_save(sc->dev, w);
 	ho_end(w);
 	return rc;
 }
@@ -1345,7 +1346,7 @@ static int adopt_conn(struct vu_server *s, struct ho_reader *r,
 					"broken before the upgrade");
 			}
 		} else {
-			rc = vrtc_dev_load(sc->dev, &in, &x);
+			rc = rtcdev_dev_load(sc->dev, &in, &x);
 			if (rc == 0) {
 				rc = ho_fail(&in, "%s: unexpected record 0x%x",
 					     sc->name, x.tag);

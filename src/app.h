@@ -100,7 +100,7 @@ int configure_start(struct app *a);
 /* SIGHUP: read it all again, apply what needs no restart, log the rest. */
 void configure_reload(struct app *a);
 /* "0 utc, 1 tai, ..." for the log; g_free() it. */
-char *configure_clock_list(const struct vrtc_config *v);
+char *configure_clock_list(const struct rtcdev_config *v);
 
 /* serve.c */
 

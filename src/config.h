@@ -55,7 +55,7 @@ struct config {
 	char *clocks;	     /* comma-separated clock names */
 	enum config_smear smear;
 	bool alarm;	    /* offer VIRTIO_RTC_F_ALARM */
-	char *alarm_clocks; /* see vrtc_config_set_alarm_clocks() */
+	char *alarm_clocks; /* see rtcdev_config_set_alarm_clocks() */
 	char *leap_file;
 	uint64_t poll_ns;
 	uint64_t sync_interval_ms;
@@ -76,7 +76,7 @@ struct config {
 	bool seccomp;	     /* confine the serving loop */
 
 	/* Derived by config_finish(). */
-	struct vrtc_config vrtc;	    /* the clock set served to guests */
+	struct rtcdev_config vrtc;	    /* the clock set served to guests */
 	uint8_t smear_id;		    /* VIRTIO_RTC_SMEAR_* */
 	struct sockaddr_storage metrics_sa; /* from metrics_address */
 	socklen_t metrics_sa_len;	    /* 0: no metrics endpoint */

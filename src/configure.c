@@ -97,7 +97,7 @@ static int parse_fds(struct app *a, GError **err)
 
 /* Start-up */
 
-static const char *clock_label(const struct vrtc_clock *c)
+static const char *clock_label(const struct rtcdev_clock *c)
 {
 	switch (c->type) {
 	case VIRTIO_RTC_CLOCK_UTC:
@@ -114,7 +114,7 @@ static const char *clock_label(const struct vrtc_clock *c)
 	return "unknown";
 }
 
-char *configure_clock_list(const struct vrtc_config *v)
+char *configure_clock_list(const struct rtcdev_config *v)
 {
 	GString *s = g_string_new(NULL);
 	unsigned int i;

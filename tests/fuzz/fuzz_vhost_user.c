@@ -23,7 +23,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct vrtc_config cfg;
+static struct rtcdev_config cfg;
 static struct clock_model *model;
 static int memfd = -1;
 
@@ -38,7 +38,7 @@ static void setup(void)
 		.leaps = leap_table_new(e, 1, 4200000000LL),
 	};
 
-	vrtc_config_default(&cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
+	rtcdev_config_default(&cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
 	model = clock_model_new();
 	clock_model_publish(model, &s);
 	memfd = memfd_create("fuzz-guest", MFD_CLOEXEC);
@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t reply[VU_REPLY_MAX];
 	struct vhost_user_header h;
-	struct vrtc_dev *dev;
+	struct rtcdev_dev *dev;
 	struct vu_conn *c;
 	int fds[VHOST_USER_MAX_FDS];
 	size_t off = 0, reply_len;
@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!model) {
 		setup();
 	}
-	dev = vrtc_dev_new(&cfg, model);
+	dev = rtcdev_dev_new(&cfg, model);
 	c = vu_conn_new("fuzz", &rtc_backend_ops, dev, NULL, NULL);
 	assert(dev && c);
 	while (size - off >= sizeof(h) + 1) {
@@ -103,6 +103,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)vu_conn_process(c, 0, 64);
 	}
 	vu_conn_free(c);
-	vrtc_dev_free(dev);
+	rtcdev_dev_free(dev);
 	return 0;
 }

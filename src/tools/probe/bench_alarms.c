@@ -2,7 +2,7 @@
 /*
  * probe bench, alarm part (--only alarms; also in the default run):
  *
- *  A. Per-alarm cost of arming (SET_ALARM through vrtc_handle() into the
+ *  A. Per-alarm cost of arming (SET_ALARM through rtcdev_handle() into the
  *     process-wide heap) and of firing (the timer's poll after a model
  *     step, up to the notification being ready), in process, with 1k,
  *     10k and 100k alarms side by side (devices of 400 UTC clocks each,
@@ -62,8 +62,8 @@ static void cost_at(unsigned int n, struct alarm_cost *r)
 	struct leap_table *l = leap_table_new(e, 2, 4102444800LL);
 	struct clock_model *m = clock_model_new();
 	unsigned int ndev = (n + CLOCKS_PER_DEV - 1) / CLOCKS_PER_DEV, i, k;
-	struct vrtc_config cfg;
-	struct vrtc_dev **dev = calloc(ndev, sizeof(struct vrtc_dev *));
+	struct rtcdev_config cfg;
+	struct rtcdev_dev **dev = calloc(ndev, sizeof(struct rtcdev_dev *));
 	struct alarm_timer *t;
 	struct virtio_rtc_req_set_alarm q = { 0 };
 	uint8_t resp[VIRTIO_RTC_RESP_MAX];
@@ -87,11 +87,12 @@ static void cost_at(unsigned int n, struct alarm_cost *r)
 	publish(m, l, t0 + 37 * NS_PER_S);
 	t = alarm_timer_new(m);
 	for (i = 0; t && i < ndev; i++) {
-		dev[i] = vrtc_dev_new(&cfg, m);
-		if (!dev[i] || vrtc_dev_attach_alarms(dev[i], t, NULL, NULL)) {
+		dev[i] = rtcdev_dev_new(&cfg, m);
+		if (!dev[i] ||
+		    rtcdev_dev_attach_alarms(dev[i], t, NULL, NULL)) {
 			goto free;
 		}
-		vrtc_dev_set_features(dev[i], 1ull << VIRTIO_RTC_F_ALARM);
+		rtcdev_dev_set_features(dev[i], 1ull << VIRTIO_RTC_F_ALARM);
 	}
 	q.head.msg_type = htole16(VIRTIO_RTC_REQ_SET_ALARM);
 	q.flags = VIRTIO_RTC_FLAG_ALARM_ENABLED;
@@ -103,8 +104,8 @@ static void cost_at(unsigned int n, struct alarm_cost *r)
 
 		q.alarm_time = htole64((uint64_t)at);
 		q.clock_id = htole16((uint16_t)(k % CLOCKS_PER_DEV));
-		(void)vrtc_handle(dev[k / CLOCKS_PER_DEV], &q, sizeof(q), resp,
-				  8);
+		(void)rtcdev_handle(dev[k / CLOCKS_PER_DEV], &q, sizeof(q),
+				    resp, 8);
 		if (resp[0] != VIRTIO_RTC_S_OK) {
 			goto free;
 		}
@@ -120,7 +121,7 @@ static void cost_at(unsigned int n, struct alarm_cost *r)
 	r->ok = fired == n;
 free:
 	for (i = 0; i < ndev; i++) {
-		vrtc_dev_free(dev[i]);
+		rtcdev_dev_free(dev[i]);
 	}
 	alarm_timer_free(t);
 out:
