@@ -19,7 +19,7 @@
 
 #include "config.h"
 #include "privdrop.h"
-#include "status.h"
+#include "control_status.h"
 #include "upgrade.h"
 
 enum {
@@ -63,8 +63,8 @@ struct app {
 	GPtrArray *adopted_ctl;	 /* struct adopted_listener */
 	struct upgrade *upgrade; /* NULL: not possible (why below) */
 	char upgrade_off[160];
-	guint upgrade_id;	   /* the scheduled hand-over */
-	struct status_upgrade upg; /* for status and metrics */
+	guint upgrade_id;		   /* the scheduled hand-over */
+	struct control_status_upgrade upg; /* for status and metrics */
 };
 
 /* A control or metrics listener handed over by the process before. */
