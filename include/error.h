@@ -49,8 +49,9 @@
 #define ERROR_DOMAIN (g_quark_from_static_string("vhost-user-rtc-error"))
 
 /* Sets @err (if not NULL) to the formatted message, code @e; returns -@e. */
-static inline int G_GNUC_PRINTF(3, 4)
-	error_set(GError **err, int e, const char *fmt, ...)
+static inline int error_set(GError **err, int e, const char *fmt, ...)
+	G_GNUC_PRINTF(3, 4);
+static inline int error_set(GError **err, int e, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -63,8 +64,9 @@ static inline int G_GNUC_PRINTF(3, 4)
 }
 
 /* An operator's value refused: G_OPTION_ERROR_BAD_VALUE; returns -EINVAL. */
-static inline int G_GNUC_PRINTF(2, 3)
-	error_bad_value(GError **err, const char *fmt, ...)
+static inline int error_bad_value(GError **err, const char *fmt, ...)
+	G_GNUC_PRINTF(2, 3);
+static inline int error_bad_value(GError **err, const char *fmt, ...)
 {
 	va_list ap;
 
