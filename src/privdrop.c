@@ -226,10 +226,9 @@ static int clear_caps(GError **err)
 	int r = 0;
 
 	if (!empty || cap_clear(empty) || cap_set_proc(empty)) {
-		r = -errno;
-		return error_set(err, errno,
-				 "cannot clear the capability sets: %s",
-				 g_strerror(errno));
+		r = error_set(err, errno,
+			      "cannot clear the capability sets: %s",
+			      g_strerror(errno));
 		goto out;
 	}
 	now = cap_get_proc();
