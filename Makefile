@@ -4,7 +4,7 @@
 #   make check      install build deps if missing, then unit, integration
 #                   and end-to-end tests, plain and under ASan/UBSan
 #   make demo       daemon serving a real QEMU guest, showing its view
-#   make bench      latency/throughput benchmark (see README)
+#   make bench      latency/throughput benchmark, report under build/
 #   make soak       256 VMs with requests in flight for SOAK_SECONDS (600)
 #   make e2e        only the end-to-end test (real QEMU + Linux guest)
 #   make e2e-arm64  the same on an arm64 guest (-M virt; pci, then mmio)
@@ -66,19 +66,21 @@ LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 LIBS := $(GLIB_LIBS) $(PRIV_LIBS) $(GPS_LIBS) $(JSON_LIBS) $(SYSTEMD_LIBS) -lm
 
 # The layers, lowest first. Each folder sees only its own headers and
-# those of the layers below it: a backward include does not compile, and
-# `make lint` (tests/check-layers.sh) checks the same table on every file,
-# headers included. The tools sit beside the daemon, not above it.
+# those of the layers below it: a backward include does not compile.
+# `make lint` (tests/check-layers.sh) holds its own table of which layer
+# may use which and checks these include paths, every include and every
+# object's undefined symbols against it. The tools sit beside the
+# daemon, not above it.
 INC_include := -Iinclude
 INC_sync/model := $(INC_include) -Isync/model
 INC_sync/sources := $(INC_sync/model) -Isync/sources
 INC_sync := $(INC_sync/sources) -Isync
 INC_device := $(INC_include) -Idevice
 INC_src := $(INC_sync) -Idevice -Isrc
-INC_src/tools := $(INC_sync) -Idevice -Isrc/tools
-INC_src/tools/ctl := $(INC_src/tools)
-INC_src/tools/frontend := $(INC_src/tools)
-INC_src/tools/probe := $(INC_src/tools)
+INC_src/tools/ctl := $(INC_include) -Isrc/tools/ctl
+INC_src/tools/frontend := $(INC_include) -Isrc/tools/frontend
+INC_src/tools/probe := $(INC_sync) -Idevice -Isrc/tools/frontend \
+	-Isrc/tools/ctl -Isrc/tools/probe
 # libvrtc (include/vrtc.h) and its CLI stand on include/ alone: they are
 # installed for host programs and built statically for guests.
 INC_src/libvrtc := $(INC_include) -Isrc/libvrtc
@@ -86,8 +88,9 @@ INC_src/tools/now := $(INC_include)
 # The guest agent: libvrtc's internals (the host page and PHC it opens).
 INC_src/tools/agent := $(INC_include) -Isrc/libvrtc
 # Tests see everything they test.
-INC_tests := $(INC_src) -Isrc/tools -Isrc/libvrtc -Isrc/tools/agent \
-	-Itests/integration -Itests/unit -I.
+INC_tests := $(INC_src) -Isrc/tools -Isrc/tools/frontend -Isrc/tools/ctl \
+	-Isrc/tools/probe -Isrc/libvrtc -Isrc/tools/agent -Itests/integration \
+	-Itests/unit -I.
 INC_tests/unit := $(INC_tests)
 INC_tests/integration := $(INC_tests)
 INC_tests/fuzz := $(INC_tests)
@@ -448,9 +451,11 @@ INCLUDEDIR ?= $(PREFIX)/include
 MONITORING_DIR := $(DATADIR)/vhost-user-rtc
 MONITORING := contrib/prometheus/vhost-user-rtc.rules.yml \
 	contrib/grafana/vhost-user-rtc.json
-MAN_PAGES := docs/man/vhost-user-rtc.8 docs/man/vhost-user-rtc-ctl.1 \
-	docs/man/vhost-user-rtc-probe.1 docs/man/vhost-user-rtc.conf.5 \
-	docs/man/vrtc-now.1 docs/man/vrtc-agent.8 src/libvrtc/libvrtc.3
+# Each beside what it documents.
+MAN_PAGES := src/vhost-user-rtc.8 src/tools/ctl/vhost-user-rtc-ctl.1 \
+	src/tools/probe/vhost-user-rtc-probe.1 conf/vhost-user-rtc.conf.5 \
+	src/tools/now/vrtc-now.1 src/tools/agent/vrtc-agent.8 \
+	src/libvrtc/libvrtc.3
 # The guest side: udev names for the served PHCs, and a chrony snippet
 # for the guest (an example the administrator copies into chrony's
 # conf.d: installing it there would make every guest use it).
@@ -610,15 +615,16 @@ lint: $(DAEMON) $(CTL) $(PROBE) $(NOW) $(AGENT)
 	tests/package/apparmor.sh
 	clang-format --dry-run --Werror $(C_FILES)
 	shellcheck -S warning $(shell git ls-files '*.sh' 2>/dev/null) .ci/run
-	tests/check-layers.sh $(foreach l,$(LAYERS),'$(l):$(INC_$(l))')
+	tests/check-paths.sh
+	tests/check-layers.sh $(B) $(foreach l,$(LAYERS),'$(l):$(INC_$(l))')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance \
-		--inline-suppr $(INC_src) -Isrc/tools \
+		--inline-suppr $(INC_src) $(INC_src/tools/probe) \
 		--suppress=missingIncludeSystem sync device src
 	clang-tidy --quiet $(filter %.c,$(SYNC_SRCS) $(DEVICE_SRCS) \
 		$(DAEMON_SRCS)) -- -std=gnu11 -D_GNU_SOURCE $(INC_src) \
 		$(GLIB_CFLAGS) $(GPS_CFLAGS) $(JSON_CFLAGS)
 	clang-tidy --quiet $(PROBE_SRCS) $(CTL_SRCS) $(FRONTEND_SRCS) -- \
-		-std=gnu11 -D_GNU_SOURCE $(INC_src/tools) \
+		-std=gnu11 -D_GNU_SOURCE $(INC_src/tools/probe) \
 		$(GLIB_CFLAGS) $(CAIRO_CFLAGS) $(JSON_CFLAGS)
 	clang-tidy --quiet $(VRTC_SRCS) $(NOW_SRCS) -- -std=gnu11 \
 		-D_GNU_SOURCE $(INC_src/libvrtc)

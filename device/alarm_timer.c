@@ -222,20 +222,6 @@ static void rekey_all(struct alarm_timer *t, const struct clock_snapshot *snap)
 	}
 }
 
-/* TAI now from the model, as the READ path computes it. */
-static int now_tai(const struct alarm_timer *t, struct clock_snapshot *snap,
-		   int64_t *out)
-{
-	struct clock_reading r;
-
-	if (clock_model_get(t->model, snap) < 0) {
-		return -EAGAIN;
-	}
-	clock_snapshot_tai(snap, clock_counter_now(snap->counter), &r);
-	*out = r.ns;
-	return 0;
-}
-
 /* Sleep until the top is due, at most ALARM_TIMER_MAX_SLEEP_NS. */
 static void rearm(struct alarm_timer *t)
 {
@@ -244,7 +230,7 @@ static void rearm(struct alarm_timer *t)
 	struct clock_snapshot snap;
 	int64_t now, delay = ALARM_TIMER_MAX_SLEEP_NS;
 
-	if (top && now_tai(t, &snap, &now) == 0) {
+	if (top && clock_model_tai_now(t->model, &snap, &now) == 0) {
 		__int128 d = (__int128)top->key_tai_ns - now;
 
 		if (d <= 0) {
@@ -270,7 +256,7 @@ unsigned int alarm_timer_poll(struct alarm_timer *t)
 	unsigned int n = 0;
 	int64_t now;
 
-	if (now_tai(t, &snap, &now) == 0) {
+	if (clock_model_tai_now(t->model, &snap, &now) == 0) {
 		if (snap.leaps != t->leaps) {
 			if (t->leaps) {
 				rekey_all(t, &snap);

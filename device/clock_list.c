@@ -11,9 +11,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "error.h"
 #include "clock_list.h"
 
-struct vrtc_clock_name {
+struct rtcdev_clock_name {
 	const char *name;
 	uint8_t type;
 	uint8_t smearing; /* SMEAR_FROM_ARG: take the caller's variant */
@@ -22,7 +23,7 @@ struct vrtc_clock_name {
 
 #define SMEAR_FROM_ARG 0xff
 
-static const struct vrtc_clock_name vrtc_clock_names[] = {
+static const struct rtcdev_clock_name rtcdev_clock_names[] = {
 	{ "utc", VIRTIO_RTC_CLOCK_UTC, VIRTIO_RTC_SMEAR_UNSPECIFIED,
 	  TIMESCALE_UTC },
 	{ "tai", VIRTIO_RTC_CLOCK_TAI, VIRTIO_RTC_SMEAR_UNSPECIFIED,
@@ -37,7 +38,8 @@ static const struct vrtc_clock_name vrtc_clock_names[] = {
 	  TIMESCALE_UTC_SLS },
 };
 
-#define N_CLOCK_NAMES (sizeof(vrtc_clock_names) / sizeof(vrtc_clock_names[0]))
+#define N_CLOCK_NAMES                                                          \
+	(sizeof(rtcdev_clock_names) / sizeof(rtcdev_clock_names[0]))
 
 /* One item of a comma-separated list, blanks around it trimmed. */
 struct list_item {
@@ -75,8 +77,8 @@ static bool list_next(const char **p, struct list_item *it)
 	return true;
 }
 
-static void vrtc_clock_set(struct vrtc_clock *c,
-			   const struct vrtc_clock_name *n, uint8_t smear)
+static void rtcdev_clock_set(struct rtcdev_clock *c,
+			     const struct rtcdev_clock_name *n, uint8_t smear)
 {
 	c->type = n->type;
 	c->smearing = n->smearing;
@@ -89,7 +91,7 @@ static void vrtc_clock_set(struct vrtc_clock *c,
 	}
 }
 
-void vrtc_config_default(struct vrtc_config *cfg, uint8_t smear)
+void rtcdev_config_default(struct rtcdev_config *cfg, uint8_t smear)
 {
 	unsigned int i;
 
@@ -99,85 +101,76 @@ void vrtc_config_default(struct vrtc_config *cfg, uint8_t smear)
 	}
 	memset(cfg, 0, sizeof(*cfg));
 	for (i = 0; i < 4; i++) {
-		vrtc_clock_set(&cfg->clocks[i], &vrtc_clock_names[i], smear);
+		rtcdev_clock_set(&cfg->clocks[i], &rtcdev_clock_names[i],
+				 smear);
 	}
 	cfg->num_clocks = 4;
 	cfg->alarm = true;
-	(void)vrtc_config_set_alarm_clocks(cfg, "default", NULL);
+	(void)rtcdev_config_set_alarm_clocks(cfg, "default", NULL);
 }
 
-static const struct vrtc_clock_name *clock_name_find(const struct list_item *it)
+static const struct rtcdev_clock_name *
+clock_name_find(const struct list_item *it)
 {
 	size_t i;
 
 	for (i = 0; i < N_CLOCK_NAMES; i++) {
-		const char *n = vrtc_clock_names[i].name;
+		const char *n = rtcdev_clock_names[i].name;
 
 		if (strlen(n) == it->len &&
 		    !strncasecmp(n, it->start, it->len)) {
-			return &vrtc_clock_names[i];
+			return &rtcdev_clock_names[i];
 		}
 	}
 	return NULL;
 }
 
-static int bad(GError **err, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static int bad(GError **err, const char *fmt, ...)
+int rtcdev_config_parse(struct rtcdev_config *cfg, const char *list,
+			uint8_t smear, GError **err)
 {
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		*err = g_error_new_valist(G_OPTION_ERROR,
-					  G_OPTION_ERROR_BAD_VALUE, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-int vrtc_config_parse(struct vrtc_config *cfg, const char *list, uint8_t smear,
-		      GError **err)
-{
-	struct vrtc_config out;
+	struct rtcdev_config out;
 	struct list_item it;
 	const char *p = list;
 
 	if (smear != VIRTIO_RTC_SMEAR_NOON_LINEAR &&
 	    smear != VIRTIO_RTC_SMEAR_UTC_SLS) {
-		return bad(err, "unsupported smearing variant %u", smear);
+		return error_bad_value(err, "unsupported smearing variant %u",
+				       smear);
 	}
 	if (!list || !list[strspn(list, " \t")]) {
-		return bad(err, "empty clock list");
+		return error_bad_value(err, "empty clock list");
 	}
 	memset(&out, 0, sizeof(out));
 	while (list_next(&p, &it)) {
-		const struct vrtc_clock_name *n;
+		const struct rtcdev_clock_name *n;
 
 		if (!it.len) {
-			return bad(err, "empty clock name in \"%s\"", list);
+			return error_bad_value(
+				err, "empty clock name in \"%s\"", list);
 		}
 		n = clock_name_find(&it);
 		if (!n) {
-			return bad(err,
-				   "unknown clock \"%.*s\" (known: utc, tai, "
-				   "monotonic, utc-smeared, utc-noon-linear, "
-				   "utc-sls)",
-				   (int)it.len, it.start);
+			return error_bad_value(
+				err,
+				"unknown clock \"%.*s\" (known: utc, tai, "
+				"monotonic, utc-smeared, utc-noon-linear, "
+				"utc-sls)",
+				(int)it.len, it.start);
 		}
-		if (out.num_clocks == VRTC_MAX_CLOCKS) {
-			return bad(err, "more than %d clocks", VRTC_MAX_CLOCKS);
+		if (out.num_clocks == RTCDEV_MAX_CLOCKS) {
+			return error_bad_value(err, "more than %d clocks",
+					       RTCDEV_MAX_CLOCKS);
 		}
-		vrtc_clock_set(&out.clocks[out.num_clocks++], n, smear);
+		rtcdev_clock_set(&out.clocks[out.num_clocks++], n, smear);
 	}
 	out.alarm = true;
-	(void)vrtc_config_set_alarm_clocks(&out, "default", NULL);
+	(void)rtcdev_config_set_alarm_clocks(&out, "default", NULL);
 	*cfg = out;
 	return 0;
 }
 
 /* Apply one alarm-clock list item; -EINVAL if it names no clock. */
-static int alarm_item(struct vrtc_config *cfg, bool *cap,
+static int alarm_item(struct rtcdev_config *cfg, bool *cap,
 		      const struct list_item *it)
 {
 	unsigned int i, hits = 0;
@@ -213,10 +206,10 @@ static int alarm_item(struct vrtc_config *cfg, bool *cap,
 	return hits ? 0 : -EINVAL;
 }
 
-int vrtc_config_set_alarm_clocks(struct vrtc_config *cfg, const char *list,
-				 GError **err)
+int rtcdev_config_set_alarm_clocks(struct rtcdev_config *cfg, const char *list,
+				   GError **err)
 {
-	bool cap[VRTC_MAX_CLOCKS] = { false };
+	bool cap[RTCDEV_MAX_CLOCKS] = { false };
 	struct list_item it;
 	const char *p;
 	unsigned int i;
@@ -234,10 +227,11 @@ int vrtc_config_set_alarm_clocks(struct vrtc_config *cfg, const char *list,
 	p = strcasecmp(list, "none") ? list : NULL;
 	while (list_next(&p, &it)) {
 		if (alarm_item(cfg, cap, &it) < 0) {
-			return bad(err,
-				   "alarm clock \"%.*s\" is not a served utc, "
-				   "tai or utc-smeared clock (name or id)",
-				   (int)it.len, it.start);
+			return error_bad_value(
+				err,
+				"alarm clock \"%.*s\" is not a served utc, "
+				"tai or utc-smeared clock (name or id)",
+				(int)it.len, it.start);
 		}
 	}
 	for (i = 0; i < cfg->num_clocks; i++) {

@@ -19,7 +19,7 @@ static size_t clamp_size(uint64_t v)
 	return v > SIZE_MAX ? SIZE_MAX : (size_t)v;
 }
 
-int rtc_backend_process_requestq(struct vrtc_dev *d, struct virtq *vq,
+int rtc_backend_process_requestq(struct rtcdev_dev *d, struct virtq *vq,
 				 unsigned int budget)
 {
 	uint8_t req[VIRTIO_RTC_REQ_MAX], resp[VIRTIO_RTC_RESP_MAX];
@@ -40,8 +40,9 @@ int rtc_backend_process_requestq(struct vrtc_dev *d, struct virtq *vq,
 		req_len = clamp_size(e.out_len);
 		(void)iov_to_buf(e.out, e.out_num, req,
 				 req_len < sizeof(req) ? req_len : sizeof(req));
-		len = vrtc_handle(d, req, req_len, resp, clamp_size(e.in_len));
-		/* vrtc_handle() never exceeds either; trust but verify. */
+		len = rtcdev_handle(d, req, req_len, resp,
+				    clamp_size(e.in_len));
+		/* rtcdev_handle() never exceeds either; trust but verify. */
 		if (len > sizeof(resp)) {
 			len = sizeof(resp);
 		}
@@ -57,7 +58,7 @@ int rtc_backend_process_requestq(struct vrtc_dev *d, struct virtq *vq,
 		/* Up to the signal: the eventfd write that follows wakes
 		 * the VMM, which on a busy host may preempt us there. */
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		vrtc_dev_add_busy(
+		rtcdev_dev_add_busy(
 			d,
 			(uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
 				   (t1.tv_nsec - t0.tv_nsec)),
@@ -69,15 +70,15 @@ int rtc_backend_process_requestq(struct vrtc_dev *d, struct virtq *vq,
 
 static void rtc_set_features(void *b, uint64_t features)
 {
-	vrtc_dev_set_features(b, features);
+	rtcdev_dev_set_features(b, features);
 }
 
 static void rtc_reset(void *b)
 {
-	vrtc_dev_reset(b);
+	rtcdev_dev_reset(b);
 }
 
-int rtc_backend_process_alarmq(struct vrtc_dev *d, struct virtq *vq,
+int rtc_backend_process_alarmq(struct rtcdev_dev *d, struct virtq *vq,
 			       unsigned int budget)
 {
 	uint8_t notif[sizeof(struct virtio_rtc_notif_alarm)];
@@ -86,7 +87,7 @@ int rtc_backend_process_alarmq(struct vrtc_dev *d, struct virtq *vq,
 	size_t len;
 	int rc;
 
-	while (n < budget && vrtc_dev_alarm_pending(d)) {
+	while (n < budget && rtcdev_dev_alarm_pending(d)) {
 		rc = virtq_pop(vq, &e);
 		if (rc < 0) {
 			break;
@@ -98,7 +99,7 @@ int rtc_backend_process_alarmq(struct vrtc_dev *d, struct virtq *vq,
 			}
 			break;
 		}
-		(void)vrtc_dev_alarm_take(d, notif);
+		(void)rtcdev_dev_alarm_take(d, notif);
 		/* A buffer too small for it gets what fits (Linux posts 16
 		 * bytes and drops anything shorter). */
 		len = e.in_len < sizeof(notif) ? (size_t)e.in_len

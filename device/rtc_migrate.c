@@ -18,7 +18,7 @@
 #include "rtc_migration_wire.h"
 #include "virtio_rtc_priv.h"
 
-int rtc_migrate_save(const struct vrtc_dev *d, GByteArray **out)
+int rtc_migrate_save(const struct rtcdev_dev *d, GByteArray **out)
 {
 	struct ho_writer *w = ho_writer_new();
 	unsigned int i;
@@ -27,7 +27,7 @@ int rtc_migrate_save(const struct vrtc_dev *d, GByteArray **out)
 	ho_begin(w, HO_MIG);
 	ho_put_u32(w, HO_MIG_VERSION, RTC_MIG_VERSION);
 	for (i = 0; i < d->cfg->num_clocks; i++) {
-		const struct vrtc_clock *k = &d->cfg->clocks[i];
+		const struct rtcdev_clock *k = &d->cfg->clocks[i];
 		struct ho_mig_clock c = {
 			.clock_id = htole16((uint16_t)i),
 			.type = k->type,
@@ -37,14 +37,14 @@ int rtc_migrate_save(const struct vrtc_dev *d, GByteArray **out)
 
 		ho_put(w, HO_MIG_CLOCK, &c, sizeof(c));
 	}
-	vrtc_alarm_save(d, w);
+	rtcdev_alarm_save(d, w);
 	ho_end(w);
 	rc = ho_writer_finish(w, out);
 	ho_writer_free(w);
 	return rc;
 }
 
-/* What vrtc_alarm_load() refuses, checked before anything is applied. */
+/* What rtcdev_alarm_load() refuses, checked before anything is applied. */
 static bool alarm_flags_valid(const struct ho_alarm *a)
 {
 	const uint8_t known =
@@ -63,9 +63,9 @@ static bool alarm_flags_valid(const struct ho_alarm *a)
 }
 
 /* The first pass: everything but what only arming can tell. */
-static int check_body(const struct vrtc_dev *d, struct ho_reader *mig)
+static int check_body(const struct rtcdev_dev *d, struct ho_reader *mig)
 {
-	bool seen[VRTC_MAX_CLOCKS] = { false };
+	bool seen[RTCDEV_MAX_CLOCKS] = { false };
 	unsigned int nclocks = 0, id;
 	struct ho_mig_clock c;
 	struct ho_alarm a;
@@ -166,12 +166,12 @@ static int open_image(struct ho_reader *r, struct ho_reader *mig,
 	return 0;
 }
 
-static bool device_fresh(const struct vrtc_dev *d)
+static bool device_fresh(const struct rtcdev_dev *d)
 {
 	unsigned int i;
 
 	for (i = 0; d->alarms && i < d->cfg->num_clocks; i++) {
-		const struct vrtc_alarm *a = &d->alarms[i];
+		const struct rtcdev_alarm *a = &d->alarms[i];
 
 		if (a->enabled || a->pending || a->time_ns) {
 			return false;
@@ -180,8 +180,8 @@ static bool device_fresh(const struct vrtc_dev *d)
 	return true;
 }
 
-int rtc_migrate_load(struct vrtc_dev *d, const void *img, size_t len, char *why,
-		     size_t why_len)
+int rtc_migrate_load(struct rtcdev_dev *d, const void *img, size_t len,
+		     char *why, size_t why_len)
 {
 	struct ho_reader r, mig;
 	struct ho_item it;
@@ -207,7 +207,7 @@ int rtc_migrate_load(struct vrtc_dev *d, const void *img, size_t len, char *why,
 	d->features |= 1ull << VIRTIO_RTC_F_ALARM;
 	(void)open_image(&r, &mig, img, len, why, why_len);
 	while (rc == 0 && ho_next(&mig, &it) > 0) {
-		if (it.tag == HO_ALARM && vrtc_alarm_load(d, &mig, &it) < 0) {
+		if (it.tag == HO_ALARM && rtcdev_alarm_load(d, &mig, &it) < 0) {
 			rc = -EBADMSG;
 		}
 	}

@@ -17,7 +17,7 @@
  * rtc_migrate_save() - the state of @d as an image in *@out
  * (g_byte_array_unref() it). Returns 0 or -errno.
  */
-int rtc_migrate_save(const struct vrtc_dev *d, GByteArray **out);
+int rtc_migrate_save(const struct rtcdev_dev *d, GByteArray **out);
 
 /*
  * rtc_migrate_load() - check the @len bytes at @img completely (header,
@@ -27,7 +27,7 @@ int rtc_migrate_save(const struct vrtc_dev *d, GByteArray **out);
  * Returns 0, or -EBADMSG with the reason in @why (@why_len bytes);
  * nothing is applied when the check fails.
  */
-int rtc_migrate_load(struct vrtc_dev *d, const void *img, size_t len, char *why,
-		     size_t why_len);
+int rtc_migrate_load(struct rtcdev_dev *d, const void *img, size_t len,
+		     char *why, size_t why_len);
 
 #endif /* DEVICE_RTC_MIGRATE_H */

@@ -38,7 +38,7 @@
 #define HEAD_RSV FIELD_SPAN(virtio_rtc_req_head, reserved)
 
 /* How to decode one message type. Offsets of 0 mean "no such field". */
-struct vrtc_msg_desc {
+struct rtcdev_msg_desc {
 	uint16_t type;
 	uint8_t req_size;
 	uint8_t resp_size;
@@ -59,7 +59,7 @@ struct vrtc_msg_desc {
 			    FIELD_SPAN(virtio_rtc_req_##name, reserved),       \
 	}
 
-static const struct vrtc_msg_desc vrtc_msgs[] = {
+static const struct rtcdev_msg_desc rtcdev_msgs[] = {
 	DESC(VIRTIO_RTC_REQ_READ, read, 8, 0, 0, false),
 	DESC(VIRTIO_RTC_REQ_READ_CROSS, read_cross, 8, 10, 0, false),
 	{
@@ -78,13 +78,13 @@ static const struct vrtc_msg_desc vrtc_msgs[] = {
 
 _Static_assert(sizeof(struct virtio_rtc_req_set_alarm) <= 32, "span mask");
 
-static const struct vrtc_msg_desc *vrtc_msg_lookup(uint16_t type)
+static const struct rtcdev_msg_desc *rtcdev_msg_lookup(uint16_t type)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(vrtc_msgs) / sizeof(vrtc_msgs[0]); i++) {
-		if (vrtc_msgs[i].type == type) {
-			return &vrtc_msgs[i];
+	for (i = 0; i < sizeof(rtcdev_msgs) / sizeof(rtcdev_msgs[0]); i++) {
+		if (rtcdev_msgs[i].type == type) {
+			return &rtcdev_msgs[i];
 		}
 	}
 	return NULL;
@@ -122,18 +122,18 @@ static void put_le64(uint8_t *p, uint64_t v)
  * Steps 1-7 of the precedence: everything decidable from the request
  * alone. Returns VIRTIO_RTC_S_OK if the request may be executed.
  */
-static uint8_t vrtc_check(const struct vrtc_dev *d, const uint8_t *req,
-			  size_t req_len, size_t resp_cap,
-			  const struct vrtc_msg_desc **out)
+static uint8_t rtcdev_check(const struct rtcdev_dev *d, const uint8_t *req,
+			    size_t req_len, size_t resp_cap,
+			    const struct rtcdev_msg_desc **out)
 {
-	const struct vrtc_msg_desc *m;
+	const struct rtcdev_msg_desc *m;
 	size_t i;
 
 	*out = NULL;
 	if (req_len < sizeof(struct virtio_rtc_req_head)) {
 		return VIRTIO_RTC_S_EINVAL;
 	}
-	m = vrtc_msg_lookup(get_le16(req));
+	m = rtcdev_msg_lookup(get_le16(req));
 	if (!m) {
 		return VIRTIO_RTC_S_EOPNOTSUPP;
 	}
@@ -146,7 +146,7 @@ static uint8_t vrtc_check(const struct vrtc_dev *d, const uint8_t *req,
 		return VIRTIO_RTC_S_ENODEV;
 	}
 	/* Without F_ALARM no clock has an alarm. */
-	if (m->alarm && !vrtc_alarm_usable(d, get_le16(req + m->clock_off))) {
+	if (m->alarm && !rtcdev_alarm_usable(d, get_le16(req + m->clock_off))) {
 		return VIRTIO_RTC_S_ENODEV;
 	}
 	if (m->counter_off) {
@@ -175,9 +175,9 @@ static uint8_t vrtc_check(const struct vrtc_dev *d, const uint8_t *req,
 	return VIRTIO_RTC_S_OK;
 }
 
-static uint8_t vrtc_read(struct vrtc_dev *d, unsigned int id, uint8_t *out)
+static uint8_t rtcdev_read(struct rtcdev_dev *d, unsigned int id, uint8_t *out)
 {
-	const struct vrtc_clock *clk = &d->cfg->clocks[id];
+	const struct rtcdev_clock *clk = &d->cfg->clocks[id];
 	struct clock_snapshot snap;
 	struct clock_reading r;
 	uint64_t c;
@@ -201,12 +201,13 @@ static uint8_t vrtc_read(struct vrtc_dev *d, unsigned int id, uint8_t *out)
 	return VIRTIO_RTC_S_OK;
 }
 
-/* Step 8: execute a request that passed vrtc_check(); fills @out on OK. */
-static uint8_t vrtc_exec(struct vrtc_dev *d, const struct vrtc_msg_desc *m,
-			 const uint8_t *req, uint8_t *out)
+/* Step 8: execute a request that passed rtcdev_check(); fills @out on OK. */
+static uint8_t rtcdev_exec(struct rtcdev_dev *d,
+			   const struct rtcdev_msg_desc *m, const uint8_t *req,
+			   uint8_t *out)
 {
 	unsigned int id = m->clock_off ? get_le16(req + m->clock_off) : 0;
-	const struct vrtc_clock *clk = &d->cfg->clocks[id];
+	const struct rtcdev_clock *clk = &d->cfg->clocks[id];
 
 	switch (m->type) {
 	case VIRTIO_RTC_REQ_CFG:
@@ -224,47 +225,47 @@ static uint8_t vrtc_exec(struct vrtc_dev *d, const struct vrtc_msg_desc *m,
 		/* Fixed by the clock set and the features: stable across
 		 * resets for the same negotiated features. */
 		out[offsetof(struct virtio_rtc_resp_clock_cap, flags)] =
-			vrtc_alarm_usable(d, id) ? VIRTIO_RTC_FLAG_ALARM_CAP
-						 : 0;
+			rtcdev_alarm_usable(d, id) ? VIRTIO_RTC_FLAG_ALARM_CAP
+						   : 0;
 		return VIRTIO_RTC_S_OK;
 	case VIRTIO_RTC_REQ_CROSS_CAP:
 		/* flags: no CROSS_CAP, READ_CROSS is not supported yet; the
-		 * counter is ARM_VCT or X86_TSC (vrtc_check), counted so the
+		 * counter is ARM_VCT or X86_TSC (rtcdev_check), counted so the
 		 * log shows what a guest driver asked at probe */
 		d->stats.cross_cap[req[m->counter_off] ==
 				   VIRTIO_RTC_COUNTER_X86_TSC]++;
 		return VIRTIO_RTC_S_OK;
 	case VIRTIO_RTC_REQ_READ:
-		return vrtc_read(d, id, out);
+		return rtcdev_read(d, id, out);
 	case VIRTIO_RTC_REQ_READ_ALARM:
-		return vrtc_alarm_read(d, id, out);
+		return rtcdev_alarm_read(d, id, out);
 	case VIRTIO_RTC_REQ_SET_ALARM:
-		return vrtc_alarm_set(
+		return rtcdev_alarm_set(
 			d, id,
 			get_le64(req + offsetof(struct virtio_rtc_req_set_alarm,
 						alarm_time)),
 			req[m->flags_off] & VIRTIO_RTC_FLAG_ALARM_ENABLED);
 	case VIRTIO_RTC_REQ_SET_ALARM_ENABLED:
-		return vrtc_alarm_set_enabled(
+		return rtcdev_alarm_set_enabled(
 			d, id,
 			req[m->flags_off] & VIRTIO_RTC_FLAG_ALARM_ENABLED);
 	default:
-		/* vrtc_check() lets nothing else through */
+		/* rtcdev_check() lets nothing else through */
 		return VIRTIO_RTC_S_EIO;
 	}
 }
 
-size_t vrtc_handle(struct vrtc_dev *d, const void *req, size_t req_len,
-		   void *resp, size_t resp_cap)
+size_t rtcdev_handle(struct rtcdev_dev *d, const void *req, size_t req_len,
+		     void *resp, size_t resp_cap)
 {
 	uint8_t out[VIRTIO_RTC_RESP_MAX] = { 0 };
-	const struct vrtc_msg_desc *m;
+	const struct rtcdev_msg_desc *m;
 	size_t len;
 	uint8_t status;
 
-	status = vrtc_check(d, req, req_len, resp_cap, &m);
+	status = rtcdev_check(d, req, req_len, resp_cap, &m);
 	if (status == VIRTIO_RTC_S_OK) {
-		status = vrtc_exec(d, m, req, out);
+		status = rtcdev_exec(d, m, req, out);
 	}
 
 	d->stats.requests++;
@@ -287,13 +288,13 @@ size_t vrtc_handle(struct vrtc_dev *d, const void *req, size_t req_len,
 	return len;
 }
 
-struct vrtc_dev *vrtc_dev_new(const struct vrtc_config *cfg,
-			      const struct clock_model *model)
+struct rtcdev_dev *rtcdev_dev_new(const struct rtcdev_config *cfg,
+				  const struct clock_model *model)
 {
-	struct vrtc_dev *d;
+	struct rtcdev_dev *d;
 
 	if (!cfg || !model || cfg->num_clocks < 1 ||
-	    cfg->num_clocks > VRTC_MAX_CLOCKS) {
+	    cfg->num_clocks > RTCDEV_MAX_CLOCKS) {
 		return NULL;
 	}
 	d = calloc(1, sizeof(*d));
@@ -305,25 +306,25 @@ struct vrtc_dev *vrtc_dev_new(const struct vrtc_config *cfg,
 	return d;
 }
 
-void vrtc_dev_free(struct vrtc_dev *d)
+void rtcdev_dev_free(struct rtcdev_dev *d)
 {
 	if (!d) {
 		return;
 	}
-	vrtc_alarm_detach(d);
+	rtcdev_alarm_detach(d);
 	free(d);
 }
 
-void vrtc_dev_reset(struct vrtc_dev *d)
+void rtcdev_dev_reset(struct rtcdev_dev *d)
 {
 	/*
 	 * The clock set is fixed, features are set again by the transport,
 	 * the MONOTONIC floor and the alarms outlive resets.
 	 */
-	vrtc_alarm_reset(d);
+	rtcdev_alarm_reset(d);
 }
 
-void vrtc_dev_save(const struct vrtc_dev *d, struct ho_writer *w)
+void rtcdev_dev_save(const struct rtcdev_dev *d, struct ho_writer *w)
 {
 	struct ho_stats st = {
 		.requests = htole64(d->stats.requests),
@@ -344,11 +345,11 @@ void vrtc_dev_save(const struct vrtc_dev *d, struct ho_writer *w)
 		}
 	}
 	ho_put(w, HO_STATS, &st, sizeof(st));
-	vrtc_alarm_save(d, w);
+	rtcdev_alarm_save(d, w);
 }
 
-int vrtc_dev_load(struct vrtc_dev *d, struct ho_reader *r,
-		  const struct ho_item *it)
+int rtcdev_dev_load(struct rtcdev_dev *d, struct ho_reader *r,
+		    const struct ho_item *it)
 {
 	struct ho_mono_floor f;
 	struct ho_stats st;
@@ -375,23 +376,23 @@ int vrtc_dev_load(struct vrtc_dev *d, struct ho_reader *r,
 		d->alarm_events = le64toh(st.alarm_events);
 		return 1;
 	case HO_ALARM:
-		return vrtc_alarm_load(d, r, it) < 0 ? -EBADMSG : 1;
+		return rtcdev_alarm_load(d, r, it) < 0 ? -EBADMSG : 1;
 	default:
 		return 0;
 	}
 }
 
-void vrtc_dev_set_features(struct vrtc_dev *d, uint64_t features)
+void rtcdev_dev_set_features(struct rtcdev_dev *d, uint64_t features)
 {
 	d->features = features;
 }
 
-const struct vrtc_stats *vrtc_dev_stats(const struct vrtc_dev *d)
+const struct rtcdev_stats *rtcdev_dev_stats(const struct rtcdev_dev *d)
 {
 	return &d->stats;
 }
 
-void vrtc_dev_add_busy(struct vrtc_dev *d, uint64_t ns, unsigned int nreq)
+void rtcdev_dev_add_busy(struct rtcdev_dev *d, uint64_t ns, unsigned int nreq)
 {
 	uint64_t b;
 
@@ -399,17 +400,18 @@ void vrtc_dev_add_busy(struct vrtc_dev *d, uint64_t ns, unsigned int nreq)
 		return;
 	}
 	d->stats.busy_ns += ns;
-	b = ns / nreq / VRTC_BUSY_BUCKET_NS;
-	d->stats.busy_hist[b < VRTC_BUSY_BUCKETS ? b : VRTC_BUSY_BUCKETS - 1] +=
+	b = ns / nreq / RTCDEV_BUSY_BUCKET_NS;
+	d->stats.busy_hist[b < RTCDEV_BUSY_BUCKETS ? b
+						   : RTCDEV_BUSY_BUCKETS - 1] +=
 		nreq;
 }
 
-uint64_t vrtc_stats_busy_quantile(const struct vrtc_stats *st, double q)
+uint64_t rtcdev_stats_busy_quantile(const struct rtcdev_stats *st, double q)
 {
 	uint64_t total = 0, want, seen = 0;
 	unsigned int i;
 
-	for (i = 0; i < VRTC_BUSY_BUCKETS; i++) {
+	for (i = 0; i < RTCDEV_BUSY_BUCKETS; i++) {
 		total += st->busy_hist[i];
 	}
 	if (total == 0) {
@@ -419,24 +421,24 @@ uint64_t vrtc_stats_busy_quantile(const struct vrtc_stats *st, double q)
 	if (want >= total) {
 		want = total - 1;
 	}
-	for (i = 0; i < VRTC_BUSY_BUCKETS - 1; i++) {
+	for (i = 0; i < RTCDEV_BUSY_BUCKETS - 1; i++) {
 		seen += st->busy_hist[i];
 		if (seen > want) {
-			return (uint64_t)(i + 1) * VRTC_BUSY_BUCKET_NS;
+			return (uint64_t)(i + 1) * RTCDEV_BUSY_BUCKET_NS;
 		}
 	}
 	return UINT64_MAX;
 }
 
-const char *vrtc_stats_busy_text(const struct vrtc_stats *st, double q,
-				 char *buf, size_t len)
+const char *rtcdev_stats_busy_text(const struct rtcdev_stats *st, double q,
+				   char *buf, size_t len)
 {
-	uint64_t ns = vrtc_stats_busy_quantile(st, q);
+	uint64_t ns = rtcdev_stats_busy_quantile(st, q);
 
 	if (ns == UINT64_MAX) {
 		snprintf(buf, len, "> %.2f us",
-			 (double)(VRTC_BUSY_BUCKETS - 1) * VRTC_BUSY_BUCKET_NS /
-				 1e3);
+			 (double)(RTCDEV_BUSY_BUCKETS - 1) *
+				 RTCDEV_BUSY_BUCKET_NS / 1e3);
 	} else {
 		snprintf(buf, len, "<= %.2f us", (double)ns / 1e3);
 	}

@@ -42,14 +42,14 @@
 
 #define container_of(p, type, m) ((type *)((char *)(p)-offsetof(type, m)))
 
-bool vrtc_alarm_usable(const struct vrtc_dev *d, unsigned int id)
+bool rtcdev_alarm_usable(const struct rtcdev_dev *d, unsigned int id)
 {
 	return d->alarms && (d->features & (1ull << VIRTIO_RTC_F_ALARM)) &&
 	       d->cfg->clocks[id].alarm_cap;
 }
 
 /* TAI now, from the same model as READ. */
-static int now_tai(const struct vrtc_dev *d, struct clock_snapshot *snap,
+static int now_tai(const struct rtcdev_dev *d, struct clock_snapshot *snap,
 		   int64_t *out)
 {
 	struct clock_reading r;
@@ -63,8 +63,8 @@ static int now_tai(const struct vrtc_dev *d, struct clock_snapshot *snap,
 }
 
 /* The deadline of @a: earliest TAI at which its clock reads time_ns. */
-static int deadline(const struct vrtc_dev *d, const struct clock_snapshot *s,
-		    const struct vrtc_alarm *a, int64_t *key)
+static int deadline(const struct rtcdev_dev *d, const struct clock_snapshot *s,
+		    const struct rtcdev_alarm *a, int64_t *key)
 {
 	return clock_snapshot_deadline_tai(s, d->cfg->clocks[a->clock_id].ts,
 					   a->time_ns, key);
@@ -75,7 +75,8 @@ static int deadline(const struct vrtc_dev *d, const struct clock_snapshot *s,
  * is watched from now on, to be armed again if the clock steps back
  * before @key (alarm_timer.h).
  */
-static void raise_event(struct vrtc_dev *d, struct vrtc_alarm *a, int64_t key)
+static void raise_event(struct rtcdev_dev *d, struct rtcdev_alarm *a,
+			int64_t key)
 {
 	alarm_timer_watch(d->timer, &a->entry, key);
 	d->alarm_events++;
@@ -94,7 +95,7 @@ static void raise_event(struct vrtc_dev *d, struct vrtc_alarm *a, int64_t key)
 	}
 }
 
-static void obsolete(struct vrtc_dev *d, struct vrtc_alarm *a)
+static void obsolete(struct rtcdev_dev *d, struct rtcdev_alarm *a)
 {
 	/* Its FIFO slot is skipped when reached. */
 	a->pending = false;
@@ -104,7 +105,7 @@ static void obsolete(struct vrtc_dev *d, struct vrtc_alarm *a)
 
 static void alarm_fire(struct alarm_entry *e)
 {
-	struct vrtc_alarm *a = container_of(e, struct vrtc_alarm, entry);
+	struct rtcdev_alarm *a = container_of(e, struct rtcdev_alarm, entry);
 
 	raise_event(a->dev, a, e->key_tai_ns);
 }
@@ -113,7 +114,7 @@ static void alarm_fire(struct alarm_entry *e)
 static int alarm_rekey(struct alarm_entry *e, const struct clock_snapshot *s,
 		       int64_t *key)
 {
-	struct vrtc_alarm *a = container_of(e, struct vrtc_alarm, entry);
+	struct rtcdev_alarm *a = container_of(e, struct rtcdev_alarm, entry);
 
 	return deadline(a->dev, s, a, key);
 }
@@ -122,7 +123,7 @@ static int alarm_rekey(struct alarm_entry *e, const struct clock_snapshot *s,
  * an event not yet notified is obsolete (the spec allows dropping it). */
 static void alarm_rewound(struct alarm_entry *e)
 {
-	struct vrtc_alarm *a = container_of(e, struct vrtc_alarm, entry);
+	struct rtcdev_alarm *a = container_of(e, struct rtcdev_alarm, entry);
 
 	a->pending = false;
 	a->dev->state_seq++;
@@ -132,7 +133,7 @@ static void alarm_rewound(struct alarm_entry *e)
  * @a was just enabled (or set enabled): an event if its time is
  * reached, else arm it. Returns a status.
  */
-static uint8_t start(struct vrtc_dev *d, struct vrtc_alarm *a)
+static uint8_t start(struct rtcdev_dev *d, struct rtcdev_alarm *a)
 {
 	struct clock_snapshot snap;
 	int64_t now, key;
@@ -148,9 +149,9 @@ static uint8_t start(struct vrtc_dev *d, struct vrtc_alarm *a)
 	return VIRTIO_RTC_S_OK;
 }
 
-uint8_t vrtc_alarm_read(struct vrtc_dev *d, unsigned int id, uint8_t *out)
+uint8_t rtcdev_alarm_read(struct rtcdev_dev *d, unsigned int id, uint8_t *out)
 {
-	const struct vrtc_alarm *a = &d->alarms[id];
+	const struct rtcdev_alarm *a = &d->alarms[id];
 	uint64_t t = htole64(a->time_ns);
 
 	memcpy(out + offsetof(struct virtio_rtc_resp_read_alarm, alarm_time),
@@ -160,10 +161,10 @@ uint8_t vrtc_alarm_read(struct vrtc_dev *d, unsigned int id, uint8_t *out)
 	return VIRTIO_RTC_S_OK;
 }
 
-uint8_t vrtc_alarm_set(struct vrtc_dev *d, unsigned int id, uint64_t time_ns,
-		       bool enabled)
+uint8_t rtcdev_alarm_set(struct rtcdev_dev *d, unsigned int id,
+			 uint64_t time_ns, bool enabled)
 {
-	struct vrtc_alarm *a = &d->alarms[id];
+	struct rtcdev_alarm *a = &d->alarms[id];
 
 	/* A new time makes earlier events obsolete; so does disabling. */
 	obsolete(d, a);
@@ -173,10 +174,10 @@ uint8_t vrtc_alarm_set(struct vrtc_dev *d, unsigned int id, uint64_t time_ns,
 	return enabled ? start(d, a) : VIRTIO_RTC_S_OK;
 }
 
-uint8_t vrtc_alarm_set_enabled(struct vrtc_dev *d, unsigned int id,
-			       bool enabled)
+uint8_t rtcdev_alarm_set_enabled(struct rtcdev_dev *d, unsigned int id,
+				 bool enabled)
 {
-	struct vrtc_alarm *a = &d->alarms[id];
+	struct rtcdev_alarm *a = &d->alarms[id];
 
 	if (!enabled) {
 		obsolete(d, a);
@@ -192,7 +193,7 @@ uint8_t vrtc_alarm_set_enabled(struct vrtc_dev *d, unsigned int id,
 	return start(d, a);
 }
 
-void vrtc_alarm_reset(struct vrtc_dev *d)
+void rtcdev_alarm_reset(struct rtcdev_dev *d)
 {
 	unsigned int i;
 
@@ -203,7 +204,7 @@ void vrtc_alarm_reset(struct vrtc_dev *d)
 	d->fifo_len = 0;
 	d->state_seq++;
 	for (i = 0; i < d->cfg->num_clocks; i++) {
-		struct vrtc_alarm *a = &d->alarms[i];
+		struct rtcdev_alarm *a = &d->alarms[i];
 
 		a->pending = false;
 		a->queued = false;
@@ -214,7 +215,7 @@ void vrtc_alarm_reset(struct vrtc_dev *d)
 	}
 }
 
-bool vrtc_dev_alarm_pending(const struct vrtc_dev *d)
+bool rtcdev_dev_alarm_pending(const struct rtcdev_dev *d)
 {
 	unsigned int i, n = d->cfg->num_clocks;
 
@@ -230,13 +231,13 @@ bool vrtc_dev_alarm_pending(const struct vrtc_dev *d)
 	return false;
 }
 
-bool vrtc_dev_alarm_take(struct vrtc_dev *d,
-			 uint8_t out[sizeof(struct virtio_rtc_notif_alarm)])
+bool rtcdev_dev_alarm_take(struct rtcdev_dev *d,
+			   uint8_t out[sizeof(struct virtio_rtc_notif_alarm)])
 {
 	unsigned int n = d->cfg->num_clocks;
 
 	while (d->fifo_len) {
-		struct vrtc_alarm *a = &d->alarms[d->fifo[d->fifo_head]];
+		struct rtcdev_alarm *a = &d->alarms[d->fifo[d->fifo_head]];
 		uint16_t v;
 
 		d->fifo_head = (d->fifo_head + 1) % n;
@@ -258,18 +259,18 @@ bool vrtc_dev_alarm_take(struct vrtc_dev *d,
 	return false;
 }
 
-uint64_t vrtc_dev_alarm_events(const struct vrtc_dev *d)
+uint64_t rtcdev_dev_alarm_events(const struct rtcdev_dev *d)
 {
 	return d->alarm_events;
 }
 
-uint64_t vrtc_dev_state_seq(const struct vrtc_dev *d)
+uint64_t rtcdev_dev_state_seq(const struct rtcdev_dev *d)
 {
 	return d->state_seq;
 }
 
-int vrtc_dev_attach_alarms(struct vrtc_dev *d, struct alarm_timer *t,
-			   void (*pending)(void *opaque), void *opaque)
+int rtcdev_dev_attach_alarms(struct rtcdev_dev *d, struct alarm_timer *t,
+			     void (*pending)(void *opaque), void *opaque)
 {
 	unsigned int i, n = d->cfg->num_clocks, cap = 0;
 
@@ -305,7 +306,7 @@ int vrtc_dev_attach_alarms(struct vrtc_dev *d, struct alarm_timer *t,
 	return 0;
 }
 
-void vrtc_alarm_detach(struct vrtc_dev *d)
+void rtcdev_alarm_detach(struct rtcdev_dev *d)
 {
 	unsigned int i;
 
@@ -324,7 +325,7 @@ void vrtc_alarm_detach(struct vrtc_dev *d)
 
 /* ---- live upgrade ----------------------------------------------------- */
 
-void vrtc_alarm_save(const struct vrtc_dev *d, struct ho_writer *w)
+void rtcdev_alarm_save(const struct rtcdev_dev *d, struct ho_writer *w)
 {
 	unsigned int i, n;
 
@@ -334,7 +335,7 @@ void vrtc_alarm_save(const struct vrtc_dev *d, struct ho_writer *w)
 	n = d->cfg->num_clocks;
 	/* Pending ones first, in notification order, then the others. */
 	for (i = 0; i < d->fifo_len; i++) {
-		const struct vrtc_alarm *a =
+		const struct rtcdev_alarm *a =
 			&d->alarms[d->fifo[(d->fifo_head + i) % n]];
 
 		if (a->pending) {
@@ -349,7 +350,7 @@ void vrtc_alarm_save(const struct vrtc_dev *d, struct ho_writer *w)
 		}
 	}
 	for (i = 0; i < n; i++) {
-		const struct vrtc_alarm *a = &d->alarms[i];
+		const struct rtcdev_alarm *a = &d->alarms[i];
 
 		if (!a->pending && (a->enabled || a->time_ns)) {
 			struct ho_alarm h = {
@@ -364,11 +365,11 @@ void vrtc_alarm_save(const struct vrtc_dev *d, struct ho_writer *w)
 	}
 }
 
-int vrtc_alarm_load(struct vrtc_dev *d, struct ho_reader *r,
-		    const struct ho_item *it)
+int rtcdev_alarm_load(struct rtcdev_dev *d, struct ho_reader *r,
+		      const struct ho_item *it)
 {
 	struct clock_snapshot snap;
-	struct vrtc_alarm *a;
+	struct rtcdev_alarm *a;
 	struct ho_alarm h;
 	int64_t now, key;
 	unsigned int id;
@@ -377,7 +378,7 @@ int vrtc_alarm_load(struct vrtc_dev *d, struct ho_reader *r,
 		return -EBADMSG;
 	}
 	id = le16toh(h.clock_id);
-	if (id >= d->cfg->num_clocks || !vrtc_alarm_usable(d, id)) {
+	if (id >= d->cfg->num_clocks || !rtcdev_alarm_usable(d, id)) {
 		return ho_fail(r, "alarm of clock %u, which has none", id);
 	}
 	a = &d->alarms[id];

@@ -13,9 +13,9 @@
 #include "virtio_rtc.h"
 
 /* The alarm of one alarm-capable clock. */
-struct vrtc_alarm {
+struct rtcdev_alarm {
 	struct alarm_entry entry; /* armed while enabled and not reached */
-	struct vrtc_dev *dev;
+	struct rtcdev_dev *dev;
 	uint64_t time_ns; /* alarm_time, in the clock's own timescale */
 	uint16_t clock_id;
 	bool enabled;
@@ -23,24 +23,24 @@ struct vrtc_alarm {
 	bool queued;  /* clock_id is in the pending FIFO */
 };
 
-struct vrtc_dev {
-	const struct vrtc_config *cfg;
+struct rtcdev_dev {
+	const struct rtcdev_config *cfg;
 	const struct clock_model *model;
 	uint64_t features;
 	/*
 	 * Highest MONOTONIC reading served, per clock. Kept across device
 	 * resets on purpose: the guest never sees MONOTONIC go back.
 	 */
-	int64_t mono_floor_ns[VRTC_MAX_CLOCKS];
-	struct vrtc_stats stats;
+	int64_t mono_floor_ns[RTCDEV_MAX_CLOCKS];
+	struct rtcdev_stats stats;
 
-	/* Alarms: NULL/0 until vrtc_dev_attach_alarms(). */
+	/* Alarms: NULL/0 until rtcdev_dev_attach_alarms(). */
 	struct alarm_timer *timer;
 	void (*pending_cb)(void *opaque);
 	void *pending_opaque;
-	struct vrtc_alarm *alarms; /* cfg->num_clocks, by clock id */
-	unsigned int num_alarms;   /* alarm-capable clocks */
-	uint16_t *fifo;		   /* pending clock ids, oldest first */
+	struct rtcdev_alarm *alarms; /* cfg->num_clocks, by clock id */
+	unsigned int num_alarms;     /* alarm-capable clocks */
+	uint16_t *fifo;		     /* pending clock ids, oldest first */
 	unsigned int fifo_head, fifo_len;
 	uint64_t alarm_events;
 	/* Bumped by every change of the alarms' state (crash recovery
@@ -49,20 +49,20 @@ struct vrtc_dev {
 };
 
 /* True if clock @id answers alarm requests now. */
-bool vrtc_alarm_usable(const struct vrtc_dev *d, unsigned int id);
+bool rtcdev_alarm_usable(const struct rtcdev_dev *d, unsigned int id);
 
 /*
- * The alarm requests, after vrtc_check() (clock usable, flags valid).
+ * The alarm requests, after rtcdev_check() (clock usable, flags valid).
  * @out receives the OK response body. Return a VIRTIO_RTC_S_* status.
  */
-uint8_t vrtc_alarm_read(struct vrtc_dev *d, unsigned int id, uint8_t *out);
-uint8_t vrtc_alarm_set(struct vrtc_dev *d, unsigned int id, uint64_t time_ns,
-		       bool enabled);
-uint8_t vrtc_alarm_set_enabled(struct vrtc_dev *d, unsigned int id,
-			       bool enabled);
+uint8_t rtcdev_alarm_read(struct rtcdev_dev *d, unsigned int id, uint8_t *out);
+uint8_t rtcdev_alarm_set(struct rtcdev_dev *d, unsigned int id,
+			 uint64_t time_ns, bool enabled);
+uint8_t rtcdev_alarm_set_enabled(struct rtcdev_dev *d, unsigned int id,
+				 bool enabled);
 
 /* Device reset: drop pending notifications, re-raise reached alarms. */
-void vrtc_alarm_reset(struct vrtc_dev *d);
+void rtcdev_alarm_reset(struct rtcdev_dev *d);
 
 struct ho_writer;
 struct ho_reader;
@@ -70,11 +70,11 @@ struct ho_item;
 
 /* Live upgrade: every alarm as HO_ALARM records, pending ones first in
  * notification order; one record back (after the features). */
-void vrtc_alarm_save(const struct vrtc_dev *d, struct ho_writer *w);
-int vrtc_alarm_load(struct vrtc_dev *d, struct ho_reader *r,
-		    const struct ho_item *it);
+void rtcdev_alarm_save(const struct rtcdev_dev *d, struct ho_writer *w);
+int rtcdev_alarm_load(struct rtcdev_dev *d, struct ho_reader *r,
+		      const struct ho_item *it);
 
 /* Cancel everything and free the alarm state. */
-void vrtc_alarm_detach(struct vrtc_dev *d);
+void rtcdev_alarm_detach(struct rtcdev_dev *d);
 
 #endif /* DEVICE_VIRTIO_RTC_PRIV_H */

@@ -73,6 +73,7 @@
 #include "handover.h"
 #include "ratelimit.h"
 #include "rtc_backend.h"
+#include "time_ns.h"
 #include "vhost_user.h"
 #include "vu_peer.h"
 #include "vu_server.h"
@@ -110,7 +111,7 @@ struct vu_sconn {
 	char *conn_id; /* "LISTENER#N" */
 	struct vu_peer peer;
 	struct vu_conn *proto;
-	struct vrtc_dev *dev;
+	struct rtcdev_dev *dev;
 	uint64_t connected_ns; /* CLOCK_MONOTONIC at accept */
 	struct vu_queue_io q[VU_NUM_QUEUES];
 	guint alarm_id;	   /* idle source: send waiting alarm notifications */
@@ -154,14 +155,6 @@ struct vu_server {
 	struct vu_server_stats gone;
 	struct vu_server_watch watch; /* crash recovery; changed NULL: none */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void close_fd(int fd)
 {
@@ -233,8 +226,8 @@ static void sconn_check_state(struct vu_sconn *sc)
 	const struct vu_server *s = sc->s;
 
 	if (s->watch.changed && sc->dev &&
-	    vrtc_dev_state_seq(sc->dev) != sc->told_seq) {
-		sc->told_seq = vrtc_dev_state_seq(sc->dev);
+	    rtcdev_dev_state_seq(sc->dev) != sc->told_seq) {
+		sc->told_seq = rtcdev_dev_state_seq(sc->dev);
 		s->watch.changed(s->watch.ctx, sc, NULL, 0);
 	}
 }
@@ -270,7 +263,7 @@ static gboolean poller_scan(struct vu_server *s, gint *timeout)
 	if (g_queue_is_empty(&s->active)) {
 		return FALSE;
 	}
-	now = now_ns();
+	now = (uint64_t)time_ns_now(CLOCK_MONOTONIC);
 	for (l = s->active.head; l; l = l->next) {
 		struct vu_queue_io *q = l->data;
 		bool in_window = now - q->last_ns < s->cfg.poll_ns;
@@ -307,7 +300,7 @@ static gboolean poller_check(GSource *src)
 static gboolean poller_dispatch(GSource *src, GSourceFunc cb, gpointer data)
 {
 	struct vu_server *s = ((struct vu_poller *)src)->s;
-	uint64_t now = now_ns();
+	uint64_t now = (uint64_t)time_ns_now(CLOCK_MONOTONIC);
 	GList *l, *next;
 
 	/* queue_run() may unlink its own entry, never another one. */
@@ -370,8 +363,8 @@ static gboolean server_sweep(gpointer data)
 					  "%s: queue %u had requests and no "
 					  "kick; serving them",
 					  sc->name, i);
-			queue_list(q, now_ns());
-			queue_run(q, now_ns());
+			queue_list(q, (uint64_t)time_ns_now(CLOCK_MONOTONIC));
+			queue_run(q, (uint64_t)time_ns_now(CLOCK_MONOTONIC));
 		}
 	}
 	return G_SOURCE_CONTINUE;
@@ -382,7 +375,8 @@ static gboolean server_sweep(gpointer data)
 static void sconn_free(struct vu_sconn *sc)
 {
 	struct vu_server *s = sc->s;
-	const struct vrtc_stats *st = sc->dev ? vrtc_dev_stats(sc->dev) : NULL;
+	const struct rtcdev_stats *st =
+		sc->dev ? rtcdev_dev_stats(sc->dev) : NULL;
 	unsigned int i;
 
 	if (st && st->requests) {
@@ -394,8 +388,8 @@ static void sconn_free(struct vu_sconn *sc)
 			" errors); device time per request: p50 %s, "
 			"p99 %s, mean %.2f us",
 			sc->name, st->requests, st->errors,
-			vrtc_stats_busy_text(st, 0.5, p50, sizeof(p50)),
-			vrtc_stats_busy_text(st, 0.99, p99, sizeof(p99)),
+			rtcdev_stats_busy_text(st, 0.5, p50, sizeof(p50)),
+			rtcdev_stats_busy_text(st, 0.99, p99, sizeof(p99)),
 			(double)st->busy_ns / 1e3 / (double)st->requests);
 	}
 	if (st && (st->cross_cap[0] || st->cross_cap[1])) {
@@ -410,7 +404,7 @@ static void sconn_free(struct vu_sconn *sc)
 	if (st) {
 		s->gone.requests += st->requests;
 		s->gone.errors += st->errors;
-		s->gone.alarm_events += vrtc_dev_alarm_events(sc->dev);
+		s->gone.alarm_events += rtcdev_dev_alarm_events(sc->dev);
 	}
 	s->gone.closed++;
 	sc->from->nconns--;
@@ -424,7 +418,7 @@ static void sconn_free(struct vu_sconn *sc)
 		remove_source(&sc->q[i].kick_id);
 	}
 	vu_conn_free(sc->proto);
-	vrtc_dev_free(sc->dev);
+	rtcdev_dev_free(sc->dev);
 	for (i = 0; i < sc->nfds; i++) {
 		close_fd(sc->fds[i]);
 	}
@@ -465,13 +459,13 @@ static void sconn_queue_changed(void *opaque, unsigned int idx)
 	}
 	if (virtq_ready(vq) && vu_conn_queue_polled(sc->proto, idx)) {
 		/* Buffers may be waiting since before the start. */
-		queue_list(q, now_ns());
+		queue_list(q, (uint64_t)time_ns_now(CLOCK_MONOTONIC));
 	} else {
 		queue_unlist(q);
 	}
 	/* Notifications may be waiting for this alarmq since a reset. */
 	if (idx == VIRTIO_RTC_ALARMQ && virtq_ready(vq) &&
-	    vrtc_dev_alarm_pending(sc->dev)) {
+	    rtcdev_dev_alarm_pending(sc->dev)) {
 		sconn_alarm_pending(sc);
 	}
 }
@@ -528,7 +522,7 @@ static gboolean kick_cb(gint fd, GIOCondition cond, gpointer data)
 		return G_SOURCE_CONTINUE;
 	}
 	if (queue_ready(q)) {
-		uint64_t now = now_ns();
+		uint64_t now = (uint64_t)time_ns_now(CLOCK_MONOTONIC);
 
 		queue_list(q, now);
 		queue_run(q, now);
@@ -615,7 +609,7 @@ static int sconn_dispatch(struct vu_sconn *sc)
 	/* saved before the front-end hears back: a crash after the reply
 	 * never loses what it was told */
 	if (sc->s->watch.changed) {
-		sc->told_seq = vrtc_dev_state_seq(sc->dev);
+		sc->told_seq = rtcdev_dev_state_seq(sc->dev);
 		sc->s->watch.changed(sc->s->watch.ctx, sc, fresh, nfds);
 	}
 	if (len == 0) {
@@ -741,7 +735,7 @@ static struct vu_sconn *sconn_create(struct vu_server *s, struct vu_listener *l,
 			      : g_strdup_printf("%s#%u", l->name, ++l->seq);
 	vu_peer_identify(fd, &sc->peer);
 	sc->name = sconn_label(s, sc);
-	sc->connected_ns = now_ns();
+	sc->connected_ns = (uint64_t)time_ns_now(CLOCK_MONOTONIC);
 	if (!conn_id) {
 		s->gone.accepted++; /* an adopted one was counted before */
 	}
@@ -752,11 +746,11 @@ static struct vu_sconn *sconn_create(struct vu_server *s, struct vu_listener *l,
 		sc->q[i].link.data = &sc->q[i];
 	}
 	g_queue_push_tail_link(&s->conns, &sc->link);
-	sc->dev = vrtc_dev_new(s->cfg.clocks, s->cfg.model);
+	sc->dev = rtcdev_dev_new(s->cfg.clocks, s->cfg.model);
 	if (sc->dev && s->alarms &&
-	    vrtc_dev_attach_alarms(sc->dev, s->alarms, sconn_alarm_pending,
-				   sc) < 0) {
-		vrtc_dev_free(sc->dev);
+	    rtcdev_dev_attach_alarms(sc->dev, s->alarms, sconn_alarm_pending,
+				     sc) < 0) {
+		rtcdev_dev_free(sc->dev);
 		sc->dev = NULL;
 	}
 	sc->proto = sc->dev ? vu_conn_new(sc->name,
@@ -993,15 +987,15 @@ void vu_server_get_stats(const struct vu_server *s, struct vu_server_stats *out)
 	out->connected = s->conns.length;
 	for (l = s->conns.head; l; l = l->next) {
 		const struct vu_sconn *sc = l->data;
-		const struct vrtc_stats *st;
+		const struct rtcdev_stats *st;
 
 		if (!sc->dev) {
 			continue;
 		}
-		st = vrtc_dev_stats(sc->dev);
+		st = rtcdev_dev_stats(sc->dev);
 		out->requests += st->requests;
 		out->errors += st->errors;
-		out->alarm_events += vrtc_dev_alarm_events(sc->dev);
+		out->alarm_events += rtcdev_dev_alarm_events(sc->dev);
 	}
 }
 
@@ -1043,10 +1037,10 @@ void vu_server_foreach_conn(const struct vu_server *s,
 		if (!sc->dev) {
 			continue;
 		}
-		cs.stats = vrtc_dev_stats(sc->dev);
-		cs.alarm_events = vrtc_dev_alarm_events(sc->dev);
-		cs.busy_p50_ns = vrtc_stats_busy_quantile(cs.stats, 0.5);
-		cs.busy_p99_ns = vrtc_stats_busy_quantile(cs.stats, 0.99);
+		cs.stats = rtcdev_dev_stats(sc->dev);
+		cs.alarm_events = rtcdev_dev_alarm_events(sc->dev);
+		cs.busy_p50_ns = rtcdev_stats_busy_quantile(cs.stats, 0.5);
+		cs.busy_p99_ns = rtcdev_stats_busy_quantile(cs.stats, 0.99);
 		for (i = 0; i < VU_NUM_QUEUES; i++) {
 			cs.queue_state[i] =
 				queue_state(sc, i, why[i], sizeof(why[i]));
@@ -1096,7 +1090,7 @@ static int save_conn(const struct vu_sconn *sc, struct ho_writer *w)
 			ho_put_u32(w, HO_QUEUE_BROKEN, i);
 		}
 	}
-	vrtc_dev_save(sc->dev, w);
+	rtcdev_dev_save(sc->dev, w);
 	ho_end(w);
 	return rc;
 }
@@ -1431,7 +1425,7 @@ static int adopt_conn(struct vu_server *s, struct ho_reader *r,
 					"broken before the upgrade");
 			}
 		} else {
-			rc = vrtc_dev_load(sc->dev, &in, &x);
+			rc = rtcdev_dev_load(sc->dev, &in, &x);
 			if (rc == 0) {
 				rc = ho_fail(&in, "%s: unexpected record 0x%x",
 					     sc->name, x.tag);

@@ -18,8 +18,8 @@
 #include "vu_peer.h"
 
 struct vu_server_config {
-	const struct vrtc_config *clocks; /* must outlive the server */
-	const struct clock_model *model;  /* must outlive the server */
+	const struct rtcdev_config *clocks; /* must outlive the server */
+	const struct clock_model *model;    /* must outlive the server */
 	uint64_t poll_ns; /* adaptive polling budget, 0 = never spin */
 	unsigned int max_connections; /* 0 = unlimited */
 };
@@ -83,10 +83,10 @@ struct vu_conn_status {
 	/* the label: the peer's QEMU -name (vu_peer.h) when it has one and
 	 * no other open connection has it, else conn_id */
 	const char *name;
-	const char *conn_id;		/* "LISTENER#N", N counting accepts */
-	const struct vu_peer *peer;	/* credentials and name at accept */
-	uint64_t connected_ns;		/* CLOCK_MONOTONIC at accept */
-	const struct vrtc_stats *stats; /* valid during the callback */
+	const char *conn_id;		  /* "LISTENER#N", N counting accepts */
+	const struct vu_peer *peer;	  /* credentials and name at accept */
+	uint64_t connected_ns;		  /* CLOCK_MONOTONIC at accept */
+	const struct rtcdev_stats *stats; /* valid during the callback */
 	uint64_t alarm_events;
 	uint64_t busy_p50_ns, busy_p99_ns; /* UINT64_MAX: off scale */
 	/* per queue: "running", "stopped" or "broken: WHY" */

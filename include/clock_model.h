@@ -45,7 +45,7 @@ enum timescale {
 	TIMESCALE_MONOTONIC,	   /* physical ns since model start */
 };
 
-/* Leap-second table; immutable once published (see sync/leap.h). */
+/* Leap-second table; immutable once published (see sync/model/leap.h). */
 struct leap_table;
 
 /* Fixed-point shift of clock_snapshot.period_q: ns per tick * 2^40. */
@@ -88,6 +88,15 @@ uint64_t clock_counter_now(enum clock_counter counter);
  * Returns 0, or -EAGAIN if nothing has been published yet.
  */
 int clock_model_get(const struct clock_model *m, struct clock_snapshot *out);
+
+/*
+ * clock_model_tai_now() - TAI now, as the READ path computes it: the
+ * latest snapshot (into *@snap) at the counter's present value.
+ * @tai_ns: receives TAI in ns (its bound is the snapshot's)
+ * Returns 0, or -EAGAIN if nothing has been published yet.
+ */
+int clock_model_tai_now(const struct clock_model *m,
+			struct clock_snapshot *snap, int64_t *tai_ns);
 
 /*
  * clock_snapshot_tai() - TAI at counter value @c, with its bound.

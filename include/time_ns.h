@@ -32,6 +32,12 @@ static inline int64_t time_ns_now(clockid_t clk)
 	return time_ns_from_ts(&ts);
 }
 
+/* time_ns_now(@clk) in ms, for timeouts and deadlines. */
+static inline int64_t time_ns_now_ms(clockid_t clk)
+{
+	return time_ns_now(clk) / 1000000;
+}
+
 /*
  * clock_gettime() with a context, for the clock ops tables sources read
  * through (tests substitute a simulated host). @ctx is unused. Returns

@@ -19,7 +19,7 @@
 
 #include "config.h"
 #include "privdrop.h"
-#include "status.h"
+#include "control_status.h"
 #include "upgrade.h"
 
 enum {
@@ -63,8 +63,8 @@ struct app {
 	GPtrArray *adopted_ctl;	 /* struct adopted_listener */
 	struct upgrade *upgrade; /* NULL: not possible (why below) */
 	char upgrade_off[160];
-	guint upgrade_id;	   /* the scheduled hand-over */
-	struct status_upgrade upg; /* for status and metrics */
+	guint upgrade_id;		   /* the scheduled hand-over */
+	struct control_status_upgrade upg; /* for status and metrics */
 
 	/* crash recovery (persist.h) */
 	struct persist *persist;	   /* NULL: no fd store */
@@ -106,7 +106,7 @@ int configure_start(struct app *a);
 /* SIGHUP: read it all again, apply what needs no restart, log the rest. */
 void configure_reload(struct app *a);
 /* "0 utc, 1 tai, ..." for the log; g_free() it. */
-char *configure_clock_list(const struct vrtc_config *v);
+char *configure_clock_list(const struct rtcdev_config *v);
 
 /* serve.c */
 

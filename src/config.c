@@ -533,7 +533,7 @@ int config_finish(struct config *c, GError **err)
 	c->smear_id = c->smear == CONFIG_SMEAR_UTC_SLS
 			      ? VIRTIO_RTC_SMEAR_UTC_SLS
 			      : VIRTIO_RTC_SMEAR_NOON_LINEAR;
-	if (vrtc_config_parse(&c->vrtc, c->clocks, c->smear_id, err)) {
+	if (rtcdev_config_parse(&c->vrtc, c->clocks, c->smear_id, err)) {
 		g_prefix_error(err, "%s: ", config_origin_of(c, k));
 		return -EINVAL;
 	}
@@ -551,7 +551,7 @@ int config_finish(struct config *c, GError **err)
 	}
 	c->vrtc.alarm = c->alarm;
 	k = config_lookup("alarm-clocks");
-	if (vrtc_config_set_alarm_clocks(&c->vrtc, c->alarm_clocks, err)) {
+	if (rtcdev_config_set_alarm_clocks(&c->vrtc, c->alarm_clocks, err)) {
 		g_prefix_error(err, "%s: ", config_origin_of(c, k));
 		return -EINVAL;
 	}

@@ -55,7 +55,7 @@ struct config {
 	char *clocks;	     /* comma-separated clock names */
 	enum config_smear smear;
 	bool alarm;	    /* offer VIRTIO_RTC_F_ALARM */
-	char *alarm_clocks; /* see vrtc_config_set_alarm_clocks() */
+	char *alarm_clocks; /* see rtcdev_config_set_alarm_clocks() */
 	char *leap_file;
 	uint64_t poll_ns;
 	uint64_t sync_interval_ms;
@@ -76,7 +76,7 @@ struct config {
 	bool seccomp;	     /* confine the serving loop */
 
 	/* Derived by config_finish(). */
-	struct vrtc_config vrtc;	    /* the clock set served to guests */
+	struct rtcdev_config vrtc;	    /* the clock set served to guests */
 	uint8_t smear_id;		    /* VIRTIO_RTC_SMEAR_* */
 	struct sockaddr_storage metrics_sa; /* from metrics_address */
 	socklen_t metrics_sa_len;	    /* 0: no metrics endpoint */
@@ -100,6 +100,15 @@ const struct config_key *config_keys(size_t *n);
  */
 const void *config_source(const struct config *c,
 			  const struct source_kind *kind);
+
+/*
+ * config_check_sources_host() - each source kind's check of its settings
+ * against this host (source_kind.check_host: a --phc device that does
+ * not exist, ...), for --check-config and start-up; not part of
+ * config_finish(), so a reload or a test config need no such device.
+ * Returns 0, or -errno with @err set (source_error_quark()).
+ */
+int config_check_sources_host(const struct config *c, GError **err);
 
 /*
  * config_sources() - the time sources @c asks for, kind by kind in

@@ -238,8 +238,8 @@ const struct config_key config_table_[] = {
 		.type = CONFIG_STRING,
 		.arg = "NAME",
 		.help = "Run as this user once the sockets and devices are "
-			"open (default when started as root: "
-			"vhost-user-rtc if it exists, else stay root, without "
+			"open (default when started as root: vhost-user-rtc, "
+			"which must exist; user=root stays root, without "
 			"capabilities)",
 		.offset = CFG_OFF(user),
 	},

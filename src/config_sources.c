@@ -80,6 +80,29 @@ int config_check_sources(const struct config *c, GError **err)
 	return 0;
 }
 
+int config_check_sources_host(const struct config *c, GError **err)
+{
+	const struct key_table *t = config_key_table();
+	const char *origin[CONFIG_MAX_KEYS] = { NULL };
+
+	for (size_t i = 0; i < t->n_kinds; i++) {
+		const struct source_kind *kind = t->kinds[i];
+		int r;
+
+		if (!kind->check_host) {
+			continue;
+		}
+		for (size_t m = 0; m < kind->n_keys; m++) {
+			origin[m] = config_origin_of(c, &t->k[t->first[i] + m]);
+		}
+		r = kind->check_host(c->source[i], origin, err);
+		if (r < 0) {
+			return r;
+		}
+	}
+	return 0;
+}
+
 const void *config_source(const struct config *c,
 			  const struct source_kind *kind)
 {

@@ -9,9 +9,7 @@
 #include <errno.h>
 #include <glib.h>
 #include <limits.h>
-#include <net/if.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "app.h"
@@ -99,7 +97,7 @@ static int parse_fds(struct app *a, GError **err)
 
 /* Start-up */
 
-static const char *clock_label(const struct vrtc_clock *c)
+static const char *clock_label(const struct rtcdev_clock *c)
 {
 	switch (c->type) {
 	case VIRTIO_RTC_CLOCK_UTC:
@@ -116,7 +114,7 @@ static const char *clock_label(const struct vrtc_clock *c)
 	return "unknown";
 }
 
-char *configure_clock_list(const struct vrtc_config *v)
+char *configure_clock_list(const struct rtcdev_config *v)
 {
 	GString *s = g_string_new(NULL);
 	unsigned int i;
@@ -198,38 +196,6 @@ static int check_control_path(const struct config *c, GError **err)
 	return listen_check_paths(one, err);
 }
 
-/*
- * Each --phc names an existing character device or network interface,
- * so --check-config catches a typo (opening it is start-up's job).
- */
-static int check_phcs(const struct config *c, GError **err)
-{
-	const struct source_phc_settings *phc =
-		config_source(c, &source_phc_kind);
-	struct stat st;
-
-	for (char **p = phc ? phc->phc : NULL; p && *p; p++) {
-		if (!strchr(*p, '/')) {
-			if (!if_nametoindex(*p)) {
-				return error_set(err, ENODEV,
-						 "%s: %s: no such device or "
-						 "network interface",
-						 config_origin(c, "phc"), *p);
-			}
-		} else if (stat(*p, &st) < 0) {
-			return error_set(err, errno, "%s: %s: %s",
-					 config_origin(c, "phc"), *p,
-					 g_strerror(errno));
-		} else if (!S_ISCHR(st.st_mode)) {
-			return error_set(err, ENODEV,
-					 "%s: %s: not a character device (a "
-					 "PTP clock is /dev/ptpN)",
-					 config_origin(c, "phc"), *p);
-		}
-	}
-	return 0;
-}
-
 int configure_start(struct app *a)
 {
 	GError *err = NULL;
@@ -278,7 +244,7 @@ int configure_start(struct app *a)
 			       "%s: ", config_origin(a->cfg, "vmclock-page"));
 		goto bad;
 	}
-	if (check_phcs(a->cfg, &err)) {
+	if (config_check_sources_host(a->cfg, &err)) {
 		goto bad;
 	}
 	if ((a->cfg->socket_group &&

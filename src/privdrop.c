@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "privdrop.h"
 #include "syscall_filter.h"
 
@@ -171,19 +172,16 @@ static int drop_bounding(GError **err)
 				/* not privileged: nothing to hand on */
 				return 0;
 			}
-			g_set_error(err, G_FILE_ERROR,
-				    g_file_error_from_errno(errno),
-				    "cannot drop capability %d from the "
-				    "bounding set: %s",
-				    (int)v, g_strerror(errno));
-			return -errno;
+			return error_set(err, errno,
+					 "cannot drop capability %d from the "
+					 "bounding set: %s",
+					 (int)v, g_strerror(errno));
 		}
 	}
 	if (CAP_AMBIENT_SUPPORTED() && cap_reset_ambient()) {
-		g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(errno),
-			    "cannot clear the ambient capabilities: %s",
-			    g_strerror(errno));
-		return -errno;
+		return error_set(err, errno,
+				 "cannot clear the ambient capabilities: %s",
+				 g_strerror(errno));
 	}
 	return 0;
 }
@@ -209,18 +207,16 @@ static int switch_ids(const struct privdrop_target *t, GError **err)
 	if (getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg) ||
 	    ru != t->uid || eu != t->uid || su != t->uid || rg != t->gid ||
 	    eg != t->gid || sg != t->gid) {
-		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_PERM,
-			    "user %s: the ids did not change as asked",
-			    t->name);
-		return -EPERM;
+		return error_set(err, EPERM,
+				 "user %s: the ids did not change as asked",
+				 t->name);
 	}
 	return 0;
 bad:
-	g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(errno),
-		    "cannot switch to user %s (uid %u, gid %u): %s: %s",
-		    t->name, (unsigned int)t->uid, (unsigned int)t->gid, what,
-		    g_strerror(errno));
-	return -errno;
+	return error_set(err, errno,
+			 "cannot switch to user %s (uid %u, gid %u): %s: %s",
+			 t->name, (unsigned int)t->uid, (unsigned int)t->gid,
+			 what, g_strerror(errno));
 }
 
 /* Empty permitted, effective and inheritable; check they are. */
@@ -230,17 +226,15 @@ static int clear_caps(GError **err)
 	int r = 0;
 
 	if (!empty || cap_clear(empty) || cap_set_proc(empty)) {
-		r = -errno;
-		g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(errno),
-			    "cannot clear the capability sets: %s",
-			    g_strerror(errno));
+		r = error_set(err, errno,
+			      "cannot clear the capability sets: %s",
+			      g_strerror(errno));
 		goto out;
 	}
 	now = cap_get_proc();
 	if (!now || cap_compare(now, empty) != 0) {
-		r = -EPERM;
-		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_PERM,
-			    "capabilities remain after clearing them");
+		r = error_set(err, EPERM,
+			      "capabilities remain after clearing them");
 	}
 out:
 	cap_free(now);
@@ -269,20 +263,18 @@ int privdrop_apply(const struct privdrop_target *t, GError **err)
 	int r, n = count_threads();
 
 	if (n != 1) {
-		g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-			    "cannot drop privileges with %d threads running "
-			    "(capabilities are per thread)",
-			    n);
-		return -EBUSY;
+		return error_set(err, EBUSY,
+				 "cannot drop privileges with %d threads "
+				 "running (capabilities are per thread)",
+				 n);
 	}
 	r = drop_bounding(err);
 	if (r) {
 		return r;
 	}
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)) {
-		g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(errno),
-			    "PR_SET_KEEPCAPS: %s", g_strerror(errno));
-		return -errno;
+		return error_set(err, errno, "PR_SET_KEEPCAPS: %s",
+				 g_strerror(errno));
 	}
 	if (t->switch_ids) {
 		r = switch_ids(t, err);
@@ -295,9 +287,8 @@ int privdrop_apply(const struct privdrop_target *t, GError **err)
 		return r;
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
-		g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(errno),
-			    "PR_SET_NO_NEW_PRIVS: %s", g_strerror(errno));
-		return -errno;
+		return error_set(err, errno, "PR_SET_NO_NEW_PRIVS: %s",
+				 g_strerror(errno));
 	}
 	g_message("running as user %s (uid %u, gid %u), no capabilities",
 		  t->switch_ids ? t->name : "unchanged", (unsigned int)getuid(),
@@ -328,10 +319,9 @@ int privdrop_confine(GError **err)
 	r = syscall_filter_install();
 
 	if (r) {
-		g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(-r),
-			    "cannot install the seccomp filter: %s",
-			    g_strerror(-r));
-		return r;
+		return error_set(err, -r,
+				 "cannot install the seccomp filter: %s",
+				 g_strerror(-r));
 	}
 	g_message("seccomp system-call filter installed");
 	return 0;

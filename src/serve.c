@@ -25,7 +25,7 @@
 #include "notify.h"
 #include "persist.h"
 #include "privdrop.h"
-#include "status.h"
+#include "control_status.h"
 #include "syscall_filter.h"
 #include "time_ns.h"
 #include "upgrade.h"
@@ -91,7 +91,7 @@ static void control_answer(enum control_cmd cmd, const char *arg, GString *out,
 			   void *ctx)
 {
 	struct app *a = ctx;
-	struct status_report r;
+	struct control_status_report r;
 
 	if (cmd == CONTROL_CMD_VM_LIST || cmd == CONTROL_CMD_VM_ADD ||
 	    cmd == CONTROL_CMD_VM_REMOVE) {
@@ -116,7 +116,8 @@ static void control_answer(enum control_cmd cmd, const char *arg, GString *out,
 		}
 		return;
 	}
-	status_collect(&r, a->disc, a->server, a->start_ns, a->start_utc_s);
+	control_status_collect(&r, a->disc, a->server, a->start_ns,
+			       a->start_utc_s);
 	r.upgrade = a->upg;
 	if (a->persist) {
 		struct persist_stats ps;
@@ -129,13 +130,13 @@ static void control_answer(enum control_cmd cmd, const char *arg, GString *out,
 			 "%s", ps.last_error ? ps.last_error : "");
 	}
 	if (cmd == CONTROL_CMD_STATUS_JSON) {
-		status_render_json(&r, out);
+		control_status_render_json(&r, out);
 	} else if (cmd == CONTROL_CMD_METRICS) {
-		status_render_metrics(&r, out);
+		control_status_render_metrics(&r, out);
 	} else {
-		status_render_text(&r, out);
+		control_status_render_text(&r, out);
 	}
-	status_report_clear(&r);
+	control_status_report_clear(&r);
 }
 
 /* The fd of a control or metrics listener handed over as @name, or -1. */

@@ -141,7 +141,7 @@ static const char *const allowed[] = {
 #endif
 };
 
-/* ioctl: the PTP read requests of sync/phc.c, and isatty() for logging. */
+/* ioctl: the PTP reads of sync/sources/phc.c, and isatty() for logging. */
 static const unsigned long ioctls[] = {
 	PTP_CLOCK_GETCAPS,
 	PTP_SYS_OFFSET,

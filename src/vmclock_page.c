@@ -19,10 +19,9 @@
 #include <unistd.h>
 
 #include "leap.h"
+#include "time_ns.h"
 #include "timescale.h"
 #include "vmclock_page.h"
-
-#define NS_PER_S 1000000000LL
 
 struct vmclock_page {
 	struct vmclock_abi *map; /* VMCLOCK_PAGE_SIZE bytes, MAP_SHARED */

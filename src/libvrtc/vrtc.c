@@ -18,11 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "time_ns.h"
 #include "vrtc_agent.h"
 #include "vrtc_internal.h"
 #include "vrtc_page.h"
 
-#define NS_PER_S 1000000000LL
 /* PTP_SYS_OFFSET_EXTENDED samples per read; the narrowest one is used */
 #define PHC_SAMPLES 3
 /* a page changing under a PHC read: read both again this often */

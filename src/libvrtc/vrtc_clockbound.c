@@ -15,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "time_ns.h"
 #include "vrtc_internal.h"
 #include "vrtc_page.h"
 
-#define NS_PER_S 1000000000LL
 #define CB_MAGIC0 0x414D5A4Eu
 #define CB_MAGIC1 0x43420200u
 #define CB_VERSION 2

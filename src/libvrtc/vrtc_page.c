@@ -6,9 +6,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include "time_ns.h"
 #include "vrtc_page.h"
 
-#define NS_PER_S 1000000000LL
 /* Bounds beyond this (about 4e13 years) saturate the int64 results. */
 #define BOUND_CAP ((unsigned __int128)1 << 100)
 

@@ -114,6 +114,19 @@ int clock_model_get(const struct clock_model *m, struct clock_snapshot *out)
 	return 0;
 }
 
+int clock_model_tai_now(const struct clock_model *m,
+			struct clock_snapshot *snap, int64_t *tai_ns)
+{
+	struct clock_reading r;
+
+	if (clock_model_get(m, snap) < 0) {
+		return -EAGAIN;
+	}
+	clock_snapshot_tai(snap, clock_counter_now(snap->counter), &r);
+	*tai_ns = r.ns;
+	return 0;
+}
+
 /*
  * Elapsed time from c0 to @c in ns, floor((c - c0) * period_q / 2^40),
  * exactly: |c - c0| < 2^64 and period_q < 2^64, so the magnitude of the

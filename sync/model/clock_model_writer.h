@@ -1,11 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Writer side of the clock model (the read side is include/clock_model.h).
- * Only the discipline in sync/ publishes; everything else reads.
+ *
+ * Who publishes: into the daemon's model, only the discipline
+ * (sync/discipline.c); src/ creates the model, sets the status page's
+ * observer and frees it, and device/ only reads. A program that builds
+ * a private model of its own, in process, is that model's one writer
+ * and may publish into it: the probe's alarm benchmark
+ * (src/tools/probe/bench_alarms.c) steps one to make 100k alarms due at
+ * once, and the unit tests drive theirs the same way. Nothing they do
+ * reaches a daemon's model. make lint (tests/check-layers.sh) checks
+ * that no other object of sync/, device/ or src/ calls
+ * clock_model_publish().
  * Thread/loop: publish from the main loop; readers anywhere.
  */
-#ifndef SYNC_CLOCK_MODEL_H
-#define SYNC_CLOCK_MODEL_H
+#ifndef SYNC_MODEL_CLOCK_MODEL_WRITER_H
+#define SYNC_MODEL_CLOCK_MODEL_WRITER_H
 
 #include "clock_model.h"
 
@@ -34,4 +44,4 @@ void clock_model_set_observer(struct clock_model *m,
 					 const struct clock_snapshot *s),
 			      void *ctx);
 
-#endif /* SYNC_CLOCK_MODEL_H */
+#endif /* SYNC_MODEL_CLOCK_MODEL_WRITER_H */

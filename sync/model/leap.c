@@ -121,8 +121,8 @@ static int parse_hash(struct leap_parse *st, const char *p, const char *end)
 	return at_line_end(p, end) ? 0 : -EINVAL;
 }
 
-static int fail(GError **err, int code, const struct leap_parse *st,
-		const char *what)
+static int leap_parse_error(GError **err, int code, const struct leap_parse *st,
+			    const char *what)
 {
 	if (st && st->line) {
 		g_set_error(err, LEAP_ERROR, code,
@@ -140,14 +140,15 @@ static int parse_stamp(struct leap_parse *st, const char *p, const char *end,
 	int ret;
 
 	if (*have) {
-		return fail(err, EINVAL, st, "repeated #$ or #@ line");
+		return leap_parse_error(err, EINVAL, st,
+					"repeated #$ or #@ line");
 	}
 	ret = parse_uint(&p, end, LEAP_NTP_MAX, ntp, digits);
 	if (ret == -ERANGE) {
-		return fail(err, ERANGE, st, "time out of range");
+		return leap_parse_error(err, ERANGE, st, "time out of range");
 	}
 	if (ret < 0 || !at_line_end(p, end)) {
-		return fail(err, EINVAL, st, "malformed time");
+		return leap_parse_error(err, EINVAL, st, "malformed time");
 	}
 	*have = true;
 	return 0;
@@ -166,14 +167,15 @@ static int parse_data(struct leap_parse *st, const char *p, const char *end,
 		ret = parse_uint(&p, end, LEAP_DTAI_MAX, &dtai, d2);
 	}
 	if (ret == -ERANGE) {
-		return fail(err, ERANGE, st, "number out of range");
+		return leap_parse_error(err, ERANGE, st, "number out of range");
 	}
 	p = skip_space(p, end);
 	if (ret < 0 || (p < end && *p != '#')) {
-		return fail(err, EINVAL, st, "malformed data line");
+		return leap_parse_error(err, EINVAL, st, "malformed data line");
 	}
 	if (st->n == LEAP_MAX_ENTRIES) {
-		return fail(err, E2BIG, st, "more than 1000 entries");
+		return leap_parse_error(err, E2BIG, st,
+					"more than 1000 entries");
 	}
 	e = &st->e[st->n];
 	e->utc_s = ntp - LEAP_NTP_UNIX_OFFSET;
@@ -182,15 +184,17 @@ static int parse_data(struct leap_parse *st, const char *p, const char *end,
 		const struct leap_entry *prev = e - 1;
 
 		if (e->utc_s <= prev->utc_s) {
-			return fail(err, EINVAL, st,
-				    "unsorted or duplicate date");
+			return leap_parse_error(err, EINVAL, st,
+						"unsorted or duplicate date");
 		}
 		if (e->utc_s - prev->utc_s < LEAP_MIN_GAP_S) {
-			return fail(err, EINVAL, st,
-				    "less than a day after the previous entry");
+			return leap_parse_error(
+				err, EINVAL, st,
+				"less than a day after the previous entry");
 		}
 		if (e->dtai != prev->dtai + 1 && e->dtai != prev->dtai - 1) {
-			return fail(err, EINVAL, st, "TAI-UTC step is not +-1");
+			return leap_parse_error(err, EINVAL, st,
+						"TAI-UTC step is not +-1");
 		}
 	}
 	st->n++;
@@ -225,10 +229,12 @@ static int parse_line(struct leap_parse *st, const char *p, const char *end,
 				   &st->expires_ntp, st->expires_digits, err);
 	case 'h':
 		if (st->have_hash) {
-			return fail(err, EINVAL, st, "repeated #h line");
+			return leap_parse_error(err, EINVAL, st,
+						"repeated #h line");
 		}
 		if (parse_hash(st, p + 2, end) < 0) {
-			return fail(err, EINVAL, st, "malformed #h line");
+			return leap_parse_error(err, EINVAL, st,
+						"malformed #h line");
 		}
 		st->have_hash = true;
 		return 0;
@@ -278,19 +284,21 @@ static struct leap_table *finish(struct leap_parse *st, GError **err)
 
 	st->line = 0;
 	if (st->n == 0) {
-		fail(err, ENODATA, st, "no data lines");
+		leap_parse_error(err, ENODATA, st, "no data lines");
 		return NULL;
 	}
 	if (!st->have_updated) {
-		fail(err, ENODATA, st, "missing #$ (last update) line");
+		leap_parse_error(err, ENODATA, st,
+				 "missing #$ (last update) line");
 		return NULL;
 	}
 	if (!st->have_expires) {
-		fail(err, ENODATA, st, "missing #@ (expiry) line");
+		leap_parse_error(err, ENODATA, st, "missing #@ (expiry) line");
 		return NULL;
 	}
 	if (st->have_hash && !hash_matches(st)) {
-		fail(err, EBADMSG, st, "#h hash does not match the data");
+		leap_parse_error(err, EBADMSG, st,
+				 "#h hash does not match the data");
 		return NULL;
 	}
 	t = table_alloc(st->e, st->n);
@@ -311,11 +319,11 @@ struct leap_table *leap_table_parse(const char *text, size_t len, GError **err)
 	}
 	end = text ? text + len : NULL;
 	if (len > LEAP_MAX_TEXT) {
-		fail(err, EFBIG, NULL, "larger than 1 MiB");
+		leap_parse_error(err, EFBIG, NULL, "larger than 1 MiB");
 		return NULL;
 	}
 	if (len > 0 && memchr(text, '\0', len)) {
-		fail(err, EINVAL, NULL, "contains a NUL byte");
+		leap_parse_error(err, EINVAL, NULL, "contains a NUL byte");
 		return NULL;
 	}
 	st = g_new0(struct leap_parse, 1);

@@ -28,6 +28,7 @@
 
 #include "chrony.h"
 #include "chrony_wire.h"
+#include "time_ns.h"
 
 #define FLOAT_EXP_BITS 7
 #define FLOAT_COEF_BITS 25
@@ -532,18 +533,11 @@ bool chrony_reply_skippable(int err)
 	       err == -EBADMSG || err == -ERANGE;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int chrony_client_query(struct chrony_client *c, int timeout_ms,
 			struct chrony_tracking *t)
 {
-	int64_t now = mono_ms(), deadline = now + timeout_ms;
+	int64_t now = time_ns_now_ms(CLOCK_MONOTONIC),
+		deadline = now + timeout_ms;
 	int64_t resend = now + RESEND_MS;
 	int rc = chrony_client_send(c, 0), rejected = 0;
 
@@ -554,7 +548,7 @@ int chrony_client_query(struct chrony_client *c, int timeout_ms,
 		if (chrony_reply_skippable(rc) && rc != -ESTALE) {
 			rejected = rc; /* a bad datagram: wait for a good one */
 		}
-		now = mono_ms();
+		now = time_ns_now_ms(CLOCK_MONOTONIC);
 		if (now >= deadline) {
 			return rejected ? rejected : -ETIMEDOUT;
 		}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * chronyd command protocol version 6 on the wire: the TRACKING request
- * and reply. All fields big-endian; converted only in sync/chrony.c.
+ * and reply. All fields big-endian; converted only in sync/sources/chrony.c.
  * Sizes from chrony's candm.h (REQ_/RPY_ tracking, sourcestats).
  */
 #ifndef SYNC_CHRONY_WIRE_H

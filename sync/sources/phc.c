@@ -108,8 +108,8 @@ static const struct phc_ops sys_ops = {
 /* --- opening ------------------------------------------------------------ */
 
 /* "<what>: <why>: <strerror(err)>" into msg (if any); returns err. */
-static int fail(char *msg, size_t len, int err, const char *what,
-		const char *why)
+static int phc_why(char *msg, size_t len, int err, const char *what,
+		   const char *why)
 {
 	if (msg && len) {
 		snprintf(msg, len, "%s: %s: %s", what, why, strerror(-err));
@@ -145,13 +145,13 @@ static int if_phc_index(struct phc *p, const char *ifname, int *index,
 	int sock, ret;
 
 	if (strlen(ifname) >= sizeof(ifr.ifr_name)) {
-		return fail(msg, len, -EINVAL, ifname,
-			    "not a device path, and too long for an "
-			    "interface name");
+		return phc_why(msg, len, -EINVAL, ifname,
+			       "not a device path, and too long for an "
+			       "interface name");
 	}
 	sock = p->ops->socket(p->ctx);
 	if (sock < 0) {
-		return fail(msg, len, sock, ifname, "socket for ethtool");
+		return phc_why(msg, len, sock, ifname, "socket for ethtool");
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	memcpy(ifr.ifr_name, ifname, strlen(ifname));
@@ -159,20 +159,20 @@ static int if_phc_index(struct phc *p, const char *ifname, int *index,
 	ret = p->ops->ioctl(p->ctx, sock, SIOCETHTOOL, &ifr);
 	p->ops->close(p->ctx, sock);
 	if (ret == -ENODEV) {
-		return fail(msg, len, -ENOENT, ifname,
-			    "no such network interface");
+		return phc_why(msg, len, -ENOENT, ifname,
+			       "no such network interface");
 	}
 	if (ret == -EOPNOTSUPP) {
-		return fail(msg, len, -ENODEV, ifname,
-			    "the interface reports no timestamping "
-			    "capabilities, so no PHC");
+		return phc_why(msg, len, -ENODEV, ifname,
+			       "the interface reports no timestamping "
+			       "capabilities, so no PHC");
 	}
 	if (ret < 0) {
-		return fail(msg, len, ret, ifname, "ETHTOOL_GET_TS_INFO");
+		return phc_why(msg, len, ret, ifname, "ETHTOOL_GET_TS_INFO");
 	}
 	if (info.phc_index < 0) {
-		return fail(msg, len, -ENODEV, ifname,
-			    "the interface has no PHC");
+		return phc_why(msg, len, -ENODEV, ifname,
+			       "the interface has no PHC");
 	}
 	*index = info.phc_index;
 	return 0;
@@ -195,16 +195,17 @@ int phc_open(const char *dev_or_ifname, const struct phc_options *opt,
 	}
 	*out = NULL;
 	if (!dev_or_ifname || !*dev_or_ifname) {
-		return fail(msg, msg_len, -EINVAL, "phc", "no PHC named");
+		return phc_why(msg, msg_len, -EINVAL, "phc", "no PHC named");
 	}
 	if (opt && opt->timescale != PHC_TIMESCALE_TAI &&
 	    opt->timescale != PHC_TIMESCALE_UTC) {
-		return fail(msg, msg_len, -EINVAL, dev_or_ifname,
-			    "bad timescale");
+		return phc_why(msg, msg_len, -EINVAL, dev_or_ifname,
+			       "bad timescale");
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
-		return fail(msg, msg_len, -ENOMEM, dev_or_ifname, "allocating");
+		return phc_why(msg, msg_len, -ENOMEM, dev_or_ifname,
+			       "allocating");
 	}
 	p->fd = -1;
 	p->ops = opt && opt->ops ? opt->ops : &sys_ops;
@@ -231,8 +232,8 @@ int phc_open(const char *dev_or_ifname, const struct phc_options *opt,
 
 	ret = p->ops->open(p->ctx, dev);
 	if (ret < 0) {
-		fail(msg, msg_len, ret, dev,
-		     ret == -ENOENT ? "no such device" : "cannot open");
+		phc_why(msg, msg_len, ret, dev,
+			ret == -ENOENT ? "no such device" : "cannot open");
 		goto err;
 	}
 	p->fd = ret;
@@ -241,11 +242,11 @@ int phc_open(const char *dev_or_ifname, const struct phc_options *opt,
 	ret = p->ops->ioctl(p->ctx, p->fd, PTP_CLOCK_GETCAPS, &caps);
 	if (ret == -ENOTTY || ret == -EINVAL) {
 		ret = -ENOTTY;
-		fail(msg, msg_len, ret, dev, "not a PHC: PTP_CLOCK_GETCAPS");
+		phc_why(msg, msg_len, ret, dev, "not a PHC: PTP_CLOCK_GETCAPS");
 		goto err;
 	}
 	if (ret < 0) {
-		fail(msg, msg_len, ret, dev, "PTP_CLOCK_GETCAPS");
+		phc_why(msg, msg_len, ret, dev, "PTP_CLOCK_GETCAPS");
 		goto err;
 	}
 	p->cross = caps.cross_timestamping != 0;

@@ -16,6 +16,7 @@
 
 #include "ptp4l.h"
 #include "ptp4l_wire.h"
+#include "time_ns.h"
 
 _Static_assert(PTP4L_REQ_LEN == sizeof(struct ptp4l_wire_mgmt) +
 					sizeof(struct ptp4l_wire_tlv),
@@ -488,18 +489,10 @@ int ptp4l_client_recv(struct ptp4l_client *c, struct ptp4l_reply *out,
 	return ret;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int ptp4l_client_get(struct ptp4l_client *c, uint16_t mgmt_id, int timeout_ms,
 		     struct ptp4l_reply *out)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = time_ns_now_ms(CLOCK_MONOTONIC) + timeout_ms;
 	int ret;
 
 	ret = ptp4l_client_send_get(c, mgmt_id);
@@ -508,7 +501,7 @@ int ptp4l_client_get(struct ptp4l_client *c, uint16_t mgmt_id, int timeout_ms,
 	}
 	for (;;) {
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - time_ns_now_ms(CLOCK_MONOTONIC);
 
 		if (left <= 0) {
 			c->outstanding = false;

@@ -85,11 +85,33 @@ const char *source_leap_name(enum source_leap l)
 	return "none";
 }
 
-/* The registry: one line per kind, in order of preference among equals. */
-static const struct source_kind *const kinds[] = {
-	&source_phc_kind, &source_chrony_kind, &source_gpsd_kind,
-	&source_sysclock_kind, /* the fallback, last */
-};
+/*
+ * The registry: one entry per kind, in order of preference among equals,
+ * the fallback last. A kind X is source_X.c defining source_X_kind: its
+ * ops, its settings struct, the config keys that fill it (which are its
+ * command-line options too) and its checks (check, check_host); adding
+ * one is that file and X(name) here. A header source_X.h is needed only
+ * by a unit test that builds the settings by hand.
+ *
+ * Most kinds come in two files: X.c speaks the device or the peer's
+ * protocol (phc.c: the PTP ioctls; chrony.c: cmdmon; ptp4l.c: pmc
+ * management messages; gpsd.c + gpsd_msg.c: gpsd's JSON; sysclock.c:
+ * adjtimex) and knows nothing of sources, samples or GLib's loop, so it
+ * is unit-tested against fake peers, fuzzed alone (tests/fuzz/) and, for
+ * phc.c, linked into the GLib-free guest tool. source_X.c is the
+ * adapter: settings and keys, turning readings into samples with their
+ * bounds, health, retries. A kind without a protocol of its own can be
+ * the one file.
+ */
+#define SOURCE_KINDS(X) X(phc) X(chrony) X(gpsd) X(sysclock)
+
+#define SOURCE_KIND_DECLARE(name)                                              \
+	extern const struct source_kind source_##name##_kind;
+#define SOURCE_KIND_ENTRY(name) &source_##name##_kind,
+SOURCE_KINDS(SOURCE_KIND_DECLARE)
+
+static const struct source_kind *const kinds[] = { SOURCE_KINDS(
+	SOURCE_KIND_ENTRY) };
 
 const struct source_kind *const *source_kinds(size_t *n)
 {

@@ -20,10 +20,7 @@
 
 #include "config_key.h"
 #include "leap.h"
-#include "phc.h"
 #include "sample.h"
-
-struct timex;
 
 enum source_state {
 	SOURCE_OK = 0,	 /* samples valid, companions answering */
@@ -93,43 +90,6 @@ struct source_conf {
 	bool retry_at_start;
 };
 
-/* PHC: settings of the keys phc, phc-timescale, ptp4l-socket. */
-struct source_phc_settings {
-	char **phc;			  /* /dev/ptpN or interface names */
-	enum phc_timescale phc_timescale; /* default TAI */
-	char **ptp4l_socket; /* the Nth for the Nth phc; may be shorter;
-			      * NULL or too short: no ptp4l companion */
-	/* not keys (tests) */
-	const char *ptp4l_bind_dir;    /* NULL: g_get_tmp_dir() */
-	const struct phc_ops *phc_ops; /* NULL: real system calls */
-	void *phc_ctx;
-};
-
-/* chronyd: settings of the keys chrony, chrony-socket, chrony-port. */
-struct source_chrony_settings {
-	bool on;		    /* follow chronyd's system clock */
-	char *chrony_socket;	    /* NULL: CHRONY_DEFAULT_SOCKET */
-	uint64_t chrony_port;	    /* loopback UDP command port for reopening
-				     * when the socket cannot be (after the
-				     * privilege drop); 0: never */
-	const char *chrony_run_dir; /* not a key; NULL: the socket's dir */
-};
-
-/* gpsd (JSON watch over TCP, libgps): the keys gpsd, gpsd-device. */
-struct source_gpsd_settings {
-	char *gpsd_server;	   /* "host:port"; NULL: no gpsd source (and
-				    * localhost:2947 to new()) */
-	char *gpsd_device;	   /* NULL: every device gpsd reports */
-	uint64_t gpsd_toff_err_ns; /* not a key: NMEA timing; 0: 500 ms */
-};
-
-/* The system clock: the key system-clock. Reads through clock_ops. */
-struct source_sysclock_settings {
-	bool on; /* the fallback source */
-	/* not a key (tests); NULL: ntp_adjtime read-only */
-	int (*sysclock_adjtime)(void *ctx, struct timex *tx);
-};
-
 struct source;
 
 struct source_ops {
@@ -166,18 +126,14 @@ struct source {
 	char name[48]; /* set by new(), else ops->name: "PHC /dev/ptp0" */
 };
 
-extern const struct source_ops source_phc_ops;	    /* source_phc.c */
-extern const struct source_ops source_chrony_ops;   /* source_chrony.c */
-extern const struct source_ops source_gpsd_ops;	    /* source_gpsd.c */
-extern const struct source_ops source_sysclock_ops; /* source_sysclock.c */
-
 /*
  * A kind of time source as the daemon configures it, like a chrony
  * refclock driver: its ops, its settings struct and the keys that fill it
  * (include/config_key.h: offsets into that struct; the daemon's config
  * parser reads them, for the key file and the command line alike).
- * source_kinds() lists them all; adding a kind is one source_*.c with its
- * ops, settings and keys, and one line there.
+ * source_kinds() lists them all; adding a kind is one source_X.c with its
+ * ops, settings, keys and checks, and one line in the registry
+ * (SOURCE_KINDS in source.c).
  */
 struct source_kind {
 	/* the key that turns it on, and the name in "no other time source
@@ -200,12 +156,15 @@ struct source_kind {
 	 */
 	int (*check)(const void *settings, const char *const *origin,
 		     GError **err);
+	/*
+	 * Check the settings against this host, for --check-config and
+	 * start-up only (not a reload, not the config's own tests): a
+	 * device that does not exist, say. Opening it stays new()'s job.
+	 * Same arguments and return as check; NULL: nothing to check.
+	 */
+	int (*check_host)(const void *settings, const char *const *origin,
+			  GError **err);
 };
-
-extern const struct source_kind source_phc_kind;
-extern const struct source_kind source_chrony_kind;
-extern const struct source_kind source_gpsd_kind;
-extern const struct source_kind source_sysclock_kind;
 
 /*
  * The registry: every kind, in order of preference among equals (the

@@ -49,7 +49,7 @@
 #include <stdio.h>
 
 #include "chrony.h"
-#include "source.h"
+#include "source_chrony.h"
 #include "sysclock.h"
 #include "time_ns.h"
 

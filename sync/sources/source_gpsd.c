@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "gpsd.h"
-#include "source.h"
+#include "source_gpsd.h"
 #include "sysclock.h"
 #include "time_ns.h"
 

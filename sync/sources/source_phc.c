@@ -33,9 +33,12 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <net/if.h>
+#include <sys/stat.h>
 
 #include "ptp4l.h"
-#include "source.h"
+#include "source_phc.h"
 
 /* The four data sets asked in turn. */
 static const uint16_t ptp4l_ids[] = {
@@ -420,6 +423,43 @@ static int phc_check(const void *settings, const char *const *origin,
 	return 0;
 }
 
+/*
+ * Each phc names an existing character device or network interface, so
+ * --check-config catches a typo (opening it is new()'s job).
+ */
+static int phc_check_host(const void *settings, const char *const *origin,
+			  GError **err)
+{
+	const struct source_phc_settings *s = settings;
+	struct stat st;
+
+	for (char **p = s->phc; p && *p; p++) {
+		int e = 0;
+
+		if (!strchr(*p, '/')) {
+			if (!if_nametoindex(*p)) {
+				g_set_error(err, source_error_quark(), ENODEV,
+					    "%s: %s: no such device or network "
+					    "interface",
+					    origin[0], *p);
+				return -ENODEV;
+			}
+		} else if (stat(*p, &st) < 0) {
+			e = errno;
+			g_set_error(err, source_error_quark(), e, "%s: %s: %s",
+				    origin[0], *p, g_strerror(e));
+			return -e;
+		} else if (!S_ISCHR(st.st_mode)) {
+			g_set_error(err, source_error_quark(), ENODEV,
+				    "%s: %s: not a character device (a PTP "
+				    "clock is /dev/ptpN)",
+				    origin[0], *p);
+			return -ENODEV;
+		}
+	}
+	return 0;
+}
+
 const struct source_kind source_phc_kind = {
 	.name = "phc",
 	.plural = "PHCs",
@@ -430,4 +470,5 @@ const struct source_kind source_phc_kind = {
 	.max_sources = 0, /* the rest */
 	.count = phc_count,
 	.check = phc_check,
+	.check_host = phc_check_host,
 };

@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <sys/timex.h>
 
-#include "source.h"
+#include "source_sysclock.h"
 #include "sysclock.h"
 
 struct source_sysclock {

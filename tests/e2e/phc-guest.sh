@@ -14,7 +14,7 @@
 #
 #   tests/e2e/phc-guest.sh BUILD_DIR          (make e2e-phc: 120 s, fault at 45 s for 30 s)
 #   VRTC_PHC_DURATION=600 VRTC_PHC_FAULT=300 VRTC_PHC_OUTAGE=60 \
-#   VRTC_PHC_OUT=docs/phc tests/e2e/phc-guest.sh build      (the README's run)
+#   VRTC_PHC_OUT=build/phc tests/e2e/phc-guest.sh build      (the README's run)
 #
 # Environment: VRTC_PHC_NIC (igb|e1000e, default igb), VRTC_PHC_TS (hw|sw:
 # ptp4l -H, or -S with phc2sys steering the slave PHC; default hw),

@@ -28,7 +28,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct vrtc_config cfg;
+static struct rtcdev_config cfg;
 static struct clock_model *model;
 static struct alarm_timer *timer;
 
@@ -43,7 +43,7 @@ static void setup(void)
 		.leaps = leap_table_new(e, 1, 4200000000LL),
 	};
 
-	vrtc_config_default(&cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
+	rtcdev_config_default(&cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
 	model = clock_model_new();
 	clock_model_publish(model, &s);
 	timer = alarm_timer_new(model);
@@ -54,11 +54,11 @@ static void pending(void *opaque)
 {
 }
 
-static struct vrtc_dev *device(void)
+static struct rtcdev_dev *device(void)
 {
-	struct vrtc_dev *d = vrtc_dev_new(&cfg, model);
+	struct rtcdev_dev *d = rtcdev_dev_new(&cfg, model);
 
-	assert(d && vrtc_dev_attach_alarms(d, timer, pending, NULL) == 0);
+	assert(d && rtcdev_dev_attach_alarms(d, timer, pending, NULL) == 0);
 	return d;
 }
 
@@ -83,7 +83,7 @@ static GByteArray *with_header(const uint8_t *body, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct vrtc_dev *d, *d2;
+	struct rtcdev_dev *d, *d2;
 	GByteArray *img, *again;
 	char why[256];
 	int rc;
@@ -110,10 +110,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rc = rtc_migrate_load(d2, again->data, again->len, why,
 				      sizeof(why));
 		assert(rc == 0);
-		vrtc_dev_free(d2);
+		rtcdev_dev_free(d2);
 		g_byte_array_unref(again);
 	}
-	vrtc_dev_free(d);
+	rtcdev_dev_free(d);
 	g_byte_array_unref(img);
 	return 0;
 }

@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NFDS 18
 
-static struct vrtc_config cfg;
+static struct rtcdev_config cfg;
 static struct clock_model *model;
 
 static void setup(void)
@@ -45,7 +45,7 @@ static void setup(void)
 		.leaps = leap_table_new(e, 1, 4200000000LL),
 	};
 
-	vrtc_config_default(&cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
+	rtcdev_config_default(&cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
 	model = clock_model_new();
 	clock_model_publish(model, &s);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer harness: the probe's reading of the control socket's
- * `status json` (src/probe/eval_live.c). */
+ * `status json` (src/tools/probe/eval_live.c). */
 #include <assert.h>
 #include <errno.h>
 #include <stdint.h>

@@ -32,7 +32,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct vrtc_config cfg;
+static struct rtcdev_config cfg;
 static struct clock_model *model;
 static int memfd = -1, logfd = -1;
 static bool verbose;	  /* FUZZ_VERBOSE=1: each message and its outcome */
@@ -52,7 +52,7 @@ static void setup(void)
 		.leaps = leap_table_new(e, 1, 4200000000LL),
 	};
 
-	vrtc_config_default(&cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
+	rtcdev_config_default(&cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
 	model = clock_model_new();
 	clock_model_publish(model, &s);
 	memfd = memfd_create("fuzz-guest", MFD_CLOEXEC);
@@ -62,10 +62,10 @@ static void setup(void)
 	assert(fcntl(logfd, F_ADD_SEALS,
 		     F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) == 0);
 	{
-		struct vrtc_dev *d = vrtc_dev_new(&cfg, model);
+		struct rtcdev_dev *d = rtcdev_dev_new(&cfg, model);
 
 		assert(d && rtc_migrate_save(d, &state) == 0);
-		vrtc_dev_free(d);
+		rtcdev_dev_free(d);
 	}
 	/* A transfer's pipe whose reader is gone: EPIPE, not death (the
 	 * daemon ignores SIGPIPE too). */
@@ -116,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t reply[VU_REPLY_MAX];
 	struct vhost_user_header h;
-	struct vrtc_dev *dev;
+	struct rtcdev_dev *dev;
 	struct vu_conn *c;
 	int fds[VHOST_USER_MAX_FDS];
 	size_t off = 0, reply_len;
@@ -126,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 		verbose = getenv("FUZZ_VERBOSE") != NULL;
 	}
-	dev = vrtc_dev_new(&cfg, model);
+	dev = rtcdev_dev_new(&cfg, model);
 	c = vu_conn_new("fuzz", &rtc_backend_ops, dev, NULL, NULL);
 	assert(dev && c);
 	while (size - off >= sizeof(h) + 1) {
@@ -170,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)vu_conn_process(c, 0, 64);
 	}
 	vu_conn_free(c);
-	vrtc_dev_free(dev);
+	rtcdev_dev_free(dev);
 	while (npipe_ends) {
 		close(pipe_ends[--npipe_ends]);
 	}

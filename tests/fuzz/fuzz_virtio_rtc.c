@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer harness: virtio-rtc request decoding (vrtc_handle) with
+ * libFuzzer harness: virtio-rtc request decoding (rtcdev_handle) with
  * arbitrary request bytes, request lengths and response capacities.
  * Input: byte 0-1 response capacity, byte 2 declared extra length,
  * rest = request bytes.
@@ -16,9 +16,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct vrtc_config cfg;
+static struct rtcdev_config cfg;
 static struct clock_model *model;
-static struct vrtc_dev *dev;
+static struct rtcdev_dev *dev;
 
 static void setup(void)
 {
@@ -38,10 +38,10 @@ static void setup(void)
 		.leaps = t,
 	};
 
-	vrtc_config_default(&cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
+	rtcdev_config_default(&cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
 	model = clock_model_new();
 	clock_model_publish(model, &s);
-	dev = vrtc_dev_new(&cfg, model);
+	dev = rtcdev_dev_new(&cfg, model);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -61,13 +61,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = size - 3 < sizeof(req) ? size - 3 : sizeof(req);
 	memcpy(req, data + 3, n);
 	memset(resp, 0x5a, sizeof(resp));
-	n = vrtc_handle(dev, req, req_len, resp, cap);
+	n = rtcdev_handle(dev, req, req_len, resp, cap);
 	assert(n <= cap && n <= sizeof(resp));
 	if (n >= 8 && resp[0] != VIRTIO_RTC_S_OK) {
 		assert(n == 8);
 	}
 	if (data[2] == 0xff) {
-		vrtc_dev_reset(dev);
+		rtcdev_dev_reset(dev);
 	}
 	return 0;
 }

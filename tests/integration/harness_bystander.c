@@ -187,7 +187,7 @@ static int by_submit(struct bystanders *b, unsigned int i)
 
 	while (vuf_inflight(vm->v, 0) < b->o.inflight) {
 		uint16_t id = (uint16_t)(rand_r(&vm->seed) % BY_NCLOCKS);
-		uint64_t ck = (uint64_t)vuf_now_ns(CLOCK_REALTIME) << 2 | id;
+		uint64_t ck = (uint64_t)time_ns_now(CLOCK_REALTIME) << 2 | id;
 
 		vuf_rtc_req_read(&rd, id);
 		if (vuf_submit(vm->v, 0, &rd, sizeof(rd), 16, NULL, ck)) {
@@ -211,7 +211,7 @@ static int by_reap(struct bystanders *b, unsigned int i, int64_t mono)
 	int r;
 
 	while ((r = vuf_poll(vm->v, 0, &c)) > 0) {
-		int64_t t1 = vuf_now_ns(CLOCK_REALTIME);
+		int64_t t1 = time_ns_now(CLOCK_REALTIME);
 		int64_t t0 = (int64_t)(c.cookie >> 2);
 		uint16_t id = (uint16_t)(c.cookie & 3);
 		uint64_t ns, lat = t1 > t0 ? (uint64_t)(t1 - t0) : 0;
@@ -248,7 +248,7 @@ static void *by_worker_main(void *arg)
 	unsigned int i;
 
 	while (!b->stop) {
-		int64_t mono = vuf_now_ns(CLOCK_MONOTONIC);
+		int64_t mono = time_ns_now(CLOCK_MONOTONIC);
 
 		for (i = w->first; i < w->first + w->count; i++) {
 			struct by_vm *vm = &b->vm[i];
@@ -274,14 +274,14 @@ static void by_finish_vm(struct bystanders *b, unsigned int i)
 {
 	struct by_vm *vm = &b->vm[i];
 	int64_t deadline =
-		vuf_now_ns(CLOCK_MONOTONIC) + (int64_t)b->o.stall_ms * 1000000;
+		time_ns_now(CLOCK_MONOTONIC) + (int64_t)b->o.stall_ms * 1000000;
 	uint64_t ns;
 
 	while (vuf_inflight(vm->v, 0) > 0) {
-		if (by_reap(b, i, vuf_now_ns(CLOCK_MONOTONIC)) < 0) {
+		if (by_reap(b, i, time_ns_now(CLOCK_MONOTONIC)) < 0) {
 			return;
 		}
-		if (vuf_now_ns(CLOCK_MONOTONIC) > deadline) {
+		if (time_ns_now(CLOCK_MONOTONIC) > deadline) {
 			by_error(b, "VM %u: %u requests never answered", i,
 				 vuf_inflight(vm->v, 0));
 			return;
@@ -354,10 +354,10 @@ struct bystanders *bystanders_start(const struct bystanders_opts *o, char *err,
 			return by_fail(b, err, len, "first READ", i);
 		}
 		b->vm[i].last[2] = ns;
-		b->vm[i].last_done_ns = vuf_now_ns(CLOCK_MONOTONIC);
+		b->vm[i].last_done_ns = time_ns_now(CLOCK_MONOTONIC);
 		vuf_set_interrupts(b->vm[i].v, 0, false);
 	}
-	b->lap_start_ns = vuf_now_ns(CLOCK_MONOTONIC);
+	b->lap_start_ns = time_ns_now(CLOCK_MONOTONIC);
 	per = (b->o.vms + b->o.threads - 1) / b->o.threads;
 	for (i = 0; i < b->o.threads; i++) {
 		struct by_worker *w = &b->w[i];
@@ -379,7 +379,7 @@ struct bystanders *bystanders_start(const struct bystanders_opts *o, char *err,
 
 void bystanders_lap(struct bystanders *b, struct bystanders_lap *out)
 {
-	int64_t now = vuf_now_ns(CLOCK_MONOTONIC);
+	int64_t now = time_ns_now(CLOCK_MONOTONIC);
 
 	pthread_mutex_lock(&b->lock);
 	memset(out, 0, sizeof(*out));

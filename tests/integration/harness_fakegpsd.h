@@ -51,7 +51,7 @@ void fake_gpsd_set_offset(struct fake_gpsd *g, int64_t offset_ns);
 
 /*
  * The TPV's "leapseconds" (GPS - UTC, s) from the next report on; the
- * daemon takes TAI - UTC = @leap_s + 19 from it (sync/source_gpsd.c).
+ * daemon takes TAI - UTC = @leap_s + 19 from it (sync/sources/source_gpsd.c).
  */
 void fake_gpsd_set_leapseconds(struct fake_gpsd *g, int leap_s);
 

@@ -35,10 +35,10 @@ static inline size_t itest_log_len(struct vdaemon *d)
 static inline bool itest_wait_log(struct vdaemon *d, size_t from,
 				  const char *needle, int ms)
 {
-	int64_t end = vuf_now_ns(CLOCK_MONOTONIC) + (int64_t)ms * 1000000;
+	int64_t end = time_ns_now(CLOCK_MONOTONIC) + (int64_t)ms * 1000000;
 
 	while (!strstr(itest_log_from(d, from), needle)) {
-		if (vuf_now_ns(CLOCK_MONOTONIC) > end) {
+		if (time_ns_now(CLOCK_MONOTONIC) > end) {
 			return false;
 		}
 		itest_alive(d);

@@ -53,10 +53,10 @@ static inline void itest_usage(struct vdaemon *d, struct itest_usage *u)
 /* Wait (up to 5 s) until the daemon has @fds fds open; false if not. */
 static inline bool itest_wait_fds(struct vdaemon *d, int fds)
 {
-	int64_t deadline = vuf_now_ns(CLOCK_MONOTONIC) + 5000000000ll;
+	int64_t deadline = time_ns_now(CLOCK_MONOTONIC) + 5000000000ll;
 
 	while (vdaemon_fd_count(d) != fds) {
-		if (vuf_now_ns(CLOCK_MONOTONIC) > deadline) {
+		if (time_ns_now(CLOCK_MONOTONIC) > deadline) {
 			return false;
 		}
 		itest_sleep_ms(20);
@@ -73,7 +73,7 @@ static inline void itest_expect_no_leak(struct vdaemon *d,
 					const struct itest_usage *before,
 					const char *what)
 {
-	int64_t deadline = vuf_now_ns(CLOCK_MONOTONIC) + 5000000000ll;
+	int64_t deadline = time_ns_now(CLOCK_MONOTONIC) + 5000000000ll;
 	struct itest_usage now;
 
 	for (;;) {
@@ -83,7 +83,7 @@ static inline void itest_expect_no_leak(struct vdaemon *d,
 		    now.maps <= before->maps + ITEST_MAPS_SLACK) {
 			break;
 		}
-		if (vuf_now_ns(CLOCK_MONOTONIC) > deadline) {
+		if (time_ns_now(CLOCK_MONOTONIC) > deadline) {
 			break;
 		}
 		itest_sleep_ms(20);

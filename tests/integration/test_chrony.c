@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * sync/chrony.c against real chronyd (Debian package "chrony"): a server
- * chronyd serving "local stratum 8" on a loopback port and a client
+ * sync/sources/chrony.c against real chronyd (Debian package "chrony"): a
+ * server chronyd serving "local stratum 8" on a loopback port and a client
  * chronyd synchronised to it, both with -x (never touching the host
  * clock), each with its own command socket and port in a temp dir. Our
  * client reads TRACKING from the client chronyd and is checked against

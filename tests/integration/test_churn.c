@@ -105,7 +105,7 @@ ITEST(churn, connect_disconnect_1000)
 	itest_expect_no_leak(d, &start, "warm-up");
 	itest_usage(d, &before);
 	bystanders_lap(b, &lap);
-	t0 = vuf_now_ns(CLOCK_MONOTONIC);
+	t0 = time_ns_now(CLOCK_MONOTONIC);
 	for (i = 0; i < CYCLES; i++) {
 		one_cycle(sock, i % 6);
 		if (i % 100 == 99) {
@@ -115,7 +115,7 @@ ITEST(churn, connect_disconnect_1000)
 	bystanders_lap(b, &lap);
 	cr_log_info("%u cycles in %.2f s; bystanders meanwhile: %llu READs, "
 		    "p99 %.1f us",
-		    CYCLES, (double)(vuf_now_ns(CLOCK_MONOTONIC) - t0) / 1e9,
+		    CYCLES, (double)(time_ns_now(CLOCK_MONOTONIC) - t0) / 1e9,
 		    (unsigned long long)lap.n, lap.p99 / 1e3);
 	cr_assert_gt(lap.n, 0, "bystanders starved by the churn");
 	itest_expect_no_leak(d, &before, "1000 connect/disconnect cycles");

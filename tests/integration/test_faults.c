@@ -105,7 +105,7 @@ static int send_some(int fd, const void *buf, size_t len, int64_t deadline)
 		if (n < 0 && errno == EAGAIN) {
 			struct pollfd pfd = { fd, POLLOUT, 0 };
 
-			if (vuf_now_ns(CLOCK_MONOTONIC) > deadline) {
+			if (time_ns_now(CLOCK_MONOTONIC) > deadline) {
 				return -ETIMEDOUT;
 			}
 			(void)poll(&pfd, 1, 10);
@@ -141,7 +141,7 @@ static void stops_reading_run(bool set_up)
 	v = set_up ? itest_vm(vdaemon_socket(d, 0), NULL)
 		   : itest_vm_init(vdaemon_socket(d, 0), NULL);
 	fd = vuf_socket(v);
-	t0 = vuf_now_ns(CLOCK_MONOTONIC);
+	t0 = time_ns_now(CLOCK_MONOTONIC);
 	deadline = t0 + 10000000000ll;
 	while (ret == 0) {
 		static const uint32_t reqs[] = {
@@ -171,7 +171,7 @@ static void stops_reading_run(bool set_up)
 	cr_log_info("%s front-end: %lu requests sent unread; daemon closed "
 		    "the connection after %lld ms (%s)",
 		    set_up ? "set-up" : "half set-up", sent,
-		    (long long)((vuf_now_ns(CLOCK_MONOTONIC) - t0) / 1000000),
+		    (long long)((time_ns_now(CLOCK_MONOTONIC) - t0) / 1000000),
 		    strerror(-ret));
 	cr_assert(ret == -EPIPE || ret == -ECONNRESET,
 		  "after %lu unread replies the connection is still open: %s",
@@ -266,13 +266,13 @@ static void kick_flood_run(const char *poll_ns)
 	f.v = itest_vm(vdaemon_socket(d, 0), NULL);
 	vuf_set_interrupts(f.v, 0, false);
 	bystanders_lap(b, &flood); /* the flooder's set-up, dropped */
-	t0 = vuf_now_ns(CLOCK_MONOTONIC);
+	t0 = time_ns_now(CLOCK_MONOTONIC);
 	cr_assert_eq(pthread_create(&f.th, NULL, flooder_main, &f), 0);
 	itest_sleep_ms(3000);
 	bystanders_lap(b, &flood);
 	f.stop = 1;
 	pthread_join(f.th, NULL);
-	secs = (double)(vuf_now_ns(CLOCK_MONOTONIC) - t0) / 1e9;
+	secs = (double)(time_ns_now(CLOCK_MONOTONIC) - t0) / 1e9;
 	cr_assert_str_empty(f.err, "flooding VM: %s", f.err);
 	cr_log_info("poll-ns %s: %.0f kicks/s for %.1f s (%llu READs of the "
 		    "flooder answered)",
@@ -412,9 +412,9 @@ ITEST(faults, message_flood_with_fds)
 	itest_usage(d, &before);
 	v = itest_vm(vdaemon_socket(d, 0), NULL);
 	bystanders_lap(b, &lap);
-	t0 = vuf_now_ns(CLOCK_MONOTONIC);
+	t0 = time_ns_now(CLOCK_MONOTONIC);
 	end = t0 + 2000000000ll;
-	while (vuf_now_ns(CLOCK_MONOTONIC) < end) {
+	while (time_ns_now(CLOCK_MONOTONIC) < end) {
 		cr_assert_eq(vuf_mask_call(v, 0, sent % 2 == 0), 0, "%s",
 			     vuf_error(v));
 		sent++;
@@ -424,7 +424,7 @@ ITEST(faults, message_flood_with_fds)
 	cr_assert_eq(vuf_ping(v), 0, "%s", vuf_error(v));
 	cr_log_info("%lu SET_VRING_CALL in %.1f s; bystander RTT meanwhile: "
 		    "%llu READs, p50 %.1f us, p99 %.1f us, max %.1f us",
-		    sent, (double)(vuf_now_ns(CLOCK_MONOTONIC) - t0) / 1e9,
+		    sent, (double)(time_ns_now(CLOCK_MONOTONIC) - t0) / 1e9,
 		    (unsigned long long)lap.n, lap.p50 / 1e3, lap.p99 / 1e3,
 		    lap.max / 1e3);
 	cr_assert_gt(lap.n, 200, "bystanders starved by the message flood");

@@ -43,6 +43,7 @@
 #include "itest.h"
 #include "leap.h"
 #include "source.h"
+#include "source_gpsd.h"
 #include "time_ns.h"
 
 #define NS NS_PER_S

@@ -30,7 +30,7 @@
 
 #define F_ALARM (1ull << VIRTIO_RTC_F_ALARM)
 
-static struct vrtc_config cfg;
+static struct rtcdev_config cfg;
 static struct clock_model *model;
 static GMainLoop *loop;
 static pthread_t loop_th;
@@ -105,7 +105,7 @@ static void setup(void)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
-	vrtc_config_default(&cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
+	rtcdev_config_default(&cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
 	model = clock_model_new();
 	clock_model_publish(model, &s);
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/vrtc-ho-XXXXXX");

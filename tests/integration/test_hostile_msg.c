@@ -687,8 +687,8 @@ ITEST(hostile_msg, fds_not_leaked)
 			vuf_free(v);
 		}
 	}
-	deadline = vuf_now_ns(CLOCK_MONOTONIC) + 2000000000ll;
-	while (vuf_now_ns(CLOCK_MONOTONIC) < deadline) {
+	deadline = time_ns_now(CLOCK_MONOTONIC) + 2000000000ll;
+	while (time_ns_now(CLOCK_MONOTONIC) < deadline) {
 		now = vdaemon_fd_count(c.d);
 		if (now == base) {
 			break;

@@ -2,8 +2,8 @@
 /*
  * Hostile peer daemons over REAL sockets: a fake chronyd on a Unix
  * datagram command socket and a fake ptp4l on a Unix datagram management
- * socket (harness_fakepeer.h) answer our real clients (sync/chrony.c,
- * sync/ptp4l.c, and the sources built on them) with short, oversized,
+ * socket (harness_fakepeer.h) answer our real clients (sync/sources/chrony.c,
+ * sync/sources/ptp4l.c, and the sources built on them) with short, oversized,
  * wrong-version, wrong-code, wrong-sequence, out-of-range and garbage
  * datagrams, floods, foreign senders and silence. Each must be rejected
  * with its documented -errno and no sample, never make the caller wait
@@ -33,6 +33,7 @@
 #include "harness_fakepeer.h"
 #include "leap.h"
 #include "source.h"
+#include "source_chrony.h"
 
 #define NS_PER_MS 1000000LL
 /*

@@ -25,6 +25,7 @@
 #include "ptp4l.h"
 #include "ptp4l_wire.h"
 #include "source.h"
+#include "source_phc.h"
 
 #define NS_PER_MS 1000000LL
 /*

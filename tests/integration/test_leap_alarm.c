@@ -81,7 +81,7 @@ static void rig_fini(void)
 
 static int64_t now_ns(int clk)
 {
-	return vuf_now_ns(clk);
+	return time_ns_now(clk);
 }
 
 /*

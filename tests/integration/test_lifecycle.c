@@ -229,8 +229,8 @@ ITEST(lifecycle, frontend_killed_mid_request)
 			  "child could not set up");
 		itest_alive(d);
 	}
-	deadline = vuf_now_ns(CLOCK_MONOTONIC) + 2000000000ll;
-	while (vuf_now_ns(CLOCK_MONOTONIC) < deadline) {
+	deadline = time_ns_now(CLOCK_MONOTONIC) + 2000000000ll;
+	while (time_ns_now(CLOCK_MONOTONIC) < deadline) {
 		now = vdaemon_fd_count(d);
 		if (now == base) {
 			break;
@@ -357,8 +357,8 @@ ITEST(lifecycle, no_fd_or_mapping_leak)
 		}
 		vuf_free(v);
 	}
-	deadline = vuf_now_ns(CLOCK_MONOTONIC) + 2000000000ll;
-	while (vuf_now_ns(CLOCK_MONOTONIC) < deadline) {
+	deadline = time_ns_now(CLOCK_MONOTONIC) + 2000000000ll;
+	while (time_ns_now(CLOCK_MONOTONIC) < deadline) {
 		fd1 = vdaemon_fd_count(d);
 		map1 = vdaemon_map_count(d);
 		if (fd1 == fd0 && map1 <= map0) {

@@ -57,7 +57,7 @@ static void write_page(int64_t age_ns)
 		.counter = CLOCK_COUNTER_MONOTONIC_RAW,
 		.status = CLOCK_STATUS_SYNCHRONIZED,
 		.c0 = now - (uint64_t)age_ns,
-		.tai0_ns = vuf_now_ns(CLOCK_REALTIME) + 37 * NS - age_ns,
+		.tai0_ns = time_ns_now(CLOCK_REALTIME) + 37 * NS - age_ns,
 		.period_q = (uint64_t)1 << CLOCK_PERIOD_SHIFT,
 		.time_maxerr_ns = 1000,
 		.rate_maxerr_ppb = 1000,

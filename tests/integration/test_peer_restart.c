@@ -30,6 +30,8 @@
 #include "harness_ptp4l.h"
 #include "leap.h"
 #include "source.h"
+#include "source_chrony.h"
+#include "source_phc.h"
 
 /* Timestamping noise between our read of ptp4l and pmc's, ns. */
 #define BUDGET_TOL_NS 1000000

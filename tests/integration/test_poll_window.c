@@ -74,7 +74,7 @@ static void pause_ns(unsigned int ns)
 static int pollwin_wait(struct vuf *v, const struct pollwin_cfg *cfg,
 			struct vuf_completion *c)
 {
-	int64_t end = vuf_now_ns(CLOCK_MONOTONIC) +
+	int64_t end = time_ns_now(CLOCK_MONOTONIC) +
 		      (int64_t)POLLWIN_DEADLINE_MS * 1000000;
 	int ret;
 
@@ -86,7 +86,7 @@ static int pollwin_wait(struct vuf *v, const struct pollwin_cfg *cfg,
 		if (ret != -ETIMEDOUT) {
 			return ret;
 		}
-		if (vuf_now_ns(CLOCK_MONOTONIC) > end) {
+		if (time_ns_now(CLOCK_MONOTONIC) > end) {
 			return -ETIMEDOUT;
 		}
 	}
@@ -130,7 +130,7 @@ static void *pollwin_run(void *arg)
 				 vuf_error(v));
 			break;
 		}
-		t0 = vuf_now_ns(CLOCK_MONOTONIC);
+		t0 = time_ns_now(CLOCK_MONOTONIC);
 		ret = pollwin_wait(v, &m->cfg, &c);
 		if (ret) {
 			snprintf(m->error, sizeof(m->error),
@@ -140,8 +140,8 @@ static void *pollwin_run(void *arg)
 				 vuf_inflight(v, 0));
 			break;
 		}
-		if (vuf_now_ns(CLOCK_MONOTONIC) - t0 > m->max_wait_ns) {
-			m->max_wait_ns = vuf_now_ns(CLOCK_MONOTONIC) - t0;
+		if (time_ns_now(CLOCK_MONOTONIC) - t0 > m->max_wait_ns) {
+			m->max_wait_ns = time_ns_now(CLOCK_MONOTONIC) - t0;
 		}
 		if (c.cookie != m->done || c.len != 16 || c.resp[0] != 0) {
 			snprintf(m->error, sizeof(m->error),
@@ -257,9 +257,9 @@ ITEST(poll_window, request_without_kick_is_served)
 	itest_sleep_ms(20); /* the poll window (50 us) is long over */
 	vuf_rtc_req_read(&req, 0);
 	cr_assert_eq(vuf_submit(v, 0, &req, sizeof(req), 16, NULL, 7), 0);
-	t0 = vuf_now_ns(CLOCK_MONOTONIC);
+	t0 = time_ns_now(CLOCK_MONOTONIC);
 	ret = vuf_spin(v, 0, &c, 2000);
-	waited = vuf_now_ns(CLOCK_MONOTONIC) - t0;
+	waited = time_ns_now(CLOCK_MONOTONIC) - t0;
 	cr_assert_eq(ret, 0, "an unkicked READ was never served: %s",
 		     vuf_error(v));
 	cr_assert_eq(c.cookie, 7);

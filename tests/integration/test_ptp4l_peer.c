@@ -3,7 +3,7 @@
  * Integration: our ptp4l management client against a real ptp4l.
  *
  * The master/slave pair of harness_ptp4l.h; the slave's management
- * socket is read by sync/ptp4l.c and by linuxptp's own pmc, and the
+ * socket is read by sync/sources/ptp4l.c and by linuxptp's own pmc, and the
  * values must agree.
  */
 #include <criterion/criterion.h>

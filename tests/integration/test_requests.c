@@ -402,12 +402,12 @@ static void read_layouts(const char *sock, uint64_t ring_features,
 		for (id = 0; id < 4; id++) {
 			struct virtio_rtc_req_read rd;
 			struct vuf_rtc_reply r;
-			int64_t t0 = vuf_now_ns(CLOCK_REALTIME), t1;
+			int64_t t0 = time_ns_now(CLOCK_REALTIME), t1;
 			uint64_t ns;
 
 			vuf_rtc_req_read(&rd, id);
 			r = call(v, &rd, sizeof(rd), 16, l);
-			t1 = vuf_now_ns(CLOCK_REALTIME);
+			t1 = time_ns_now(CLOCK_REALTIME);
 			cr_assert_eq(r.used_len, 16,
 				     "layout %u (features 0x%llx, q %u): "
 				     "used len %u",
@@ -546,9 +546,9 @@ ITEST(requests, utc_follows_host_clock)
 
 	for (i = 0; i < 50; i++) {
 		uint16_t id = i % 2 ? 0 : 3; /* UTC, smeared UTC (no leap) */
-		int64_t t0 = vuf_now_ns(CLOCK_REALTIME);
+		int64_t t0 = time_ns_now(CLOCK_REALTIME);
 		int64_t ns = (int64_t)itest_read(v, id);
-		int64_t t1 = vuf_now_ns(CLOCK_REALTIME);
+		int64_t t1 = time_ns_now(CLOCK_REALTIME);
 		int64_t err = ns < t0 ? t0 - ns : ns > t1 ? ns - t1 : 0;
 
 		worst = err > worst ? err : worst;

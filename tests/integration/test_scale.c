@@ -78,7 +78,7 @@ static void *worker_main(void *arg)
 	}
 	for (i = 0; i < w->reads; i++) {
 		uint16_t id = (uint16_t)(rand_r(&w->seed) % 4);
-		int64_t t0 = vuf_now_ns(CLOCK_REALTIME), t1;
+		int64_t t0 = time_ns_now(CLOCK_REALTIME), t1;
 		uint64_t ns;
 
 		if (vuf_rtc_read(v, id, &ns)) {
@@ -86,7 +86,7 @@ static void *worker_main(void *arg)
 				 vuf_error(v));
 			goto out;
 		}
-		t1 = vuf_now_ns(CLOCK_REALTIME);
+		t1 = time_ns_now(CLOCK_REALTIME);
 		if (check_reading(w, id, ns, t0, t1, &last_mono)) {
 			goto out;
 		}
@@ -153,9 +153,9 @@ static void vms_64_pipelined_run(const char *poll_ns)
 		v[i] = itest_vm(vdaemon_socket(d, 0), NULL);
 		vuf_set_interrupts(v[i], 0, false);
 	}
-	deadline = vuf_now_ns(CLOCK_MONOTONIC) + 40000000000ll;
+	deadline = time_ns_now(CLOCK_MONOTONIC) + 40000000000ll;
 	while (done < total) {
-		cr_assert_lt(vuf_now_ns(CLOCK_MONOTONIC), deadline,
+		cr_assert_lt(time_ns_now(CLOCK_MONOTONIC), deadline,
 			     "stalled at %llu of %llu",
 			     (unsigned long long)done,
 			     (unsigned long long)total);
@@ -167,7 +167,7 @@ static void vms_64_pipelined_run(const char *poll_ns)
 				struct virtio_rtc_req_read rd;
 				uint16_t id = (uint16_t)(rand_r(&seed) % 4);
 				uint64_t ck =
-					(uint64_t)vuf_now_ns(CLOCK_REALTIME)
+					(uint64_t)time_ns_now(CLOCK_REALTIME)
 						<< 2 |
 					id;
 
@@ -200,7 +200,7 @@ static void vms_64_pipelined_run(const char *poll_ns)
 				ns = le64toh(ns);
 				if (id == 0 || id == 3) {
 					int64_t now =
-						vuf_now_ns(CLOCK_REALTIME);
+						time_ns_now(CLOCK_REALTIME);
 					int64_t r0 = (int64_t)t0 - 5000000;
 
 					cr_assert((int64_t)ns >= r0 &&
@@ -306,11 +306,11 @@ static void control_plane_under_load_run(const char *poll_ns)
 	itest_sleep_ms(300);
 	before = l.done;
 	for (i = 0; i < 20; i++) {
-		int64_t t0 = vuf_now_ns(CLOCK_MONOTONIC), dt;
+		int64_t t0 = time_ns_now(CLOCK_MONOTONIC), dt;
 		struct vuf *v = itest_vm(vdaemon_socket(d, 0), NULL);
 
 		itest_read(v, 0);
-		dt = vuf_now_ns(CLOCK_MONOTONIC) - t0;
+		dt = time_ns_now(CLOCK_MONOTONIC) - t0;
 		worst = dt > worst ? dt : worst;
 		vuf_free(v);
 	}

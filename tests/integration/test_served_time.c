@@ -5,7 +5,7 @@
  * placed an hour from now, both smear variants, and MONOTONIC's rate.
  *
  * Expected smears follow the design's continuous piecewise-linear maps,
- * exact at the window ends (sync/timescale.h): for a leap at UTC second
+ * exact at the window ends (sync/model/timescale.h): for a leap at UTC second
  * M with TAI-UTC going old -> new (k = new - old), the smeared clock
  * deviates from the stepping UTC "old" scale by
  *   -k * (t - S) / (E - S),  S = window start, E - S = W + k seconds
@@ -144,9 +144,9 @@ static void noon_linear(int k, int64_t delta_s)
 	expect_offset(off, (delta_s > 0 ? old : neu) * NS, 5000000,
 		      "TAI - UTC");
 	/* UTC follows the host clock across the fake leap. */
-	cr_assert(llabs(u - vuf_now_ns(CLOCK_REALTIME)) < 50000000,
+	cr_assert(llabs(u - time_ns_now(CLOCK_REALTIME)) < 50000000,
 		  "UTC %lld vs host %lld", (long long)u,
-		  (long long)vuf_now_ns(CLOCK_REALTIME));
+		  (long long)time_ns_now(CLOCK_REALTIME));
 
 	off = sandwich(v, 0, 3, &u);
 	/* TAI ns since the window start S = M - 43200 + old. */
@@ -263,13 +263,13 @@ STEST(monotonic_rate)
 	struct vuf *v = itest_vm(vdaemon_socket(d, 0), NULL);
 	int64_t h0a, h0b, h1a, h1b, m0, m1, dm, lo, hi;
 
-	h0a = vuf_now_ns(CLOCK_MONOTONIC_RAW);
+	h0a = time_ns_now(CLOCK_MONOTONIC_RAW);
 	m0 = (int64_t)itest_read(v, 2);
-	h0b = vuf_now_ns(CLOCK_MONOTONIC_RAW);
+	h0b = time_ns_now(CLOCK_MONOTONIC_RAW);
 	itest_sleep_ms(500);
-	h1a = vuf_now_ns(CLOCK_MONOTONIC_RAW);
+	h1a = time_ns_now(CLOCK_MONOTONIC_RAW);
 	m1 = (int64_t)itest_read(v, 2);
-	h1b = vuf_now_ns(CLOCK_MONOTONIC_RAW);
+	h1b = time_ns_now(CLOCK_MONOTONIC_RAW);
 	dm = m1 - m0;
 	lo = h1a - h0b;
 	hi = h1b - h0a;

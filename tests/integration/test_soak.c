@@ -82,9 +82,9 @@ Test(soak, vms_256_requests_in_flight, .init = itest_init, .fini = itest_fini,
 	bystanders_lap(b, &lap); /* set-up and warm-up, dropped */
 	itest_usage(d, &loaded0);
 	cpu0 = (double)vdaemon_cpu_ns(d) / 1e9;
-	t0 = vuf_now_ns(CLOCK_MONOTONIC);
+	t0 = time_ns_now(CLOCK_MONOTONIC);
 	end = t0 + (int64_t)secs * 1000000000;
-	for (s = 1; vuf_now_ns(CLOCK_MONOTONIC) < end; s++) {
+	for (s = 1; time_ns_now(CLOCK_MONOTONIC) < end; s++) {
 		itest_sleep_ms(1000);
 		itest_alive(d);
 		bystanders_totals(b, &t);

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 
 #include "harness_bystander.h"
+#include "time_ns.h"
 #include "itest_alarm.h"
 #include "vmclock_wire.h"
 
@@ -50,7 +51,7 @@ static void *read_loop(void *arg)
 	uint64_t last = 0;
 
 	while (!atomic_load(r->stop)) {
-		int64_t t0 = vuf_now_ns(CLOCK_MONOTONIC), d;
+		int64_t t0 = time_ns_now(CLOCK_MONOTONIC), d;
 		uint64_t ns = 0;
 
 		/* MONOTONIC: each reading >= the one before */
@@ -60,7 +61,7 @@ static void *read_loop(void *arg)
 				 vuf_error(r->v));
 			break;
 		}
-		d = vuf_now_ns(CLOCK_MONOTONIC) - t0;
+		d = time_ns_now(CLOCK_MONOTONIC) - t0;
 		if (d > r->worst_ns) {
 			r->worst_ns = d;
 		}
@@ -274,7 +275,7 @@ Test(upgrade, vms_keep_their_clock_across_upgrades_and_crashes,
 				     i + 1, fd_count(pid), fds0);
 		}
 		if (i < ncrash) {
-			int64_t t0 = vuf_now_ns(CLOCK_MONOTONIC), gap;
+			int64_t t0 = time_ns_now(CLOCK_MONOTONIC), gap;
 			uint64_t ns = 0;
 
 			cr_assert_eq(kill(pid, SIGKILL), 0);
@@ -283,7 +284,7 @@ Test(upgrade, vms_keep_their_clock_across_upgrades_and_crashes,
 				     "crash %u: the READ made during the "
 				     "outage: %s",
 				     i + 1, vuf_error(probe));
-			gap = vuf_now_ns(CLOCK_MONOTONIC) - t0;
+			gap = time_ns_now(CLOCK_MONOTONIC) - t0;
 			worst_gap = gap > worst_gap ? gap : worst_gap;
 			pid = next_main(pidf, pid, 5000);
 			cr_assert(pid > 0, "crash %u: no new daemon", i + 1);

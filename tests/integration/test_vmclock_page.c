@@ -96,7 +96,7 @@ Test(vmclock_page, status_follows_the_daemon, .init = itest_init, .fini = fini,
 	o.page_path = page;
 	cr_assert_eq(vrtc_open(&o, &v), 0);
 	cr_assert_eq(vrtc_now(v, &t), 0);
-	rt = vuf_now_ns(CLOCK_REALTIME);
+	rt = time_ns_now(CLOCK_REALTIME);
 	cr_expect_eq(t.status, VRTC_STATUS_SYNCHRONIZED);
 	st = ctl_status(ctl);
 	cr_expect_str_eq(st, vrtc_status_name(t.status));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # libvrtc(3)'s example program, compiled from the page by make
-# (tests/libvrtc/man_example), run on a live page from the daemon's
+# (man_example in the build directory), run on a live page from the daemon's
 # encoder: it must stamp, commit-wait and exit 0.
 #   tests/libvrtc/check-man-example.sh BUILD_DIR
 set -euo pipefail

@@ -105,15 +105,16 @@ while IFS='=' read -r key val; do
 	checked=$((checked + 1))
 done < <(grep -E '^#(vm-socket-dir|vmclock-page|socket-path)=/run/vhost-user-rtc/' conf/vhost-user-rtc.conf | sed 's/^#//')
 # QEMU's side as documented: chardev sockets and ivshmem page files.
+mapfile -t man_pages < <(git ls-files '*.[1358]')
 while read -r p; do
 	need "$p" rw "a documented chardev"
 	checked=$((checked + 1))
-done < <(grep -ohE ",path=/run/vhost-user-rtc/[^ ,'\"\\\\;\`]+" README.md contrib/libvirt/vm1.xml contrib/qemu-example.sh docs/man/*.[158] |
+done < <(grep -ohE ",path=/run/vhost-user-rtc/[^ ,'\"\\\\;\`]+" README.md contrib/libvirt/vm1.xml contrib/qemu-example.sh "${man_pages[@]}" |
 	sed 's/^,path=//' | sort -u)
 while read -r p; do
 	need "$p" r "a documented ivshmem page"
 	checked=$((checked + 1))
-done < <(grep -ohE 'mem-path=/run/vhost-user-rtc/[^ ,]+' README.md contrib/libvirt/vm1.xml docs/man/*.[158] |
+done < <(grep -ohE 'mem-path=/run/vhost-user-rtc/[^ ,]+' README.md contrib/libvirt/vm1.xml "${man_pages[@]}" |
 	sed 's/^mem-path=//' | sort -u)
 
 # Never the control sockets, nor anything beside.

@@ -13,7 +13,12 @@
 set -euo pipefail
 
 b=$1
-man_dir=docs/man
+# The pages, each beside what it documents (the Makefile installs them).
+pages=$(git ls-files '*.[1358]')
+# The path of page @1 (vhost-user-rtc.8).
+man_of() {
+	grep -m1 "/$1\$" <<<"$pages"
+}
 fail=0
 
 bad() {
@@ -21,8 +26,7 @@ bad() {
 	fail=1
 }
 
-# libvrtc(3) lives beside the library (src/libvrtc/).
-for page in "$man_dir"/*.[158] src/libvrtc/*.3; do
+for page in $pages; do
 	out=$(groff -man -ww -z "$page" 2>&1) || true
 	[ -z "$out" ] || bad "groff -ww $page: $out"
 	out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null) || true
@@ -77,25 +81,25 @@ long_opts "$b/vhost-user-rtc" --help >"$tmp/daemon"
 	long_opts "$b/vhost-user-rtc-ctl" migrate --help
 } | sort -u >"$tmp/ctl"
 long_opts "$b/vrtc-now" --help >"$tmp/now"
+check_both "$(man_of vhost-user-rtc.8)" "$tmp/daemon" vhost-user-rtc
+check_both "$(man_of vhost-user-rtc-ctl.1)" "$tmp/ctl" vhost-user-rtc-ctl
+check_both "$(man_of vrtc-now.1)" "$tmp/now" vrtc-now
 long_opts "$b/vrtc-agent" --help >"$tmp/agent"
-check_both "$man_dir/vhost-user-rtc.8" "$tmp/daemon" vhost-user-rtc
-check_both "$man_dir/vhost-user-rtc-ctl.1" "$tmp/ctl" vhost-user-rtc-ctl
-check_both "$man_dir/vrtc-now.1" "$tmp/now" vrtc-now
-check_both "$man_dir/vrtc-agent.8" "$tmp/agent" vrtc-agent
+check_both "$(man_of vrtc-agent.8)" "$tmp/agent" vrtc-agent
 : >"$tmp/probe"
 for c in check eval bench; do
-	page_has "$man_dir/vhost-user-rtc-probe.1" "$c" ||
+	page_has "$(man_of vhost-user-rtc-probe.1)" "$c" ||
 		bad "vhost-user-rtc-probe.1 lacks the command $c"
 	long_opts "$b/vhost-user-rtc-probe" "$c" --help >>"$tmp/probe"
 done
 sort -u -o "$tmp/probe" "$tmp/probe"
-check_both "$man_dir/vhost-user-rtc-probe.1" "$tmp/probe" \
+check_both "$(man_of vhost-user-rtc-probe.1)" "$tmp/probe" \
 	"vhost-user-rtc-probe check/eval/bench"
 
 # The config keys, three ways. The daemon's options without a key, as
 # vhost-user-rtc(8) lists them ("Every long option except ... has a
 # key"); the other options are the keys.
-sed -n '/^Every long option except/,/has a key/p' "$man_dir/vhost-user-rtc.8" |
+sed -n '/^Every long option except/,/has a key/p' "$(man_of vhost-user-rtc.8)" |
 	grep -oE '\\-\\-[a-z]([a-z0-9]|\\-)*' | sed 's/\\-/-/g; s/^--//' |
 	sort -u >"$tmp/nokey"
 [ -s "$tmp/nokey" ] ||
@@ -105,7 +109,7 @@ for o in $(cat "$tmp/nokey"); do
 		bad "vhost-user-rtc.8 lists --$o as an option without a key, but the daemon has no --$o"
 done
 comm -23 "$tmp/daemon" "$tmp/nokey" >"$tmp/keys"
-awk 'prev == ".TP" { print } { prev = $0 }' "$man_dir/vhost-user-rtc.conf.5" |
+awk 'prev == ".TP" { print } { prev = $0 }' "$(man_of vhost-user-rtc.conf.5)" |
 	sed -n 's/^\.B[IR]* \([a-z][a-z0-9\\-]*\)=.*/\1/p' | sed 's/\\-/-/g' |
 	sort -u >"$tmp/conf5"
 grep -E '^#[a-z][a-z0-9-]*=' conf/vhost-user-rtc.conf | sed 's/^#//; s/=.*//' |
@@ -123,9 +127,41 @@ done
 for k in $(cat "$tmp/conffile"); do
 	grep -qx -- "$k" "$tmp/keys" ||
 		bad "conf/vhost-user-rtc.conf lists the key $k, which is no option of the daemon's"
-	page_has "$man_dir/vhost-user-rtc.conf.5" "$k=" ||
+	page_has "$(man_of vhost-user-rtc.conf.5)" "$k=" ||
 		bad "vhost-user-rtc.conf.5 lacks the key $k"
 done
 
-[ $fail -eq 0 ] && echo "check-man: $(ls "$man_dir"/*.[158] src/libvrtc/*.3 | wc -l) pages lint-clean and agreeing with the programs; $(wc -l <"$tmp/keys") config keys in vhost-user-rtc.conf(5) and the config file"
+# The defaults --help states (from the key table, or written in a key's
+# help text or the description) are the ones conf/vhost-user-rtc.conf
+# gives: its "#key=VALUE" line, or for a key with no value by default
+# ("off", "any"), the words its comment says instead ("Default: ...",
+# "No default: ..."). A default written by hand that is no longer true
+# (the user the daemon runs as, say) fails here.
+ndef=0
+while IFS=$'\t' read -r k v; do
+	[[ -n $k && -n $v ]] || continue
+	ndef=$((ndef + 1))
+	c=$(grep -m1 -E "^#?$k=" conf/vhost-user-rtc.conf | sed -E "s/^#?$k=//") ||
+		true
+	[[ $c == "$v" ]] && continue
+	# the comment block above the key's line
+	block=$(awk -v k="$k" '/^#/ { b = b $0 " " } /^$/ { b = "" }
+		$0 ~ "^#?" k "=" { print b; exit }' conf/vhost-user-rtc.conf)
+	case $v in
+	off | any) [[ -n $c && $(grep -cE "^$k=" conf/vhost-user-rtc.conf) -eq 0 ]] && continue ;;
+	*) [[ ${block//# /} == *"efault: ${v}"* ]] && continue ;;
+	esac
+	bad "vhost-user-rtc --help says --$k defaults to \"$v\"; conf/vhost-user-rtc.conf says ${c:-nothing}"
+done < <("$b/vhost-user-rtc" --help | awk '
+	/^  --[a-z]/ { k = $1; sub(/^--/, "", k); sub(/=.*/, "", k) }
+	/^$/ { k = "" }
+	/default --[a-z-]+ [^ )]+/ { match($0, /default --[a-z-]+ [^ )]+/)
+		split(substr($0, RSTART, RLENGTH), w, " ")
+		sub(/^--/, "", w[2]); print w[2] "\t" w[3] }
+	k && /default[^:]*: / { match($0, /default[^:]*: [^;)]*/)
+		v = substr($0, RSTART, RLENGTH); sub(/^default[^:]*: /, "", v)
+		sub(/, which must exist$/, "", v); print k "\t" v }')
+
+[ $fail -eq 0 ] && echo "check-man: $ndef defaults in --help as conf/vhost-user-rtc.conf gives them"
+[ $fail -eq 0 ] && echo "check-man: $(wc -w <<<"$pages") pages lint-clean and agreeing with the programs; $(wc -l <"$tmp/keys") config keys in vhost-user-rtc.conf(5) and the config file"
 exit $fail

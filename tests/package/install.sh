@@ -55,6 +55,7 @@ for prefix in /usr /usr/local; do
 		"$prefix/share/man/man5/vhost-user-rtc.conf.5" \
 		"$prefix/share/man/man1/vhost-user-rtc-ctl.1" \
 		"$prefix/share/man/man1/vhost-user-rtc-probe.1" \
+		"$prefix/share/man/man3/libvrtc.3" \
 		"$prefix/share/vhost-user-rtc/vhost-user-rtc.rules.yml" \
 		"$prefix/share/vhost-user-rtc/vhost-user-rtc.json"; do
 		[ -f "$d$f" ] || bad "PREFIX=$prefix: $f not installed"

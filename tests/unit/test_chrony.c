@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of sync/chrony.c: the float codec (known words, random round
- * trips with the seed printed, edges), the TRACKING request, the reply
+ * Unit tests of sync/sources/chrony.c: the float codec (known words, random
+ * round trips with the seed printed, edges), the TRACKING request, the reply
  * parser on a reply captured from chronyd 4.3 and on every hostile
  * variant, and the error-bound formula.
  */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests: clock-model publication and reads (sync/clock_model.c). */
+/* Unit tests: clock-model publication and reads (sync/model/clock_model.c). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>

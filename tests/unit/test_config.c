@@ -12,6 +12,10 @@
 
 #include "config.h"
 #include "discipline.h"
+#include "source_chrony.h"
+#include "source_gpsd.h"
+#include "source_phc.h"
+#include "source_sysclock.h"
 #include "test_seed.h"
 
 static char path[64];

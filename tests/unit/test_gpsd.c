@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of sync/gpsd_msg.c: the JSON key reader, the reduction of
+ * Unit tests of sync/sources/gpsd_msg.c: the JSON key reader, the reduction of
  * libgps's unpacked messages, and the conversion of TOFF/PPS reports to
  * time samples with every reject case and the exact bounds.
  */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests: leap-seconds.list parser and leap table (sync/leap.c). */
+/* Unit tests: leap-seconds.list parser and leap table (sync/model/leap.c). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>

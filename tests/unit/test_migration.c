@@ -19,8 +19,8 @@
 #define LOG_BYTES 64 /* 512 pages: 2 MiB of guest memory */
 
 static struct clock_model *model;
-static struct vrtc_config rtc_cfg;
-static struct vrtc_dev *rtc_dev;
+static struct rtcdev_config rtc_cfg;
+static struct rtcdev_dev *rtc_dev;
 
 static void mig_setup(void)
 {
@@ -30,8 +30,8 @@ static void mig_setup(void)
 	vu_conn_free(conn);
 	model = clock_model_new();
 	cr_assert_not_null(model);
-	vrtc_config_default(&rtc_cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
-	rtc_dev = vrtc_dev_new(&rtc_cfg, model);
+	rtcdev_config_default(&rtc_cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
+	rtc_dev = rtcdev_dev_new(&rtc_cfg, model);
 	cr_assert_not_null(rtc_dev);
 	conn = vu_conn_new("mig#1", &rtc_backend_ops, rtc_dev, NULL, NULL);
 	cr_assert_not_null(conn);
@@ -40,7 +40,7 @@ static void mig_setup(void)
 static void mig_teardown(void)
 {
 	teardown();
-	vrtc_dev_free(rtc_dev);
+	rtcdev_dev_free(rtc_dev);
 	clock_model_free(model);
 }
 
@@ -469,7 +469,7 @@ static int replay_one(void *opaque, uint32_t request, const void *payload,
 
 LTest(migration, upgrade_keeps_logging)
 {
-	struct vrtc_dev *dev2 = vrtc_dev_new(&rtc_cfg, model);
+	struct rtcdev_dev *dev2 = rtcdev_dev_new(&rtc_cfg, model);
 	struct replay_ctx r = { 0 };
 
 	qemu_init();
@@ -485,5 +485,5 @@ LTest(migration, upgrade_keeps_logging)
 	cr_assert(vu_conn_queue(r.to, 0)->log_used);
 	cr_assert_eq(vu_conn_queue(r.to, 0)->log_guest_addr, USED_GPA);
 	vu_conn_free(r.to);
-	vrtc_dev_free(dev2);
+	rtcdev_dev_free(dev2);
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests: the PHC reader (sync/phc.c) against a fake kernel entered
+ * Unit tests: the PHC reader (sync/sources/phc.c) against a fake kernel entered
  * through struct phc_ops: method fallback and re-probing, minimum-window
  * selection, the error arithmetic, hostile ioctl answers; and the real
  * system calls on things that are not PHCs.

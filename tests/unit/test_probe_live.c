@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The probe's live bound (src/probe/eval_live.c): `status json` parsed
+ * The probe's live bound (src/tools/probe/eval_live.c): `status json` parsed
  * into a clock snapshot (good, missing fields, wrong types, unpublished,
  * garbage), the bound checked against clock_snapshot_tai(), and the query
  * against a stand-in control socket served by a thread.

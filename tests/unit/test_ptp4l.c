@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests: ptp4l management client (sync/ptp4l.c). Replies are built
+ * Unit tests: ptp4l management client (sync/sources/ptp4l.c). Replies are built
  * here byte by byte at IEEE 1588 offsets, independently of the wire
  * structs the code under test uses.
  */

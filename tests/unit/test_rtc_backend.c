@@ -10,8 +10,8 @@
 #include "vu_test.h"
 
 static struct clock_model *model;
-static struct vrtc_config rtc_cfg;
-static struct vrtc_dev *rtc_dev;
+static struct rtcdev_config rtc_cfg;
+static struct rtcdev_dev *rtc_dev;
 
 static void rtc_setup(void)
 {
@@ -19,8 +19,8 @@ static void rtc_setup(void)
 	vu_conn_free(conn);
 	model = clock_model_new();
 	cr_assert_not_null(model);
-	vrtc_config_default(&rtc_cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
-	rtc_dev = vrtc_dev_new(&rtc_cfg, model);
+	rtcdev_config_default(&rtc_cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
+	rtc_dev = rtcdev_dev_new(&rtc_cfg, model);
 	cr_assert_not_null(rtc_dev);
 	conn = vu_conn_new("rtc#1", &rtc_backend_ops, rtc_dev, NULL, NULL);
 	cr_assert_not_null(conn);
@@ -29,7 +29,7 @@ static void rtc_setup(void)
 static void rtc_teardown(void)
 {
 	teardown();
-	vrtc_dev_free(rtc_dev);
+	rtcdev_dev_free(rtc_dev);
 	clock_model_free(model);
 }
 

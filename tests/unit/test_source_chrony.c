@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of sync/source_chrony.c: the system clock disciplined by
+ * Unit tests of sync/sources/source_chrony.c: the system clock disciplined by
  * chronyd as a time source.
  *
  * The host is simulated at the source_clock_ops seam: MONOTONIC_RAW is a
@@ -28,6 +28,7 @@
 #include "chrony.h"
 #include "leap.h"
 #include "source.h"
+#include "source_chrony.h"
 #include "test_seed.h"
 
 /*

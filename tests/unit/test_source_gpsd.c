@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of sync/source_gpsd.c: gpsd as a time source.
+ * Unit tests of sync/sources/source_gpsd.c: gpsd as a time source.
  *
  * The host is simulated at the source_clock_ops seam: MONOTONIC_RAW is a
  * counter that moves 50 ns on each side of every REALTIME read, so the
@@ -23,6 +23,7 @@
 #include "gpsd.h"
 #include "leap.h"
 #include "source.h"
+#include "source_gpsd.h"
 
 #define NS 1000000000LL
 #define T0 1795259234LL

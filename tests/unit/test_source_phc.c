@@ -22,6 +22,7 @@
 
 #include "leap.h"
 #include "source.h"
+#include "source_phc.h"
 
 /*
  * A poll must not block (its peers are asked with short timeouts). The

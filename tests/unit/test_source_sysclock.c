@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of the system clock as a source (sync/source_sysclock.c on
- * sync/sysclock.c's reading helpers): against this host's real clocks,
+ * Unit tests of the system clock as a source (sync/sources/source_sysclock.c on
+ * sync/sources/sysclock.c's reading helpers): against this host's real clocks,
  * and against a simulated host through the source_conf seams
  * (clock_ops and sysclock_adjtime) where the truth is known.
  */
@@ -14,6 +14,7 @@
 
 #include "leap.h"
 #include "source.h"
+#include "source_sysclock.h"
 #include "sysclock.h"
 
 #define NS 1000000000LL

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests: UTC and smeared UTC from TAI (sync/timescale.c), with
+ * Unit tests: UTC and smeared UTC from TAI (sync/model/timescale.c), with
  * made-up future leap seconds: +1 at 2100-01-01 and -1 at 2100-07-01.
  * Expected values are computed here straight from the definitions in
  * the smear definitions of sync/model/timescale.h, as one exact fraction

@@ -64,8 +64,8 @@ static const struct msg_spec specs[] = {
 
 static struct leap_table *leaps;
 static struct clock_model *model;
-static struct vrtc_config cfg;
-static struct vrtc_dev *dev;
+static struct rtcdev_config cfg;
+static struct rtcdev_dev *dev;
 
 static struct leap_table *make_leaps(void)
 {
@@ -106,14 +106,14 @@ static void setup(void)
 	model = clock_model_new();
 	cr_assert_not_null(model);
 	publish((T_UTC_S + 37) * NS, 5 * NS, 0);
-	vrtc_config_default(&cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
-	dev = vrtc_dev_new(&cfg, model);
+	rtcdev_config_default(&cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
+	dev = rtcdev_dev_new(&cfg, model);
 	cr_assert_not_null(dev);
 }
 
 static void teardown(void)
 {
-	vrtc_dev_free(dev);
+	rtcdev_dev_free(dev);
 	clock_model_free(model);
 	leap_table_free(leaps);
 }
@@ -162,7 +162,7 @@ static size_t mkreq(uint8_t *b, const struct msg_spec *sp, uint16_t clock,
  * min(req_len, 24) request bytes (heap-allocated, so ASan catches an
  * overread) and a 24-byte response buffer pre-filled with FILL.
  */
-static size_t call_dev(struct vrtc_dev *d, const uint8_t *req, size_t req_len,
+static size_t call_dev(struct rtcdev_dev *d, const uint8_t *req, size_t req_len,
 		       uint8_t *resp, size_t resp_cap)
 {
 	size_t n = req_len < VIRTIO_RTC_REQ_MAX ? req_len : VIRTIO_RTC_REQ_MAX;
@@ -172,7 +172,7 @@ static size_t call_dev(struct vrtc_dev *d, const uint8_t *req, size_t req_len,
 	cr_assert_not_null(copy);
 	memcpy(copy, req, n);
 	memset(resp, FILL, VIRTIO_RTC_RESP_MAX);
-	ret = vrtc_handle(d, copy, req_len, resp, resp_cap);
+	ret = rtcdev_handle(d, copy, req_len, resp, resp_cap);
 	free(copy);
 	return ret;
 }
@@ -276,17 +276,17 @@ Test(vrtc, clock_cap_each_clock)
 
 Test(vrtc, clock_cap_sls_variant)
 {
-	struct vrtc_config c;
-	struct vrtc_dev *d;
+	struct rtcdev_config c;
+	struct rtcdev_dev *d;
 	uint8_t req[VIRTIO_RTC_REQ_MAX], resp[VIRTIO_RTC_RESP_MAX];
 
-	vrtc_config_default(&c, VIRTIO_RTC_SMEAR_UTC_SLS);
-	d = vrtc_dev_new(&c, model);
+	rtcdev_config_default(&c, VIRTIO_RTC_SMEAR_UTC_SLS);
+	d = rtcdev_dev_new(&c, model);
 	mkreq(req, &specs[3], 3, 0);
 	cr_assert_eq(call_dev(d, req, 16, resp, 16), 16);
 	cr_assert_eq(resp[8], VIRTIO_RTC_CLOCK_UTC_SMEARED);
 	cr_assert_eq(resp[9], VIRTIO_RTC_SMEAR_UTC_SLS);
-	vrtc_dev_free(d);
+	rtcdev_dev_free(d);
 }
 
 Test(vrtc, bad_clock_id_is_enodev)
@@ -322,8 +322,8 @@ Test(vrtc, cross_cap_counters)
 		}
 	}
 	/* counted by counter, for the served-requests log line */
-	cr_assert_eq(vrtc_dev_stats(dev)->cross_cap[0], 4);
-	cr_assert_eq(vrtc_dev_stats(dev)->cross_cap[1], 4);
+	cr_assert_eq(rtcdev_dev_stats(dev)->cross_cap[0], 4);
+	cr_assert_eq(rtcdev_dev_stats(dev)->cross_cap[1], 4);
 	for (c = 2; c < 256; c++) {
 		uint8_t want = c == VIRTIO_RTC_COUNTER_INVALID
 				       ? VIRTIO_RTC_S_EINVAL
@@ -360,7 +360,7 @@ Test(vrtc, alarm_messages_enodev)
 	uint16_t id;
 
 	for (f = 0; f < 2; f++) {
-		vrtc_dev_set_features(dev, features[f]);
+		rtcdev_dev_set_features(dev, features[f]);
 		for (i = 5; i < 8; i++) {
 			for (id = 0; id < 4; id++) {
 				mkreq(req, &specs[i], id, 0);
@@ -583,7 +583,7 @@ Test(vrtc, precedence_combinations)
 	/* reserved bytes beat an execution failure (EIO) */
 	{
 		struct clock_model *m = clock_model_new();
-		struct vrtc_dev *d = vrtc_dev_new(&cfg, m);
+		struct rtcdev_dev *d = rtcdev_dev_new(&cfg, m);
 
 		mkreq(req, &specs[0], 0, 0);
 		req[3] = 1;
@@ -592,7 +592,7 @@ Test(vrtc, precedence_combinations)
 		req[3] = 0;
 		call_dev(d, req, 16, resp, 16);
 		cr_assert_eq(resp[0], VIRTIO_RTC_S_EIO);
-		vrtc_dev_free(d);
+		rtcdev_dev_free(d);
 		clock_model_free(m);
 	}
 }
@@ -607,8 +607,8 @@ Test(vrtc, control_answers_are_constant)
 
 	for (round = 0; round < 3; round++) {
 		if (round == 1) {
-			vrtc_dev_reset(dev);
-			vrtc_dev_set_features(dev, 0);
+			rtcdev_dev_reset(dev);
+			rtcdev_dev_set_features(dev, 0);
 		}
 		if (round == 2) {
 			/* a model update changes nothing either */
@@ -637,7 +637,7 @@ Test(vrtc, control_answers_are_constant)
 
 /* READ */
 
-static int64_t read_clock(struct vrtc_dev *d, uint16_t id)
+static int64_t read_clock(struct rtcdev_dev *d, uint16_t id)
 {
 	uint8_t req[VIRTIO_RTC_REQ_MAX], resp[VIRTIO_RTC_RESP_MAX];
 
@@ -696,7 +696,7 @@ Test(vrtc, read_running_model_bracketed)
 Test(vrtc, read_before_publish_is_eio)
 {
 	struct clock_model *m = clock_model_new();
-	struct vrtc_dev *d = vrtc_dev_new(&cfg, m);
+	struct rtcdev_dev *d = rtcdev_dev_new(&cfg, m);
 	uint8_t req[VIRTIO_RTC_REQ_MAX], resp[VIRTIO_RTC_RESP_MAX];
 	uint16_t id;
 
@@ -709,8 +709,8 @@ Test(vrtc, read_before_publish_is_eio)
 	mkreq(req, &specs[2], 0, 0);
 	cr_assert_eq(call_dev(d, req, 8, resp, 16), 16);
 	cr_assert_eq(resp[0], VIRTIO_RTC_S_OK);
-	cr_assert_eq(vrtc_dev_stats(d)->by_status[VIRTIO_RTC_S_EIO], 4);
-	vrtc_dev_free(d);
+	cr_assert_eq(rtcdev_dev_stats(d)->by_status[VIRTIO_RTC_S_EIO], 4);
+	rtcdev_dev_free(d);
 	clock_model_free(m);
 }
 
@@ -728,7 +728,7 @@ Test(vrtc, read_out_of_range_is_eio)
 
 Test(vrtc, monotonic_never_decreases)
 {
-	struct vrtc_dev *other;
+	struct rtcdev_dev *other;
 	int64_t a, b;
 
 	publish((T_UTC_S + 37) * NS, 1000 * NS, 0);
@@ -742,17 +742,17 @@ Test(vrtc, monotonic_never_decreases)
 	publish((T_UTC_S + 30) * NS, 500 * NS, 0);
 	cr_assert_eq(read_clock(dev, 1), (T_UTC_S + 30) * NS);
 	/* a reset does not lower the floor */
-	vrtc_dev_reset(dev);
+	rtcdev_dev_reset(dev);
 	cr_assert_eq(read_clock(dev, 2), a);
 	/* once the model passes the floor, its value is served again */
 	publish((T_UTC_S + 37) * NS, 2000 * NS, 0);
 	cr_assert_eq(read_clock(dev, 2), 2000 * NS);
 	/* the floor is per device */
 	publish((T_UTC_S + 37) * NS, 500 * NS, 0);
-	other = vrtc_dev_new(&cfg, model);
+	other = rtcdev_dev_new(&cfg, model);
 	cr_assert_eq(read_clock(other, 2), 500 * NS);
 	cr_assert_eq(read_clock(dev, 2), 2000 * NS);
-	vrtc_dev_free(other);
+	rtcdev_dev_free(other);
 }
 
 Test(vrtc, monotonic_running_non_decreasing)
@@ -774,7 +774,7 @@ Test(vrtc, monotonic_running_non_decreasing)
 
 Test(vrtc, stats_count_statuses)
 {
-	const struct vrtc_stats *st = vrtc_dev_stats(dev);
+	const struct rtcdev_stats *st = rtcdev_dev_stats(dev);
 	uint8_t req[VIRTIO_RTC_REQ_MAX], resp[VIRTIO_RTC_RESP_MAX];
 
 	mkreq(req, &specs[2], 0, 0);
@@ -828,7 +828,7 @@ Test(vrtc, random_garbage)
 		seed = 1;
 	}
 	rng_state = seed;
-	vrtc_dev_set_features(dev, rnd() & 1);
+	rtcdev_dev_set_features(dev, rnd() & 1);
 	for (it = 0; it < iters; it++) {
 		const struct msg_spec *sp;
 		size_t rl, rc, ret, i;
@@ -881,34 +881,35 @@ Test(vrtc, random_garbage)
 				    16);
 		}
 	}
-	cr_assert_eq(vrtc_dev_stats(dev)->requests, (uint64_t)iters);
+	cr_assert_eq(rtcdev_dev_stats(dev)->requests, (uint64_t)iters);
 }
 
 /* Device-time accounting: a batch's time is split over its requests. */
 Test(vrtc, busy_time_quantiles)
 {
-	const struct vrtc_stats *st = vrtc_dev_stats(dev);
+	const struct rtcdev_stats *st = rtcdev_dev_stats(dev);
 
-	cr_expect_eq(vrtc_stats_busy_quantile(st, 0.5), 0, "no requests yet");
-	vrtc_dev_add_busy(dev, 0, 0); /* an empty batch counts nothing */
-	cr_expect_eq(vrtc_stats_busy_quantile(st, 0.5), 0);
+	cr_expect_eq(rtcdev_stats_busy_quantile(st, 0.5), 0, "no requests yet");
+	rtcdev_dev_add_busy(dev, 0, 0); /* an empty batch counts nothing */
+	cr_expect_eq(rtcdev_stats_busy_quantile(st, 0.5), 0);
 
-	vrtc_dev_add_busy(dev, 10 * 1000, 10); /* 10 requests of 1 us */
-	vrtc_dev_add_busy(dev, 100, 1);	       /* 1 of 100 ns */
-	vrtc_dev_add_busy(dev, 1000000, 1);    /* 1 of 1 ms: beyond */
+	rtcdev_dev_add_busy(dev, 10 * 1000, 10); /* 10 requests of 1 us */
+	rtcdev_dev_add_busy(dev, 100, 1);	 /* 1 of 100 ns */
+	rtcdev_dev_add_busy(dev, 1000000, 1);	 /* 1 of 1 ms: beyond */
 	cr_expect_eq(st->busy_ns, 10 * 1000 + 100 + 1000000);
 	/* 1 us lies in [1000, 1250): upper edge 1250 */
-	cr_expect_eq(vrtc_stats_busy_quantile(st, 0.5), 1250);
-	cr_expect_eq(vrtc_stats_busy_quantile(st, 0.0), VRTC_BUSY_BUCKET_NS);
-	cr_expect_eq(vrtc_stats_busy_quantile(st, 0.99), UINT64_MAX);
-	cr_expect_eq(vrtc_stats_busy_quantile(st, 1.0), UINT64_MAX);
+	cr_expect_eq(rtcdev_stats_busy_quantile(st, 0.5), 1250);
+	cr_expect_eq(rtcdev_stats_busy_quantile(st, 0.0),
+		     RTCDEV_BUSY_BUCKET_NS);
+	cr_expect_eq(rtcdev_stats_busy_quantile(st, 0.99), UINT64_MAX);
+	cr_expect_eq(rtcdev_stats_busy_quantile(st, 1.0), UINT64_MAX);
 	{
 		char b[32];
 
 		/* for the log: never "inf", say it is beyond the scale */
-		cr_expect_str_eq(vrtc_stats_busy_text(st, 0.5, b, sizeof(b)),
+		cr_expect_str_eq(rtcdev_stats_busy_text(st, 0.5, b, sizeof(b)),
 				 "<= 1.25 us");
-		cr_expect_str_eq(vrtc_stats_busy_text(st, 0.99, b, sizeof(b)),
+		cr_expect_str_eq(rtcdev_stats_busy_text(st, 0.99, b, sizeof(b)),
 				 "> 31.75 us");
 	}
 }

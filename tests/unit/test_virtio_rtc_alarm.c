@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests of the alarm state machine (device/virtio_rtc_alarm.c)
- * through vrtc_handle(), on a frozen clock model whose TAI the test
+ * through rtcdev_handle(), on a frozen clock model whose TAI the test
  * moves by publishing (a model step): every event kind, obsolete events,
  * disable ordering, reset retention, waiting for buffers, ENODEV cases,
  * and the leap-second mapping of the stepping UTC clock.
@@ -17,11 +17,11 @@
 #include "virtio_rtc.h"
 
 /* The GError API with the message copied out, so a check can read it. */
-static int parse_msg(struct vrtc_config *c, const char *list, uint8_t smear,
+static int parse_msg(struct rtcdev_config *c, const char *list, uint8_t smear,
 		     char *msg, size_t len)
 {
 	GError *e = NULL;
-	int r = vrtc_config_parse(c, list, smear, msg ? &e : NULL);
+	int r = rtcdev_config_parse(c, list, smear, msg ? &e : NULL);
 
 	if (e) {
 		g_strlcpy(msg, e->message, len);
@@ -30,11 +30,11 @@ static int parse_msg(struct vrtc_config *c, const char *list, uint8_t smear,
 	return r;
 }
 
-static int alarms_msg(struct vrtc_config *c, const char *list, char *msg,
+static int alarms_msg(struct rtcdev_config *c, const char *list, char *msg,
 		      size_t len)
 {
 	GError *e = NULL;
-	int r = vrtc_config_set_alarm_clocks(c, list, &e);
+	int r = rtcdev_config_set_alarm_clocks(c, list, &e);
 
 	if (e) {
 		g_strlcpy(msg, e->message, len);
@@ -52,8 +52,8 @@ static int alarms_msg(struct vrtc_config *c, const char *list, char *msg,
 static struct leap_table *leaps;
 static struct clock_model *model;
 static struct alarm_timer *timer;
-static struct vrtc_config cfg;
-static struct vrtc_dev *dev;
+static struct rtcdev_config cfg;
+static struct rtcdev_dev *dev;
 static unsigned int pending_calls;
 
 static void publish_tai_with(int64_t tai_ns, const struct leap_table *t)
@@ -99,17 +99,17 @@ static void setup(void)
 	publish_tai(utc(T_UTC_S * NS));
 	timer = alarm_timer_new(model);
 	cr_assert_not_null(timer);
-	vrtc_config_default(&cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
-	dev = vrtc_dev_new(&cfg, model);
+	rtcdev_config_default(&cfg, VIRTIO_RTC_SMEAR_NOON_LINEAR);
+	dev = rtcdev_dev_new(&cfg, model);
 	cr_assert_not_null(dev);
-	cr_assert_eq(vrtc_dev_attach_alarms(dev, timer, on_pending, NULL), 0);
-	vrtc_dev_set_features(dev, F_ALARM);
+	cr_assert_eq(rtcdev_dev_attach_alarms(dev, timer, on_pending, NULL), 0);
+	rtcdev_dev_set_features(dev, F_ALARM);
 	pending_calls = 0;
 }
 
 static void teardown(void)
 {
-	vrtc_dev_free(dev);
+	rtcdev_dev_free(dev);
 	cr_assert_eq(alarm_timer_armed(timer), 0, "device left alarms armed");
 	alarm_timer_free(timer);
 	clock_model_free(model);
@@ -127,7 +127,7 @@ static uint8_t set_alarm(uint16_t id, uint64_t t, bool en)
 	q.alarm_time = htole64(t);
 	q.clock_id = htole16(id);
 	q.flags = en ? VIRTIO_RTC_FLAG_ALARM_ENABLED : 0;
-	cr_assert_eq(vrtc_handle(dev, &q, sizeof(q), r, 8), 8);
+	cr_assert_eq(rtcdev_handle(dev, &q, sizeof(q), r, 8), 8);
 	return r[0];
 }
 
@@ -139,7 +139,7 @@ static uint8_t set_enabled(uint16_t id, bool en)
 	q.head.msg_type = htole16(VIRTIO_RTC_REQ_SET_ALARM_ENABLED);
 	q.clock_id = htole16(id);
 	q.flags = en ? VIRTIO_RTC_FLAG_ALARM_ENABLED : 0;
-	cr_assert_eq(vrtc_handle(dev, &q, sizeof(q), r, 8), 8);
+	cr_assert_eq(rtcdev_handle(dev, &q, sizeof(q), r, 8), 8);
 	return r[0];
 }
 
@@ -152,7 +152,7 @@ static uint8_t read_alarm(uint16_t id, uint64_t *t, uint8_t *fl)
 
 	q.head.msg_type = htole16(VIRTIO_RTC_REQ_READ_ALARM);
 	q.clock_id = htole16(id);
-	len = vrtc_handle(dev, &q, sizeof(q), r, 24);
+	len = rtcdev_handle(dev, &q, sizeof(q), r, 24);
 	if (r[0] == VIRTIO_RTC_S_OK) {
 		cr_assert_eq(len, 24);
 		memcpy(&a, r, sizeof(a));
@@ -169,7 +169,7 @@ static uint8_t cap_flags(uint16_t id)
 
 	q.head.msg_type = htole16(VIRTIO_RTC_REQ_CLOCK_CAP);
 	q.clock_id = htole16(id);
-	cr_assert_eq(vrtc_handle(dev, &q, sizeof(q), r, 16), 16);
+	cr_assert_eq(rtcdev_handle(dev, &q, sizeof(q), r, 16), 16);
 	return r[offsetof(struct virtio_rtc_resp_clock_cap, flags)];
 }
 
@@ -180,7 +180,7 @@ static int take(void)
 	uint16_t v;
 	unsigned int i;
 
-	if (!vrtc_dev_alarm_take(dev, n)) {
+	if (!rtcdev_dev_alarm_take(dev, n)) {
 		return -1;
 	}
 	memcpy(&v, n, 2);
@@ -208,7 +208,7 @@ Test(alarm, enodev_and_caps)
 	cr_assert_eq(set_alarm(2, 0, true), VIRTIO_RTC_S_ENODEV);
 	cr_assert_eq(set_enabled(1, true), VIRTIO_RTC_S_ENODEV);
 	cr_assert_eq(set_alarm(9, 0, true), VIRTIO_RTC_S_ENODEV);
-	vrtc_dev_set_features(dev, 0);
+	rtcdev_dev_set_features(dev, 0);
 	cr_assert_eq(cap_flags(3), 0);
 	cr_assert_eq(read_alarm(3, &t, &fl), VIRTIO_RTC_S_ENODEV);
 	cr_assert_eq(set_alarm(3, 0, true), VIRTIO_RTC_S_ENODEV);
@@ -222,7 +222,7 @@ Test(alarm, reaching_the_time_by_progress_and_by_step)
 
 	cr_assert_eq(set_alarm(0, (uint64_t)a, true), VIRTIO_RTC_S_OK);
 	cr_assert_eq(alarm_timer_armed(timer), 1);
-	cr_assert_not(vrtc_dev_alarm_pending(dev));
+	cr_assert_not(rtcdev_dev_alarm_pending(dev));
 	publish_tai(utc(a) - 1);
 	cr_assert_eq(alarm_timer_poll(timer), 0, "fired 1 ns early");
 	publish_tai(utc(a));
@@ -273,7 +273,7 @@ Test(alarm, backward_step_makes_a_reached_alarm_expire_again)
 	cr_assert_eq(alarm_timer_poll(timer), 1);
 	publish_tai(utc(a - NS));
 	cr_assert_eq(alarm_timer_poll(timer), 0);
-	cr_assert(!vrtc_dev_alarm_pending(dev), "obsolete event still owed");
+	cr_assert(!rtcdev_dev_alarm_pending(dev), "obsolete event still owed");
 	cr_assert_eq(take(), -1);
 	/* disabled, it is neither armed nor watched */
 	cr_assert_eq(set_enabled(0, false), VIRTIO_RTC_S_OK);
@@ -313,9 +313,9 @@ Test(alarm, set_with_reached_time_and_enabling_when_reached)
 Test(alarm, disable_cancels_pending_before_the_response)
 {
 	cr_assert_eq(set_alarm(3, 1, true), VIRTIO_RTC_S_OK);
-	cr_assert(vrtc_dev_alarm_pending(dev));
+	cr_assert(rtcdev_dev_alarm_pending(dev));
 	cr_assert_eq(set_enabled(3, false), VIRTIO_RTC_S_OK);
-	cr_assert_not(vrtc_dev_alarm_pending(dev));
+	cr_assert_not(rtcdev_dev_alarm_pending(dev));
 	cr_assert_eq(take(), -1);
 	cr_assert_eq(set_alarm(0, 1, true), VIRTIO_RTC_S_OK);
 	cr_assert_eq(set_alarm(0, 1, false), VIRTIO_RTC_S_OK);
@@ -350,14 +350,14 @@ Test(alarm, reset_retains_and_reraises_reached_alarms)
 
 	cr_assert_eq(set_alarm(3, 7, true), VIRTIO_RTC_S_OK);
 	cr_assert_eq(set_alarm(0, (uint64_t)fut, true), VIRTIO_RTC_S_OK);
-	vrtc_dev_reset(dev);
+	rtcdev_dev_reset(dev);
 	/* The pending one was dropped and raised again by the reset. */
 	cr_assert_eq(take(), 3);
 	cr_assert_eq(take(), -1);
 	cr_assert_eq(read_alarm(3, &t, &fl), VIRTIO_RTC_S_OK);
 	cr_assert_eq(t, 7);
 	cr_assert_eq(fl, VIRTIO_RTC_FLAG_ALARM_ENABLED);
-	vrtc_dev_reset(dev);
+	rtcdev_dev_reset(dev);
 	cr_assert_eq(take(), 3, "every reset with it reached is an event");
 	cr_assert_eq(alarm_timer_armed(timer), 1, "future alarm kept");
 	publish_tai(utc(fut));
@@ -366,7 +366,7 @@ Test(alarm, reset_retains_and_reraises_reached_alarms)
 	/* Disabled alarms stay quiet across reset. */
 	cr_assert_eq(set_enabled(3, false), VIRTIO_RTC_S_OK);
 	cr_assert_eq(set_enabled(0, false), VIRTIO_RTC_S_OK);
-	vrtc_dev_reset(dev);
+	rtcdev_dev_reset(dev);
 	cr_assert_eq(take(), -1);
 }
 
@@ -471,7 +471,7 @@ Test(alarm, a_deleted_leap_second_brings_alarms_forward)
 
 Test(alarm, alarm_clock_config)
 {
-	struct vrtc_config c;
+	struct rtcdev_config c;
 	char err[160];
 
 	cr_assert_eq(parse_msg(&c, "utc,tai,monotonic,utc-sls,utc",

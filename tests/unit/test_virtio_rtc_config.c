@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for device/virtio_rtc.c, the clock set: vrtc_config_default(),
- * vrtc_config_parse() and the checks vrtc_dev_new() makes on it. Request
+ * Unit tests for device/virtio_rtc.c, the clock set: rtcdev_config_default(),
+ * rtcdev_config_parse() and the checks rtcdev_dev_new() makes on it. Request
  * handling is in test_virtio_rtc.c.
  */
 #include <criterion/criterion.h>
@@ -14,11 +14,11 @@
 #include "virtio_rtc.h"
 
 /* The GError API with the message copied out, so a check can read it. */
-static int parse_msg(struct vrtc_config *c, const char *list, uint8_t smear,
+static int parse_msg(struct rtcdev_config *c, const char *list, uint8_t smear,
 		     char *msg, size_t len)
 {
 	GError *e = NULL;
-	int r = vrtc_config_parse(c, list, smear, msg ? &e : NULL);
+	int r = rtcdev_config_parse(c, list, smear, msg ? &e : NULL);
 
 	if (e) {
 		g_strlcpy(msg, e->message, len);
@@ -27,9 +27,10 @@ static int parse_msg(struct vrtc_config *c, const char *list, uint8_t smear,
 	return r;
 }
 
-TestSuite(vrtc_config);
+TestSuite(rtcdev_config);
 
-static bool config_eq(const struct vrtc_config *a, const struct vrtc_config *b)
+static bool config_eq(const struct rtcdev_config *a,
+		      const struct rtcdev_config *b)
 {
 	if (a->num_clocks != b->num_clocks) {
 		return false;
@@ -44,11 +45,11 @@ static bool config_eq(const struct vrtc_config *a, const struct vrtc_config *b)
 	return true;
 }
 
-Test(vrtc_config, default_set)
+Test(rtcdev_config, default_set)
 {
-	struct vrtc_config c;
+	struct rtcdev_config c;
 
-	vrtc_config_default(&c, VIRTIO_RTC_SMEAR_NOON_LINEAR);
+	rtcdev_config_default(&c, VIRTIO_RTC_SMEAR_NOON_LINEAR);
 	cr_assert_eq(c.num_clocks, 4);
 	cr_assert_eq(c.clocks[0].type, VIRTIO_RTC_CLOCK_UTC);
 	cr_assert_eq(c.clocks[0].ts, TIMESCALE_UTC);
@@ -61,14 +62,14 @@ Test(vrtc_config, default_set)
 	cr_assert_eq(c.clocks[3].smearing, VIRTIO_RTC_SMEAR_NOON_LINEAR);
 	cr_assert_eq(c.clocks[3].ts, TIMESCALE_UTC_NOON_LINEAR);
 
-	vrtc_config_default(&c, VIRTIO_RTC_SMEAR_UTC_SLS);
+	rtcdev_config_default(&c, VIRTIO_RTC_SMEAR_UTC_SLS);
 	cr_assert_eq(c.clocks[3].smearing, VIRTIO_RTC_SMEAR_UTC_SLS);
 	cr_assert_eq(c.clocks[3].ts, TIMESCALE_UTC_SLS);
 }
 
-Test(vrtc_config, parse_names)
+Test(rtcdev_config, parse_names)
 {
-	struct vrtc_config c;
+	struct rtcdev_config c;
 	char err[128];
 
 	cr_assert_eq(parse_msg(&c,
@@ -108,17 +109,17 @@ Test(vrtc_config, parse_names)
 	cr_assert_eq(c.num_clocks, 2);
 }
 
-Test(vrtc_config, parse_errors)
+Test(rtcdev_config, parse_errors)
 {
 	static const char *const bad[] = {
 		"",    " ",	    "utc,,tai", "utc,",		 ",utc",
 		"foo", "utc,bogus", "utc tai",	"utc-smeared-x",
 	};
-	struct vrtc_config c, before;
+	struct rtcdev_config c, before;
 	char err[128];
 	size_t i;
 
-	vrtc_config_default(&c, VIRTIO_RTC_SMEAR_NOON_LINEAR);
+	rtcdev_config_default(&c, VIRTIO_RTC_SMEAR_NOON_LINEAR);
 	before = c;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = 0;
@@ -143,20 +144,20 @@ Test(vrtc_config, parse_errors)
 	cr_assert_eq(parse_msg(&c, "utc", 0xf0, err, sizeof(err)), -EINVAL);
 }
 
-Test(vrtc_config, clock_count_limit)
+Test(rtcdev_config, clock_count_limit)
 {
-	char list[VRTC_MAX_CLOCKS * 8 + 16] = "";
-	struct vrtc_config c;
+	char list[RTCDEV_MAX_CLOCKS * 8 + 16] = "";
+	struct rtcdev_config c;
 	char err[128];
 	int i;
 
-	for (i = 0; i < VRTC_MAX_CLOCKS; i++) {
+	for (i = 0; i < RTCDEV_MAX_CLOCKS; i++) {
 		strcat(list, i ? ",tai" : "tai");
 	}
 	cr_assert_eq(parse_msg(&c, list, VIRTIO_RTC_SMEAR_NOON_LINEAR, err,
 			       sizeof(err)),
 		     0, "%s", err);
-	cr_assert_eq(c.num_clocks, VRTC_MAX_CLOCKS);
+	cr_assert_eq(c.num_clocks, RTCDEV_MAX_CLOCKS);
 	strcat(list, ",utc");
 	cr_assert_eq(parse_msg(&c, list, VIRTIO_RTC_SMEAR_NOON_LINEAR, err,
 			       sizeof(err)),
@@ -164,18 +165,18 @@ Test(vrtc_config, clock_count_limit)
 	cr_assert_not_null(strstr(err, "clocks"), "%s", err);
 }
 
-Test(vrtc_config, dev_new_rejects_bad_config)
+Test(rtcdev_config, dev_new_rejects_bad_config)
 {
 	struct clock_model *m = clock_model_new();
-	struct vrtc_config c;
+	struct rtcdev_config c;
 
 	memset(&c, 0, sizeof(c));
-	cr_assert_null(vrtc_dev_new(&c, m), "0 clocks: Linux refuses it");
-	c.num_clocks = VRTC_MAX_CLOCKS + 1;
-	cr_assert_null(vrtc_dev_new(&c, m));
-	vrtc_config_default(&c, VIRTIO_RTC_SMEAR_NOON_LINEAR);
-	cr_assert_null(vrtc_dev_new(&c, NULL));
-	cr_assert_null(vrtc_dev_new(NULL, m));
-	vrtc_dev_free(NULL);
+	cr_assert_null(rtcdev_dev_new(&c, m), "0 clocks: Linux refuses it");
+	c.num_clocks = RTCDEV_MAX_CLOCKS + 1;
+	cr_assert_null(rtcdev_dev_new(&c, m));
+	rtcdev_config_default(&c, VIRTIO_RTC_SMEAR_NOON_LINEAR);
+	cr_assert_null(rtcdev_dev_new(&c, NULL));
+	cr_assert_null(rtcdev_dev_new(NULL, m));
+	rtcdev_dev_free(NULL);
 	clock_model_free(m);
 }

@@ -14,7 +14,7 @@
 #include "vu_test.h"
 
 static struct clock_model *srv_model;
-static struct vrtc_config srv_clocks;
+static struct rtcdev_config srv_clocks;
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
 static void srv_start(uint64_t poll_ns, unsigned int max_conns)
@@ -30,7 +30,7 @@ static void srv_start(uint64_t poll_ns, unsigned int max_conns)
 	srv_model = clock_model_new();
 	cr_assert_not_null(srv_model);
 	cfg.model = srv_model;
-	vrtc_config_default(&srv_clocks, VIRTIO_RTC_SMEAR_NOON_LINEAR);
+	rtcdev_config_default(&srv_clocks, VIRTIO_RTC_SMEAR_NOON_LINEAR);
 	srv = vu_server_new(&cfg);
 	cr_assert_not_null(srv);
 	snprintf(sock_path, sizeof(sock_path), "/tmp/vrtc-test-%d.sock",

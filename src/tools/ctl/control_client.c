@@ -13,14 +13,7 @@
 #include <unistd.h>
 
 #include "control_client.h"
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "time_ns.h"
 
 /* Wait for @ev on @fd until @deadline_ms; 0, -ETIMEDOUT or -errno. */
 static int wait_fd(int fd, short ev, int64_t deadline_ms)
@@ -29,7 +22,7 @@ static int wait_fd(int fd, short ev, int64_t deadline_ms)
 	int r;
 
 	do {
-		int64_t left = deadline_ms - mono_ms();
+		int64_t left = deadline_ms - time_ns_now_ms(CLOCK_MONOTONIC);
 
 		if (left <= 0) {
 			return -ETIMEDOUT;
@@ -124,7 +117,7 @@ int control_ask(const char *path, const char *cmd, int timeout_ms, size_t max,
 		char **reply, size_t *len, bool *connected)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t deadline = time_ns_now_ms(CLOCK_MONOTONIC) + timeout_ms;
 	int fd, ret;
 
 	*reply = NULL;

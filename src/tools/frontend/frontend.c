@@ -36,14 +36,6 @@ int vuf_fail(struct vuf *v, int ret, const char *fmt, ...)
 	return ret;
 }
 
-int64_t vuf_now_ns(int clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void vuf_opts_init(struct vuf_opts *o)
 {
 	memset(o, 0, sizeof(*o));

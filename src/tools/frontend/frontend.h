@@ -28,6 +28,7 @@
 #include "vhost_user_wire.h"
 #include "virtio_ring_wire.h"
 #include "virtio_rtc_wire.h"
+#include "time_ns.h"
 
 /* Queues a virtio-rtc device has (requestq, alarmq). */
 #define VUF_MAX_QUEUES 2
@@ -430,8 +431,5 @@ int vuf_state_load(struct vuf *v, const uint8_t *data, size_t len);
 int vuf_migrate_guest(struct vuf *dst, const struct vuf *src);
 
 /* ---- time ------------------------------------------------------------ */
-
-/* clock_gettime(@clk) in ns. */
-int64_t vuf_now_ns(int clk);
 
 #endif /* FRONTEND_H */

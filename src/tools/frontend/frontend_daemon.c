@@ -153,7 +153,7 @@ static void vdaemon_describe(int status, char *why, size_t len)
 int vdaemon_stop(struct vdaemon *d, int timeout_ms, char *why, size_t len)
 {
 	int64_t deadline =
-		vuf_now_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
+		time_ns_now(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
 	char tmp[160];
 	int ret = 0;
 
@@ -165,18 +165,18 @@ int vdaemon_stop(struct vdaemon *d, int timeout_ms, char *why, size_t len)
 	if (!vdaemon_alive(d)) {
 		vdaemon_describe(d->status, tmp, sizeof(tmp));
 		snprintf(why, len, "daemon died before SIGTERM: %s", tmp);
-		ret = -1;
+		ret = -ESRCH;
 		goto out;
 	}
 	kill(d->pid, SIGTERM);
 	while (vdaemon_alive(d)) {
-		if (vuf_now_ns(CLOCK_MONOTONIC) > deadline) {
+		if (time_ns_now(CLOCK_MONOTONIC) > deadline) {
 			snprintf(why, len, "still running %d ms after SIGTERM",
 				 timeout_ms);
 			kill(d->pid, SIGKILL);
 			waitpid(d->pid, &d->status, 0);
 			d->reaped = true;
-			ret = -1;
+			ret = -ETIMEDOUT;
 			goto out;
 		}
 		vdaemon_sleep_ms(2);
@@ -184,7 +184,7 @@ int vdaemon_stop(struct vdaemon *d, int timeout_ms, char *why, size_t len)
 	if (!WIFEXITED(d->status) || WEXITSTATUS(d->status) != 0) {
 		vdaemon_describe(d->status, tmp, sizeof(tmp));
 		snprintf(why, len, "after SIGTERM: %s", tmp);
-		ret = -1;
+		ret = -ECHILD;
 	}
 out:
 	if (ret || getenv("VRTC_TEST_VERBOSE")) {
@@ -272,7 +272,7 @@ static bool vdaemon_wait_socket(struct vdaemon *d, const char *path,
 		char log[6000], st[96] = "still running";
 
 		if (vdaemon_alive(d) &&
-		    vuf_now_ns(CLOCK_MONOTONIC) <= deadline) {
+		    time_ns_now(CLOCK_MONOTONIC) <= deadline) {
 			vdaemon_sleep_ms(2);
 			continue;
 		}
@@ -356,7 +356,7 @@ struct vdaemon *vdaemon_start(const struct vdaemon_opts *opts, char *why,
 		vdaemon_child(d, argv, opts->listen_fd, parent);
 	}
 
-	deadline = vuf_now_ns(CLOCK_MONOTONIC) +
+	deadline = time_ns_now(CLOCK_MONOTONIC) +
 		   (int64_t)opts->start_timeout_ms * 1000000;
 	for (i = 0; i < d->nsockets; i++) {
 		if (!vdaemon_wait_socket(d, d->sockets[i], deadline, why,
@@ -393,20 +393,20 @@ pid_t vdaemon_pid(const struct vdaemon *d)
 int vdaemon_follow(struct vdaemon *d, pid_t pid, int timeout_ms)
 {
 	int64_t end =
-		vuf_now_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
+		time_ns_now(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
 	pid_t old = d->pid;
 	int st = 0;
 
 	while (!d->reaped && waitpid(old, &st, WNOHANG) == 0) {
-		if (vuf_now_ns(CLOCK_MONOTONIC) > end) {
-			return -1;
+		if (time_ns_now(CLOCK_MONOTONIC) > end) {
+			return -ETIMEDOUT;
 		}
 		usleep(1000);
 	}
 	d->pid = pid;
 	d->reaped = false;
 	d->status = 0;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -ECHILD;
 }
 
 int vdaemon_fd_count(const struct vdaemon *d)
@@ -419,7 +419,7 @@ int vdaemon_fd_count(const struct vdaemon *d)
 	snprintf(p, sizeof(p), "/proc/%d/fd", (int)d->pid);
 	dir = opendir(p);
 	if (!dir) {
-		return -1;
+		return -errno;
 	}
 	while ((de = readdir(dir))) {
 		if (de->d_name[0] != '.') {
@@ -439,7 +439,7 @@ int vdaemon_map_count(const struct vdaemon *d)
 	snprintf(p, sizeof(p), "/proc/%d/maps", (int)d->pid);
 	f = fopen(p, "re");
 	if (!f) {
-		return -1;
+		return -errno;
 	}
 	while ((c = getc(f)) != EOF) {
 		n += c == '\n';
@@ -458,19 +458,19 @@ int64_t vdaemon_cpu_ns(const struct vdaemon *d)
 	snprintf(p, sizeof(p), "/proc/%d/stat", (int)d->pid);
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		return -1;
+		return -errno;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0) {
-		return -1;
+		return -EBADMSG;
 	}
 	buf[n] = '\0';
 	s = strrchr(buf, ')');
 	/* after ") ": state ppid pgrp session tty tpgid flags minflt
 	 * cminflt majflt cmajflt utime stime */
 	if (!s) {
-		return -1;
+		return -EBADMSG;
 	}
 	/* skip ") " and the 11 fields before utime */
 	s += 2;
@@ -479,17 +479,17 @@ int64_t vdaemon_cpu_ns(const struct vdaemon *d)
 		s = s ? s + 1 : NULL;
 	}
 	if (!s) {
-		return -1;
+		return -EBADMSG;
 	}
 	errno = 0;
 	ut = strtoull(s, &end, 10);
 	if (errno || end == s || *end != ' ') {
-		return -1;
+		return -EBADMSG;
 	}
 	s = end + 1;
 	st = strtoull(s, &end, 10);
 	if (errno || end == s) {
-		return -1;
+		return -EBADMSG;
 	}
 	return (int64_t)(ut + st) * (1000000000 / sysconf(_SC_CLK_TCK));
 }
@@ -503,7 +503,7 @@ long vdaemon_rss_kb(const struct vdaemon *d)
 	snprintf(p, sizeof(p), "/proc/%d/status", (int)d->pid);
 	f = fopen(p, "re");
 	if (!f) {
-		return -1;
+		return -errno;
 	}
 	while (fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, "VmRSS:", 6)) {
@@ -543,20 +543,22 @@ int vdaemon_exec(const char *const *args, int timeout_ms, char *out,
 		 size_t outlen)
 {
 	int64_t deadline =
-		vuf_now_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
+		time_ns_now(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
 	size_t got = 0;
 	int pfd[2], status;
 	pid_t pid;
 
 	out[0] = '\0';
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		return -1;
+		return -errno;
 	}
 	pid = fork();
 	if (pid < 0) {
+		int e = errno;
+
 		close(pfd[0]);
 		close(pfd[1]);
-		return -1;
+		return -e;
 	}
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -569,7 +571,7 @@ int vdaemon_exec(const char *const *args, int timeout_ms, char *out,
 	close(pfd[1]);
 	for (;;) {
 		struct pollfd p = { pfd[0], POLLIN, 0 };
-		int64_t left = deadline - vuf_now_ns(CLOCK_MONOTONIC);
+		int64_t left = deadline - time_ns_now(CLOCK_MONOTONIC);
 		char sink[512];
 		ssize_t r;
 
@@ -577,7 +579,7 @@ int vdaemon_exec(const char *const *args, int timeout_ms, char *out,
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			close(pfd[0]);
-			return -1;
+			return -ETIMEDOUT;
 		}
 		if (got + 1 < outlen) {
 			r = read(pfd[0], out + got, outlen - 1 - got);
@@ -594,10 +596,10 @@ int vdaemon_exec(const char *const *args, int timeout_ms, char *out,
 	}
 	close(pfd[0]);
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (vuf_now_ns(CLOCK_MONOTONIC) > deadline) {
+		if (time_ns_now(CLOCK_MONOTONIC) > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			return -1;
+			return -ETIMEDOUT;
 		}
 		vdaemon_sleep_ms(2);
 	}

@@ -55,7 +55,8 @@ pid_t vdaemon_pid(const struct vdaemon *d);
  * upgrade): wait up to @timeout_ms for the old process to end, then
  * follow @pid. The caller must be a child subreaper
  * (PR_SET_CHILD_SUBREAPER) so @pid becomes its child. Returns 0 if the
- * old one exited with status 0, -1 otherwise.
+ * old one exited with status 0; -ETIMEDOUT if it did not end in time,
+ * -ECHILD if it failed.
  */
 int vdaemon_follow(struct vdaemon *d, pid_t pid, int timeout_ms);
 
@@ -64,8 +65,9 @@ bool vdaemon_alive(struct vdaemon *d);
 
 /*
  * vdaemon_stop() - SIGTERM, then wait up to @timeout_ms for the exit.
- * Returns 0 if it exited with status 0 in time; otherwise -1 with the
- * reason in @why (it is then SIGKILLed). Frees @d and its directory.
+ * Returns 0 if it exited with status 0 in time; otherwise -ESRCH (dead
+ * before), -ETIMEDOUT or -ECHILD (failed), with the reason in @why (it is then
+ * SIGKILLed). Frees @d and its directory.
  */
 int vdaemon_stop(struct vdaemon *d, int timeout_ms, char *why, size_t len);
 
@@ -78,20 +80,20 @@ size_t vdaemon_read_log(const struct vdaemon *d, char *buf, size_t len);
 /* Print the daemon's log to stderr. */
 void vdaemon_dump_log(const struct vdaemon *d);
 
-/* Open fds, mappings (lines of /proc/PID/maps); -1 on error. */
+/* Open fds, mappings (lines of /proc/PID/maps); -errno on error. */
 int vdaemon_fd_count(const struct vdaemon *d);
 int vdaemon_map_count(const struct vdaemon *d);
 
-/* utime + stime in ns; -1 on error. */
+/* utime + stime in ns; -errno on error. */
 int64_t vdaemon_cpu_ns(const struct vdaemon *d);
 
-/* VmRSS in KiB; -1 on error. */
+/* VmRSS in KiB; -errno on error. */
 long vdaemon_rss_kb(const struct vdaemon *d);
 
 /*
  * vdaemon_run() - run the daemon with @argv (after the program name,
  * NULL-terminated) to completion, capturing stdout+stderr into @out
- * (NUL-terminated). Returns the wait status, or -1 on error/timeout.
+ * (NUL-terminated). Returns the wait status, or -errno (-ETIMEDOUT: timeout).
  */
 int vdaemon_run(const char *const *argv, int timeout_ms, char *out,
 		size_t outlen);

@@ -28,7 +28,7 @@ static int vuf_fail_ctx(struct vuf *v, int ret, const char *what,
 
 static int vuf_remaining_ms(int64_t deadline)
 {
-	int64_t left = deadline - vuf_now_ns(CLOCK_MONOTONIC);
+	int64_t left = deadline - time_ns_now(CLOCK_MONOTONIC);
 
 	return left <= 0 ? 0 : (int)((left + 999999) / 1000000);
 }
@@ -40,7 +40,7 @@ static int vuf_write_all(struct vuf *v, const void *buf, size_t len,
 		char buf[CMSG_SPACE(sizeof(int) * VHOST_USER_MAX_FDS * 2)];
 		struct cmsghdr align;
 	} ctl;
-	int64_t deadline = vuf_now_ns(CLOCK_MONOTONIC) +
+	int64_t deadline = time_ns_now(CLOCK_MONOTONIC) +
 			   (int64_t)v->opts.timeout_ms * 1000000;
 	const uint8_t *p = buf;
 
@@ -191,7 +191,7 @@ int vuf_msg_recv(struct vuf *v, uint32_t request, void *payload, uint32_t size,
 		 int timeout_ms)
 {
 	int64_t deadline =
-		vuf_now_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
+		time_ns_now(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
 	struct vhost_user_header h = { 0 };
 	int ret;
 
@@ -297,7 +297,7 @@ int vuf_ping(struct vuf *v)
 int vuf_wait_closed(struct vuf *v, int timeout_ms)
 {
 	int64_t deadline =
-		vuf_now_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
+		time_ns_now(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
 	uint8_t buf[4096];
 
 	if (v->sock < 0) {

@@ -394,7 +394,7 @@ int vuf_wait(struct vuf *v, unsigned int qi, struct vuf_completion *c,
 	     int timeout_ms)
 {
 	int64_t deadline =
-		vuf_now_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
+		time_ns_now(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
 	struct vuf_queue *q = vuf_q(v, qi);
 	int ret;
 
@@ -414,7 +414,7 @@ int vuf_wait(struct vuf *v, unsigned int qi, struct vuf_completion *c,
 			vuf_set_interrupts(v, qi, true);
 			continue; /* re-check after enabling */
 		}
-		left = deadline - vuf_now_ns(CLOCK_MONOTONIC);
+		left = deadline - time_ns_now(CLOCK_MONOTONIC);
 		if (left <= 0) {
 			return vuf_timeout(v, qi, timeout_ms);
 		}
@@ -439,7 +439,7 @@ int vuf_spin(struct vuf *v, unsigned int qi, struct vuf_completion *c,
 			return ret < 0 ? ret : 0;
 		}
 		if ((++n & 1023) == 0) {
-			int64_t now = vuf_now_ns(CLOCK_MONOTONIC);
+			int64_t now = time_ns_now(CLOCK_MONOTONIC);
 
 			if (!deadline) {
 				deadline = now + (int64_t)timeout_ms * 1000000;

@@ -22,13 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "time_ns.h"
 #include "vrtc.h"
 
 #ifndef VRTC_VERSION
 #define VRTC_VERSION "unknown"
 #endif
 
-#define NS_PER_S 1000000000.0
 #define NS_PER_MS 1000000.0
 
 static void usage(FILE *o)

@@ -34,8 +34,8 @@
 #include <unistd.h>
 
 #include "bench_alarms.h"
-#include "frontend/frontend.h"
-#include "frontend/frontend_daemon.h"
+#include "frontend.h"
+#include "frontend_daemon.h"
 #include "probe.h"
 
 /* Targets from the project's performance goals. */
@@ -208,7 +208,7 @@ static void run_latency(const struct bench_opts *bo, const char *poll_ns,
 	vuf_get_stats(v, 0, &st0);
 	vuf_drain_calls(v, 0);
 	cpu0 = vdaemon_cpu_ns(d);
-	w0 = vuf_now_ns(CLOCK_MONOTONIC);
+	w0 = time_ns_now(CLOCK_MONOTONIC);
 	for (i = 0; i < bo->samples; i++) {
 		struct vuf_completion c;
 		int64_t t0, t1;
@@ -217,14 +217,14 @@ static void run_latency(const struct bench_opts *bo, const char *poll_ns,
 			progress("submit failed: %s", vuf_error(v));
 			goto out;
 		}
-		t0 = vuf_now_ns(CLOCK_MONOTONIC);
+		t0 = time_ns_now(CLOCK_MONOTONIC);
 		if (vuf_kick(v, 0) < 0 ||
 		    (sleep_wait ? vuf_wait(v, 0, &c, 5000)
 				: vuf_spin(v, 0, &c, 5000))) {
 			progress("sample %lu failed: %s", i, vuf_error(v));
 			goto out;
 		}
-		t1 = vuf_now_ns(CLOCK_MONOTONIC);
+		t1 = time_ns_now(CLOCK_MONOTONIC);
 		if (c.len != 16 || c.resp[0] != VIRTIO_RTC_S_OK) {
 			progress("sample %lu: status %u len %u", i, c.resp[0],
 				 c.len);
@@ -233,7 +233,7 @@ static void run_latency(const struct bench_opts *bo, const char *poll_ns,
 		s[i] = (uint32_t)(t1 - t0 > UINT32_MAX ? UINT32_MAX : t1 - t0);
 		sum += (double)(t1 - t0);
 	}
-	r->wall_s = (double)(vuf_now_ns(CLOCK_MONOTONIC) - w0) / 1e9;
+	r->wall_s = (double)(time_ns_now(CLOCK_MONOTONIC) - w0) / 1e9;
 	r->cpu_s = (double)(vdaemon_cpu_ns(d) - cpu0) / 1e9;
 	vuf_drain_calls(v, 0);
 	vuf_get_stats(v, 0, &st1);
@@ -290,11 +290,11 @@ static void run_throughput(const struct bench_opts *bo, const char *poll_ns,
 	}
 	progress("throughput [%s]: %u VMs x %u in flight for %.1f s", r->mode,
 		 bo->vms, bo->inflight, bo->duration_s);
-	start = vuf_now_ns(CLOCK_MONOTONIC);
+	start = time_ns_now(CLOCK_MONOTONIC);
 	end = start + (int64_t)((bo->duration_s + 0.5) * 1e9);
 	next_report = start + 1000000000;
 	for (;;) {
-		int64_t now = vuf_now_ns(CLOCK_MONOTONIC);
+		int64_t now = time_ns_now(CLOCK_MONOTONIC);
 
 		if (now >= next_report) {
 			progress("throughput [%s]: %.0f s of %.1f, %" PRIu64
@@ -349,7 +349,8 @@ static void run_throughput(const struct bench_opts *bo, const char *poll_ns,
 			}
 		}
 	}
-	r->wall_s = (double)(vuf_now_ns(CLOCK_MONOTONIC) - measure_start) / 1e9;
+	r->wall_s =
+		(double)(time_ns_now(CLOCK_MONOTONIC) - measure_start) / 1e9;
 	r->cpu_s = (double)(vdaemon_cpu_ns(d) - cpu0) / 1e9;
 	r->requests = done - measured_from;
 	for (i = 0; i < bo->vms; i++) {

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "frontend/frontend.h"
+#include "frontend.h"
 
 /* Request bytes check_build() fills (room for padding tests too). */
 #define CHECK_REQ_LEN 64

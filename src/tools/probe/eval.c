@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "eval.h"
-#include "frontend/frontend.h"
+#include "frontend.h"
 #include "phc.h"
 #include "plot.h"
 #include "probe.h"
@@ -160,7 +160,7 @@ static int bracket(struct vuf *v, struct eval_ref *ref, uint16_t id,
 static unsigned long ref_retries;
 
 /* A burst of bracketed READs of @c; the narrowest window is the sample
- * (like sync/phc.c's bursts: a preempted read says little). Its bound
+ * (like sync/sources/phc.c's bursts: a preempted read says little). Its bound
  * comes later, from resolve(). */
 static int sample(struct vuf *v, struct eval_ref *ref, struct eval_clock *c,
 		  int64_t t0, const struct eval_opts *o)
@@ -169,7 +169,7 @@ static int sample(struct vuf *v, struct eval_ref *ref, struct eval_clock *c,
 	__int128 expect;
 	int ret;
 
-	s.c_lo = (uint64_t)vuf_now_ns(CLOCK_MONOTONIC_RAW);
+	s.c_lo = (uint64_t)time_ns_now(CLOCK_MONOTONIC_RAW);
 	/* A READ that fails ends the run; a reference read that says
 	 * EAGAIN (a busy host) is redone, up to 4 times the burst. */
 	for (unsigned int got = 0, tries = 0; got < o->burst;) {
@@ -197,13 +197,13 @@ static int sample(struct vuf *v, struct eval_ref *ref, struct eval_clock *c,
 			s.err_ns = e1;
 		}
 	}
-	s.c_hi = (uint64_t)vuf_now_ns(CLOCK_MONOTONIC_RAW);
+	s.c_hi = (uint64_t)time_ns_now(CLOCK_MONOTONIC_RAW);
 	if (o->live.path) {
 		s.status = eval_live_status(&o->live.last);
 	}
 	timescale_from_tai(ref->leap, c->ts, s.tai_ns, &expect);
 	s.raw_off_ns = (int64_t)((__int128)s.served - expect);
-	double t = (double)(vuf_now_ns(CLOCK_MONOTONIC) - t0) / 1e9;
+	double t = (double)(time_ns_now(CLOCK_MONOTONIC) - t0) / 1e9;
 
 	return push(c, t, &s);
 }
@@ -275,7 +275,7 @@ static void live_step(struct eval_clock *c, size_t n, size_t *resolved,
 		      struct eval_opts *o, int64_t t0, bool force)
 {
 	struct eval_live_run *l = &o->live;
-	int64_t now = vuf_now_ns(CLOCK_MONOTONIC);
+	int64_t now = time_ns_now(CLOCK_MONOTONIC);
 	struct eval_live_snap snap;
 	struct clock_reading chk;
 	GError *err = NULL;
@@ -335,7 +335,7 @@ static void live_step(struct eval_clock *c, size_t n, size_t *resolved,
  */
 static int wait_first_model(struct vuf *v, uint16_t id)
 {
-	int64_t t0 = vuf_now_ns(CLOCK_MONOTONIC);
+	int64_t t0 = time_ns_now(CLOCK_MONOTONIC);
 	struct virtio_rtc_req_read rd;
 	struct vuf_rtc_reply r;
 	bool said = false;
@@ -359,7 +359,7 @@ static int wait_first_model(struct vuf *v, uint16_t id)
 				r.status);
 			return -1;
 		}
-		if (vuf_now_ns(CLOCK_MONOTONIC) - t0 >
+		if (time_ns_now(CLOCK_MONOTONIC) - t0 >
 		    FIRST_MODEL_WAIT_S * NS_PER_S) {
 			fprintf(stderr,
 				"eval: the daemon served no time for %d s "
@@ -379,7 +379,7 @@ static int wait_first_model(struct vuf *v, uint16_t id)
 	}
 	if (said) {
 		fprintf(stderr, "eval: first model after %.1f s\n",
-			(double)(vuf_now_ns(CLOCK_MONOTONIC) - t0) / 1e9);
+			(double)(time_ns_now(CLOCK_MONOTONIC) - t0) / 1e9);
 	}
 	return 0;
 }
@@ -388,7 +388,7 @@ static int wait_first_model(struct vuf *v, uint16_t id)
 static int run(struct vuf *v, struct eval_ref *ref, struct eval_clock *c,
 	       size_t n, struct eval_opts *o, FILE *csv)
 {
-	int64_t t0 = vuf_now_ns(CLOCK_MONOTONIC), next = t0, report_at;
+	int64_t t0 = time_ns_now(CLOCK_MONOTONIC), next = t0, report_at;
 	int64_t period = (int64_t)(1e9 / o->rate_hz);
 	int64_t end = t0 + (int64_t)(o->duration_s * 1e9);
 	struct timespec ts;
@@ -412,7 +412,7 @@ static int run(struct vuf *v, struct eval_ref *ref, struct eval_clock *c,
 		}
 		csv_rows(c, n, &written, resolved, false, csv);
 		next += period;
-		if (vuf_now_ns(CLOCK_MONOTONIC) >= report_at) {
+		if (time_ns_now(CLOCK_MONOTONIC) >= report_at) {
 			fprintf(stderr,
 				"eval: %.0f/%.0f s, %zu rounds, clock %u last "
 				"offset %.0f ns\n",

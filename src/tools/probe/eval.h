@@ -90,7 +90,7 @@ struct eval_ref {
 };
 
 /*
- * eval_ref_open() - open the reference (PHC read with sync/phc.c) and
+ * eval_ref_open() - open the reference (PHC read with sync/sources/phc.c) and
  * describe it in @r->desc. Returns 0, or -errno with @err set.
  */
 int eval_ref_open(struct eval_ref *r, GError **err);

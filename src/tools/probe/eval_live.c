@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl/control_client.h"
+#include "control_client.h"
 #include "eval_live.h"
 
 static const char query[] = "status json\n";
@@ -21,7 +21,7 @@ GQuark eval_live_error_quark(void)
 }
 
 /* Set @err (code -@e) and give -errno @e. */
-#define fail(err, e, ...)                                                      \
+#define live_error(err, e, ...)                                                \
 	(g_set_error(err, eval_live_error_quark(), -(e), __VA_ARGS__), (e))
 
 /* Member @name of @o as a JSON integer; NULL node, double, string: no. */
@@ -30,11 +30,12 @@ static int get_int(JsonObject *o, const char *name, int64_t *v, GError **err)
 	JsonNode *n = json_object_get_member(o, name);
 
 	if (!n) {
-		return fail(err, -EINVAL, "model.%s: missing", name);
+		return live_error(err, -EINVAL, "model.%s: missing", name);
 	}
 	if (!JSON_NODE_HOLDS_VALUE(n) ||
 	    json_node_get_value_type(n) != G_TYPE_INT64) {
-		return fail(err, -EINVAL, "model.%s: not an integer", name);
+		return live_error(err, -EINVAL, "model.%s: not an integer",
+				  name);
 	}
 	*v = json_node_get_int(n);
 	return 0;
@@ -49,8 +50,8 @@ static int get_uint(JsonObject *o, const char *name, uint64_t *v, GError **err)
 		return ret;
 	}
 	if (x < 0) {
-		return fail(err, -EINVAL, "model.%s: negative (%" PRId64 ")",
-			    name, x);
+		return live_error(err, -EINVAL,
+				  "model.%s: negative (%" PRId64 ")", name, x);
 	}
 	*v = (uint64_t)x;
 	return 0;
@@ -62,11 +63,11 @@ static int get_string(JsonObject *o, const char *name, const char **v,
 	JsonNode *n = json_object_get_member(o, name);
 
 	if (!n) {
-		return fail(err, -EINVAL, "model.%s: missing", name);
+		return live_error(err, -EINVAL, "model.%s: missing", name);
 	}
 	if (!JSON_NODE_HOLDS_VALUE(n) ||
 	    json_node_get_value_type(n) != G_TYPE_STRING) {
-		return fail(err, -EINVAL, "model.%s: not a string", name);
+		return live_error(err, -EINVAL, "model.%s: not a string", name);
 	}
 	*v = json_node_get_string(n);
 	return 0;
@@ -92,8 +93,8 @@ static int parse_model(JsonObject *m, struct eval_live_snap *out, GError **err)
 
 	if (!pub || !JSON_NODE_HOLDS_VALUE(pub) ||
 	    json_node_get_value_type(pub) != G_TYPE_BOOLEAN) {
-		return fail(err, -EINVAL,
-			    "model.published: missing or not a boolean");
+		return live_error(err, -EINVAL,
+				  "model.published: missing or not a boolean");
 	}
 	out->published = json_node_get_boolean(pub);
 	if (!out->published) {
@@ -103,16 +104,18 @@ static int parse_model(JsonObject *m, struct eval_live_snap *out, GError **err)
 		return ret;
 	}
 	if (parse_status(str, &s->status)) {
-		return fail(err, -EINVAL, "model.status: unknown '%.40s'", str);
+		return live_error(err, -EINVAL, "model.status: unknown '%.40s'",
+				  str);
 	}
 	if ((ret = get_string(m, "counter", &str, err))) {
 		return ret;
 	}
 	if (strcmp(str, "monotonic-raw") != 0) {
-		return fail(err, -EINVAL,
-			    "model.counter: '%.40s', only monotonic-raw is "
-			    "known",
-			    str);
+		return live_error(
+			err, -EINVAL,
+			"model.counter: '%.40s', only monotonic-raw is "
+			"known",
+			str);
 	}
 	s->counter = CLOCK_COUNTER_MONOTONIC_RAW;
 	if ((ret = get_uint(m, "generation", &s->generation, err)) ||
@@ -130,8 +133,8 @@ static int parse_model(JsonObject *m, struct eval_live_snap *out, GError **err)
 		return ret;
 	}
 	if (!s->generation) {
-		return fail(err, -EINVAL,
-			    "model.generation: 0 for a published model");
+		return live_error(err, -EINVAL,
+				  "model.generation: 0 for a published model");
 	}
 	return 0;
 }
@@ -146,24 +149,26 @@ int eval_live_parse(const char *json, size_t len, struct eval_live_snap *out,
 
 	memset(out, 0, sizeof(*out));
 	if (len > EVAL_LIVE_MAX_REPLY || len > G_MAXSSIZE) {
-		ret = fail(err, -EINVAL, "reply too long");
+		ret = live_error(err, -EINVAL, "reply too long");
 		goto out;
 	}
 	if (!json_parser_load_from_data(p, json, (gssize)len, &jerr)) {
 		/* the daemon's "error: ..." line is not JSON: show it */
-		ret = fail(err, -EINVAL, "not JSON (%s): %.*s", jerr->message,
-			   (int)(len < 60 ? len : 60), json);
+		ret = live_error(err, -EINVAL, "not JSON (%s): %.*s",
+				 jerr->message, (int)(len < 60 ? len : 60),
+				 json);
 		g_error_free(jerr);
 		goto out;
 	}
 	root = json_parser_get_root(p);
 	if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-		ret = fail(err, -EINVAL, "not a JSON object");
+		ret = live_error(err, -EINVAL, "not a JSON object");
 		goto out;
 	}
 	model = json_object_get_member(json_node_get_object(root), "model");
 	if (!model || !JSON_NODE_HOLDS_OBJECT(model)) {
-		ret = fail(err, -EINVAL, "model: missing or not an object");
+		ret = live_error(err, -EINVAL,
+				 "model: missing or not an object");
 		goto out;
 	}
 	ret = parse_model(json_node_get_object(model), out, err);
@@ -187,13 +192,13 @@ int eval_live_query(const char *path, int timeout_ms,
 	ret = control_ask(path, query, timeout_ms, EVAL_LIVE_MAX_REPLY, &reply,
 			  &n, &connected);
 	if (ret && !connected) {
-		return fail(err, ret, "connect: %s", strerror(-ret));
+		return live_error(err, ret, "connect: %s", strerror(-ret));
 	}
 	if (ret) {
-		return fail(err, ret, "status json: %s",
-			    ret == -ETIMEDOUT
-				    ? "no whole reply within the timeout"
-				    : strerror(-ret));
+		return live_error(err, ret, "status json: %s",
+				  ret == -ETIMEDOUT
+					  ? "no whole reply within the timeout"
+					  : strerror(-ret));
 	}
 	ret = eval_live_parse(reply, n, out, err);
 	free(reply);

@@ -53,7 +53,7 @@ int eval_ref_open(struct eval_ref *r, GError **err)
 	}
 	snprintf(r->desc, sizeof(r->desc), "PHC %s (%s%s)", r->dev,
 		 r->phc_utc ? "UTC, TAI-UTC from the leap table" : "TAI",
-		 ", read with sync/phc.c");
+		 ", read with sync/sources/phc.c");
 	return 0;
 }
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "eval.h"
-#include "frontend/frontend.h"
+#include "frontend.h"
 #include "plot.h"
 
 _Static_assert(EVAL_MAX_CLOCKS == PLOT_MAX_SERIES, "one series per clock");

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vhost-user-rtc-probe: a tool that connects to a virtio-rtc vhost-user
- * back-end exactly as a VMM does (tests/integration/frontend.c plays QEMU
+ * back-end exactly as a VMM does (src/tools/frontend/frontend.c plays QEMU
  * and the guest driver) and evaluates, benchmarks or checks it.
  *
  * Each subcommand is a main() of its own: it gets the arguments after the

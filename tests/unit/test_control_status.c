@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The operator's view rendered (src/status*.c) from made-up reports:
+ * The operator's view rendered (src/control_status*.c) from made-up reports:
  * the text names what matters, the JSON parses back to the same values,
  * the Prometheus text follows the exposition format.
  */
@@ -10,16 +10,16 @@
 #include <regex.h>
 #include <string.h>
 
-#include "status.h"
+#include "control_status.h"
 
 static const struct leap_table *no_leaps;
 
-static struct status_socket socks[] = {
+static struct control_status_socket socks[] = {
 	{ .name = "/run/vm\"1\".sock", .connections = 1 },
 	{ .name = "fd 3", .connections = 0 },
 };
 
-static void fill(struct status_report *r, struct status_vm *vm)
+static void fill(struct control_status_report *r, struct control_status_vm *vm)
 {
 	struct discipline_status *d = &r->disc;
 
@@ -99,24 +99,25 @@ static void fill(struct status_report *r, struct status_vm *vm)
 /* The start time given is the one reported, whatever the clocks now. */
 Test(status, collect_keeps_the_start_time)
 {
-	struct status_report r;
+	struct control_status_report r;
 	uint64_t start_ns = (uint64_t)g_get_monotonic_time() * 1000u;
 
-	status_collect(&r, NULL, NULL, start_ns - 2000000000u, 1795000000.25);
+	control_status_collect(&r, NULL, NULL, start_ns - 2000000000u,
+			       1795000000.25);
 	cr_assert_eq(r.start_utc_s, 1795000000.25);
 	cr_assert(r.uptime_s >= 2.0 && r.uptime_s < 60.0, "%f", r.uptime_s);
 	cr_assert_not(r.have_disc);
-	status_report_clear(&r);
+	control_status_report_clear(&r);
 }
 
 Test(status, text_names_what_matters)
 {
-	struct status_report r;
-	struct status_vm vm;
+	struct control_status_report r;
+	struct control_status_vm vm;
 	GString *o = g_string_new(NULL);
 
 	fill(&r, &vm);
-	status_render_text(&r, o);
+	control_status_render_text(&r, o);
 	cr_assert(strstr(o->str, "vhost-user-rtc 9.9.9, pid 42, up 1h02m"),
 		  "%s", o->str);
 	cr_assert(strstr(o->str, "model      synchronized, bound +-2.5 us"),
@@ -141,15 +142,15 @@ Test(status, text_names_what_matters)
 
 Test(status, text_before_any_model)
 {
-	struct status_report r;
-	struct status_vm vm;
+	struct control_status_report r;
+	struct control_status_vm vm;
 	GString *o = g_string_new(NULL);
 
 	fill(&r, &vm);
 	r.disc.have_served = false;
 	r.disc.selected = -1;
 	r.disc.reason[0] = '\0';
-	status_render_text(&r, o);
+	control_status_render_text(&r, o);
 	cr_assert(strstr(o->str, "model      unknown: nothing published"), "%s",
 		  o->str);
 	cr_assert(strstr(o->str, "following  nothing\n"), "%s", o->str);
@@ -167,14 +168,14 @@ static JsonObject *parse(JsonParser *p, const GString *o)
 
 Test(status, json_round_trip)
 {
-	struct status_report r;
-	struct status_vm vm;
+	struct control_status_report r;
+	struct control_status_vm vm;
 	GString *o = g_string_new(NULL);
 	JsonParser *p = json_parser_new();
 	JsonObject *root, *m, *s0, *vms, *v0;
 
 	fill(&r, &vm);
-	status_render_json(&r, o);
+	control_status_render_json(&r, o);
 	cr_assert_eq(o->str[o->len - 1], '\n');
 	root = parse(p, o);
 	cr_assert_str_eq(json_object_get_string_member(root, "version"),
@@ -233,8 +234,8 @@ Test(status, json_round_trip)
 
 Test(status, json_unpublished_has_nulls)
 {
-	struct status_report r;
-	struct status_vm vm;
+	struct control_status_report r;
+	struct control_status_vm vm;
 	GString *o = g_string_new(NULL);
 	JsonParser *p = json_parser_new();
 	JsonObject *m;
@@ -242,7 +243,7 @@ Test(status, json_unpublished_has_nulls)
 	fill(&r, &vm);
 	r.disc.have_served = false;
 	r.disc.stats.freq_ppb = NAN;
-	status_render_json(&r, o);
+	control_status_render_json(&r, o);
 	m = json_object_get_object_member(parse(p, o), "model");
 	cr_assert_not(json_object_get_boolean_member(m, "published"));
 	cr_assert_str_eq(json_object_get_string_member(m, "status"), "unknown");
@@ -255,8 +256,8 @@ Test(status, json_unpublished_has_nulls)
 
 Test(status, prometheus_format)
 {
-	struct status_report r;
-	struct status_vm vm;
+	struct control_status_report r;
+	struct control_status_vm vm;
 	GString *o = g_string_new(NULL);
 	GHashTable *typed =
 		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -264,7 +265,7 @@ Test(status, prometheus_format)
 	char **lines, **l;
 
 	fill(&r, &vm);
-	status_render_metrics(&r, o);
+	control_status_render_metrics(&r, o);
 	/* metric{label="v",...} value: the exposition format's grammar */
 	cr_assert_eq(regcomp(&sample,
 			     "^(vhost_user_rtc_[a-z_]+|process_start_time_"
@@ -337,8 +338,8 @@ Test(status, prometheus_format)
  * the JSON and vm_info; unknown credentials are said so, or null. */
 Test(status, vm_identity_in_every_view)
 {
-	struct status_report r;
-	struct status_vm vm;
+	struct control_status_report r;
+	struct control_status_vm vm;
 	GString *o = g_string_new(NULL);
 	JsonParser *p = json_parser_new();
 	JsonObject *v0;
@@ -350,13 +351,13 @@ Test(status, vm_identity_in_every_view)
 	vm.pid = 4242;
 	vm.uid = 64055;
 	strcpy(vm.qemu_name, "web-1");
-	status_render_text(&r, o);
+	control_status_render_text(&r, o);
 	cr_assert(strstr(o->str, "\n           web-1      "), "%s", o->str);
 	cr_assert(strstr(o->str, "\n             on /run/vm\"1\".sock#3, pid "
 				 "4242, uid 64055, QEMU -name web-1\n"),
 		  "%s", o->str);
 	g_string_truncate(o, 0);
-	status_render_json(&r, o);
+	control_status_render_json(&r, o);
 	v0 = json_array_get_object_element(
 		json_object_get_array_member(
 			json_object_get_object_member(parse(p, o), "vms"),
@@ -370,7 +371,7 @@ Test(status, vm_identity_in_every_view)
 	cr_assert_str_eq(json_object_get_string_member(v0, "qemu_name"),
 			 "web-1");
 	g_string_truncate(o, 0);
-	status_render_metrics(&r, o);
+	control_status_render_metrics(&r, o);
 	cr_assert(strstr(o->str, "vhost_user_rtc_vm_info{vm=\"web-1\","
 				 "connection=\"/run/vm\\\"1\\\".sock#3\","
 				 "pid=\"4242\",uid=\"64055\",qemu_name="
@@ -385,11 +386,11 @@ Test(status, vm_identity_in_every_view)
 	vm.qemu_name[0] = '\0';
 	strcpy(vm.name, vm.conn);
 	g_string_truncate(o, 0);
-	status_render_text(&r, o);
+	control_status_render_text(&r, o);
 	cr_assert(strstr(o->str, "front-end credentials unknown\n"), "%s",
 		  o->str);
 	g_string_truncate(o, 0);
-	status_render_json(&r, o);
+	control_status_render_json(&r, o);
 	v0 = json_array_get_object_element(
 		json_object_get_array_member(
 			json_object_get_object_member(parse(p, o), "vms"),

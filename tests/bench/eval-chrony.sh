@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Makes docs/eval-chrony-live.png and .csv: the daemon following a real
+# Makes BUILD_DIR/eval-chrony/eval-chrony-live.png and .csv (the plot in
+# contrib/plots/ is one such run): the daemon following a real
 # chronyd, evaluated with the live bound from its control socket.
 #
-#   docs/eval-chrony.sh [BUILD_DIR] [SECONDS]     (root; chrony installed)
+#   tests/bench/eval-chrony.sh [BUILD_DIR] [SECONDS]     (root; chrony installed)
 #
 # A pair of chronyd -x on loopback (a "local stratum 8" server and a client
 # polling it every 1/16 s; -x: neither touches the host clock), the daemon
@@ -14,7 +15,8 @@
 set -euo pipefail
 B=$(readlink -f "${1:-build}")
 DUR=${2:-120}
-OUT=$(cd "$(dirname "$0")" && pwd)
+OUT=$B/eval-chrony
+mkdir -p "$OUT"
 chronyd=$(command -v chronyd || echo /usr/sbin/chronyd)
 [ -x "$chronyd" ] || { echo "chronyd is not installed (apt-get install chrony)" >&2; exit 1; }
 for t in vhost-user-rtc vhost-user-rtc-probe vhost-user-rtc-ctl; do

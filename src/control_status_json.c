@@ -7,7 +7,7 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 
-#include "status.h"
+#include "control_status.h"
 
 static void set_int(JsonBuilder *b, const char *k, int64_t v)
 {
@@ -54,7 +54,7 @@ static void set_null(JsonBuilder *b, const char *k)
 	json_builder_add_null_value(b);
 }
 
-static void json_model(const struct status_report *r, JsonBuilder *b)
+static void json_model(const struct control_status_report *r, JsonBuilder *b)
 {
 	static const char *const absent[] = {
 		"generation",
@@ -118,7 +118,7 @@ static void json_model(const struct status_report *r, JsonBuilder *b)
 	json_builder_end_object(b);
 }
 
-static void json_sources(const struct status_report *r, JsonBuilder *b)
+static void json_sources(const struct control_status_report *r, JsonBuilder *b)
 {
 	const struct discipline_status *d = &r->disc;
 	unsigned int i;
@@ -159,7 +159,7 @@ static void json_sources(const struct status_report *r, JsonBuilder *b)
 	json_builder_end_array(b);
 }
 
-static void json_vm(const struct status_vm *m, JsonBuilder *b)
+static void json_vm(const struct control_status_vm *m, JsonBuilder *b)
 {
 	unsigned int i;
 
@@ -188,8 +188,9 @@ static void json_vm(const struct status_vm *m, JsonBuilder *b)
 	json_builder_set_member_name(b, "errors_by_status");
 	json_builder_begin_object(b);
 	for (i = 1; i < G_N_ELEMENTS(m->by_status); i++) {
-		if (status_code_name(i)) {
-			set_u64(b, status_code_name(i), m->by_status[i]);
+		if (control_status_code_name(i)) {
+			set_u64(b, control_status_code_name(i),
+				m->by_status[i]);
 		}
 	}
 	json_builder_end_object(b);
@@ -212,7 +213,7 @@ static void json_vm(const struct status_vm *m, JsonBuilder *b)
 	json_builder_end_object(b);
 }
 
-static void json_vms(const struct status_report *r, JsonBuilder *b)
+static void json_vms(const struct control_status_report *r, JsonBuilder *b)
 {
 	const struct vu_server_stats *v = &r->vms;
 	unsigned int i;
@@ -245,7 +246,8 @@ static void json_vms(const struct status_report *r, JsonBuilder *b)
 	json_builder_end_object(b);
 }
 
-void status_render_json(const struct status_report *r, GString *out)
+void control_status_render_json(const struct control_status_report *r,
+				GString *out)
 {
 	JsonBuilder *b = json_builder_new();
 	JsonGenerator *g;

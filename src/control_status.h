@@ -4,13 +4,13 @@
  * three ways for the control socket (control.h): text for people, JSON
  * for programs (the probe's live bound), and the Prometheus text format.
  *
- * status_collect() reads the discipline and the vhost-user server (both
+ * control_status_collect() reads the discipline and the vhost-user server (both
  * cheap, nothing is polled); the renderers are pure functions of the
  * report, so tests feed them made-up reports.
  * Thread/loop: the default GLib main context (collect); renderers any.
  */
-#ifndef SRC_STATUS_H
-#define SRC_STATUS_H
+#ifndef SRC_CONTROL_STATUS_H
+#define SRC_CONTROL_STATUS_H
 
 #include <glib.h>
 #include <stdbool.h>
@@ -20,7 +20,7 @@
 #include "vu_server.h"
 
 /* One VM (front-end connection). */
-struct status_vm {
+struct control_status_vm {
 	char name[112]; /* its label: QEMU -name, else conn (vu_server.h) */
 	char conn[112]; /* "SOCKET#N" */
 	bool cred;	/* the peer's pid and uid are known */
@@ -35,13 +35,13 @@ struct status_vm {
 };
 
 /* One listening socket for VMs: a socket-path or an --fd. */
-struct status_socket {
+struct control_status_socket {
 	char name[112];
 	unsigned int connections; /* open, accepted on this socket */
 };
 
 /* Live upgrades (src/upgrade.h), as the daemon keeps them. */
-struct status_upgrade {
+struct control_status_upgrade {
 	bool available;	      /* a launcher runs: upgrade is possible */
 	uint32_t generation;  /* 1 for a daemon started afresh */
 	uint64_t adoptions;   /* generations before this one (in a row) */
@@ -56,7 +56,7 @@ struct status_upgrade {
 	char store_error[160]; /* the last failure, "" */
 };
 
-struct status_report {
+struct control_status_report {
 	const char *version;
 	long pid;
 	double uptime_s;
@@ -67,35 +67,42 @@ struct status_report {
 	uint64_t bound_ns;    /* served TAI bound at counter_now */
 	int64_t tai_ns;	      /* served TAI at counter_now */
 	struct vu_server_stats vms;
-	struct status_vm *vm; /* vms.connected entries (g_new) */
+	struct control_status_vm *vm; /* vms.connected entries (g_new) */
 	unsigned int n_vm;
-	struct status_socket *sock; /* the VM sockets served now (g_new) */
+	struct control_status_socket
+		*sock; /* the VM sockets served now (g_new) */
 	unsigned int n_sock;
-	struct status_upgrade upgrade; /* set by the caller; zero: none */
+	struct control_status_upgrade
+		upgrade; /* set by the caller; zero: none */
 };
 
 /*
- * status_collect() - fill @r as of now. @d or @s may be NULL (left out).
+ * control_status_collect() - fill @r as of now. @d or @s may be NULL (left
+ * out).
  * @start_ns is the daemon's start on CLOCK_MONOTONIC, @start_utc_s the
  * same instant on CLOCK_REALTIME in POSIX seconds (read once at start,
  * so it does not move when the system clock is stepped). Free with
- * status_report_clear().
+ * control_status_report_clear().
  */
-void status_collect(struct status_report *r, const struct discipline *d,
-		    const struct vu_server *s, uint64_t start_ns,
-		    double start_utc_s);
+void control_status_collect(struct control_status_report *r,
+			    const struct discipline *d,
+			    const struct vu_server *s, uint64_t start_ns,
+			    double start_utc_s);
 
-/* Free what status_collect() allocated; @r may then be reused. */
-void status_report_clear(struct status_report *r);
+/* Free what control_status_collect() allocated; @r may then be reused. */
+void control_status_report_clear(struct control_status_report *r);
 
 /* Append the report to @out: text (several lines), JSON (one object
  * and "\n", the schema in README "Status and metrics"), or Prometheus
  * text exposition format 0.0.4. */
-void status_render_text(const struct status_report *r, GString *out);
-void status_render_json(const struct status_report *r, GString *out);
-void status_render_metrics(const struct status_report *r, GString *out);
+void control_status_render_text(const struct control_status_report *r,
+				GString *out);
+void control_status_render_json(const struct control_status_report *r,
+				GString *out);
+void control_status_render_metrics(const struct control_status_report *r,
+				   GString *out);
 
 /* "OK", "EOPNOTSUPP", ... for a virtio-rtc status code; NULL if unused. */
-const char *status_code_name(unsigned int code);
+const char *control_status_code_name(unsigned int code);
 
-#endif /* SRC_STATUS_H */
+#endif /* SRC_CONTROL_STATUS_H */

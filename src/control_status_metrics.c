@@ -14,7 +14,7 @@
 #include <inttypes.h>
 #include <math.h>
 
-#include "status.h"
+#include "control_status.h"
 
 #define P "vhost_user_rtc_"
 
@@ -79,7 +79,7 @@ static void metric(GString *o, const char *name, const char *type,
 	sample(o, name, NULL, NULL, NULL, NULL, v);
 }
 
-static void model_metrics(const struct status_report *r, GString *o)
+static void model_metrics(const struct control_status_report *r, GString *o)
 {
 	const struct discipline_status *d = &r->disc;
 	const struct clock_snapshot *m = &d->served;
@@ -132,7 +132,7 @@ static void model_metrics(const struct status_report *r, GString *o)
 	       "1 while sources disagree without a majority", d->contradiction);
 }
 
-static void source_metrics(const struct status_report *r, GString *o)
+static void source_metrics(const struct control_status_report *r, GString *o)
 {
 	const struct discipline_status *d = &r->disc;
 	unsigned int i, k;
@@ -178,7 +178,7 @@ static void source_metrics(const struct status_report *r, GString *o)
 }
 
 /* vm_info{vm,connection,pid,uid,qemu_name} 1: who is behind a label. */
-static void vm_info(GString *o, const struct status_vm *m)
+static void vm_info(GString *o, const struct control_status_vm *m)
 {
 	g_string_append(o, P "vm_info{vm=\"");
 	label_value(o, m->name);
@@ -197,7 +197,7 @@ static void vm_info(GString *o, const struct status_vm *m)
 	g_string_append(o, "\"} 1\n");
 }
 
-static void vm_metrics(const struct status_report *r, GString *o)
+static void vm_metrics(const struct control_status_report *r, GString *o)
 {
 	const struct vu_server_stats *v = &r->vms;
 	unsigned int i, k;
@@ -238,10 +238,10 @@ static void vm_metrics(const struct status_report *r, GString *o)
 	       "virtio-rtc requests of a connected VM, by answer");
 	for (i = 0; i < r->n_vm; i++) {
 		for (k = 0; k < G_N_ELEMENTS(r->vm[i].by_status); k++) {
-			if (status_code_name(k)) {
+			if (control_status_code_name(k)) {
 				sample(o, "vm_requests_total", "vm",
 				       r->vm[i].name, "status",
-				       status_code_name(k),
+				       control_status_code_name(k),
 				       (double)r->vm[i].by_status[k]);
 			}
 		}
@@ -260,7 +260,8 @@ static void vm_metrics(const struct status_report *r, GString *o)
 	}
 }
 
-void status_render_metrics(const struct status_report *r, GString *out)
+void control_status_render_metrics(const struct control_status_report *r,
+				   GString *out)
 {
 	family(out, "info", "gauge", "Version of the daemon");
 	sample(out, "info", "version", r->version, NULL, NULL, 1);

@@ -9,21 +9,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "status.h"
+#include "control_status.h"
+#include "time_ns.h"
 
 #ifndef VRTC_VERSION
 #define VRTC_VERSION "unknown"
 #endif
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-const char *status_code_name(unsigned int code)
+const char *control_status_code_name(unsigned int code)
 {
 	switch (code) {
 	case 0:
@@ -42,15 +35,15 @@ const char *status_code_name(unsigned int code)
 }
 
 struct collect_ctx {
-	struct status_report *r;
+	struct control_status_report *r;
 	uint64_t now;
 };
 
 static void collect_vm(const struct vu_conn_status *cs, void *data)
 {
 	struct collect_ctx *c = data;
-	struct status_report *r = c->r;
-	struct status_vm *v;
+	struct control_status_report *r = c->r;
+	struct control_status_vm *v;
 	unsigned int i;
 
 	if (r->n_vm >= r->vms.connected) {
@@ -81,17 +74,18 @@ static void collect_socket(const char *name, unsigned int connections,
 			   void *data)
 {
 	GArray *a = data;
-	struct status_socket s = { .connections = connections };
+	struct control_status_socket s = { .connections = connections };
 
 	g_strlcpy(s.name, name, sizeof(s.name));
 	g_array_append_val(a, s);
 }
 
-void status_collect(struct status_report *r, const struct discipline *d,
-		    const struct vu_server *s, uint64_t start_ns,
-		    double start_utc_s)
+void control_status_collect(struct control_status_report *r,
+			    const struct discipline *d,
+			    const struct vu_server *s, uint64_t start_ns,
+			    double start_utc_s)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = (uint64_t)time_ns_now(CLOCK_MONOTONIC);
 
 	memset(r, 0, sizeof(*r));
 	r->version = VRTC_VERSION;
@@ -116,19 +110,19 @@ void status_collect(struct status_report *r, const struct discipline *d,
 		struct collect_ctx c = { .r = r, .now = now };
 
 		vu_server_get_stats(s, &r->vms);
-		r->vm = g_new0(struct status_vm, r->vms.connected + 1);
+		r->vm = g_new0(struct control_status_vm, r->vms.connected + 1);
 		vu_server_foreach_conn(s, collect_vm, &c);
-		GArray *socks =
-			g_array_new(FALSE, TRUE, sizeof(struct status_socket));
+		GArray *socks = g_array_new(
+			FALSE, TRUE, sizeof(struct control_status_socket));
 
 		vu_server_foreach_listener(s, collect_socket, socks);
 		r->n_sock = socks->len;
-		r->sock = (struct status_socket *)(void *)g_array_free(socks,
-								       FALSE);
+		r->sock = (struct control_status_socket *)(void *)g_array_free(
+			socks, FALSE);
 	}
 }
 
-void status_report_clear(struct status_report *r)
+void control_status_report_clear(struct control_status_report *r)
 {
 	g_free(r->vm);
 	r->vm = NULL;
@@ -176,7 +170,7 @@ static const char *human_age(char *buf, size_t len, double s)
 	return buf;
 }
 
-static void text_model(const struct status_report *r, GString *o)
+static void text_model(const struct control_status_report *r, GString *o)
 {
 	const struct discipline_status *d = &r->disc;
 	const struct clock_snapshot *m = &d->served;
@@ -209,7 +203,7 @@ static void text_model(const struct status_report *r, GString *o)
 		d->stats.accepted, d->stats.outliers, d->stats.reinits);
 }
 
-static void text_sources(const struct status_report *r, GString *o)
+static void text_sources(const struct control_status_report *r, GString *o)
 {
 	const struct discipline_status *d = &r->disc;
 	char b1[32], b2[32];
@@ -266,7 +260,7 @@ static void text_sources(const struct status_report *r, GString *o)
 }
 
 /* Under a VM's line: its socket and who the front-end is. */
-static void text_peer(const struct status_vm *m, GString *o)
+static void text_peer(const struct control_status_vm *m, GString *o)
 {
 	g_string_append_printf(o, "             on %s", m->conn);
 	if (!m->cred) {
@@ -283,7 +277,7 @@ static void text_peer(const struct status_vm *m, GString *o)
 	g_string_append_c(o, '\n');
 }
 
-static void text_vms(const struct status_report *r, GString *o)
+static void text_vms(const struct control_status_report *r, GString *o)
 {
 	const struct vu_server_stats *v = &r->vms;
 	char b1[32], b2[32];
@@ -316,7 +310,7 @@ static void text_vms(const struct status_report *r, GString *o)
 			       "NAME", "UP", "REQUESTS", "ERRORS", "ALARMS",
 			       "P99", "QUEUES (requests, alarms)");
 	for (i = 0; i < r->n_vm; i++) {
-		const struct status_vm *m = &r->vm[i];
+		const struct control_status_vm *m = &r->vm[i];
 
 		g_string_append_printf(
 			o,
@@ -333,7 +327,8 @@ static void text_vms(const struct status_report *r, GString *o)
 	}
 }
 
-void status_render_text(const struct status_report *r, GString *out)
+void control_status_render_text(const struct control_status_report *r,
+				GString *out)
 {
 	char age[32];
 
