@@ -49,6 +49,7 @@
 #define MSG_MAX 4096
 #define FDS_PER_MSG 253
 #define NAME_LEN 256
+#define DRAIN_MAX 100000
 
 struct stored {
 	int fd;
@@ -266,6 +267,19 @@ static void damage_one(void)
 	}
 }
 
+/* Every message waiting now (at most DRAIN_MAX, not to starve the rest). */
+static void drain(int sock)
+{
+	for (unsigned int k = 0; k < DRAIN_MAX; k++) {
+		struct pollfd q = { .fd = sock, .events = POLLIN };
+
+		if (poll(&q, 1, 0) <= 0) {
+			break;
+		}
+		receive(sock);
+	}
+}
+
 static pid_t start(char **argv, const char *notify)
 {
 	pid_t pid = fork();
@@ -413,14 +427,7 @@ int main(int argc, char **argv)
 		free(p);
 		/* all the messages first: a MAINPID= before its sender's
 		 * exit is seen in order */
-		for (k = 0; k < 100000; k++) {
-			struct pollfd q = { .fd = sock, .events = POLLIN };
-
-			if (poll(&q, 1, 0) <= 0) {
-				break;
-			}
-			receive(sock);
-		}
+		drain(sock);
 		{
 			struct signalfd_siginfo si;
 
@@ -465,15 +472,7 @@ int main(int argc, char **argv)
 				return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 			}
 			/* messages it sent before dying still count */
-			while (1) {
-				struct pollfd q = { .fd = sock,
-						    .events = POLLIN };
-
-				if (poll(&q, 1, 0) <= 0) {
-					break;
-				}
-				receive(sock);
-			}
+			drain(sock);
 			say("main pid %d %s %d; restart %u with %u stored fds",
 			    (int)w,
 			    WIFSIGNALED(st) ? "killed by signal"
